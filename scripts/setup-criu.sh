@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Builds CRIU 4.1.1 into .cache/criu/ for snapshot cold starts (issue 4).
+#
+# Why not Debian's package: bookworm's criu 3.17 cannot parse the vDSO of kernels >= 6.13. Trixie's
+# 4.1.1 source builds with bookworm's build dependencies, so we fetch only its orig tarball through a
+# private apt configuration (the host's apt state is never touched), verify it against trixie's
+# Sources index, patch one kernel incompatibility and build. Idempotent: exits at once when the
+# binary exists and reports the expected version.
+set -euo pipefail
+
+CRIU_VERSION="4.1.1"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="$ROOT/.cache/criu"
+SRC="$CACHE/criu-$CRIU_VERSION"
+BIN="$SRC/criu/criu"
+log() { echo "[setup-criu] $*"; }
+
+if [[ -x "$BIN" ]] && "$BIN" --version 2>/dev/null | grep -q "Version: $CRIU_VERSION"; then
+  log "CRIU $CRIU_VERSION already built: $BIN"
+  exit 0
+fi
+
+mkdir -p "$CACHE"
+
+# --- 1. build dependencies (bookworm's) -------------------------------------------------------------
+DEPS=(build-essential pkg-config libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
+      python3-protobuf libnl-3-dev libcap-dev libnet1-dev libaio-dev libbsd-dev libgnutls28-dev
+      libnftables-dev uuid-dev libdrm-dev iptables dpkg-dev)
+missing=()
+for p in "${DEPS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    log "installing build dependencies: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  else
+    log "missing build dependencies (run as root to install): ${missing[*]}"; exit 1
+  fi
+fi
+
+# --- 2. fetch the orig tarball through a private apt configuration ----------------------------------
+TARBALL="$CACHE/criu_$CRIU_VERSION.orig.tar.xz"
+if [[ ! -f "$TARBALL" ]]; then
+  # Same mirror as the host uses for bookworm.
+  # Only live entries ("URIs:" in deb822 files, "deb ..." lines), never comments.
+  MIRROR="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null \
+            | grep -E '^(URIs:|deb )' | grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -n1 | tr -d ' ' || true)"
+  MIRROR="${MIRROR:-http://deb.debian.org/debian}"
+  MIRROR="${MIRROR%/}"
+  APTDIR="$CACHE/apt"
+  mkdir -p "$APTDIR/state/lists/partial" "$APTDIR/cache/archives/partial" "$APTDIR/etc/sources.list.d" "$APTDIR/etc/preferences.d"
+  echo "deb-src $MIRROR trixie main" > "$APTDIR/etc/sources.list"
+  APT_OPTS=(-o "Dir::Etc::sourcelist=$APTDIR/etc/sources.list" -o "Dir::Etc::sourceparts=$APTDIR/etc/sources.list.d"
+            -o "Dir::Etc::preferencesparts=$APTDIR/etc/preferences.d"
+            -o "Dir::State=$APTDIR/state" -o "Dir::State::status=/var/lib/dpkg/status" -o "Dir::Cache=$APTDIR/cache"
+            -o "APT::Sandbox::User=root" -o "Debug::NoLocking=1")
+  log "apt-get update (private config: deb-src $MIRROR trixie main)"
+  apt-get "${APT_OPTS[@]}" update -qq
+  log "downloading criu $CRIU_VERSION source (orig tarball; .dsc/debian tarball may 404)"
+  ( cd "$CACHE" && apt-get "${APT_OPTS[@]}" source --download-only -qq "criu=$CRIU_VERSION-1" ) || true
+  # apt-get source may leave the file under a slightly different name or fail after the orig arrived.
+  [[ -f "$TARBALL" ]] || { log "orig tarball did not arrive"; exit 1; }
+  # Verify against the Sources index apt just fetched and verified by signature.
+  SOURCES_IDX="$(ls "$APTDIR"/state/lists/*trixie_main_source_Sources* | head -n1)"
+  case "$SOURCES_IDX" in
+    *.lz4) CAT=(lz4cat) ;; *.xz) CAT=(xzcat) ;; *.gz) CAT=(zcat) ;; *) CAT=(cat) ;;
+  esac
+  expected="$("${CAT[@]}" "$SOURCES_IDX" | awk -v f="criu_$CRIU_VERSION.orig.tar.xz" '
+      /^Package: /{pkg=$2} /^Checksums-Sha256:/{inblk=1; next} /^[^ ]/{inblk=0}
+      inblk && pkg=="criu" && $3==f && !done {print $1; done=1}')"
+  actual="$(sha256sum "$TARBALL" | cut -d' ' -f1)"
+  if [[ -z "$expected" || "$expected" != "$actual" ]]; then
+    log "SHA-256 mismatch for $TARBALL (expected '${expected}', got '$actual')"; rm -f "$TARBALL"; exit 1
+  fi
+  log "orig tarball verified: sha256 $actual"
+fi
+
+# --- 3. unpack and patch ------------------------------------------------------------------------------
+if [[ ! -d "$SRC" ]]; then
+  log "unpacking into $SRC"
+  tar -xJf "$TARBALL" -C "$CACHE"
+fi
+
+# Kernels >= 6.16 answer getsockopt(SO_PASSCRED/SO_PASSSEC) on inet sockets with EOPNOTSUPP; CRIU
+# treats any getsockopt error as fatal, so dumping a TCP/UDP socket fails. Our fix: in dump_socket_opts
+# (criu/sockets.c), read those two options through a helper that maps EOPNOTSUPP to "off".
+SOCKETS_C="$SRC/criu/sockets.c"
+if ! grep -q "hivelab: EOPNOTSUPP" "$SOCKETS_C"; then
+  log "patching $SOCKETS_C (SO_PASSCRED/SO_PASSSEC EOPNOTSUPP = option off)"
+  /usr/bin/python3 - "$SOCKETS_C" <<'PY'
+import sys
+path = sys.argv[1]
+src = open(path).read()
+helper = """/* hivelab: EOPNOTSUPP -- kernels >= 6.16 reject SO_PASSCRED/SO_PASSSEC on inet sockets; that means off. */
+static int dump_opt_or_off(int sk, int level, int name, int *val)
+{
+	socklen_t len = sizeof(*val);
+
+	if (getsockopt(sk, level, name, val, &len) == 0)
+		return 0;
+	if (errno == EOPNOTSUPP) {
+		*val = 0;
+		return 0;
+	}
+	pr_perror("Can't get %d:%d opt", level, name);
+	return -1;
+}
+
+"""
+anchor = "int dump_socket_opts(int sk, SkOptsEntry *soe)"
+if src.count(anchor) != 1:
+    sys.exit("patch anchor 'dump_socket_opts' not found in sockets.c")
+src = src.replace(anchor, helper + anchor)
+for opt in ("SO_PASSCRED", "SO_PASSSEC"):
+    old = "ret |= dump_opt(sk, SOL_SOCKET, %s, &val);" % opt
+    if src.count(old) != 1:
+        sys.exit("patch site for %s not found in sockets.c" % opt)
+    src = src.replace(old, "ret |= dump_opt_or_off(sk, SOL_SOCKET, %s, &val);" % opt)
+open(path, "w").write(src)
+PY
+fi
+
+# --- 4. build and check ---------------------------------------------------------------------------
+log "building CRIU $CRIU_VERSION (make -j$(nproc) criu)"
+make -C "$SRC" -j"$(nproc)" criu >"$CACHE/build.log" 2>&1 || { tail -n 40 "$CACHE/build.log"; log "build failed (log: $CACHE/build.log)"; exit 1; }
+"$BIN" --version
+if [[ $(id -u) -eq 0 ]]; then
+  log "criu check"
+  "$BIN" check || { log "criu check failed"; exit 1; }
+fi
+log "done: $BIN"

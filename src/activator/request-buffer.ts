@@ -1,0 +1,70 @@
+import { HttpError } from '../gateway/errors.js';
+import type { Invocation } from '../queue-proxy/invocation.js';
+
+export interface Buffered<T> {
+  inv: Invocation;
+  /** Hands the invocation to an instance; called at most once. */
+  release: (to: T) => void;
+  fail: (err: Error) => void;
+}
+
+/**
+ * The activator's per-function buffer: invocations wait here while no instance has a free slot.
+ * Bounded in depth (503 beyond) and in time (503 when no instance could take it in time), so a
+ * burst never grows memory without bound and nothing waits forever.
+ */
+export class RequestBuffer<T> {
+  private readonly items: Buffered<T>[] = [];
+
+  constructor(
+    private readonly functionName: string,
+    private readonly depth: number,
+    private readonly timeoutMs: number,
+  ) {}
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  /** Resolves with the instance it was released to, rejects on overflow or timeout. */
+  wait(inv: Invocation): Promise<T> {
+    if (this.items.length >= this.depth) {
+      return Promise.reject(
+        new HttpError(503, 'Overloaded', `activator buffer for ${this.functionName} is full (${this.depth} requests)`),
+      );
+    }
+    return new Promise<T>((resolve, reject) => {
+      const limit = Math.min(this.timeoutMs, Math.max(0, inv.deadline - Date.now()));
+      const entry: Buffered<T> = {
+        inv,
+        release: (to) => {
+          clearTimeout(timer);
+          resolve(to);
+        },
+        fail: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      const timer = setTimeout(() => {
+        const i = this.items.indexOf(entry);
+        if (i >= 0) this.items.splice(i, 1);
+        reject(
+          limit < this.timeoutMs
+            ? new HttpError(504, 'Timeout', `no instance of ${this.functionName} became available within the function's timeout`)
+            : new HttpError(503, 'NoInstance', `no instance of ${this.functionName} became available within ${this.timeoutMs} ms`),
+        );
+      }, limit);
+      this.items.push(entry);
+    });
+  }
+
+  /** Takes the oldest waiting invocation. */
+  shift(): Buffered<T> | undefined {
+    return this.items.shift();
+  }
+
+  failAll(err: Error): void {
+    for (const b of this.items.splice(0)) b.fail(err);
+  }
+}

@@ -1,0 +1,108 @@
+import type { ConcurrencySample, ScaleState, ScalingDecision, ScalingPolicy } from './policy.js';
+import { applyScaleBounds, type ScalingConfig } from './config.js';
+import { WindowAverage } from './window-average.js';
+import {
+  clamp,
+  desiredFromAverage,
+  isOverPanicThreshold,
+  panicEnds,
+  panicWindowMs,
+  rateBounds,
+  scaleToZeroAt,
+  targetPerInstance,
+} from './kpa-math.js';
+
+/**
+ * Knative's Pod Autoscaler for one function: stable and panic windows over the reported concurrency,
+ * panic mode that never scales down, rate clamps, scale to zero after a quiet stable window plus a
+ * grace period, and immediate scale from zero on the activator's poke.
+ */
+export class KpaPolicy implements ScalingPolicy {
+  readonly name = 'kpa';
+  private readonly window: WindowAverage;
+  private readonly target: number;
+  private readonly panicMs: number;
+  /** Time of the last decision over the panic threshold; NaN when not panicking. */
+  private lastOverAt = Number.NaN;
+  private maxPanic = 0;
+  /** Last sign of life: a non-zero sample, an arrival, or reaching the initial scale. */
+  private lastActiveAt = Number.NaN;
+  private initialReached: boolean;
+
+  constructor(private readonly cfg: ScalingConfig) {
+    this.window = new WindowAverage(cfg.stableWindowMs);
+    this.target = targetPerInstance(cfg.concurrency, cfg.targetUtilization, cfg.target);
+    this.panicMs = panicWindowMs(cfg.stableWindowMs, cfg.panicWindowPct);
+    this.initialReached = cfg.initialScale === 0;
+  }
+
+  record(sample: ConcurrencySample): void {
+    this.window.record(sample.at, sample.concurrency);
+    if (sample.concurrency > 0 || sample.peak > 0 || sample.requests > 0) {
+      this.lastActiveAt = Number.isNaN(this.lastActiveAt) ? sample.at : Math.max(this.lastActiveAt, sample.at);
+    }
+  }
+
+  onArrival(now: number): void {
+    // Counts as activity: holds (or brings back) at least one instance for stable window + grace.
+    this.lastActiveAt = Number.isNaN(this.lastActiveAt) ? now : Math.max(this.lastActiveAt, now);
+  }
+
+  decide(now: number, state: ScaleState): ScalingDecision {
+    const cfg = this.cfg;
+    if (!this.initialReached && state.ready >= cfg.initialScale) {
+      this.initialReached = true;
+      this.onArrival(now);
+    }
+    const stableAvg = this.window.average(now, cfg.stableWindowMs);
+    const panicAvg = this.window.average(now, this.panicMs);
+    const [lo, hi] = rateBounds(state.ready, cfg.maxScaleUpRate, cfg.maxScaleDownRate);
+    const desiredStable = clamp(desiredFromAverage(stableAvg, this.target), lo, hi);
+    const desiredPanic = clamp(desiredFromAverage(panicAvg, this.target), lo, hi);
+
+    if (isOverPanicThreshold(desiredPanic, state.ready, cfg.panicThreshold)) {
+      this.lastOverAt = now;
+    } else if (!Number.isNaN(this.lastOverAt) && panicEnds(this.lastOverAt, now, cfg.stableWindowMs)) {
+      this.lastOverAt = Number.NaN;
+      this.maxPanic = 0;
+    }
+    const panic = !Number.isNaN(this.lastOverAt);
+
+    let desired = desiredStable;
+    let reason = 'stable';
+    if (panic) {
+      // Provision for whichever window asks more, and never shrink until the panic is over.
+      this.maxPanic = Math.max(this.maxPanic, desiredStable, desiredPanic);
+      desired = this.maxPanic;
+      reason = 'panic';
+    }
+
+    let wakeAt = now + cfg.tickMs;
+    if (desired === 0) {
+      const zeroAt = Number.isNaN(this.lastActiveAt)
+        ? -Infinity
+        : scaleToZeroAt(this.lastActiveAt, cfg.stableWindowMs, cfg.scaleToZeroGraceMs);
+      if (now < zeroAt) {
+        desired = 1;
+        reason = state.ready + state.starting === 0 ? 'scale-from-zero' : 'scale-to-zero-grace';
+        if (!this.window.hasDataIn(now, cfg.stableWindowMs) && !panic) wakeAt = zeroAt;
+      } else {
+        reason = 'idle';
+        if (!panic) wakeAt = Infinity;
+      }
+    }
+    if (!this.initialReached && desired < cfg.initialScale) {
+      desired = cfg.initialScale;
+      reason = 'initial-scale';
+      wakeAt = now + cfg.tickMs;
+    }
+    const bounded = applyScaleBounds(desired, cfg);
+    if (bounded > desired) reason = 'min-scale';
+    else if (bounded < desired) reason = 'max-scale';
+    return { desired: bounded, panic, reason, wakeAt, observedStable: stableAvg, observedPanic: panicAvg };
+  }
+}
+
+export function createKpa(cfg: ScalingConfig): ScalingPolicy {
+  return new KpaPolicy(cfg);
+}

@@ -1,0 +1,21 @@
+/**
+ * A `hivelab` sub-command. Each lives in `src/cli/commands/<name>.ts` and default-exports one of
+ * these; `hivelab <name>` loads it on demand, so a new command is one new file and start-up never
+ * pays for the commands it does not run.
+ */
+export interface Command {
+  /** One line for `hivelab --help`. */
+  summary: string;
+  /** Full usage text for `hivelab <name> --help`. */
+  usage: string;
+  /** Runs with the arguments after the command name; resolves to the process exit code. */
+  run(argv: string[]): Promise<number>;
+}
+
+/** A usage error: printed with the command's usage, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

@@ -1,0 +1,152 @@
+import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
+import { openSync, readdirSync, existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from '../command.js';
+import { UsageError } from '../command.js';
+import { statePaths } from '../../config/state.js';
+import { COLD_START_MODES, type ColdStartMode } from '../../manifest/schema.js';
+
+const usage = `
+usage: hivelab up [--port 8080] [--state DIR] [--detach] [--workers N] [--cold-start MODE]
+                  [--keep-alive SECONDS] [--inline-limit BYTES] [--examples]
+
+Starts the platform (gateway, activator, autoscaler, workers) and prints its URL.
+  --port N            gateway port on 127.0.0.1 (default 8080; 0 picks a free one)
+  --state DIR         state folder: tokens, deployments, logs, snapshots (default ./.hivelab)
+  --detach            start in the background and return once the platform answers
+  --workers N         worker processes (default 1)
+  --cold-start MODE   default cold-start mode: ${COLD_START_MODES.join(' | ')} (default boot)
+  --keep-alive S      seconds an idle instance is kept before it is stopped (default 600)
+  --inline-limit B    largest request body in bytes (default 6291456)
+  --examples          deploy the bundled example functions
+`;
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+function int(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, got "${v}"`);
+  return n;
+}
+
+async function runningPid(platformFile: string): Promise<number | undefined> {
+  try {
+    const { pid } = JSON.parse(await readFile(platformFile, 'utf8')) as { pid: number };
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitForReady(platformFile: string, child: number, timeoutMs: number): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    try {
+      const { url, pid } = JSON.parse(await readFile(platformFile, 'utf8')) as { url: string; pid: number };
+      if (pid === child) {
+        const res = await fetch(`${url}/v1/health`);
+        if (res.ok) return url;
+      }
+    } catch {
+      // not yet
+    }
+    try {
+      process.kill(child, 0);
+    } catch {
+      throw new Error('the platform exited during start-up; see its log');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the platform did not become ready within ${timeoutMs / 1000} s`);
+}
+
+const command: Command = {
+  summary: 'start the platform',
+  usage,
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        port: { type: 'string' },
+        state: { type: 'string' },
+        detach: { type: 'boolean', default: false },
+        workers: { type: 'string' },
+        'cold-start': { type: 'string' },
+        'keep-alive': { type: 'string' },
+        'inline-limit': { type: 'string' },
+        examples: { type: 'boolean', default: false },
+      },
+      allowPositionals: false,
+    });
+    const coldStart = values['cold-start'];
+    if (coldStart !== undefined && !(COLD_START_MODES as readonly string[]).includes(coldStart)) {
+      throw new UsageError(`--cold-start must be one of ${COLD_START_MODES.join(', ')}, got "${coldStart}"`);
+    }
+    const port = int('port', values.port, 0);
+    const workers = int('workers', values.workers, 1);
+    const keepAlive = int('keep-alive', values['keep-alive'], 0);
+    const inlineLimit = int('inline-limit', values['inline-limit'], 1);
+    const paths = statePaths(values.state);
+
+    const other = await runningPid(paths.platform);
+    if (other) {
+      console.error(`hivelab up: a platform (pid ${other}) already runs with state ${paths.root}; stop it with \`hivelab down\``);
+      return 1;
+    }
+
+    if (values.detach) {
+      const args = argv.filter((a) => a !== '--detach');
+      const logFile = join(paths.root, 'platform.log');
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(paths.root, { recursive: true });
+      const out = openSync(logFile, 'a');
+      const child = spawn(process.execPath, [join(ROOT, 'bin', 'hivelab.js'), 'up', ...args], {
+        detached: true,
+        stdio: ['ignore', out, out],
+        env: process.env,
+      });
+      child.unref();
+      const url = await waitForReady(paths.platform, child.pid!, 120_000);
+      console.log(`Hivelab is up at ${url} (pid ${child.pid}, log ${logFile})`);
+      console.log(`Tokens: ${paths.tokens}`);
+      return 0;
+    }
+
+    const examplesDir = join(ROOT, 'examples');
+    const deploy =
+      values.examples && existsSync(examplesDir)
+        ? readdirSync(examplesDir, { withFileTypes: true })
+            .filter((e) => e.isDirectory() && existsSync(join(examplesDir, e.name, 'function.json')))
+            .map((e) => join(examplesDir, e.name))
+        : [];
+    const { startPlatform } = await import('../../platform.js');
+    const platform = await startPlatform({
+      stateDir: paths.root,
+      port,
+      workers,
+      keepAliveMs: keepAlive === undefined ? undefined : keepAlive * 1000,
+      inlineLimitBytes: inlineLimit,
+      coldStart: coldStart as ColdStartMode | undefined,
+      deploy,
+    });
+    console.log(`Hivelab is up at ${platform.url}`);
+    console.log(`  state:  ${paths.root}   tokens: ${paths.tokens}`);
+    console.log(`  try:    npx hivelab ls   |   npx hivelab invoke hello-node --data '{"name":"you"}'`);
+    console.log(`  stop:   Ctrl-C or npx hivelab down`);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        console.log('[hivelab] shutting down…');
+        platform.stop().then(resolve, resolve);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    return 0;
+  },
+};
+export default command;

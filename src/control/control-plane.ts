@@ -1,0 +1,159 @@
+import { mkdir } from 'node:fs/promises';
+import type { StatePaths } from '../config/state.js';
+import type { ColdStartMode } from '../manifest/schema.js';
+import { DeploymentStore, type Deployment } from './deployments.js';
+import { WorkerHandle } from './worker-handle.js';
+import { FunctionController, type ControllerEvent } from './function-controller.js';
+import { HttpError } from '../gateway/errors.js';
+import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
+import type { WorkerStats } from '../worker/protocol.js';
+
+export interface ControlPlaneOptions {
+  paths: StatePaths;
+  rootDir: string;
+  workers: number;
+  workerMemoryBudgetMB: number;
+  keepAliveMs: number;
+  activatorQueueDepth: number;
+  activatorTimeoutMs: number;
+  queueProxyQueueFactor: number;
+  defaultColdStart: ColdStartMode;
+  gatewayUrl: () => string;
+  invokeToken: string;
+  log(level: 'info' | 'warn' | 'error', msg: string): void;
+  emit(event: ControllerEvent | { type: 'worker'; workerId: string; state: 'up' | 'dead' }): void;
+}
+
+/** Delay before a dead worker is replaced (avoids a hot crash loop). */
+const WORKER_RESPAWN_MS = 500;
+
+/**
+ * The control plane: deployments, the worker fleet, one controller per function, and the
+ * periodic keep-alive sweep.
+ */
+export class ControlPlane {
+  readonly deployments: DeploymentStore;
+  readonly workers: WorkerHandle[] = [];
+  private readonly controllers = new Map<string, FunctionController>();
+  private sweepTimer?: NodeJS.Timeout;
+  private stopping = false;
+
+  constructor(private readonly opts: ControlPlaneOptions) {
+    this.deployments = new DeploymentStore(opts.paths.functions, opts.paths.deployments);
+  }
+
+  async start(): Promise<void> {
+    const p = this.opts.paths;
+    await Promise.all([p.functions, p.logs, p.run, p.snapshots, p.traces, p.reports].map((d) => mkdir(d, { recursive: true })));
+    await this.deployments.load((m) => this.opts.log('warn', m));
+    await Promise.all(Array.from({ length: this.opts.workers }, (_, i) => this.spawnWorker(`worker-${i}`)));
+    for (const d of this.deployments.list()) this.controllers.set(d.name, this.newController(d));
+    this.sweepTimer = setInterval(() => this.sweep(), 1000);
+    this.sweepTimer.unref();
+  }
+
+  private async spawnWorker(workerId: string): Promise<WorkerHandle> {
+    const w = new WorkerHandle({
+      workerId,
+      stateDir: this.opts.paths.root,
+      memoryBudgetMB: this.opts.workerMemoryBudgetMB,
+      rootDir: this.opts.rootDir,
+      gatewayUrl: this.opts.gatewayUrl(),
+      invokeToken: this.opts.invokeToken,
+    });
+    w.on('instance-exit', (instanceId: string, info) => {
+      for (const c of this.controllers.values()) c.onInstanceExit(instanceId, info);
+    });
+    w.on('dead', () => this.onWorkerDead(w));
+    await w.spawn();
+    const idx = this.workers.findIndex((x) => x.id === workerId);
+    if (idx >= 0) this.workers[idx] = w;
+    else this.workers.push(w);
+    this.opts.emit({ type: 'worker', workerId, state: 'up' });
+    return w;
+  }
+
+  private onWorkerDead(w: WorkerHandle): void {
+    this.opts.emit({ type: 'worker', workerId: w.id, state: 'dead' });
+    if (this.stopping) return;
+    this.opts.log('error', `worker ${w.id} (pid ${w.pid}) died; its instances are marked dead and it is being replaced`);
+    for (const c of this.controllers.values()) {
+      for (const inst of [...c.instances]) {
+        if (inst.worker === w) c.onInstanceExit(inst.id, { reason: 'crash', code: null, signal: null, detail: 'worker died' }, true);
+      }
+    }
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.spawnWorker(w.id).catch((err) => this.opts.log('error', `could not restart worker ${w.id}: ${(err as Error).message}`));
+    }, WORKER_RESPAWN_MS).unref();
+  }
+
+  private newController(d: Deployment): FunctionController {
+    return new FunctionController(d, {
+      place: (dep) => this.place(dep),
+      coldStartMode: (dep) => dep.manifest.coldStart ?? this.opts.defaultColdStart,
+      keepAliveMs: this.opts.keepAliveMs,
+      activatorQueueDepth: this.opts.activatorQueueDepth,
+      activatorTimeoutMs: this.opts.activatorTimeoutMs,
+      queueProxyQueueFactor: this.opts.queueProxyQueueFactor,
+      log: this.opts.log,
+      emit: this.opts.emit,
+    });
+  }
+
+  /** Least-loaded placement by instance count among live workers. */
+  private place(_d: Deployment): WorkerHandle {
+    const alive = this.workers.filter((w) => w.alive);
+    if (alive.length === 0) throw new HttpError(503, 'NoWorker', 'no worker is running (a replacement is starting)');
+    const load = (w: WorkerHandle) =>
+      [...this.controllers.values()].reduce((n, c) => n + c.instances.filter((i) => i.worker === w && i.state !== 'dead').length, 0);
+    return alive.reduce((best, w) => (load(w) < load(best) ? w : best));
+  }
+
+  private sweep(): void {
+    for (const c of this.controllers.values()) c.reapIdle();
+  }
+
+  async deploy(path: string): Promise<{ deployment: Deployment; changed: boolean }> {
+    const r = await this.deployments.deploy(path);
+    const existing = this.controllers.get(r.deployment.name);
+    if (!existing) this.controllers.set(r.deployment.name, this.newController(r.deployment));
+    else if (r.changed) existing.redeploy(r.deployment);
+    return r;
+  }
+
+  async remove(name: string): Promise<boolean> {
+    const c = this.controllers.get(name);
+    if (!c) return false;
+    this.controllers.delete(name);
+    await c.shutdown();
+    await this.deployments.remove(name);
+    return true;
+  }
+
+  controller(name: string): FunctionController | undefined {
+    return this.controllers.get(name);
+  }
+
+  listControllers(): FunctionController[] {
+    return [...this.controllers.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  invoke(name: string, inv: Invocation): Promise<InvocationResult> {
+    const c = this.controllers.get(name);
+    if (!c) return Promise.reject(new HttpError(404, 'NotFound', `no function named "${name}" is deployed`));
+    return c.invoke(inv);
+  }
+
+  async workerStats(): Promise<WorkerStats[]> {
+    const all = await Promise.allSettled(this.workers.filter((w) => w.alive).map((w) => w.stats()));
+    return all.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await Promise.allSettled([...this.controllers.values()].map((c) => c.shutdown('the platform is shutting down')));
+    await Promise.allSettled(this.workers.map((w) => w.shutdown()));
+  }
+}

@@ -1,0 +1,277 @@
+import type { ColdStartMode } from '../manifest/schema.js';
+import type { Deployment } from './deployments.js';
+import type { WorkerHandle } from './worker-handle.js';
+import type { ExitInfo } from '../sandbox/backend.js';
+import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
+import { QueueProxy, InstanceFailure } from '../queue-proxy/queue-proxy.js';
+import { RequestBuffer } from '../activator/request-buffer.js';
+import { lbPolicyFor, pickInstance } from '../activator/load-balancing.js';
+import { HttpError } from '../gateway/errors.js';
+import { newInstanceId } from '../util/ids.js';
+import { InstanceRecord } from './instance-record.js';
+
+export interface ControllerDeps {
+  /** Chooses the worker for a new instance; throws HttpError(503) when none can take it. */
+  place(deployment: Deployment): WorkerHandle;
+  coldStartMode(deployment: Deployment): ColdStartMode;
+  keepAliveMs: number;
+  activatorQueueDepth: number;
+  activatorTimeoutMs: number;
+  queueProxyQueueFactor: number;
+  log(level: 'info' | 'warn' | 'error', msg: string): void;
+  /** Lifecycle notifications (dashboard, metrics). */
+  emit(event: ControllerEvent): void;
+}
+
+export type ControllerEvent =
+  | { type: 'instance'; functionName: string; instanceId: string; state: string; detail?: string }
+  | { type: 'invocation'; functionName: string; instanceId?: string; status: number; latencyMs: number; cold: boolean };
+
+/** Grace for an instance's exit report to arrive after its connection broke, to tell OOM from crash. */
+const EXIT_REPORT_GRACE_MS = 2000;
+
+/**
+ * Everything the control plane does for one function: the activator's buffering and load balancing,
+ * starting instances when requests outnumber free slots, routing through each instance's
+ * queue-proxy, recycling failed and idle instances.
+ */
+export class FunctionController {
+  readonly instances: InstanceRecord[] = [];
+  private readonly buffer: RequestBuffer<InstanceRecord>;
+  private readonly cursor = { next: 0 };
+  private closed = false;
+  /** Consecutive instance start failures: stops a function whose code cannot load from retrying forever. */
+  private startFailures = 0;
+
+  constructor(
+    public deployment: Deployment,
+    private readonly deps: ControllerDeps,
+  ) {
+    this.buffer = new RequestBuffer(deployment.name, deps.activatorQueueDepth, deps.activatorTimeoutMs);
+  }
+
+  get name(): string {
+    return this.deployment.name;
+  }
+
+  get bufferedCount(): number {
+    return this.buffer.length;
+  }
+
+  /** Instances that serve or will serve the current version. */
+  private live(): InstanceRecord[] {
+    return this.instances.filter(
+      (i) => i.version === this.deployment.version && (i.state === 'starting' || i.state === 'ready' || i.state === 'busy'),
+    );
+  }
+
+  private routable(): InstanceRecord[] {
+    return this.instances.filter((i) => i.version === this.deployment.version && (i.state === 'ready' || i.state === 'busy'));
+  }
+
+  async invoke(inv: Invocation): Promise<InvocationResult> {
+    if (this.closed) throw new HttpError(404, 'NotFound', `function ${this.name} was removed`);
+    const routable = this.routable();
+    const i = pickInstance(lbPolicyFor(this.deployment.manifest.concurrency), routable, this.cursor);
+    let inst: InstanceRecord;
+    if (i >= 0) {
+      inst = routable[i]!;
+    } else {
+      const waiting = this.buffer.wait(inv);
+      this.scaleForDemand();
+      inst = await waiting;
+      inst.reserved--;
+    }
+    return this.dispatch(inst, inv);
+  }
+
+  private async dispatch(inst: InstanceRecord, inv: Invocation): Promise<InvocationResult> {
+    const qp = inst.qp!;
+    inst.state = 'busy';
+    inst.lastActive = Date.now();
+    try {
+      const result = await qp.invoke(inv);
+      inst.served++;
+      return result;
+    } catch (err) {
+      if (!(err instanceof InstanceFailure)) throw err;
+      if (err.kind === 'timeout') {
+        this.deps.log('warn', `${inv.functionName}: invocation ${inv.id} timed out on ${inst.id}; recycling the instance`);
+        void this.recycle(inst);
+        throw new HttpError(504, 'Timeout', `function ${this.name} did not answer within ${this.deployment.manifest.timeoutMs} ms`, {
+          instanceId: inst.id,
+        });
+      }
+      const info = await Promise.race([inst.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), EXIT_REPORT_GRACE_MS).unref())]);
+      if (inst.workerDied && inv.retries < 2) {
+        // The node failed, not the function: the request was accepted, so it must not be lost.
+        inv.retries++;
+        this.deps.log('warn', `${inv.functionName}: re-dispatching ${inv.id} after worker ${inst.worker.id} died`);
+        return this.invoke(inv);
+      }
+      if (!info) void this.recycle(inst);
+      throw instanceErrorFor(this.name, inst.id, info);
+    } finally {
+      inst.lastActive = Date.now();
+      if (inst.state === 'busy' && inst.inFlight === 0) inst.state = 'ready';
+      this.drain();
+    }
+  }
+
+  /** Hands buffered invocations to instances with free slots. */
+  private drain(): void {
+    if (this.buffer.length === 0) return;
+    const policy = lbPolicyFor(this.deployment.manifest.concurrency);
+    while (this.buffer.length > 0) {
+      const routable = this.routable();
+      const i = pickInstance(policy, routable, this.cursor);
+      if (i < 0) break;
+      const inst = routable[i]!;
+      const next = this.buffer.shift()!;
+      inst.reserved++;
+      // An invocation that waited for this instance to start paid the cold start.
+      if (inst.served === 0 && inst.reserved + (inst.qp?.inFlight ?? 0) <= inst.concurrency) next.inv.cold = true;
+      next.release(inst);
+    }
+    if (this.buffer.length > 0) this.scaleForDemand();
+  }
+
+  /** On-demand scaling: enough instances (starting or running) for every in-flight and buffered invocation. */
+  private scaleForDemand(): void {
+    if (this.closed) return;
+    const m = this.deployment.manifest;
+    const live = this.live();
+    const demand = live.reduce((s, i) => s + i.inFlight, 0) + this.buffer.length;
+    let wanted = Math.ceil(demand / m.concurrency);
+    const maxScale = m.scaling?.maxScale ?? 0;
+    if (maxScale > 0) wanted = Math.min(wanted, maxScale);
+    for (let n = live.length; n < wanted; n++) this.startInstance();
+  }
+
+  /** Starts one instance; the activator's buffer drains into it once it is ready. */
+  startInstance(): InstanceRecord | undefined {
+    const d = this.deployment;
+    let worker: WorkerHandle;
+    try {
+      worker = this.deps.place(d);
+    } catch (err) {
+      if (this.live().length === 0) this.buffer.failAll(err as Error);
+      return undefined;
+    }
+    const inst = new InstanceRecord(newInstanceId(d.name), d.name, d.version, worker, d.manifest.concurrency);
+    this.instances.push(inst);
+    this.deps.emit({ type: 'instance', functionName: d.name, instanceId: inst.id, state: 'starting' });
+    worker
+      .startInstance({
+        instanceId: inst.id,
+        functionName: d.name,
+        version: d.version,
+        functionDir: d.dir,
+        manifest: d.manifest,
+        coldStart: this.deps.coldStartMode(d),
+      })
+      .then(
+        (started) => {
+          if (inst.state !== 'starting') return; // died or removed meanwhile
+          inst.qp = new QueueProxy({
+            instanceId: inst.id,
+            socketPath: started.socketPath,
+            concurrency: d.manifest.concurrency,
+            queueDepth: d.manifest.concurrency * this.deps.queueProxyQueueFactor,
+          });
+          inst.pid = started.pid;
+          inst.timings = started.timings;
+          inst.mode = started.mode;
+          inst.state = 'ready';
+          inst.readyAt = Date.now();
+          this.startFailures = 0;
+          this.deps.emit({ type: 'instance', functionName: d.name, instanceId: inst.id, state: 'ready' });
+          if (this.closed || inst.version !== this.deployment.version) void this.recycle(inst);
+          else this.drain();
+        },
+        (err: Error & { detail?: string }) => {
+          this.startFailures++;
+          this.deps.log('error', `${d.name}: instance ${inst.id} failed to start: ${err.message}${err.detail ? `\n${err.detail}` : ''}`);
+          this.forget(inst, { reason: 'start-failed', code: null, signal: null, detail: err.message });
+          // Requests waiting for this function fail with the reason instead of waiting for a timeout
+          // when nothing else could serve them (e.g. the handler does not even import).
+          if (this.live().length === 0) {
+            this.buffer.failAll(
+              new HttpError(502, 'InstanceStartFailed', `an instance of ${d.name} failed to start: ${err.message}`, {
+                detail: err.detail,
+              }),
+            );
+          }
+        },
+      );
+    return inst;
+  }
+
+  /** Called when the worker reports an instance's exit (or the worker itself died). */
+  onInstanceExit(instanceId: string, info: ExitInfo, workerDied = false): void {
+    const inst = this.instances.find((i) => i.id === instanceId);
+    if (!inst) return;
+    inst.workerDied ||= workerDied;
+    if (info.reason !== 'stopped') {
+      this.deps.log('warn', `${this.name}: instance ${inst.id} exited (${info.reason}${info.signal ? `, ${info.signal}` : ''}${info.code !== null ? `, code ${info.code}` : ''})`);
+    }
+    this.forget(inst, info);
+    if (this.buffer.length > 0) this.scaleForDemand();
+  }
+
+  private forget(inst: InstanceRecord, info: ExitInfo): void {
+    inst.markDead(info);
+    const idx = this.instances.indexOf(inst);
+    if (idx >= 0) this.instances.splice(idx, 1);
+    this.deps.emit({ type: 'instance', functionName: this.name, instanceId: inst.id, state: 'dead', detail: info.reason });
+  }
+
+  /** Stops an instance; its exit report removes it. */
+  async recycle(inst: InstanceRecord): Promise<void> {
+    if (inst.state === 'dead') return;
+    inst.state = 'draining';
+    this.deps.emit({ type: 'instance', functionName: this.name, instanceId: inst.id, state: 'draining' });
+    try {
+      await inst.worker.stopInstance(inst.id);
+    } catch {
+      // The worker is gone: its death handler marks the instance dead.
+    }
+  }
+
+  /** Keep-alive: stops instances idle for longer than the keep-alive, and old versions once idle. */
+  reapIdle(now = Date.now()): void {
+    const minScale = this.deployment.manifest.scaling?.minScale ?? 0;
+    let keep = this.routable().length;
+    for (const inst of [...this.instances]) {
+      if (inst.state !== 'ready' || inst.inFlight > 0) continue;
+      const oldVersion = inst.version !== this.deployment.version;
+      const idleFor = now - inst.lastActive;
+      const keepAlive = (this.deployment.manifest.scaling?.keepAliveS ?? this.deps.keepAliveMs / 1000) * 1000;
+      if (oldVersion || (idleFor >= keepAlive && keep > minScale)) {
+        if (!oldVersion) keep--;
+        void this.recycle(inst);
+      }
+    }
+    for (let n = this.live().length; n < minScale; n++) this.startInstance();
+  }
+
+  /** A new version: new invocations go to new instances; old ones finish their work and stop. */
+  redeploy(d: Deployment): void {
+    this.deployment = d;
+    this.reapIdle();
+  }
+
+  async shutdown(reason = `function ${this.name} was removed`): Promise<void> {
+    this.closed = true;
+    this.buffer.failAll(new HttpError(404, 'NotFound', reason));
+    await Promise.allSettled(this.instances.map((i) => this.recycle(i)));
+  }
+}
+
+function instanceErrorFor(fn: string, instanceId: string, info: ExitInfo | undefined): HttpError {
+  if (info?.reason === 'oom') {
+    return new HttpError(502, 'OutOfMemory', `instance ${instanceId} of ${fn} exceeded its memory limit and was killed`, { instanceId });
+  }
+  const how = info ? `${info.reason}${info.signal ? ` (${info.signal})` : ''}${info.code !== null ? ` (exit code ${info.code})` : ''}` : 'connection lost';
+  return new HttpError(502, 'InstanceCrashed', `instance ${instanceId} of ${fn} died while serving the request: ${how}`, { instanceId });
+}

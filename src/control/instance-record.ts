@@ -1,0 +1,49 @@
+import type { ExitInfo, StartTimings } from '../sandbox/backend.js';
+import type { QueueProxy } from '../queue-proxy/queue-proxy.js';
+import type { WorkerHandle } from './worker-handle.js';
+
+export type InstanceState = 'starting' | 'ready' | 'busy' | 'draining' | 'dead';
+
+/** The control plane's view of one instance. */
+export class InstanceRecord {
+  state: InstanceState = 'starting';
+  qp?: QueueProxy;
+  /** Slots promised to invocations released from the activator but not yet inside the queue-proxy. */
+  reserved = 0;
+  readonly createdAt = Date.now();
+  readyAt?: number;
+  lastActive = Date.now();
+  served = 0;
+  mode = 'boot';
+  timings?: StartTimings;
+  pid?: number;
+  exitInfo?: ExitInfo;
+  workerDied = false;
+  private settleExit!: (info: ExitInfo) => void;
+  /** Settles when the instance is gone (its worker reported the exit or died). */
+  readonly exited = new Promise<ExitInfo>((r) => (this.settleExit = r));
+
+  constructor(
+    readonly id: string,
+    readonly functionName: string,
+    readonly version: string,
+    readonly worker: WorkerHandle,
+    readonly concurrency: number,
+  ) {}
+
+  get inFlight(): number {
+    return (this.qp?.inFlight ?? 0) + this.reserved;
+  }
+
+  get capacity(): number {
+    return this.state === 'ready' || this.state === 'busy' ? this.concurrency : 0;
+  }
+
+  markDead(info: ExitInfo): void {
+    if (this.state === 'dead') return;
+    this.state = 'dead';
+    this.exitInfo = info;
+    void this.qp?.close();
+    this.settleExit(info);
+  }
+}

@@ -1,0 +1,190 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { ControlPlane } from '../control/control-plane.js';
+import type { FunctionController } from '../control/function-controller.js';
+import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
+import { ManifestError } from '../manifest/validate.js';
+import { newInvocationId } from '../util/ids.js';
+import { HttpError, notFound } from './errors.js';
+import { readBody, readJson } from './body.js';
+import { bearerToken, roleOf, type Role, type Tokens } from './tokens.js';
+
+/** A route handler mounted by another part of the platform (dashboard, metrics, traces, status). */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
+
+export interface GatewayOptions {
+  control: ControlPlane;
+  tokens: Tokens;
+  inlineLimitBytes: number;
+  /** Tried in order before the built-in routes; each returns true when it handled the request. */
+  extraRoutes?: RouteHandler[];
+  /** Observes every finished invocation (metrics, tracing). */
+  onInvocation?: (inv: Invocation, result: InvocationResult | HttpError, latencyMs: number) => void;
+  log(level: 'info' | 'warn' | 'error', msg: string): void;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function requireRole(req: IncomingMessage, tokens: Tokens, allowed: Role[]): Role {
+  const presented = bearerToken(req.headers.authorization);
+  if (!presented) throw new HttpError(401, 'Unauthorized', 'missing "Authorization: Bearer <token>" header (tokens are in <state>/tokens.json)');
+  const role = roleOf(tokens, presented);
+  if (!role || !allowed.includes(role)) {
+    throw new HttpError(403, 'Forbidden', role ? `the ${role} token may not do this` : 'the token is not valid for this platform');
+  }
+  return role;
+}
+
+/** The HTTP front end: invocations, the admin API, and whatever routes other parts mount. */
+export function createGateway(opts: GatewayOptions): Server {
+  const { control, tokens } = opts;
+
+  const describe = async (c: FunctionController, withMemory: boolean) => {
+    const memory = new Map<string, number>();
+    if (withMemory) {
+      for (const w of await control.workerStats()) for (const i of w.instances) memory.set(i.instanceId, i.memoryBytes);
+    }
+    const d = c.deployment;
+    return {
+      name: d.name,
+      version: d.version,
+      runtime: d.manifest.runtime,
+      sourceDir: d.sourceDir,
+      deployedAt: d.deployedAt,
+      manifest: d.manifest,
+      buffered: c.bufferedCount,
+      instances: c.instances.map((i) => ({
+        id: i.id,
+        state: i.state,
+        version: i.version,
+        worker: i.worker.id,
+        pid: i.pid,
+        mode: i.mode,
+        inFlight: i.inFlight,
+        served: i.served,
+        createdAt: new Date(i.createdAt).toISOString(),
+        startMs: i.timings?.startMs,
+        ...(withMemory ? { memoryBytes: memory.get(i.id) ?? 0 } : {}),
+      })),
+    };
+  };
+
+  async function invoke(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    const started = performance.now();
+    const id = newInvocationId();
+    res.setHeader('x-hivelab-invocation-id', id);
+    requireRole(req, tokens, ['invoke', 'admin']);
+    const c = control.controller(name);
+    if (!c) throw notFound(`no function named "${name}" is deployed`);
+    const body = await readBody(req, opts.inlineLimitBytes);
+    const now = Date.now();
+    const inv: Invocation = {
+      id,
+      functionName: name,
+      body,
+      contentType: req.headers['content-type'],
+      traceparent: req.headers.traceparent as string | undefined,
+      deadline: now + c.deployment.manifest.timeoutMs,
+      receivedAt: now,
+      cold: false,
+      retries: 0,
+    };
+    let result: InvocationResult;
+    try {
+      result = await control.invoke(name, inv);
+    } catch (err) {
+      if (err instanceof HttpError) {
+        res.setHeader('x-hivelab-cold', inv.cold ? '1' : '0');
+        if (typeof err.extra.instanceId === 'string') res.setHeader('x-hivelab-instance-id', err.extra.instanceId);
+        opts.onInvocation?.(inv, err, performance.now() - started);
+      }
+      throw err;
+    }
+    const handlerFailed = result.status === 500 && result.headers['x-hivelab-error'] === 'handler';
+    const status = handlerFailed ? 502 : result.status;
+    const headers: Record<string, string | number> = {
+      'x-hivelab-instance-id': result.instanceId,
+      'x-hivelab-cold': result.cold ? '1' : '0',
+      'content-length': result.body.length,
+    };
+    if (result.headers['content-type']) headers['content-type'] = result.headers['content-type'];
+    if (handlerFailed) headers['x-hivelab-error'] = 'handler';
+    res.writeHead(status, headers);
+    res.end(result.body);
+    opts.onInvocation?.(inv, result, performance.now() - started);
+  }
+
+  async function admin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+    const path = url.pathname;
+    if (path === '/v1/functions') {
+      requireRole(req, tokens, ['admin']);
+      if (req.method === 'GET') {
+        sendJson(res, 200, { functions: await Promise.all(control.listControllers().map((c) => describe(c, false))) });
+      } else if (req.method === 'POST') {
+        const body = (await readJson(req)) as { path?: unknown };
+        if (typeof body.path !== 'string' || !body.path) {
+          throw new HttpError(400, 'BadRequest', 'expected {"path": "/absolute/path/to/function/folder"}');
+        }
+        try {
+          const { deployment, changed } = await control.deploy(body.path);
+          sendJson(res, changed ? 201 : 200, { name: deployment.name, version: deployment.version, changed });
+        } catch (err) {
+          if (err instanceof ManifestError) throw new HttpError(400, 'InvalidManifest', err.message, { field: err.field });
+          throw err;
+        }
+      } else throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not supported on ${path}`);
+      return true;
+    }
+    const m = /^\/v1\/functions\/([^/]+)$/.exec(path);
+    if (m) {
+      requireRole(req, tokens, ['admin']);
+      const name = decodeURIComponent(m[1]!);
+      const c = control.controller(name);
+      if (!c) throw notFound(`no function named "${name}" is deployed`);
+      if (req.method === 'GET') sendJson(res, 200, await describe(c, true));
+      else if (req.method === 'DELETE') {
+        await control.remove(name);
+        sendJson(res, 200, { removed: name });
+      } else throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not supported on ${path}`);
+      return true;
+    }
+    return false;
+  }
+
+  const server = createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://gateway');
+      const path = url.pathname;
+      if (path.startsWith('/invoke/')) {
+        if (req.method !== 'POST') throw new HttpError(405, 'MethodNotAllowed', 'invoke a function with POST');
+        await invoke(req, res, decodeURIComponent(path.slice('/invoke/'.length)));
+        return;
+      }
+      if (path === '/v1/health') {
+        sendJson(res, 200, { ok: true });
+        return;
+      }
+      for (const h of opts.extraRoutes ?? []) if (await h(req, res, url)) return;
+      if (await admin(req, res, url)) return;
+      throw notFound(`no route for ${req.method} ${path}`);
+    } catch (err) {
+      const e = err instanceof HttpError ? err : new HttpError(500, 'InternalError', (err as Error).message);
+      if (e.status === 500) opts.log('error', `gateway: ${(err as Error).stack ?? err}`);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // A refused oversized body is not drained: close the connection instead of reading it.
+      if (e.status === 413) res.setHeader('connection', 'close');
+      sendJson(res, e.status, e.toJSON());
+      if (e.status === 413) res.once('finish', () => req.destroy());
+    }
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 0;
+  return server;
+}

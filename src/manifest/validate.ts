@@ -1,0 +1,41 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { manifestSchema, type FunctionManifest } from './schema.js';
+
+/** Raised for a manifest that cannot be deployed; `field` names the offending path. */
+export class ManifestError extends Error {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'ManifestError';
+  }
+}
+
+/** Validates an already-parsed manifest and fills in defaults. */
+export function parseManifest(raw: unknown): FunctionManifest {
+  const result = manifestSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(',') : '(root)');
+  const shown = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+  throw new ManifestError(`function.json: ${field === '(root)' || issue.code === 'unrecognized_keys' ? '' : `field "${field}": `}${shown}`, field);
+}
+
+/** Reads and validates `<dir>/function.json`. */
+export async function loadManifest(dir: string): Promise<FunctionManifest> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, 'function.json'), 'utf8');
+  } catch (err) {
+    throw new ManifestError(`cannot read ${join(dir, 'function.json')}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ManifestError(`function.json is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseManifest(raw);
+}

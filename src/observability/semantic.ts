@@ -1,0 +1,35 @@
+/**
+ * Span and attribute names for an invocation's phases. One list so the control plane, the worker,
+ * the dashboard and the CLI agree, and so a researcher reading Zipkin sees the thesis' vocabulary.
+ */
+export const SpanNames = {
+  /** Root span of one invocation, from the gateway receiving it to the response. */
+  invocation: 'invocation',
+  gateway: 'gateway',
+  activatorQueue: 'activator.queue',
+  coldStart: 'coldstart',
+  sandboxStart: 'coldstart.sandbox.start',
+  sandboxRestore: 'coldstart.sandbox.restore',
+  connect: 'coldstart.connect',
+  wsFetch: 'coldstart.ws.fetch',
+  wsInstall: 'coldstart.ws.install',
+  queueProxyWait: 'queue-proxy.wait',
+  functionProcess: 'function.process',
+  xdtTransfer: 'xdt.transfer',
+} as const;
+
+export const Attr = {
+  function: 'hivelab.function',
+  invocationId: 'hivelab.invocation_id',
+  instanceId: 'hivelab.instance_id',
+  cold: 'hivelab.cold',
+  coldStartMode: 'hivelab.coldstart.mode',
+  /** Working-set pages installed ahead of time by REAP's prefetch. */
+  pagesPrefetched: 'hivelab.ws.pages_prefetched',
+  /** Page faults served one at a time (lazy restore, or REAP's record phase). */
+  faultsOnDemand: 'hivelab.ws.faults_on_demand',
+  wsBytes: 'hivelab.ws.bytes',
+  xdtBytes: 'hivelab.xdt.bytes',
+  xdtDirection: 'hivelab.xdt.direction',
+  statusCode: 'http.response.status_code',
+} as const;

@@ -1,0 +1,110 @@
+import { fileURLToPath } from 'node:url';
+import { mkdir, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { statePaths, type StatePaths } from './config/state.js';
+import { DEFAULTS } from './config/defaults.js';
+import type { ColdStartMode } from './manifest/schema.js';
+import { ControlPlane } from './control/control-plane.js';
+import { createGateway, type RouteHandler } from './gateway/server.js';
+import { loadOrCreateTokens, type Tokens } from './gateway/tokens.js';
+import { writeFileAtomic } from './util/atomic-write.js';
+
+export interface PlatformOptions {
+  stateDir?: string;
+  port?: number;
+  host?: string;
+  workers?: number;
+  workerMemoryBudgetMB?: number;
+  keepAliveMs?: number;
+  inlineLimitBytes?: number;
+  activatorTimeoutMs?: number;
+  coldStart?: ColdStartMode;
+  /** Folders to deploy at start (the examples, for `npm start`). */
+  deploy?: string[];
+  quiet?: boolean;
+}
+
+export interface Platform {
+  url: string;
+  paths: StatePaths;
+  tokens: Tokens;
+  control: ControlPlane;
+  stop(): Promise<void>;
+}
+
+/** The repository root (dist/ sits directly below it). */
+export const ROOT_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+/** Starts the whole platform in this process (control plane + gateway) with its worker processes. */
+export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> {
+  const paths = statePaths(o.stateDir);
+  await mkdir(paths.root, { recursive: true });
+  const tokens = await loadOrCreateTokens(paths.tokens);
+  const log = (level: 'info' | 'warn' | 'error', msg: string): void => {
+    if (o.quiet && level === 'info') return;
+    console[level === 'info' ? 'log' : level](`[hivelab] ${msg}`);
+  };
+  let url = '';
+  const extraRoutes: RouteHandler[] = [];
+  const control = new ControlPlane({
+    paths,
+    rootDir: ROOT_DIR,
+    workers: o.workers ?? DEFAULTS.workers,
+    workerMemoryBudgetMB: o.workerMemoryBudgetMB ?? DEFAULTS.workerMemoryBudgetMB,
+    keepAliveMs: o.keepAliveMs ?? DEFAULTS.keepAliveMs,
+    activatorQueueDepth: DEFAULTS.activatorQueueDepth,
+    activatorTimeoutMs: o.activatorTimeoutMs ?? DEFAULTS.activatorTimeoutMs,
+    queueProxyQueueFactor: DEFAULTS.queueProxyQueueFactor,
+    defaultColdStart: o.coldStart ?? 'boot',
+    gatewayUrl: () => url,
+    invokeToken: tokens.invoke,
+    log,
+    emit: () => {},
+  });
+  const server = createGateway({
+    control,
+    tokens,
+    inlineLimitBytes: o.inlineLimitBytes ?? DEFAULTS.inlineLimitBytes,
+    extraRoutes,
+    log,
+  });
+  const host = o.host ?? DEFAULTS.host;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? DEFAULTS.port, host, () => resolve());
+  });
+  url = `http://${host}:${(server.address() as AddressInfo).port}`;
+  try {
+    await control.start();
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  for (const dir of o.deploy ?? []) {
+    try {
+      const { deployment } = await control.deploy(dir);
+      log('info', `deployed ${deployment.name} (${deployment.version}) from ${dir}`);
+    } catch (err) {
+      log('error', `could not deploy ${dir}: ${(err as Error).message}`);
+    }
+  }
+  await writeFileAtomic(paths.platform, JSON.stringify({ pid: process.pid, url }, null, 2) + '\n');
+
+  let stopped = false;
+  return {
+    url,
+    paths,
+    tokens,
+    control,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+      await control.stop();
+      await rm(paths.platform, { force: true });
+    },
+  };
+}

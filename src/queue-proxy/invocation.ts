@@ -1,0 +1,24 @@
+/** One invocation as it travels from the gateway through the activator to a queue-proxy. */
+export interface Invocation {
+  id: string;
+  functionName: string;
+  body: Buffer;
+  contentType: string | undefined;
+  traceparent: string | undefined;
+  /** Epoch ms after which the invocation fails with 504. */
+  deadline: number;
+  receivedAt: number;
+  /** Set when the invocation had to wait for a new instance to start. */
+  cold: boolean;
+  /** Times it was re-dispatched after its instance's worker died. */
+  retries: number;
+}
+
+/** What the function instance answered. */
+export interface InvocationResult {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  instanceId: string;
+  cold: boolean;
+}

@@ -1,0 +1,163 @@
+/**
+ * The Hivelab SDK as user code sees it: `context.invoke`, `context.put`, `context.get`.
+ *
+ * It runs inside the sandbox, loaded by the runtime shim from /opt/hivelab/runtime/node/, so it is
+ * dependency-free (node: builtins only) and talks only to the instance's sidecar (the provider-side
+ * part of the queue-proxy) over the Unix socket named by HIVELAB_SIDECAR. Every transport (inline,
+ * storage, redis, xdt) is the sidecar's business; user code only ever holds opaque reference strings.
+ *
+ * Sidecar protocol (HTTP/1.1 over the Unix socket; mirrored by src/sidecar/protocol.ts):
+ *   POST /v1/put?retrievals=N[&transfer=T]   body = object   → 200 {"ref": "<opaque>"}
+ *   POST /v1/get                             body = ref      → 200 body = object
+ *   POST /v1/invoke/<fn>[?transfer=T]        body = object   → the callee's response
+ * Objects travel as `application/octet-stream` (bytes) or `application/json` (any JSON value);
+ * responses carry `text/plain` for strings. Errors: non-2xx with `{"error":{"type","message"}}`.
+ */
+import http from 'node:http';
+
+/** The invocation this SDK instance acts for (forwarded so traces and logs line up). */
+export interface SdkInvocation {
+  invocationId: string;
+  traceparent?: string;
+  functionName: string;
+}
+
+export interface HivelabSdk {
+  /** Calls another function synchronously, passing `obj` via the chosen transport; resolves to its response. */
+  invoke(fn: string, obj: unknown, opts?: { transfer?: string }): Promise<unknown>;
+  /** Stores `obj` (Buffer/Uint8Array or JSON value) and returns an opaque reference string. */
+  put(obj: unknown, opts?: { retrievals?: number; transfer?: string }): Promise<string>;
+  /** Retrieves the object behind a reference (Buffer for bytes, the JSON value otherwise). */
+  get(ref: string): Promise<unknown>;
+}
+
+/** A typed failure reported by the sidecar (e.g. XdtRefExpired, XdtRefExhausted, InlineTooLarge). */
+export class HivelabSdkError extends Error {
+  readonly type: string;
+  readonly status: number;
+  constructor(type: string, message: string, status: number) {
+    super(message);
+    this.name = type;
+    this.type = type;
+    this.status = status;
+  }
+}
+
+const JSON_TYPE = 'application/json';
+const BYTES_TYPE = 'application/octet-stream';
+
+function sidecarPath(): string {
+  return process.env.HIVELAB_SIDECAR ?? '/run/hivelab/qp.sock';
+}
+
+/** Bytes go as they are; everything else is JSON (undefined → null, like the shim's responses). */
+export function encodeObject(obj: unknown): { body: Buffer; contentType: string } {
+  if (Buffer.isBuffer(obj)) return { body: obj, contentType: BYTES_TYPE };
+  if (obj instanceof Uint8Array) return { body: Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength), contentType: BYTES_TYPE };
+  if (obj instanceof ArrayBuffer) return { body: Buffer.from(obj), contentType: BYTES_TYPE };
+  return { body: Buffer.from(JSON.stringify(obj === undefined ? null : obj)), contentType: JSON_TYPE };
+}
+
+export function decodeObject(body: Buffer, contentType: string | undefined): unknown {
+  const ct = (contentType ?? '').toLowerCase();
+  if (ct.startsWith(JSON_TYPE)) return body.length === 0 ? null : JSON.parse(body.toString('utf8'));
+  if (ct.startsWith('text/')) return body.toString('utf8');
+  return body;
+}
+
+interface SidecarResponse {
+  status: number;
+  contentType: string | undefined;
+  body: Buffer;
+}
+
+function request(path: string, body: Buffer, contentType: string, inv: SdkInvocation): Promise<SidecarResponse> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = {
+      'content-type': contentType,
+      'content-length': body.length,
+      'x-hivelab-invocation-id': inv.invocationId,
+      'x-hivelab-function': inv.functionName,
+    };
+    if (inv.traceparent) headers.traceparent = inv.traceparent;
+    const req = http.request({ socketPath: sidecarPath(), method: 'POST', path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const ct = res.headers['content-type'];
+        resolve({ status: res.statusCode ?? 0, contentType: Array.isArray(ct) ? ct[0] : ct, body: Buffer.concat(chunks) });
+      });
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      reject(new HivelabSdkError('SidecarUnavailable', `cannot reach the instance sidecar at ${sidecarPath()}: ${err.message}`, 0));
+    });
+    req.end(body);
+  });
+}
+
+function toError(res: SidecarResponse): HivelabSdkError {
+  try {
+    const parsed = JSON.parse(res.body.toString('utf8')) as { error?: { type?: string; message?: string } };
+    if (parsed.error?.type) return new HivelabSdkError(parsed.error.type, parsed.error.message ?? parsed.error.type, res.status);
+  } catch {
+    // not a structured error: fall through
+  }
+  return new HivelabSdkError('SidecarError', `sidecar answered ${res.status}: ${res.body.toString('utf8').slice(0, 500)}`, res.status);
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+export function sdkFor(inv: SdkInvocation): HivelabSdk {
+  return {
+    async invoke(fn, obj, opts) {
+      const { body, contentType } = encodeObject(obj);
+      const res = await request(`/v1/invoke/${encodeURIComponent(fn)}${query({ transfer: opts?.transfer })}`, body, contentType, inv);
+      if (res.status < 200 || res.status >= 300) throw toError(res);
+      return decodeObject(res.body, res.contentType);
+    },
+    async put(obj, opts) {
+      const retrievals = opts?.retrievals ?? 1;
+      if (!Number.isInteger(retrievals) || retrievals < 1) {
+        throw new HivelabSdkError('InvalidArgument', `retrievals must be a positive integer, got ${retrievals}`, 0);
+      }
+      const { body, contentType } = encodeObject(obj);
+      const res = await request(`/v1/put${query({ retrievals, transfer: opts?.transfer })}`, body, contentType, inv);
+      if (res.status < 200 || res.status >= 300) throw toError(res);
+      return (JSON.parse(res.body.toString('utf8')) as { ref: string }).ref;
+    },
+    async get(ref) {
+      if (typeof ref !== 'string' || ref.length === 0) throw new HivelabSdkError('XdtRefInvalid', 'reference must be a non-empty string', 0);
+      const res = await request('/v1/get', Buffer.from(ref, 'utf8'), 'text/plain; charset=utf-8', inv);
+      if (res.status < 200 || res.status >= 300) throw toError(res);
+      return decodeObject(res.body, res.contentType);
+    },
+  };
+}
+
+/** True when `event` is exactly `{"$xdt": ref}` or `{"$ref": ref}` — an object passed by reference. */
+export function eventRef(event: unknown): string | undefined {
+  if (event === null || typeof event !== 'object' || Array.isArray(event) || Buffer.isBuffer(event)) return undefined;
+  const keys = Object.keys(event);
+  if (keys.length !== 1) return undefined;
+  const v = (event as Record<string, unknown>)[keys[0]!];
+  if ((keys[0] === '$xdt' || keys[0] === '$ref') && typeof v === 'string') return v;
+  return undefined;
+}
+
+/**
+ * Called by the runtime shim before the handler: an event that is a reference (`{"$xdt": ref}` or
+ * `{"$ref": ref}`, what `invoke` with a non-inline transfer sends) is replaced by the object itself,
+ * pulled by this instance's sidecar; any other event is returned unchanged.
+ */
+export async function resolveEventRefs(event: unknown, inv?: SdkInvocation): Promise<unknown> {
+  const ref = eventRef(event);
+  if (ref === undefined) return event;
+  const sdk = sdkFor(inv ?? { invocationId: '', functionName: process.env.HIVELAB_FUNCTION ?? '' });
+  return sdk.get(ref);
+}

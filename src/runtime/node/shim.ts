@@ -1,0 +1,186 @@
+/**
+ * The Node runtime shim: runs inside the sandbox as the instance's main process, loads the user
+ * handler once and serves the runtime shim protocol (docs/CONTRACTS.md) over HTTP/1.1 on a Unix
+ * socket. Kept to node: builtins only, because every millisecond here is cold-start time.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { closeSync, rmSync, writeSync } from 'node:fs';
+import { installReseedableRandom, reseedAll } from './reseed.js';
+import { HandlerLoadError, loadHandler, type Handler } from './handler-loader.js';
+
+// Before anything else (and before the handler module runs), so no generator escapes reseeding.
+installReseedableRandom();
+
+const env = process.env;
+const socketPath = env.HIVELAB_SOCKET ?? '/run/hivelab/fn.sock';
+const taskRoot = env.HIVELAB_TASK_ROOT ?? '/var/task';
+const handlerSpec = env.HIVELAB_HANDLER ?? 'index.handler';
+const functionName = env.HIVELAB_FUNCTION ?? '';
+const instanceId = env.HIVELAB_INSTANCE ?? '';
+const memoryLimitMB = Number(env.HIVELAB_MEMORY_MB ?? 0);
+const timeoutMs = Number(env.HIVELAB_TIMEOUT_MS ?? 30_000);
+
+type SdkModule = typeof import('./sdk.js');
+let sdkModule: SdkModule | undefined;
+let sdkLoading: Promise<SdkModule> | undefined;
+
+/** The SDK is loaded after readiness, off the cold-start path; an early invocation waits for it. */
+function loadSdk(): Promise<SdkModule> {
+  sdkLoading ??= import('./sdk.js').then((m) => (sdkModule = m));
+  return sdkLoading;
+}
+
+function sdkUnavailable() {
+  const fail = async (): Promise<never> => {
+    throw new Error('SDK not available: /opt/hivelab/runtime/node/sdk.js failed to load (see the instance log)');
+  };
+  return { invoke: fail, put: fail, get: fail };
+}
+
+interface ErrorBody {
+  error: { type: string; message: string; stack: string };
+}
+
+function errorBody(err: unknown): ErrorBody {
+  if (err instanceof Error) {
+    return { error: { type: err.name || err.constructor?.name || 'Error', message: err.message, stack: err.stack ?? '' } };
+  }
+  return { error: { type: typeof err, message: String(err), stack: '' } };
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: Buffer | string, extra?: Record<string, string>): void {
+  const payload = typeof body === 'string' ? Buffer.from(body) : body;
+  res.writeHead(status, { 'content-type': contentType, 'content-length': payload.length, ...extra });
+  res.end(payload);
+}
+
+function sendError(res: ServerResponse, status: number, kind: string, err: unknown): void {
+  send(res, status, 'application/json', JSON.stringify(errorBody(err)), { 'x-hivelab-error': kind });
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function isJson(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const mime = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  return mime === 'application/json' || mime.endsWith('+json');
+}
+
+/** Encodes a handler's return value per the contract; throws (→ handler error) on unserialisable values. */
+function encodeResult(value: unknown): [string, Buffer] {
+  if (Buffer.isBuffer(value)) return ['application/octet-stream', value];
+  if (value instanceof Uint8Array) return ['application/octet-stream', Buffer.from(value.buffer, value.byteOffset, value.byteLength)];
+  if (value instanceof ArrayBuffer) return ['application/octet-stream', Buffer.from(value)];
+  if (typeof value === 'string') return ['text/plain; charset=utf-8', Buffer.from(value)];
+  return ['application/json', Buffer.from(JSON.stringify(value === undefined ? null : value) ?? 'null')];
+}
+
+async function invoke(handler: Handler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readBody(req);
+  let event: unknown;
+  if (isJson(req.headers['content-type'])) {
+    try {
+      event = body.length === 0 ? null : JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      sendError(res, 400, 'bad-request', err);
+      return;
+    }
+  } else {
+    event = body;
+  }
+  const invocationId = String(req.headers['x-hivelab-invocation-id'] ?? '');
+  const traceparent = req.headers.traceparent as string | undefined;
+  const deadlineHeader = Number(req.headers['x-hivelab-deadline']);
+  const deadline = Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : Date.now() + timeoutMs;
+  const sdk = sdkModule ?? (await loadSdk().catch(() => undefined));
+  const context = {
+    invocationId,
+    functionName,
+    instanceId,
+    memoryLimitMB,
+    getRemainingTimeMs: () => Math.max(0, deadline - Date.now()),
+    ...(sdk ? sdk.sdkFor({ invocationId, traceparent, functionName }) : sdkUnavailable()),
+  };
+  let contentType: string;
+  let payload: Buffer;
+  try {
+    [contentType, payload] = encodeResult(await handler(event, context));
+  } catch (err) {
+    sendError(res, 500, 'handler', err);
+    return;
+  }
+  send(res, 200, contentType, payload);
+}
+
+async function restored(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let seed: Buffer;
+  try {
+    const parsed = JSON.parse((await readBody(req)).toString('utf8')) as { seed?: unknown };
+    if (typeof parsed.seed !== 'string' || !/^(?:[0-9a-fA-F]{2}){16,}$/.test(parsed.seed)) {
+      throw new Error('body must be {"seed": "<hex, at least 32 digits>"}');
+    }
+    seed = Buffer.from(parsed.seed, 'hex');
+  } catch (err) {
+    sendError(res, 400, 'bad-request', err);
+    return;
+  }
+  reseedAll(seed);
+  send(res, 200, 'application/json', '{"ok":true}');
+}
+
+async function main(): Promise<void> {
+  let handler: Handler;
+  try {
+    handler = await loadHandler(taskRoot, handlerSpec);
+  } catch (err) {
+    const e = err as Error;
+    process.stderr.write(`hivelab node shim: ${e instanceof HandlerLoadError ? e.message : (e.stack ?? e.message)}\n`);
+    process.exit(1);
+  }
+
+  const server = createServer((req, res) => {
+    const route = `${req.method} ${req.url}`;
+    let work: Promise<void>;
+    if (route === 'POST /invoke') work = invoke(handler, req, res);
+    else if (route === 'GET /healthz') work = Promise.resolve(send(res, 200, 'text/plain', 'ok'));
+    else if (route === 'POST /_hivelab/restored') work = restored(req, res);
+    else work = Promise.resolve(sendError(res, 404, 'not-found', new Error(`no route ${route}`)));
+    work.catch((err) => {
+      if (!res.headersSent) sendError(res, 500, 'shim', err);
+      else res.destroy(err as Error);
+    });
+  });
+  // The queue-proxy keeps connections open between invocations, and invocations may run up to the
+  // function timeout: the shim itself must never time a request or an idle connection out.
+  server.keepAliveTimeout = 0;
+  server.requestTimeout = 0;
+  server.headersTimeout = 0;
+
+  rmSync(socketPath, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, resolve);
+  });
+
+  process.on('SIGTERM', () => {
+    server.close();
+    process.exit(0);
+  });
+
+  const readyFd = Number(env.HIVELAB_READY_FD);
+  if (Number.isInteger(readyFd) && readyFd > 2) {
+    writeSync(readyFd, 'ready\n');
+    // Closed so a snapshot of this process holds no pipe to the host.
+    closeSync(readyFd);
+  }
+  void loadSdk().catch((err: Error) => process.stderr.write(`hivelab node shim: SDK failed to load: ${err.message}\n`));
+}
+
+void main();

@@ -1,0 +1,175 @@
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * One instance's cgroup (v1, as on this machine: one hierarchy per controller), at
+ * `<root>/{memory,cpu,pids}/hivelab/<instanceId>`. The memory limit is what makes `memoryMB` real and
+ * what lets the worker tell an OOM kill from a crash; cpu.shares gives bigger functions more CPU the
+ * way Lambda does.
+ */
+
+export const CGROUP_ROOT = '/sys/fs/cgroup';
+export const CGROUP_PARENT = 'hivelab';
+const CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
+type Controller = (typeof CONTROLLERS)[number];
+
+/** Lambda gives one full vCPU at 1769 MB and scales CPU linearly with memory. */
+export const MB_PER_VCPU = 1769;
+export const DEFAULT_PIDS_MAX = 512;
+
+export function cpuSharesFor(memoryMB: number): number {
+  return Math.max(2, Math.round((1024 * memoryMB) / MB_PER_VCPU));
+}
+
+export interface CgroupLimits {
+  memoryMB: number;
+  pidsMax?: number;
+  cpuShares?: number;
+}
+
+export class CgroupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CgroupError';
+  }
+}
+
+const SAFE_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
+
+async function readNumber(file: string): Promise<number> {
+  return Number((await readFile(file, 'utf8')).trim());
+}
+
+async function tryWrite(file: string, value: string, what: string): Promise<void> {
+  try {
+    await writeFile(file, value);
+  } catch (err) {
+    throw new CgroupError(`cannot set ${what} (${file} ← ${value}): ${(err as Error).message}`);
+  }
+}
+
+export class InstanceCgroup {
+  private constructor(
+    readonly name: string,
+    private readonly root: string,
+  ) {}
+
+  /** Creates (or, if a crashed worker left it behind, empties and reuses) the instance's groups. */
+  static async create(instanceId: string, limits: CgroupLimits, root = CGROUP_ROOT): Promise<InstanceCgroup> {
+    if (!SAFE_NAME.test(instanceId) || instanceId === '.' || instanceId === '..') {
+      throw new CgroupError(`instance id ${JSON.stringify(instanceId)} is not usable as a cgroup name`);
+    }
+    const cg = new InstanceCgroup(instanceId, root);
+    for (const c of CONTROLLERS) {
+      try {
+        await mkdir(cg.dir(c), { recursive: true });
+      } catch (err) {
+        throw new CgroupError(`cannot create cgroup ${cg.dir(c)}: ${(err as Error).message} (is the ${c} controller mounted at ${join(root, c)}, and are we root?)`);
+      }
+    }
+    await cg.killAll('SIGKILL'); // stale members from a previous life of this id
+    const bytes = Math.round(limits.memoryMB * 1024 * 1024);
+    const mem = cg.dir('memory');
+    await tryWrite(join(mem, 'memory.limit_in_bytes'), String(bytes), 'memory limit');
+    // memsw must be ≥ the memory limit; absent when the kernel has no swap accounting.
+    await writeFile(join(mem, 'memory.memsw.limit_in_bytes'), String(bytes)).catch(() => undefined);
+    // No swapping: a function over its memory must be OOM-killed, not slowed down.
+    await writeFile(join(mem, 'memory.swappiness'), '0').catch(() => undefined);
+    await tryWrite(join(cg.dir('cpu'), 'cpu.shares'), String(limits.cpuShares ?? cpuSharesFor(limits.memoryMB)), 'cpu shares');
+    await tryWrite(join(cg.dir('pids'), 'pids.max'), String(limits.pidsMax ?? DEFAULT_PIDS_MAX), 'pids limit');
+    return cg;
+  }
+
+  dir(controller: Controller): string {
+    return join(this.root, controller, CGROUP_PARENT, this.name);
+  }
+
+  /** The `cgroup.procs` files a launcher writes its own PID into before exec'ing the sandbox. */
+  get procsFiles(): string[] {
+    return CONTROLLERS.map((c) => join(this.dir(c), 'cgroup.procs'));
+  }
+
+  /** Bytes charged minus reclaimable inactive page cache (the "working set", as kubelet reports it). */
+  async memoryUsage(): Promise<number> {
+    try {
+      const mem = this.dir('memory');
+      const usage = await readNumber(join(mem, 'memory.usage_in_bytes'));
+      const stat = await readFile(join(mem, 'memory.stat'), 'utf8');
+      const inactive = Number(/^total_inactive_file (\d+)$/m.exec(stat)?.[1] ?? 0);
+      return Math.max(0, usage - inactive);
+    } catch {
+      return 0;
+    }
+  }
+
+  async peakMemory(): Promise<number> {
+    return readNumber(join(this.dir('memory'), 'memory.max_usage_in_bytes')).catch(() => 0);
+  }
+
+  /**
+   * How many processes the memory cgroup's OOM killer has killed. Falls back to `memory.failcnt`
+   * (times the limit was hit) on kernels without the `oom_kill` counter.
+   */
+  async oomKills(): Promise<number> {
+    try {
+      const text = await readFile(join(this.dir('memory'), 'memory.oom_control'), 'utf8');
+      const m = /^oom_kill (\d+)$/m.exec(text);
+      if (m) return Number(m[1]);
+      return await readNumber(join(this.dir('memory'), 'memory.failcnt'));
+    } catch {
+      return 0;
+    }
+  }
+
+  async pids(): Promise<number[]> {
+    const all = new Set<number>();
+    for (const c of CONTROLLERS) {
+      try {
+        for (const line of (await readFile(join(this.dir(c), 'cgroup.procs'), 'utf8')).split('\n')) {
+          if (line.trim()) all.add(Number(line));
+        }
+      } catch {
+        // group already gone
+      }
+    }
+    return [...all];
+  }
+
+  async killAll(signal: NodeJS.Signals): Promise<number> {
+    const pids = await this.pids();
+    for (const pid of pids) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // already exited
+      }
+    }
+    return pids.length;
+  }
+
+  /**
+   * Kills whatever is still inside and removes the groups. A killed task leaves the group only once
+   * it has been reaped, so rmdir is retried for a while (EBUSY) before giving up.
+   */
+  async remove(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const c of CONTROLLERS) {
+      const dir = this.dir(c);
+      for (;;) {
+        try {
+          await rmdir(dir);
+          break;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') break;
+          if (code !== 'EBUSY' || Date.now() > deadline) {
+            throw new CgroupError(`cannot remove cgroup ${dir}: ${(err as Error).message}`);
+          }
+          await this.killAll('SIGKILL');
+          await sleep(20);
+        }
+      }
+    }
+  }
+}

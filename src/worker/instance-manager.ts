@@ -1,0 +1,102 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SandboxBackend, SandboxInstance, ExitInfo } from '../sandbox/backend.js';
+import type { StartRequest, StartedInstance, WorkerStats } from './protocol.js';
+
+interface Running {
+  instance: SandboxInstance;
+  functionName: string;
+  memoryMB: number;
+  runDir: string;
+}
+
+/**
+ * The worker's instance manager (vHive's orchestrator role): starts instances through a sandbox
+ * backend, remembers what runs, enforces the worker's memory budget, and reports every death
+ * exactly once.
+ */
+export class InstanceManager {
+  private readonly running = new Map<string, Running>();
+  private committedMB = 0;
+
+  constructor(
+    private readonly backend: SandboxBackend,
+    private readonly opts: { workerId: string; runRoot: string; logRoot: string; memoryBudgetMB: number },
+    private readonly onExit: (instanceId: string, info: ExitInfo) => void,
+  ) {}
+
+  async start(req: StartRequest, extraEnv: Record<string, string> = {}): Promise<StartedInstance> {
+    const memoryMB = req.manifest.memoryMB;
+    if (this.committedMB + memoryMB > this.opts.memoryBudgetMB) {
+      throw Object.assign(
+        new Error(`worker ${this.opts.workerId} has no memory left for ${memoryMB} MB (${this.committedMB}/${this.opts.memoryBudgetMB} MB committed)`),
+        { type: 'NoCapacity' },
+      );
+    }
+    const runDir = join(this.opts.runRoot, req.instanceId);
+    const logDir = join(this.opts.logRoot, req.functionName);
+    await mkdir(runDir, { recursive: true, mode: 0o755 });
+    await mkdir(logDir, { recursive: true });
+    this.committedMB += memoryMB;
+    let instance: SandboxInstance;
+    try {
+      instance = await this.backend.start({
+        instanceId: req.instanceId,
+        manifest: req.manifest,
+        functionDir: req.functionDir,
+        runDir,
+        logFile: join(logDir, `${req.instanceId}.log`),
+        env: extraEnv,
+      });
+    } catch (err) {
+      this.committedMB -= memoryMB;
+      await rm(runDir, { recursive: true, force: true });
+      throw err;
+    }
+    this.running.set(req.instanceId, { instance, functionName: req.functionName, memoryMB, runDir });
+    void instance.exited.then((info) => this.release(req.instanceId, info));
+    return {
+      instanceId: req.instanceId,
+      socketPath: instance.socketPath,
+      pid: instance.pid,
+      timings: instance.timings,
+      mode: 'boot',
+    };
+  }
+
+  async stop(instanceId: string): Promise<ExitInfo | undefined> {
+    const r = this.running.get(instanceId);
+    if (!r) return undefined;
+    return r.instance.stop(2000);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.allSettled([...this.running.keys()].map((id) => this.stop(id)));
+  }
+
+  async stats(): Promise<WorkerStats> {
+    const instances = await Promise.all(
+      [...this.running.entries()].map(async ([instanceId, r]) => ({
+        instanceId,
+        functionName: r.functionName,
+        memoryBytes: await r.instance.memoryUsage().catch(() => 0),
+      })),
+    );
+    return {
+      workerId: this.opts.workerId,
+      pid: process.pid,
+      memoryBudgetMB: this.opts.memoryBudgetMB,
+      memoryCommittedMB: this.committedMB,
+      instances,
+    };
+  }
+
+  private release(instanceId: string, info: ExitInfo): void {
+    const r = this.running.get(instanceId);
+    if (!r) return;
+    this.running.delete(instanceId);
+    this.committedMB -= r.memoryMB;
+    void rm(r.runDir, { recursive: true, force: true });
+    this.onExit(instanceId, info);
+  }
+}

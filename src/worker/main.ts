@@ -1,0 +1,61 @@
+import { join } from 'node:path';
+import type { WorkerConfig, WorkerMessage, WorkerRequest } from './protocol.js';
+import { InstanceManager } from './instance-manager.js';
+import { createSandboxBackend } from './backends.js';
+
+/**
+ * A worker process: runs instances for the control plane and reports their deaths. It lives in its
+ * own process so that a worker crash (or a researcher's experiment killing one) is contained and
+ * detectable, as a node failure is in a real cluster.
+ */
+
+const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
+if (!config.workerId || !process.send) {
+  console.error('hivelab worker: must be started by the control plane (with an IPC channel and a config argument)');
+  process.exit(2);
+}
+
+const send = (msg: WorkerMessage): void => {
+  if (process.connected) process.send!(msg);
+};
+
+const backend = await createSandboxBackend(config);
+const manager = new InstanceManager(
+  backend,
+  {
+    workerId: config.workerId,
+    runRoot: join(config.stateDir, 'run'),
+    logRoot: join(config.stateDir, 'logs'),
+    memoryBudgetMB: config.memoryBudgetMB,
+  },
+  (instanceId, info) => send({ event: 'exit', instanceId, info }),
+);
+
+async function handle(req: WorkerRequest): Promise<unknown> {
+  switch (req.op) {
+    case 'start':
+      return manager.start(req);
+    case 'stop':
+      return manager.stop(req.instanceId);
+    case 'stats':
+      return manager.stats();
+  }
+}
+
+process.on('message', (req: WorkerRequest) => {
+  handle(req).then(
+    (result) => send({ reqId: req.reqId, ok: true, result: result ?? null }),
+    (err: Error & { detail?: string; type?: string }) =>
+      send({ reqId: req.reqId, ok: false, error: { message: err.message, detail: err.detail, type: err.type ?? err.name } }),
+  );
+});
+
+// The control plane going away means nobody can route to our instances any more: stop them all.
+const shutdown = async (): Promise<void> => {
+  await manager.stopAll();
+  process.exit(0);
+};
+process.on('disconnect', () => void shutdown());
+process.on('SIGTERM', () => void shutdown());
+
+send({ event: 'ready', workerId: config.workerId });

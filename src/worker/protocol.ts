@@ -1,0 +1,76 @@
+import type { FunctionManifest, ColdStartMode } from '../manifest/schema.js';
+import type { ExitInfo, StartTimings } from '../sandbox/backend.js';
+
+/**
+ * Messages between the control plane and a worker process (Node IPC channel). Requests carry a
+ * `reqId` and get exactly one reply; instance deaths arrive as unsolicited events.
+ */
+
+export interface StartRequest {
+  op: 'start';
+  reqId: number;
+  instanceId: string;
+  functionName: string;
+  version: string;
+  functionDir: string;
+  manifest: FunctionManifest;
+  coldStart: ColdStartMode;
+}
+
+export interface StopRequest {
+  op: 'stop';
+  reqId: number;
+  instanceId: string;
+}
+
+export interface StatsRequest {
+  op: 'stats';
+  reqId: number;
+}
+
+export type WorkerRequest = StartRequest | StopRequest | StatsRequest;
+
+export interface StartedInstance {
+  instanceId: string;
+  socketPath: string;
+  pid: number;
+  timings: StartTimings;
+  /** The cold-start mode actually used (a snapshot mode falls back to boot when no snapshot exists yet). */
+  mode: ColdStartMode | 'boot';
+}
+
+export interface InstanceStats {
+  instanceId: string;
+  functionName: string;
+  memoryBytes: number;
+}
+
+export interface WorkerStats {
+  workerId: string;
+  pid: number;
+  memoryBudgetMB: number;
+  memoryCommittedMB: number;
+  instances: InstanceStats[];
+}
+
+export type WorkerReply =
+  | { reqId: number; ok: true; result: unknown }
+  | { reqId: number; ok: false; error: { message: string; detail?: string; type?: string } };
+
+export type WorkerEvent =
+  | { event: 'ready'; workerId: string }
+  | { event: 'exit'; instanceId: string; info: ExitInfo }
+  | { event: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+
+export type WorkerMessage = WorkerReply | WorkerEvent;
+
+/** How the control plane configures a worker process (passed as JSON in argv). */
+export interface WorkerConfig {
+  workerId: string;
+  stateDir: string;
+  memoryBudgetMB: number;
+  /** Repository root: the runtime shims live under `<root>/dist/runtime`. */
+  rootDir: string;
+  gatewayUrl: string;
+  invokeToken: string;
+}

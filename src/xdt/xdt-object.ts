@@ -1,0 +1,199 @@
+/**
+ * One XDT object held in a producer worker's memory, in buffers taken from the worker's BufferPool.
+ *
+ * Two ways to hold it:
+ * - stored (put with N retrievals, or store-and-forward): all its buffers are taken at once before the
+ *   first byte is read, and kept until the N-th retrieval ends, the expiry passes or its producer
+ *   instance goes away;
+ * - streamed (cut-through invoke, exactly one retrieval): a small window of buffers is recycled as the
+ *   single consumer's pull passes them, so an object of any size crosses in bounded memory and the
+ *   producer's upload waits whenever the consumer lags (backpressure end to end).
+ *
+ * Readers see bytes as soon as they are copied in (cut-through): a pull may start before the put ends.
+ */
+import { TransferError } from '../transfer/errors.js';
+import type { BufferPool } from './buffer-pool.js';
+
+/** Where a retrieval writes; `flushed` fires once the sink no longer needs the chunk's memory. */
+export interface ChunkSink {
+  write(chunk: Buffer, flushed: () => void): boolean;
+  drain(): Promise<void>;
+}
+
+interface Chunk {
+  buf: Buffer;
+  len: number;
+  /** views handed to sinks and not yet flushed */
+  pending: number;
+  fullyRead: boolean;
+}
+
+export class XdtObject {
+  readonly key: string;
+  readonly instanceId: string;
+  readonly contentType: string;
+  readonly size: number;
+  readonly expiresAt: number;
+  readonly streaming: boolean;
+  retrievalsLeft: number;
+  activeReaders = 0;
+  /** set once buffers are back in the pool; the object can no longer be read */
+  freed = false;
+  /** no new retrievals (owner gone or expired), existing ones may finish */
+  closedReason: 'gone' | 'expired' | 'exhausted' | undefined;
+  error: TransferError | undefined;
+  written = 0;
+
+  private readonly pool: BufferPool;
+  private owned: Buffer[] = [];
+  private spare: Buffer[] = [];
+  private chunks: Array<Chunk | null> = [];
+  private wake: Array<() => void> = [];
+
+  constructor(opts: {
+    pool: BufferPool;
+    key: string;
+    instanceId: string;
+    contentType: string;
+    size: number;
+    retrievals: number;
+    expiresAt: number;
+    streaming: boolean;
+  }) {
+    this.pool = opts.pool;
+    this.key = opts.key;
+    this.instanceId = opts.instanceId;
+    this.contentType = opts.contentType;
+    this.size = opts.size;
+    this.retrievalsLeft = opts.retrievals;
+    this.expiresAt = opts.expiresAt;
+    this.streaming = opts.streaming;
+  }
+
+  get complete(): boolean {
+    return this.written === this.size;
+  }
+
+  /** Buffers this object needs at once: all of it when stored, a window when streamed. */
+  buffersNeeded(streamWindow: number): number {
+    const all = Math.ceil(this.size / this.pool.bufferBytes);
+    return this.streaming ? Math.min(all, streamWindow) : all;
+  }
+
+  /** Copies the producer's bytes in; waits for pool buffers first (flow control). */
+  async ingest(source: AsyncIterable<Buffer | string>, streamWindow: number, signal?: AbortSignal): Promise<void> {
+    try {
+      const bufs = await this.pool.acquire(this.buffersNeeded(streamWindow), signal);
+      if (this.freed || this.error) {
+        this.pool.release(bufs);
+        throw this.error ?? new TransferError('XdtProducerGone', 'object dropped before its upload started');
+      }
+      this.owned = bufs;
+      this.spare = bufs.slice().reverse();
+      let cur: Chunk | undefined;
+      for await (const piece of source) {
+        const data = typeof piece === 'string' ? Buffer.from(piece) : piece;
+        if (this.error) throw this.error;
+        if (this.written + data.length > this.size) {
+          throw new TransferError('InvalidArgument', `object is longer than its declared ${this.size} B`);
+        }
+        let off = 0;
+        while (off < data.length) {
+          if (!cur || cur.len === cur.buf.length) {
+            cur = { buf: await this.nextBuffer(), len: 0, pending: 0, fullyRead: false };
+            this.chunks.push(cur);
+          }
+          const n = Math.min(data.length - off, cur.buf.length - cur.len);
+          data.copy(cur.buf, cur.len, off, off + n);
+          cur.len += n;
+          off += n;
+          this.written += n;
+        }
+        this.notify();
+      }
+      if (this.written !== this.size) {
+        throw new TransferError('XdtProducerGone', `producer upload ended after ${this.written} of ${this.size} B`);
+      }
+    } catch (err) {
+      this.fail(err instanceof TransferError ? err : new TransferError('XdtProducerGone', `producer upload failed: ${(err as Error).message}`));
+      throw this.error;
+    }
+  }
+
+  private async nextBuffer(): Promise<Buffer> {
+    for (;;) {
+      if (this.error) throw this.error;
+      if (this.freed) throw new TransferError('XdtProducerGone', 'object was dropped during its upload');
+      const b = this.spare.pop();
+      if (b) return b;
+      await this.changed();
+    }
+  }
+
+  /** Streams the whole object into `sink`, waiting for bytes not yet uploaded (cut-through). */
+  async pipeTo(sink: ChunkSink): Promise<void> {
+    let ci = 0;
+    let off = 0;
+    let sent = 0;
+    while (sent < this.size) {
+      if (this.error) throw this.error;
+      if (this.freed) throw new TransferError('XdtProducerGone', 'object was freed during the retrieval');
+      const c = this.chunks[ci];
+      if (c && off < c.len) {
+        const view = c.buf.subarray(off, c.len);
+        off = c.len;
+        sent += view.length;
+        c.pending++;
+        const ok = sink.write(view, () => {
+          c.pending--;
+          this.recycle(c, ci);
+        });
+        if (off === c.buf.length) {
+          c.fullyRead = true;
+          this.recycle(c, ci);
+          ci++;
+          off = 0;
+        }
+        if (!ok) await sink.drain();
+        continue;
+      }
+      await this.changed();
+    }
+  }
+
+  /** Streamed objects hand a chunk back to the writer once the single reader has flushed it. */
+  private recycle(c: Chunk, index: number): void {
+    if (!this.streaming || !c.fullyRead || c.pending > 0 || this.freed) return;
+    if (this.chunks[index] !== c) return;
+    this.chunks[index] = null;
+    this.spare.push(c.buf);
+    this.notify();
+  }
+
+  fail(err: TransferError): void {
+    if (!this.error) this.error = err;
+    this.notify();
+  }
+
+  /** Returns the buffers to the pool; callers make sure no retrieval is still running. */
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    const bufs = this.owned;
+    this.owned = [];
+    this.spare = [];
+    this.chunks = [];
+    if (bufs.length > 0) this.pool.release(bufs);
+    this.notify();
+  }
+
+  private changed(): Promise<void> {
+    return new Promise((resolve) => this.wake.push(resolve));
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = [];
+    for (const f of w) f();
+  }
+}
