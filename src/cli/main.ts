@@ -23,7 +23,7 @@ async function load(name: string): Promise<Command | undefined> {
 async function help(): Promise<void> {
   const lines = ['usage: hivelab <command> [options]   (hivelab <command> --help for details)', '', 'commands:'];
   for (const n of await commandNames()) {
-    const c = await load(n);
+    const c = await load(n).catch((err: Error) => ({ summary: `(cannot load: ${err.message})` }));
     if (c) lines.push(`  ${n.padEnd(12)} ${c.summary}`);
   }
   console.log(lines.join('\n'));

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type {
   StartRequest,
   StartedInstance,
@@ -13,7 +14,8 @@ import type { ExitInfo } from '../sandbox/backend.js';
 
 type DistributiveOmit<T, K extends keyof any> = T extends unknown ? Omit<T, K> : never;
 
-const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+// Always the compiled worker, also when the control plane itself runs from TypeScript sources (tests).
+const WORKER_MAIN = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'worker', 'main.js');
 
 /** Error reported by a worker for one request; `type` is e.g. `NoCapacity` or `SandboxStartError`. */
 export class WorkerError extends Error {

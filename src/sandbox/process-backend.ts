@@ -44,7 +44,10 @@ export class ProcessBackend implements SandboxBackend {
   readonly layout: SandboxLayout;
 
   constructor(private readonly options: ProcessBackendOptions = {}) {
-    const nodeModulesDir = options.nodeModulesDir === undefined ? join(REPO_ROOT, 'node_modules') : options.nodeModulesDir;
+    // By default the repo's node_modules, when there is one (a missing bind source would fail every start).
+    const defaultNodeModules = join(REPO_ROOT, 'node_modules');
+    const nodeModulesDir =
+      options.nodeModulesDir === undefined ? (existsSync(defaultNodeModules) ? defaultNodeModules : null) : options.nodeModulesDir;
     this.layout = {
       runtimeDir: options.runtimeDir ?? join(REPO_ROOT, 'dist/runtime'),
       nodeModulesDir: nodeModulesDir ?? undefined,

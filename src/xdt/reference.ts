@@ -27,9 +27,11 @@ export type RefPayload =
       n: number;
       /** expiry, epoch ms */
       e: number;
+      /** store-and-forward: the consumer sidecar takes the whole object before handing it over */
+      m?: 'saf';
     }
   | { t: 'storage'; b: string; k: string; n: number; e: number }
-  | { t: 'redis'; k: string; n: number; e: number }
+  | { t: 'redis'; k: string; n: number; e: number; c?: string }
   | { t: 'inline'; c: string; d: string; e: number };
 
 export function sealReference(key: Buffer, payload: RefPayload): string {

@@ -1,0 +1,220 @@
+import { access, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AzureFunctionTrace, AzureTrace, DurationPercentiles, MemoryPercentiles } from './types.js';
+import { readLines } from './line-reader.js';
+import { CsvRow, headerIndex } from './csv-row.js';
+import { TraceFormatError } from './errors.js';
+import {
+  DURATION_COLUMNS,
+  DURATION_PERCENTILES,
+  INVOCATION_KEY_COLUMNS,
+  INVOCATIONS_FILE_PATTERN,
+  MEMORY_COLUMNS,
+  MEMORY_PERCENTILES,
+  traceFileNames,
+} from './format.js';
+
+/**
+ * Reader for the Azure Functions 2019 trace. Accepts the published files unchanged (header row,
+ * per-minute columns "1".."1440", percentile columns), streams them line by line so the 46 k-function
+ * days fit, and fails on the first malformed cell with `file:line:column`.
+ */
+
+export const functionKey = (owner: string, app: string, fn: string): string => `${owner}/${app}/${fn}`;
+export const appKey = (owner: string, app: string): string => `${owner}/${app}`;
+
+export async function readInvocations(file: string): Promise<{ minutes: number; functions: AzureFunctionTrace[] }> {
+  const functions: AzureFunctionTrace[] = [];
+  let width = 0;
+  let minutes = 0;
+  let first = 0;
+  for await (const { line, text } of readLines(file)) {
+    if (line === 1) {
+      const idx = headerIndex(file, text, INVOCATION_KEY_COLUMNS);
+      const names = text.split(',').map((s) => s.trim());
+      first = INVOCATION_KEY_COLUMNS.length;
+      for (let i = 0; i < first; i++) {
+        if (idx.get(INVOCATION_KEY_COLUMNS[i]!) !== i) {
+          throw new TraceFormatError(file, 1, 1, `header must start with ${INVOCATION_KEY_COLUMNS.join(',')}`);
+        }
+      }
+      minutes = names.length - first;
+      for (let m = 1; m <= minutes; m++) {
+        if (names[first + m - 1] !== String(m)) {
+          const col = names.slice(0, first + m - 1).join(',').length + 2;
+          throw new TraceFormatError(file, 1, col, `expected minute column "${m}", found "${names[first + m - 1]}"`);
+        }
+      }
+      if (minutes === 0) throw new TraceFormatError(file, 1, 1, 'header has no minute columns');
+      width = names.length;
+      continue;
+    }
+    if (text.trim() === '') continue;
+    const row = new CsvRow(file, line, text);
+    if (row.cells.length !== width) {
+      row.fail(Math.min(row.cells.length, width), `expected ${width} cells (4 keys + ${minutes} minutes), found ${row.cells.length}`);
+    }
+    const perMinute = new Array<number>(minutes);
+    for (let m = 0; m < minutes; m++) {
+      const c = row.cells[first + m]!;
+      // Fast path for the common case of a small non-negative integer.
+      const x = c.length > 0 && c.length < 10 && /^\d+$/.test(c) ? +c : row.count(first + m, `minute ${m + 1}`);
+      perMinute[m] = x;
+    }
+    functions.push({
+      hashOwner: row.text_(0, 'HashOwner'),
+      hashApp: row.text_(1, 'HashApp'),
+      hashFunction: row.text_(2, 'HashFunction'),
+      trigger: row.text_(3, 'Trigger'),
+      perMinute,
+    });
+  }
+  if (width === 0) throw new TraceFormatError(file, 1, 1, 'empty file: expected a header row');
+  return { minutes, functions };
+}
+
+export async function readDurations(file: string): Promise<Map<string, DurationPercentiles>> {
+  const out = new Map<string, DurationPercentiles>();
+  let idx: Map<string, number> | undefined;
+  for await (const { line, text } of readLines(file)) {
+    if (line === 1) {
+      idx = headerIndex(file, text, DURATION_COLUMNS);
+      continue;
+    }
+    if (text.trim() === '') continue;
+    const row = new CsvRow(file, line, text);
+    const at = (name: string): number => {
+      const i = idx!.get(name)!;
+      if (i >= row.cells.length) row.fail(row.cells.length, `row ends before column ${name} (${row.cells.length} cells)`);
+      return i;
+    };
+    const percentilesMs: Record<string, number> = {};
+    for (const p of DURATION_PERCENTILES) percentilesMs[p] = row.number(at(`percentile_Average_${p}`), `percentile_Average_${p}`);
+    out.set(functionKey(row.text_(at('HashOwner'), 'HashOwner'), row.text_(at('HashApp'), 'HashApp'), row.text_(at('HashFunction'), 'HashFunction')), {
+      averageMs: row.number(at('Average'), 'Average'),
+      count: row.number(at('Count'), 'Count'),
+      minimumMs: row.number(at('Minimum'), 'Minimum'),
+      maximumMs: row.number(at('Maximum'), 'Maximum'),
+      percentilesMs,
+    });
+  }
+  if (!idx) throw new TraceFormatError(file, 1, 1, 'empty file: expected a header row');
+  return out;
+}
+
+export async function readMemory(file: string): Promise<Map<string, MemoryPercentiles>> {
+  const out = new Map<string, MemoryPercentiles>();
+  let idx: Map<string, number> | undefined;
+  for await (const { line, text } of readLines(file)) {
+    if (line === 1) {
+      idx = headerIndex(file, text, MEMORY_COLUMNS);
+      continue;
+    }
+    if (text.trim() === '') continue;
+    const row = new CsvRow(file, line, text);
+    const at = (name: string): number => {
+      const i = idx!.get(name)!;
+      if (i >= row.cells.length) row.fail(row.cells.length, `row ends before column ${name} (${row.cells.length} cells)`);
+      return i;
+    };
+    const percentilesMB: Record<string, number> = {};
+    for (const p of MEMORY_PERCENTILES) percentilesMB[p] = row.number(at(`AverageAllocatedMb_pct${p}`), `AverageAllocatedMb_pct${p}`);
+    out.set(appKey(row.text_(at('HashOwner'), 'HashOwner'), row.text_(at('HashApp'), 'HashApp')), {
+      sampleCount: row.number(at('SampleCount'), 'SampleCount'),
+      averageMB: row.number(at('AverageAllocatedMb'), 'AverageAllocatedMb'),
+      percentilesMB,
+    });
+  }
+  if (!idx) throw new TraceFormatError(file, 1, 1, 'empty file: expected a header row');
+  return out;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Day labels (`d01`, …) whose invocation file is in `dir`, sorted. */
+export async function listTraceDays(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    throw new Error(`cannot read trace directory ${dir}: ${(e as Error).message}`);
+  }
+  return names
+    .map((n) => INVOCATIONS_FILE_PATTERN.exec(n)?.[1])
+    .filter((d): d is string => d !== undefined)
+    .sort();
+}
+
+/**
+ * One day. The durations and memory files are optional (the published memory files cover fewer days
+ * than the invocation files); functions then simply lack `duration` / `memory`.
+ */
+export async function readTraceDay(dir: string, day: string): Promise<AzureTrace> {
+  const names = traceFileNames(day);
+  const invFile = join(dir, names.invocations);
+  if (!(await exists(invFile))) throw new Error(`trace day ${day}: ${invFile} not found`);
+  const { minutes, functions } = await readInvocations(invFile);
+  const durFile = join(dir, names.durations);
+  const memFile = join(dir, names.memory);
+  const durations = (await exists(durFile)) ? await readDurations(durFile) : undefined;
+  const memory = (await exists(memFile)) ? await readMemory(memFile) : undefined;
+  for (const f of functions) {
+    const d = durations?.get(functionKey(f.hashOwner, f.hashApp, f.hashFunction));
+    if (d) f.duration = d;
+    const m = memory?.get(appKey(f.hashOwner, f.hashApp));
+    if (m) f.memory = m;
+  }
+  return { day, minutes, functions };
+}
+
+export interface ReadTraceOptions {
+  /** Which days: labels (`['d01','d02']`) or a count of the first N days found. Default: all. */
+  days?: string[] | number;
+}
+
+/**
+ * The trace in `dir`, several days joined into one timeline: a function's per-minute counts are
+ * concatenated (zeros on days it does not appear); its duration and memory come from the first day
+ * that has them.
+ */
+export async function readAzureTrace(dir: string, opts: ReadTraceOptions = {}): Promise<AzureTrace> {
+  const found = await listTraceDays(dir);
+  if (found.length === 0) throw new Error(`no invocations_per_function_md.anon.dNN.csv files in ${dir}`);
+  let days = found;
+  if (Array.isArray(opts.days)) {
+    for (const d of opts.days) if (!found.includes(d)) throw new Error(`trace day ${d} not in ${dir} (found ${found.join(', ')})`);
+    days = opts.days;
+  } else if (typeof opts.days === 'number') {
+    days = found.slice(0, opts.days);
+  }
+  if (days.length === 1) return readTraceDay(dir, days[0]!);
+  const byKey = new Map<string, AzureFunctionTrace>();
+  let offset = 0;
+  for (const day of days) {
+    const t = await readTraceDay(dir, day);
+    for (const f of t.functions) {
+      const key = `${functionKey(f.hashOwner, f.hashApp, f.hashFunction)}/${f.trigger}`;
+      let acc = byKey.get(key);
+      if (!acc) {
+        acc = { ...f, perMinute: new Array<number>(offset).fill(0) };
+        byKey.set(key, acc);
+      } else {
+        acc.duration ??= f.duration;
+        acc.memory ??= f.memory;
+      }
+      if (acc.perMinute.length < offset) acc.perMinute.push(...new Array<number>(offset - acc.perMinute.length).fill(0));
+      for (const x of f.perMinute) acc.perMinute.push(x);
+    }
+    offset += t.minutes;
+  }
+  const functions = [...byKey.values()];
+  for (const f of functions) if (f.perMinute.length < offset) f.perMinute.push(...new Array<number>(offset - f.perMinute.length).fill(0));
+  return { day: `${days[0]}-${days[days.length - 1]}`, minutes: offset, functions };
+}

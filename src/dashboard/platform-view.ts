@@ -1,0 +1,77 @@
+/**
+ * What the dashboard needs to know about the running platform, and nothing about how the platform
+ * keeps it. The control plane implements `PlatformView` over its own state; the dashboard renders
+ * whatever it returns, so the page works the same against the real platform and a test's state.
+ */
+
+/** `busy`: at its concurrency limit; `snapshotted`: stopped, kept as a snapshot to restore from. */
+export type InstanceState = 'starting' | 'ready' | 'busy' | 'snapshotted' | 'stopping';
+
+export interface InstanceView {
+  id: string;
+  state: InstanceState;
+  /** How the instance came up: boot | snapshot | lazy | reap. */
+  coldStartMode?: string;
+  /** Epoch ms. */
+  startedAt?: number;
+  /** Requests in flight at the instance. */
+  inFlight?: number;
+  /** Invocations served so far. */
+  invocations?: number;
+}
+
+export interface FunctionView {
+  name: string;
+  version?: string;
+  runtime?: string;
+  /** The function's configured cold-start mode. */
+  coldStartMode?: string;
+  /** Requests the activator holds waiting for an instance. */
+  queued?: number;
+  instances: InstanceView[];
+}
+
+/** One autoscaler tick: what it wanted, what existed, whether it was panicking. */
+export interface ScalePoint {
+  /** Epoch ms. */
+  time: number;
+  desired: number;
+  actual: number;
+  panic: boolean;
+}
+
+/** Snapshot and working-set figures of a function's current version (all optional: modes differ). */
+export interface SnapshotStats {
+  /** Size of the snapshot image on disk. */
+  snapshotBytes?: number;
+  /** Guest/process memory captured in the snapshot. */
+  memoryBytes?: number;
+  /** Working set recorded by REAP's record phase. */
+  workingSetBytes?: number;
+  workingSetPages?: number;
+  /** Over the function's restores so far: pages installed by prefetch vs faulted in on demand. */
+  pagesPrefetched?: number;
+  pagesOnDemand?: number;
+  restores?: number;
+  lastRestoreMs?: number;
+}
+
+/** Something changed (instance started, became ready, scaled, deployed...): the page refreshes. */
+export interface PlatformEvent {
+  /** e.g. `instance.starting`, `instance.ready`, `instance.stopped`, `scale`, `deploy`. */
+  type: string;
+  /** Epoch ms. */
+  time: number;
+  function?: string;
+  instance?: string;
+  message?: string;
+}
+
+export interface PlatformView {
+  functions(): FunctionView[];
+  /** Oldest first; the dashboard draws the last few minutes. */
+  scaleHistory(functionName: string): ScalePoint[];
+  snapshotStats(functionName: string): SnapshotStats | undefined;
+  /** Subscribes to platform events; returns the unsubscribe function. */
+  onEvent(listener: (event: PlatformEvent) => void): () => void;
+}

@@ -1,0 +1,220 @@
+/**
+ * The instance sidecar: the provider-side half of an instance's queue-proxy that serves the SDK
+ * (src/runtime/node/sdk.ts, src/runtime/python/hivelab_sdk.py) over the instance's Unix socket.
+ *
+ *   POST /v1/put?retrievals=N[&transfer=T]   body = object   → 200 {"ref"}
+ *   POST /v1/get                             body = ref      → 200 object (content-type, content-length)
+ *   POST /v1/invoke/<fn>[?transfer=T]        body = object   → the callee's response, as the gateway gave it
+ *   GET  /healthz                                            → 200 ok
+ *
+ * invoke with transfer xdt is cut-through: the reference goes to the gateway at once, as the event
+ * `{"$xdt": ref}`, while the object is still streaming in from the producer, and the consumer's
+ * sidecar pulls it as it arrives (only a window of pool buffers is held). storage, redis and
+ * xdt-saf store the whole object first and send `{"$ref": ref}` / `{"$xdt": ref}`.
+ * Objects live at most as long as the sidecar: close() drops the instance's objects.
+ */
+import http from 'node:http';
+import fs from 'node:fs';
+import type { Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { TransferError } from '../transfer/errors.js';
+import type { TransferServices } from '../transfer/services.js';
+import { normalizeContentType, parseTransfer, readAll, type IncomingObject, type OutgoingObject } from '../transfer/object-stream.js';
+import { inlineTooLarge } from '../transfer/inline.js';
+import { createXdtObject, ingestXdt, openObject, putObject } from './objects.js';
+import { invokeThroughGateway } from './gateway-client.js';
+
+export type { TransferServices } from '../transfer/services.js';
+export { createTransferServices } from '../transfer/services.js';
+
+export interface SidecarOptions {
+  socketPath: string;
+  instanceId: string;
+  functionName: string;
+  gatewayUrl: string;
+  invokeToken: string;
+  transfers: TransferServices;
+}
+
+export interface Sidecar {
+  close(): Promise<void>;
+  /** XDT objects of this instance that may still be retrieved: keep the instance alive while > 0 */
+  pendingObjects(): number;
+}
+
+function sendError(res: http.ServerResponse, err: unknown): void {
+  const e = err instanceof TransferError ? err : new TransferError('TransferAborted', (err as Error)?.message ?? String(err));
+  if (res.headersSent) {
+    res.destroy(e);
+    return;
+  }
+  const body = JSON.stringify(e.toJSON());
+  res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-hivelab-error': 'transfer' });
+  res.end(body);
+}
+
+function sendObject(res: http.ServerResponse, out: OutgoingObject): Promise<void> {
+  res.writeHead(200, { 'content-type': out.contentType, 'content-length': out.size });
+  const body = out.body;
+  if (Buffer.isBuffer(body)) {
+    res.end(body);
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    body.on('error', () => res.destroy());
+    res.on('close', () => {
+      if (!body.readableEnded) body.destroy();
+      resolve();
+    });
+    body.pipe(res);
+  });
+}
+
+/** The upload as a stream we may stop reading without destroying the connection we answer on. */
+function incoming(req: http.IncomingMessage): IncomingObject {
+  const len = req.headers['content-length'];
+  const body = new PassThrough({ highWaterMark: 1 << 20 });
+  req.pipe(body);
+  return { body, size: len === undefined ? -1 : Number(len), contentType: normalizeContentType(req.headers['content-type']) };
+}
+
+function discard(req: http.IncomingMessage, obj: IncomingObject): void {
+  req.unpipe(obj.body);
+  obj.body.destroy();
+  req.resume();
+}
+
+export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
+  const ts = opts.transfers;
+  const sockets = new Set<Socket>();
+
+  async function handlePut(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const obj = incoming(req);
+    try {
+      const transfer = parseTransfer(url.searchParams.get('transfer'), ts.defaultPutTransfer);
+      const retrievals = Number(url.searchParams.get('retrievals') ?? '1');
+      const ref = await putObject(ts, opts.instanceId, obj, retrievals, transfer);
+      const body = JSON.stringify({ ref });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    } catch (err) {
+      discard(req, obj);
+      sendError(res, err);
+    }
+  }
+
+  async function handleGet(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      const limit = Math.ceil(ts.inlineLimitBytes * 1.5) + 4096;
+      const ref = (await readAll(req, limit, () => new TransferError('XdtRefInvalid', 'reference too long'))).toString('utf8').trim();
+      const out = await openObject(ts, ref);
+      await sendObject(res, out);
+    } catch (err) {
+      sendError(res, err);
+    }
+  }
+
+  async function handleInvoke(req: http.IncomingMessage, res: http.ServerResponse, url: URL, fn: string): Promise<void> {
+    const obj = incoming(req);
+    const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
+    const callerInvocationId = typeof req.headers['x-hivelab-invocation-id'] === 'string' ? req.headers['x-hivelab-invocation-id'] : undefined;
+    let abandonStreamed: (() => void) | undefined;
+    try {
+      const transfer = parseTransfer(url.searchParams.get('transfer'), ts.defaultInvokeTransfer);
+      let body: Buffer;
+      let contentType = 'application/json';
+      if (transfer === 'inline') {
+        if (obj.size > ts.inlineLimitBytes) throw inlineTooLarge(ts.inlineLimitBytes);
+        body = await readAll(obj.body, ts.inlineLimitBytes, () => inlineTooLarge(ts.inlineLimitBytes));
+        contentType = obj.contentType;
+      } else if (transfer === 'xdt') {
+        // cut-through: the invocation leaves now, the bytes follow as the consumer pulls them
+        const { object, ref } = createXdtObject(ts, opts.instanceId, obj, 1, 'streamed');
+        const ingest = ingestXdt(ts, object, obj);
+        ingest.catch(() => {});
+        abandonStreamed = () => {
+          if (!object.complete || object.retrievalsLeft > 0) ts.store.abandon(object, new TransferError('XdtProducerGone', 'the invocation ended before the object was pulled'));
+        };
+        body = Buffer.from(JSON.stringify({ $xdt: ref }));
+      } else {
+        const ref = await putObject(ts, opts.instanceId, obj, 1, transfer);
+        body = Buffer.from(JSON.stringify(transfer === 'xdt-saf' ? { $xdt: ref } : { $ref: ref }));
+      }
+      const upstream = await invokeThroughGateway({ gatewayUrl: opts.gatewayUrl, invokeToken: opts.invokeToken }, fn, body, {
+        contentType,
+        traceparent,
+        callerInvocationId,
+      });
+      const headers: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(upstream.headers)) {
+        if (v !== undefined && (k === 'content-type' || k === 'content-length' || k.startsWith('x-hivelab-'))) headers[k] = v;
+      }
+      res.writeHead(upstream.statusCode ?? 502, headers);
+      await new Promise<void>((resolve) => {
+        upstream.on('error', () => res.destroy());
+        res.on('close', () => resolve());
+        upstream.pipe(res);
+      });
+    } catch (err) {
+      sendError(res, err);
+    } finally {
+      abandonStreamed?.();
+      if (!obj.body.readableEnded) discard(req, obj);
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://sidecar');
+    let work: Promise<void>;
+    if (req.method === 'POST' && url.pathname === '/v1/put') work = handlePut(req, res, url);
+    else if (req.method === 'POST' && url.pathname === '/v1/get') work = handleGet(req, res);
+    else if (req.method === 'POST' && url.pathname.startsWith('/v1/invoke/')) {
+      work = handleInvoke(req, res, url, decodeURIComponent(url.pathname.slice('/v1/invoke/'.length)));
+    } else if (req.method === 'GET' && url.pathname === '/healthz') {
+      res.end('ok');
+      return;
+    } else {
+      req.resume();
+      sendError(res, new TransferError('InvalidArgument', `unknown sidecar call ${req.method} ${url.pathname}`));
+      return;
+    }
+    work.catch((err) => sendError(res, err));
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  // large objects: never cut a slow SDK upload short
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+
+  try {
+    fs.unlinkSync(opts.socketPath);
+  } catch {
+    // no stale socket
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.socketPath, () => resolve());
+  });
+
+  let closed: Promise<void> | undefined;
+  return {
+    pendingObjects: () => ts.store.pendingObjects(opts.instanceId),
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        // the producer instance is gone: so are its objects (thesis §6.3.2.2)
+        ts.store.dropInstance(opts.instanceId);
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }).then(() => {
+        try {
+          fs.unlinkSync(opts.socketPath);
+        } catch {
+          // already gone
+        }
+      });
+      return closed;
+    },
+  };
+}

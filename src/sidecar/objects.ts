@@ -1,0 +1,97 @@
+/**
+ * put and get per transport, as the sidecar performs them for its instance. `putObject` returns the
+ * sealed reference; `openObject` turns any reference back into the object's bytes (pulling XDT
+ * objects from the producer worker over HTTP/2, cut-through unless the reference says otherwise).
+ */
+import { TransferError } from '../transfer/errors.js';
+import type { TransferServices } from '../transfer/services.js';
+import { readAll, type IncomingObject, type OutgoingObject, type TransferKind } from '../transfer/object-stream.js';
+import { getInline, putInline } from '../transfer/inline.js';
+import { assertNotExpired, openReference, sealReference } from '../xdt/reference.js';
+import type { XdtObject } from '../xdt/xdt-object.js';
+
+function unavailable(kind: string): TransferError {
+  return new TransferError('TransferUnavailable', `transfer "${kind}" is not configured on this worker`);
+}
+
+/** Registers an XDT object for `instanceId` and mints its reference (bytes may still be on their way). */
+export function createXdtObject(
+  ts: TransferServices,
+  instanceId: string,
+  obj: { size: number; contentType: string },
+  retrievals: number,
+  mode: 'stored' | 'streamed' | 'saf',
+): { object: XdtObject; ref: string } {
+  if (!Number.isInteger(obj.size) || obj.size < 0) throw new TransferError('InvalidArgument', 'XDT needs the object length (content-length) up front');
+  const streaming = mode === 'streamed';
+  if (!streaming && obj.size > ts.pool.capacityBytes) {
+    throw new TransferError('XdtObjectTooLarge', `object of ${obj.size} B exceeds the XDT buffer pool (${ts.pool.capacityBytes} B)`);
+  }
+  const object = ts.store.create({ instanceId, contentType: obj.contentType, size: obj.size, retrievals, ttlMs: ts.ttlMs, streaming });
+  const ref = sealReference(ts.sealKey, {
+    t: 'xdt',
+    a: ts.peer.address,
+    w: ts.bootId,
+    i: instanceId,
+    k: object.key,
+    n: retrievals,
+    e: object.expiresAt,
+    ...(mode === 'saf' ? { m: 'saf' as const } : {}),
+  });
+  return { object, ref };
+}
+
+/** Copies the upload into the object; on failure the object is abandoned (its readers get the error). */
+export async function ingestXdt(ts: TransferServices, object: XdtObject, obj: IncomingObject): Promise<void> {
+  try {
+    await object.ingest(obj.body, ts.streamWindow);
+  } catch (err) {
+    const e = err instanceof TransferError ? err : new TransferError('XdtProducerGone', (err as Error).message);
+    ts.store.abandon(object, e);
+    throw e;
+  }
+}
+
+export async function putObject(ts: TransferServices, instanceId: string, obj: IncomingObject, retrievals: number, transfer: TransferKind): Promise<string> {
+  if (!Number.isInteger(retrievals) || retrievals < 1) throw new TransferError('InvalidArgument', `retrievals must be a positive integer, got ${retrievals}`);
+  switch (transfer) {
+    case 'inline':
+      return putInline(ts.sealKey, obj, ts.inlineLimitBytes, ts.ttlMs);
+    case 'storage':
+      if (!ts.storage) throw unavailable(transfer);
+      return ts.storage.put(ts.sealKey, obj, retrievals, ts.ttlMs);
+    case 'redis':
+      if (!ts.redis) throw unavailable(transfer);
+      return ts.redis.put(ts.sealKey, obj, retrievals, ts.ttlMs);
+    case 'xdt':
+    case 'xdt-saf': {
+      const { object, ref } = createXdtObject(ts, instanceId, obj, retrievals, transfer === 'xdt' ? 'stored' : 'saf');
+      await ingestXdt(ts, object, obj);
+      return ref;
+    }
+  }
+}
+
+export async function openObject(ts: TransferServices, ref: string): Promise<OutgoingObject> {
+  const payload = openReference(ts.sealKey, ref);
+  assertNotExpired(payload);
+  switch (payload.t) {
+    case 'inline':
+      return getInline(payload);
+    case 'storage':
+      if (!ts.storage) throw unavailable('storage');
+      return ts.storage.get(payload);
+    case 'redis':
+      if (!ts.redis) throw unavailable('redis');
+      return ts.redis.get(payload);
+    case 'xdt': {
+      const pulled = await ts.peerClient.pull(payload.a, ref);
+      if (payload.m !== 'saf') return pulled;
+      // store-and-forward: the whole object is in the consumer's sidecar before the consumer sees a byte
+      const body = await readAll(pulled.body, pulled.size, () => new TransferError('TransferAborted', 'producer sent more than announced'));
+      return { contentType: pulled.contentType, size: body.length, body };
+    }
+    default:
+      throw new TransferError('XdtRefInvalid', 'unknown reference kind');
+  }
+}

@@ -1,0 +1,45 @@
+/** Shapes shared by the transports: an object on its way in (from the SDK) and out (to the SDK). */
+import type { Readable } from 'node:stream';
+import { TransferError } from './errors.js';
+
+export interface IncomingObject {
+  body: Readable;
+  /** declared length (content-length of the SDK's upload) */
+  size: number;
+  contentType: string;
+}
+
+export interface OutgoingObject {
+  contentType: string;
+  size: number;
+  body: Readable | Buffer;
+}
+
+/** Reads a whole stream, refusing more than `limit` bytes (so a wrong size can never balloon memory). */
+export async function readAll(body: Readable, limit: number, tooLarge: () => TransferError): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    const b = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+    n += b.length;
+    if (n > limit) throw tooLarge();
+    parts.push(b);
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+}
+
+export function normalizeContentType(ct: string | undefined): string {
+  const t = (ct ?? '').toLowerCase();
+  if (t.startsWith('application/json')) return 'application/json';
+  if (t.startsWith('text/')) return ct!;
+  return 'application/octet-stream';
+}
+
+export const TRANSFERS = ['inline', 'storage', 'redis', 'xdt', 'xdt-saf'] as const;
+export type TransferKind = (typeof TRANSFERS)[number];
+
+export function parseTransfer(t: string | null | undefined, fallback: TransferKind): TransferKind {
+  if (t === null || t === undefined || t === '') return fallback;
+  if ((TRANSFERS as readonly string[]).includes(t)) return t as TransferKind;
+  throw new TransferError('InvalidArgument', `unknown transfer "${t}" (one of ${TRANSFERS.join(', ')})`);
+}
