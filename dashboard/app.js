@@ -8,7 +8,7 @@ import { waterfall } from './waterfall.js';
 const $ = (id) => document.getElementById(id);
 
 function replace(el, ...children) {
-  el.replaceChildren(...children.flat().filter(Boolean));
+  el.replaceChildren(...children.flat(Infinity).filter(Boolean));
 }
 
 function renderFunctions(state) {

@@ -16,8 +16,9 @@ export class CsvRow {
     this.cells = text.split(',');
   }
 
-  /** 1-based character column where cell `i` starts. */
+  /** 1-based character column where cell `i` starts; just past the row's end for a missing cell. */
   columnOf(i: number): number {
+    if (i >= this.cells.length) return this.text.length + 1;
     if (!this.starts) {
       this.starts = [];
       let pos = 1;
@@ -26,7 +27,7 @@ export class CsvRow {
         pos += c.length + 1;
       }
     }
-    return this.starts[Math.min(i, this.starts.length - 1)] ?? 1;
+    return this.starts[i] ?? 1;
   }
 
   fail(i: number, problem: string): never {

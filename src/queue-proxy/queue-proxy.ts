@@ -80,7 +80,6 @@ export class QueueProxy {
   private async forward(inv: Invocation): Promise<InvocationResult> {
     const remaining = inv.deadline - Date.now();
     if (remaining <= 0) throw new InstanceFailure('timeout', 'deadline passed before the instance was reached');
-    const signal = AbortSignal.timeout(remaining);
     const headers: Record<string, string> = {
       'x-hivelab-invocation-id': inv.id,
       'x-hivelab-deadline': String(inv.deadline),
@@ -88,13 +87,27 @@ export class QueueProxy {
     if (inv.contentType) headers['content-type'] = inv.contentType;
     if (inv.traceparent) headers['traceparent'] = inv.traceparent;
     try {
-      const res = await this.pool.request({ path: '/invoke', method: 'POST', headers, body: inv.body, signal });
+      // undici's own per-request timeouts rather than an AbortSignal: no extra timer and
+      // controller allocated on the warm path.
+      const res = await this.pool.request({
+        path: '/invoke',
+        method: 'POST',
+        headers,
+        body: inv.body,
+        headersTimeout: remaining,
+        bodyTimeout: remaining,
+      });
       const body = Buffer.from(await res.body.arrayBuffer());
       const out: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') out[k] = v;
+      for (const k in res.headers) {
+        const v = res.headers[k];
+        if (typeof v === 'string') out[k] = v;
+      }
       return { status: res.statusCode, headers: out, body, instanceId: this.opts.instanceId, cold: inv.cold };
     } catch (err) {
-      if (signal.aborted) throw new InstanceFailure('timeout', `no response within the function's timeout`);
+      if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+        throw new InstanceFailure('timeout', `no response within the function's timeout`);
+      }
       if (err instanceof undiciErrors.UndiciError || (err as NodeJS.ErrnoException).code) {
         throw new InstanceFailure('connection', `connection to instance ${this.opts.instanceId} failed: ${(err as Error).message}`);
       }

@@ -79,7 +79,7 @@ function incoming(req: http.IncomingMessage): IncomingObject {
 }
 
 function discard(req: http.IncomingMessage, obj: IncomingObject): void {
-  req.unpipe(obj.body);
+  req.unpipe();
   obj.body.destroy();
   req.resume();
 }

@@ -20,6 +20,8 @@ export interface SdkInvocation {
   invocationId: string;
   traceparent?: string;
   functionName: string;
+  /** sidecar socket; defaults to env HIVELAB_SIDECAR (tests and benchmarks name one explicitly) */
+  sidecar?: string;
 }
 
 export interface HivelabSdk {
@@ -46,8 +48,8 @@ export class HivelabSdkError extends Error {
 const JSON_TYPE = 'application/json';
 const BYTES_TYPE = 'application/octet-stream';
 
-function sidecarPath(): string {
-  return process.env.HIVELAB_SIDECAR ?? '/run/hivelab/qp.sock';
+function sidecarPath(inv?: SdkInvocation): string {
+  return inv?.sidecar ?? process.env.HIVELAB_SIDECAR ?? '/run/hivelab/qp.sock';
 }
 
 /** Bytes go as they are; everything else is JSON (undefined → null, like the shim's responses). */
@@ -80,17 +82,40 @@ function request(path: string, body: Buffer, contentType: string, inv: SdkInvoca
       'x-hivelab-function': inv.functionName,
     };
     if (inv.traceparent) headers.traceparent = inv.traceparent;
-    const req = http.request({ socketPath: sidecarPath(), method: 'POST', path, headers, agent: false }, (res) => {
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    };
+    const req = http.request({ socketPath: sidecarPath(inv), method: 'POST', path, headers, agent: false }, (res) => {
+      const ct = res.headers['content-type'];
+      const declared = res.headers['content-length'] === undefined ? -1 : Number(res.headers['content-length']);
+      // large objects: one allocation of the announced size instead of a list of chunks plus a concat
+      const whole = declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
+      let got = 0;
+      res.on('data', (c: Buffer) => {
+        if (whole && got + c.length <= whole.length) c.copy(whole, got);
+        else chunks.push(c);
+        got += c.length;
+      });
+      res.on('error', () => fail(new HivelabSdkError('TransferAborted', `object transfer broke off after ${got} B`, 0)));
+      res.on('close', () => {
+        if (!res.complete) fail(new HivelabSdkError('TransferAborted', `object transfer broke off after ${got} B`, 0));
+      });
       res.on('end', () => {
-        const ct = res.headers['content-type'];
-        resolve({ status: res.statusCode ?? 0, contentType: Array.isArray(ct) ? ct[0] : ct, body: Buffer.concat(chunks) });
+        if (settled) return;
+        if (whole && got !== whole.length) {
+          fail(new HivelabSdkError('TransferAborted', `object transfer broke off after ${got} of ${whole.length} B`, 0));
+          return;
+        }
+        settled = true;
+        resolve({ status: res.statusCode ?? 0, contentType: Array.isArray(ct) ? ct[0] : ct, body: whole ?? Buffer.concat(chunks) });
       });
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
-      reject(new HivelabSdkError('SidecarUnavailable', `cannot reach the instance sidecar at ${sidecarPath()}: ${err.message}`, 0));
+      fail(new HivelabSdkError('SidecarUnavailable', `cannot reach the instance sidecar at ${sidecarPath(inv)}: ${err.message}`, 0));
     });
     req.end(body);
   });

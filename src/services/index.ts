@@ -1,0 +1,36 @@
+/**
+ * The data services the platform starts at start-up for the storage and redis transports. Hand
+ * `s3.config` and `redis` (host, port, password) to createTransferServices on every worker.
+ */
+import { startRedis, type RedisService } from './redis.js';
+import { startS3, type S3Service } from './s3.js';
+import type { ServiceCrashedError } from './managed-process.js';
+
+export type { RedisService } from './redis.js';
+export type { S3Service } from './s3.js';
+export { ServiceCrashedError } from './managed-process.js';
+
+export interface Services {
+  s3: S3Service;
+  redis: RedisService;
+  stop(): Promise<void>;
+}
+
+export async function startServices(opts: { stateDir: string; onCrash?: (err: ServiceCrashedError) => void }): Promise<Services> {
+  const [s3, redis] = await Promise.allSettled([
+    startS3({ stateDir: opts.stateDir, onCrash: opts.onCrash }),
+    startRedis({ stateDir: opts.stateDir, onCrash: opts.onCrash }),
+  ]);
+  if (s3.status === 'rejected' || redis.status === 'rejected') {
+    if (s3.status === 'fulfilled') await s3.value.stop();
+    if (redis.status === 'fulfilled') await redis.value.stop();
+    throw s3.status === 'rejected' ? s3.reason : (redis as PromiseRejectedResult).reason;
+  }
+  return {
+    s3: s3.value,
+    redis: redis.value,
+    async stop() {
+      await Promise.all([s3.value.stop(), redis.value.stop()]);
+    },
+  };
+}

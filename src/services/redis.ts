@@ -1,0 +1,82 @@
+/**
+ * The embedded Redis for the redis transport: Debian's redis-server on 127.0.0.1, a private port, a
+ * random password (secure by default), its directory under `<state>/redis`, no persistence.
+ */
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { freePort } from './free-port.js';
+import { startManagedProcess, type ManagedProcess, type ServiceCrashedError } from './managed-process.js';
+
+export interface RedisService {
+  host: string;
+  port: number;
+  password: string;
+  readonly crashed: boolean;
+  stop(): Promise<void>;
+}
+
+/** One PING over raw RESP: ready means authenticated and answering. */
+function ping(host: string, port: number, password: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, host);
+    let buf = '';
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(1000, () => done(false));
+    s.on('error', () => done(false));
+    s.on('connect', () => s.write(`AUTH ${password}\r\nPING\r\n`));
+    s.on('data', (d) => {
+      buf += d.toString();
+      if (buf.includes('+PONG')) done(true);
+      else if (buf.includes('-')) done(false);
+    });
+  });
+}
+
+export async function startRedis(opts: {
+  stateDir: string;
+  binary?: string;
+  maxMemoryBytes?: number;
+  onCrash?: (err: ServiceCrashedError) => void;
+}): Promise<RedisService> {
+  const dir = path.join(opts.stateDir, 'redis');
+  await fs.mkdir(dir, { recursive: true });
+  const host = '127.0.0.1';
+  const port = await freePort(host);
+  const password = randomBytes(18).toString('base64url');
+  const args = [
+    '--bind', host,
+    '--port', String(port),
+    '--dir', dir,
+    '--save', '',
+    '--appendonly', 'no',
+    '--requirepass', password,
+    '--protected-mode', 'yes',
+    '--daemonize', 'no',
+    '--logfile', '',
+    // 100 MB objects are legal here; Redis' default bulk limit is 512 MB
+    '--proto-max-bulk-len', String(1024 * 1024 * 1024),
+    '--client-output-buffer-limit', 'normal 0 0 0',
+  ];
+  if (opts.maxMemoryBytes) args.push('--maxmemory', String(opts.maxMemoryBytes), '--maxmemory-policy', 'noeviction');
+  const proc: ManagedProcess = await startManagedProcess({
+    name: 'redis-server',
+    command: opts.binary ?? '/usr/bin/redis-server',
+    args,
+    probe: () => ping(host, port, password),
+    onCrash: opts.onCrash,
+  });
+  return {
+    host,
+    port,
+    password,
+    get crashed() {
+      return proc.crashed;
+    },
+    stop: () => proc.stop(),
+  };
+}

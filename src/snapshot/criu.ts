@@ -1,0 +1,85 @@
+import { execFile, spawn, type StdioOptions } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Where CRIU lives and how we run it. CRIU is built by scripts/setup-criu.sh into .cache/criu/
+ * (Debian bookworm's 3.17 cannot parse this kernel's vDSO); HIVELAB_CRIU points elsewhere.
+ */
+
+export const CRIU_VERSION = '4.1.1';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Absolute path of the CRIU binary (env HIVELAB_CRIU overrides the set-up script's build). */
+export function criuBinary(): string {
+  return process.env.HIVELAB_CRIU ?? path.join(repoRoot, '.cache', 'criu', `criu-${CRIU_VERSION}`, 'criu', 'criu');
+}
+
+/** Why snapshots cannot work here, or null when CRIU is built and usable. */
+export function criuUnavailableReason(): string | null {
+  const bin = criuBinary();
+  if (!existsSync(bin)) return `CRIU binary not found at ${bin} (run scripts/setup-criu.sh)`;
+  if (process.getuid?.() !== 0) return 'CRIU needs root (namespaces, ptrace, userfaultfd)';
+  return null;
+}
+
+/** The version string CRIU reports, e.g. `4.1.1`. */
+export async function criuVersion(): Promise<string> {
+  const out = await run(['--version']);
+  const m = /Version:\s*(\S+)/.exec(out.stdout);
+  if (!m) throw new Error(`cannot parse CRIU version from: ${out.stdout.trim()}`);
+  return m[1]!;
+}
+
+export class CriuError extends Error {
+  constructor(
+    message: string,
+    /** Tail of CRIU's log file: the lines that say why. */
+    readonly logTail: string,
+  ) {
+    super(logTail ? `${message}\n${logTail}` : message);
+    this.name = 'CriuError';
+  }
+}
+
+/** The last error lines of a CRIU log, for error messages a person can act on. */
+export function criuLogTail(logFile: string, lines = 12): string {
+  if (!existsSync(logFile)) return '';
+  const all = readFileSync(logFile, 'utf8').split('\n');
+  // The RLIMIT_NOFILE complaint appears on every run here and is harmless.
+  const errors = all.filter((l) => /Error|Warn/.test(l) && !/RLIMIT_NOFILE/.test(l));
+  return (errors.length ? errors : all).slice(-lines).join('\n');
+}
+
+/** Runs CRIU to completion (dump, check, --version). */
+export function run(args: string[], opts: { timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(criuBinary(), args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(Object.assign(err, { stdout, stderr }));
+      else resolve({ stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Spawns CRIU with extra file descriptors (restore hands pipes and the invocation socket to the
+ * restored process through `--inherit-fd`). Resolves with the exit code.
+ */
+export function spawnCriu(args: string[], stdio: StdioOptions): { child: ReturnType<typeof spawn>; done: Promise<number> } {
+  const child = spawn(criuBinary(), args, { stdio, env: cleanEnv() });
+  const done = new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+  return { child, done };
+}
+
+/** The environment for processes we checkpoint or measure: NODE_EXTRA_CA_CERTS costs 34 ms per start. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.NODE_EXTRA_CA_CERTS;
+  delete env.NODE_OPTIONS;
+  return env;
+}

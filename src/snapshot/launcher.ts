@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cleanEnv } from './criu.js';
+
+/**
+ * The snapshot launcher: starts an instance the way CRIU can checkpoint and restore it.
+ *
+ * Why not the bubblewrap sandbox: bwrap builds a fresh mount namespace out of a dozen bind mounts
+ * over a tmpfs root; CRIU would need every one of them declared as an external mount on dump and
+ * re-supplied on restore, and restores of one image side by side would fight over them. An
+ * `unshare --pid --net --ipc --uts --fork` instance keeps the host's mount namespace (nothing for
+ * CRIU to dump there) and still gives: its own PID namespace (the runtime is PID 1, so a restore can
+ * reuse PID 1 next to other clones), no network but loopback, private SysV IPC and hostname, and the
+ * memory cgroup limit. What it gives up: the read-only /var/task view (the function folder is read
+ * by its host path; the worker's deployed copy is never written by the platform). See README.md.
+ *
+ * `setsid` makes the runtime its own session leader: CRIU refuses a tree whose session leader lives
+ * outside its PID namespace.
+ */
+
+export interface SnapshotLaunchSpec {
+  /** The runtime's argv, e.g. `['/usr/bin/node', '/opt/.../shim.js']`. */
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+}
+
+/** Pure: the host command that starts `spec` in its own namespaces. */
+export function buildSnapshotLaunchArgs(spec: SnapshotLaunchSpec): { file: string; args: string[] } {
+  if (spec.argv.length === 0) throw new Error('snapshot launcher: empty argv');
+  return {
+    file: 'unshare',
+    args: ['--pid', '--net', '--ipc', '--uts', '--fork', '--kill-child', 'setsid', ...spec.argv],
+  };
+}
+
+export interface LaunchedInstance {
+  /** Host PID of the runtime (PID 1 of the instance's PID namespace): what CRIU dumps. */
+  pid: number;
+  /** The `unshare` parent; it exits when the runtime does. */
+  launcher: ChildProcess;
+  /** The runtime's stdout and stderr (pipes: CRIU restores them with `--inherit-fd`, a growing log file it could not). */
+  stdout: NodeJS.ReadableStream;
+  stderr: NodeJS.ReadableStream;
+  /** Settles when the launcher exits (the instance is gone). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL to the runtime; the PID namespace dies with its PID 1. */
+  kill(): void;
+}
+
+/**
+ * Starts the instance and resolves once its PID-1 runtime exists (not once it is ready: readiness is
+ * the runtime's business, e.g. its socket accepting). `cgroupProcs`: `cgroup.procs` files to put the
+ * runtime into (e.g. `InstanceCgroup.procsFiles` of src/sandbox/cgroup.ts) before it does real work.
+ */
+export async function launchForSnapshot(spec: SnapshotLaunchSpec, cgroupProcs: string[] = []): Promise<LaunchedInstance> {
+  const { file, args } = buildSnapshotLaunchArgs(spec);
+  const launcher = spawn(file, args, { cwd: spec.cwd, env: cleanEnv(spec.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    launcher.once('exit', (code, signal) => resolve({ code, signal }));
+    launcher.once('error', () => resolve({ code: null, signal: null }));
+  });
+  const pid = await findChild(launcher, exited);
+  for (const procs of cgroupProcs) await writeFile(procs, String(pid));
+  return {
+    pid,
+    launcher,
+    stdout: launcher.stdout!,
+    stderr: launcher.stderr!,
+    exited,
+    kill: () => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      launcher.kill('SIGKILL');
+    },
+  };
+}
+
+/** unshare forks the runtime; its PID is the launcher's only child. */
+async function findChild(launcher: ChildProcess, exited: Promise<unknown>): Promise<number> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  for (let i = 0; i < 2000 && !gone; i++) {
+    if (launcher.pid) {
+      const children = await readFile(`/proc/${launcher.pid}/task/${launcher.pid}/children`, 'utf8').catch(() => '');
+      const first = children.trim().split(/\s+/)[0];
+      if (first) return Number(first);
+    }
+    await sleep(2);
+  }
+  throw new Error(`snapshot launcher: the instance did not start (unshare ${gone ? 'exited' : 'has no child'})`);
+}
