@@ -53,23 +53,38 @@ export class HivelabProvider implements Provider {
     return { status: res.statusCode, text: await res.body.text() };
   }
 
-  async deploy(sub: SubExperiment, index: number): Promise<Deployment> {
-    const source = resolveFunctionDir(sub.function, this.ctx.experimentDir);
+  /** The header requests to deployed functions need. */
+  invokeHeaders(): Record<string, string> {
+    return { authorization: `Bearer ${this.access.invokeToken}` };
+  }
+
+  /**
+   * Deploys a copy of `source` as `name` with manifest fields overridden (memoryMB, paddingMB,
+   * concurrency…); the manifest is validated here so a bad setting names its field before any
+   * HTTP call. Returns the function's invoke URL.
+   */
+  async deployCopy(source: string, name: string, overrides: Record<string, unknown>, what: string): Promise<string> {
     const baseManifest = JSON.parse(await readFile(join(source, 'function.json'), 'utf8')) as Record<string, unknown>;
     this.workDir ??= await mkdtemp(join(tmpdir(), 'hivelab-bench-'));
+    const dir = join(this.workDir, name);
+    await cp(source, dir, { recursive: true });
+    const m = manifestSchema.safeParse({ ...baseManifest, ...overrides, name });
+    if (!m.success) throw new Error(`${what}: ${source}/function.json with the requested settings is invalid: ${m.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    await writeFile(join(dir, 'function.json'), JSON.stringify(m.data, null, 2));
+    const res = await this.api('POST', '/v1/functions', { path: dir });
+    if (res.status >= 300) throw new Error(`${what}: deploying ${name}: HTTP ${res.status} ${res.text.slice(0, 500)}`);
+    this.deployed.push(name);
+    return `${this.access.url}/invoke/${name}`;
+  }
+
+  async deploy(sub: SubExperiment, index: number): Promise<Deployment> {
+    const source = resolveFunctionDir(sub.function, this.ctx.experimentDir);
     const names: string[][] = [];
     for (let r = 0; r < sub.replicas; r++) {
       const row: string[] = [];
       for (let h = 0; h < sub.chainLength; h++) {
         const name = benchFunctionName(this.ctx.runId, index, sub.function, r, h);
-        const dir = join(this.workDir, name);
-        await cp(source, dir, { recursive: true });
-        const m = manifestSchema.safeParse({ ...baseManifest, name, memoryMB: sub.memoryMB, paddingMB: sub.imageSizeMB, concurrency: sub.concurrency });
-        if (!m.success) throw new Error(`sub-experiment "${sub.title}": ${source}/function.json with the requested settings is invalid: ${m.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-        await writeFile(join(dir, 'function.json'), JSON.stringify(m.data, null, 2));
-        const res = await this.api('POST', '/v1/functions', { path: dir });
-        if (res.status >= 300) throw new Error(`deploying ${name}: HTTP ${res.status} ${res.text.slice(0, 500)}`);
-        this.deployed.push(name);
+        await this.deployCopy(source, name, { memoryMB: sub.memoryMB, paddingMB: sub.imageSizeMB, concurrency: sub.concurrency }, `sub-experiment "${sub.title}"`);
         row.push(name);
       }
       names.push(row);
@@ -77,7 +92,7 @@ export class HivelabProvider implements Provider {
     this.ctx.log(`deployed ${sub.replicas * sub.chainLength} function(s) for "${sub.title}"`);
     return {
       urls: names.map((row) => `${this.access.url}/invoke/${row[0]}`),
-      headers: { authorization: `Bearer ${this.access.invokeToken}` },
+      headers: this.invokeHeaders(),
       chain: (replica) => names[replica % names.length]!.slice(1),
     };
   }

@@ -1,5 +1,6 @@
-import crypto from 'node:crypto';
-import { syncBuiltinESMExports } from 'node:module';
+import type * as NodeCrypto from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import Module, { createRequire, syncBuiltinESMExports } from 'node:module';
 
 /**
  * Random state that survives a snapshot must be made to diverge after every restore, or all clones
@@ -11,9 +12,19 @@ import { syncBuiltinESMExports } from 'node:module';
  *     is XORed with an AES-256-CTR keystream keyed by the restore seed (a clone with another seed
  *     gets another keystream); the randomUUID entropy cache and randomInt's cache are bypassed.
  * Before the first restore the wrappers pass through untouched (no cost on boot-started instances).
+ *
+ * Loading node:crypto costs ~3 ms of cold start, so the shim does not load it itself: the wrappers
+ * go in when crypto is first required (CJS, via a Module._load hook, so even destructured
+ * `const { randomBytes } = require('crypto')` gets them), right after the handler has loaded if it
+ * pulled crypto in through ESM (named ESM imports of builtins are updated by
+ * syncBuiltinESMExports), and at the latest on restore (a process that never loaded crypto before
+ * its snapshot initialises OpenSSL fresh after the restore).
  * Not covered: randomness OpenSSL draws internally (generateKeyPair, DH/ECDH, TLS); OpenSSL reseeds
  * those on its own schedule.
  */
+
+const require = createRequire(import.meta.url);
+let crypto: typeof NodeCrypto;
 
 // ---- Math.random: xoshiro128** (Blackman & Vigna), 128-bit state ----
 const state = new Uint32Array(4);
@@ -35,6 +46,17 @@ function nextUint32(): number {
   return result;
 }
 
+/** Startup seeding from the kernel without loading node:crypto. */
+function seedMathRandomFromKernel(): void {
+  const fd = openSync('/dev/urandom', 'r');
+  try {
+    readSync(fd, state, 0, 16, null);
+  } finally {
+    closeSync(fd);
+  }
+  if ((state[0] | state[1] | state[2] | state[3]) === 0) state[0] = 1;
+}
+
 function seedMathRandom(seed: Uint8Array): void {
   // Derive the state through SHA-256 so any seed length works and the state is never all zero
   // in practice (all-zero is the one fixed point of xoshiro).
@@ -51,7 +73,7 @@ function seededRandom(): number {
 }
 
 // ---- node:crypto ----
-let keystream: crypto.Cipher | null = null;
+let keystream: NodeCrypto.Cipher | null = null;
 
 /** XORs `len` bytes at `offset` of `target` with the post-restore keystream (no-op before a restore). */
 function mask(target: ArrayBufferView | ArrayBuffer, offset = 0, len?: number): void {
@@ -80,14 +102,40 @@ function uuidFromBytes(b: Buffer): string {
 }
 
 let installed = false;
+let cryptoWrapped = false;
+type ModuleLoad = (request: string, parent: unknown, isMain: boolean) => unknown;
+const moduleInternals = Module as unknown as { _load: ModuleLoad };
+let originalLoad: ModuleLoad | undefined;
 
-/** Replaces Math.random and wraps node:crypto's generators; call before the handler is loaded. */
+/** Replaces Math.random and arranges for node:crypto to be wrapped; call before the handler is loaded. */
 export function installReseedableRandom(): void {
   if (installed) return;
   installed = true;
-  seedMathRandom(crypto.randomBytes(32));
+  seedMathRandomFromKernel();
   Math.random = seededRandom;
+  originalLoad = moduleInternals._load;
+  moduleInternals._load = function load(this: unknown, request: string, parent: unknown, isMain: boolean) {
+    if (!cryptoWrapped && (request === 'crypto' || request === 'node:crypto')) wrapCrypto();
+    return originalLoad!.call(this, request, parent, isMain);
+  };
+}
 
+/** Whether anything (node:crypto or globalThis.crypto) has loaded Node's random sources yet. */
+function cryptoLoaded(): boolean {
+  const list = (process as unknown as { moduleLoadList?: string[] }).moduleLoadList;
+  return list === undefined || list.includes('NativeModule internal/crypto/random');
+}
+
+/** Call once the handler has loaded: wraps crypto now if the handler pulled it in. */
+export function wrapCryptoIfLoaded(): void {
+  if (!cryptoWrapped && cryptoLoaded()) wrapCrypto();
+}
+
+function wrapCrypto(): void {
+  if (cryptoWrapped) return;
+  cryptoWrapped = true;
+  if (originalLoad) moduleInternals._load = originalLoad; // the hook has done its job
+  crypto = require('node:crypto') as typeof NodeCrypto;
   const c = crypto as unknown as Record<string, unknown>;
   const orig = {
     randomBytes: crypto.randomBytes,
@@ -129,7 +177,7 @@ export function installReseedableRandom(): void {
     });
   };
 
-  c.randomUUID = function randomUUID(options?: crypto.RandomUUIDOptions): string {
+  c.randomUUID = function randomUUID(options?: NodeCrypto.RandomUUIDOptions): string {
     // The entropy cache holds bytes drawn before the snapshot: bypass it once restored.
     if (keystream === null) return orig.randomUUID(options);
     return uuidFromBytes((c.randomBytes as (n: number) => Buffer)(16));
@@ -194,6 +242,7 @@ export function installReseedableRandom(): void {
 /** Called after a restore: gives this clone its own Math.random sequence and crypto keystream. */
 export function reseedAll(seed: Buffer): void {
   if (seed.length < 16) throw new Error(`restore seed too short: ${seed.length} bytes, need at least 16`);
+  wrapCrypto();
   // Mix in fresh kernel entropy too (getrandom is not part of the snapshot): two restores that were
   // (wrongly) given the same seed still diverge.
   const fresh = crypto.randomBytes(32);
