@@ -1,4 +1,4 @@
-import { h, ms, bytes, ago } from './dom.js';
+import { h, ms, bytes } from './dom.js';
 import { scaleChart } from './scale-chart.js';
 import { waterfall } from './waterfall.js';
 
@@ -26,13 +26,16 @@ function renderFunctions(state) {
       h('td', { class: 'instances' }, f.instances.length === 0 ? h('span', { class: 'empty' }, 'scaled to zero') :
         f.instances.map((i) => h('span', {
           class: `instance ${i.state}`, 'data-instance': i.id, 'data-state': i.state,
-          title: [i.coldStartMode && `started by ${i.coldStartMode}`, i.startedAt && ago(i.startedAt, state.time), i.invocations !== undefined && `${i.invocations} invocations`].filter(Boolean).join(', '),
+          title: [i.coldStartMode && `started by ${i.coldStartMode}`, i.startedAt && `started ${new Date(i.startedAt).toLocaleTimeString()}`, i.invocations !== undefined && `${i.invocations} invocations`].filter(Boolean).join(', '),
         }, i.id, h('small', null, ` ${i.state}${i.inFlight ? ` (${i.inFlight})` : ''}`))))))))); 
 }
 
 function renderScale(state) {
-  replace($('scale'), state.functions.map((f) => h('figure', { 'data-function': f.name },
-    h('figcaption', null, f.name), scaleChart(f.scale, { now: state.time }))));
+  replace($('scale'), state.functions.map((f) => {
+    const last = f.scale[f.scale.length - 1];
+    const caption = last ? ` — desired ${last.desired}, actual ${last.actual}${last.panic ? ', panic' : ''}` : '';
+    return h('figure', { 'data-function': f.name }, h('figcaption', null, h('strong', null, f.name), caption), scaleChart(f.scale, { now: state.time }));
+  }));
 }
 
 function renderSnapshots(state) {
@@ -52,7 +55,7 @@ function renderTraces(state) {
   replace($('traces'), h('table', { class: 'traces' },
     h('thead', null, h('tr', null, ['when', 'function', 'invocation', 'duration', 'spans', ''].map((c) => h('th', null, c)))),
     h('tbody', null, state.traces.map((t) => h('tr', { 'data-trace': t.traceId },
-      h('td', null, ago(t.startMs, state.time)),
+      h('td', null, new Date(t.startMs).toLocaleTimeString()),
       h('td', null, t.functions.join(' → ')),
       h('td', null, h('a', { href: `#trace=${encodeURIComponent(t.invocationIds[0] ?? t.traceId)}`, class: 'open-trace' }, t.invocationIds[0] ?? t.traceId)),
       h('td', { class: 'num' }, ms(t.durationMs)),
@@ -66,12 +69,23 @@ function renderEvents(state) {
     [e.function, e.instance, e.message].filter(Boolean).join(' · '))));
 }
 
+// Sections are rebuilt only when their data changed, so a row does not vanish under the pointer
+// between a mouse-down and a mouse-up (the state arrives every second).
+const lastRendered = new Map();
+function section(name, data, draw, state) {
+  const key = JSON.stringify(data);
+  if (lastRendered.get(name) === key) return;
+  lastRendered.set(name, key);
+  draw(state);
+}
+
 function render(state) {
-  renderFunctions(state);
+  section('functions', state.functions.map(({ scale, snapshot, ...rest }) => rest), renderFunctions, state);
+  // The chart's time axis ends at "now", so it is redrawn on every state.
   renderScale(state);
-  renderSnapshots(state);
-  renderTraces(state);
-  renderEvents(state);
+  section('snapshots', state.functions.map((f) => [f.name, f.snapshot]), renderSnapshots, state);
+  section('traces', state.traces, renderTraces, state);
+  section('events', state.events, renderEvents, state);
   document.body.dataset.updated = String(state.time);
 }
 

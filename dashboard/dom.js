@@ -48,10 +48,3 @@ export function bytes(v) {
   }
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
-
-export function ago(epochMs, now) {
-  const s = Math.max(0, Math.round((now - epochMs) / 1000));
-  if (s < 60) return `${s}s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
-  return `${Math.floor(s / 3600)}h ago`;
-}

@@ -8,6 +8,10 @@ import { ControlPlane } from './control/control-plane.js';
 import { createGateway, type RouteHandler } from './gateway/server.js';
 import { loadOrCreateTokens, type Tokens } from './gateway/tokens.js';
 import { writeFileAtomic } from './util/atomic-write.js';
+import { roleOf } from './gateway/tokens.js';
+import { Tracing, PlatformMetrics } from './observability/index.js';
+import { createDashboard } from './dashboard/index.js';
+import { ControlPlaneView, type PlatformBusEvent } from './control/platform-view.js';
 
 export interface PlatformOptions {
   stateDir?: string;
@@ -22,6 +26,10 @@ export interface PlatformOptions {
   /** Folders to deploy at start (the examples, for `npm start`). */
   deploy?: string[];
   quiet?: boolean;
+  /** Fraction of invocations traced (0 turns tracing off); default 1. */
+  traceSampleRate?: number;
+  zipkinUrl?: string;
+  otlpUrl?: string;
 }
 
 export interface Platform {
@@ -29,6 +37,9 @@ export interface Platform {
   paths: StatePaths;
   tokens: Tokens;
   control: ControlPlane;
+  tracing: Tracing;
+  metrics: PlatformMetrics;
+  view: ControlPlaneView;
   stop(): Promise<void>;
 }
 
@@ -45,7 +56,29 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     console[level === 'info' ? 'log' : level](`[hivelab] ${msg}`);
   };
   let url = '';
-  const extraRoutes: RouteHandler[] = [];
+  const tracing = await Tracing.create({
+    sampleRate: o.traceSampleRate ?? 1,
+    zipkinUrl: o.zipkinUrl,
+    otlpUrl: o.otlpUrl,
+    storeDir: paths.traces,
+    serviceName: 'hivelab',
+    onExportError: (err) => log('warn', `trace export failed: ${err.message}`),
+  });
+  const metrics = new PlatformMetrics();
+  const view = new ControlPlaneView();
+  const onEvent = (e: PlatformBusEvent): void => {
+    if (e.type === 'instance' && e.state === 'dead') metrics.instanceGone(e.functionName, e.instanceId);
+    if (e.type === 'instance' && e.state === 'ready' && e.startMs !== undefined) metrics.recordColdStart(e.functionName, e.mode ?? 'boot', e.startMs);
+    view.publish(e);
+  };
+  const dashboard = createDashboard({
+    view,
+    metrics,
+    traces: tracing.store,
+    reportsDir: paths.reports,
+    checkToken: (t) => roleOf(tokens, t),
+  });
+  const extraRoutes: RouteHandler[] = [dashboard.handle];
   const control = new ControlPlane({
     paths,
     rootDir: ROOT_DIR,
@@ -59,13 +92,16 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     gatewayUrl: () => url,
     invokeToken: tokens.invoke,
     log,
-    emit: () => {},
+    emit: onEvent,
   });
+  view.control = control;
   const server = createGateway({
     control,
     tokens,
     inlineLimitBytes: o.inlineLimitBytes ?? DEFAULTS.inlineLimitBytes,
     extraRoutes,
+    tracing,
+    metrics,
     log,
   });
   const host = o.host ?? DEFAULTS.host;
@@ -96,6 +132,9 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     paths,
     tokens,
     control,
+    tracing,
+    metrics,
+    view,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -103,7 +142,9 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
         server.close(() => r());
         server.closeAllConnections();
       });
+      dashboard.close();
       await control.stop();
+      await tracing.shutdown();
       await rm(paths.platform, { force: true });
     },
   };

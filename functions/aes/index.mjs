@@ -45,7 +45,7 @@ function makeText(bytes, seed) {
   const random = rng(seed);
   const parts = [];
   let len = 0;
-  while (len < bytes) {
+  while (len <= bytes) { // len counts a space after every word, the joined text one fewer
     const w = WORDS[Math.floor(random() * WORDS.length)];
     parts.push(w);
     len += w.length + 1;

@@ -10,14 +10,14 @@ export { tf };
 export function buildModel(seed) {
   const init = (k) => tf.initializers.glorotUniform({ seed: seed + k });
   const model = tf.sequential();
-  model.add(tf.layers.conv2d({ inputShape: [SIZE, SIZE, 1], filters: 8, kernelSize: 3, activation: 'relu', kernelInitializer: init(1) }));
+  model.add(tf.layers.conv2d({ inputShape: [SIZE, SIZE, 1], filters: 6, kernelSize: 3, activation: 'relu', kernelInitializer: init(1) }));
   model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-  model.add(tf.layers.conv2d({ filters: 16, kernelSize: 3, activation: 'relu', kernelInitializer: init(2) }));
+  model.add(tf.layers.conv2d({ filters: 8, kernelSize: 3, activation: 'relu', kernelInitializer: init(2) }));
   model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
   model.add(tf.layers.flatten());
   model.add(tf.layers.dense({ units: 32, activation: 'relu', kernelInitializer: init(3) }));
   model.add(tf.layers.dense({ units: LABELS.length, activation: 'softmax', kernelInitializer: init(4) }));
-  model.compile({ optimizer: tf.train.adam(0.005), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  model.compile({ optimizer: tf.train.adam(0.01), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   return model;
 }
 

@@ -1,15 +1,15 @@
 // Generated images of simple shapes: the data the CNN is trained on at set-up and the images it
-// classifies when invoked. Grayscale 32x32, noisy background, one shape of random size/position.
+// classifies when invoked. Grayscale 20x20, noisy background, one shape of random size/position.
 import { rng } from './inputmode.mjs';
 
 export const LABELS = ['circle', 'square', 'triangle', 'cross'];
-export const SIZE = 32;
+export const SIZE = 20;
 
 /** Draws shape `label` (index into LABELS) with the seeded generator `random`; values in [0, 1]. */
 export function drawShape(label, random, size = SIZE) {
   const img = new Float32Array(size * size);
   for (let i = 0; i < img.length; i++) img[i] = random() * 0.25;
-  const r = size * (0.18 + random() * 0.14);
+  const r = size * (0.26 + random() * 0.14);
   const cx = r + random() * (size - 2 * r), cy = r + random() * (size - 2 * r);
   const ink = 0.6 + random() * 0.4;
   for (let y = 0; y < size; y++) {

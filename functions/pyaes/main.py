@@ -17,7 +17,7 @@ def make_text(size, seed):
     """Seeded pseudo-English text of exactly `size` bytes."""
     rnd = random.Random(seed)
     parts, length = [], 0
-    while length < size:
+    while length <= size:  # length counts a space after every word, the joined text one fewer
         w = rnd.choice(WORDS)
         parts.append(w)
         length += len(w) + 1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Copies functions/_shared/inputmode.{mjs,py} into every function folder of the matching runtime:
-# a deployed folder is self-contained, so each one carries its own copy (a test keeps them equal).
+# Copies the shared helpers from functions/_shared into the function folders that use them: a deployed
+# folder is self-contained (/var/task sees nothing else), so each carries its own copy, and
+# test/suite/shared.test.ts fails when a copy drifts from functions/_shared. Run after editing _shared.
 set -euo pipefail
 cd "$(dirname "$0")/../../functions"
 for dir in */; do
@@ -9,3 +10,4 @@ for dir in */; do
   if grep -q '"runtime": *"python"' "$dir/function.json"; then cp _shared/inputmode.py "$dir/inputmode.py"
   else cp _shared/inputmode.mjs "$dir/inputmode.mjs"; fi
 done
+for dir in lr-training lr-serving; do cp _shared/reviews.py "$dir/reviews.py"; done

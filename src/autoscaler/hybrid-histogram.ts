@@ -1,6 +1,7 @@
 import type { ConcurrencySample, ScaleState, ScalingDecision, ScalingPolicy } from './policy.js';
 import { applyScaleBounds, instancesFor, type ScalingConfig } from './config.js';
 import { IdleTimeHistogram } from './idle-time-histogram.js';
+import { SlidingMax } from './sliding-max.js';
 
 /** Tunables of the hybrid histogram policy; the defaults are the paper's. */
 export const HYBRID_DEFAULTS = {
@@ -53,7 +54,11 @@ export function hybridWindows(h: IdleTimeHistogram, forecastMs: number, p = HYBR
  * Shahrad et al.'s hybrid histogram policy, per function: learn the idle-time distribution, unload
  * the instance right after activity when the next arrival is predictably far, load it back just
  * before it is expected (pre-warm) and keep it until the tail of the distribution.
- * While requests run, one instance per concurrent request (like fixed keep-alive).
+ *
+ * The paper models one instance per application. With concurrent requests we generalise the way
+ * fixed keep-alive does: while busy, one instance per concurrent request; in the keep-alive window
+ * as many instances as the peak need seen within that window (at least one), so a hot function's
+ * instances live for the learnt keep-alive instead of a constant one; a pre-warm brings back one.
  */
 export class HybridHistogramPolicy implements ScalingPolicy {
   readonly name = 'hybrid-histogram';
@@ -62,6 +67,8 @@ export class HybridHistogramPolicy implements ScalingPolicy {
   private lastActivity = Number.NaN;
   private forecastMs = 0;
   private needSinceDecide = 0;
+  /** Peak instance need over time, queried with the current keep-alive window. */
+  private readonly need: SlidingMax;
   private windows: HybridWindows;
 
   constructor(
@@ -69,6 +76,7 @@ export class HybridHistogramPolicy implements ScalingPolicy {
     private readonly p = HYBRID_DEFAULTS,
   ) {
     this.histogram = new IdleTimeHistogram(p.rangeMs, p.binMs);
+    this.need = new SlidingMax(p.rangeMs);
     this.windows = hybridWindows(this.histogram, 0, p);
   }
 
@@ -76,6 +84,7 @@ export class HybridHistogramPolicy implements ScalingPolicy {
     const n = instancesFor(Math.max(sample.peak, sample.concurrency), this.cfg.concurrency);
     if (n === 0) return;
     if (n > this.needSinceDecide) this.needSinceDecide = n;
+    this.need.push(sample.at, n);
     if (!(sample.at <= this.lastActivity)) this.lastActivity = sample.at;
   }
 
@@ -91,6 +100,7 @@ export class HybridHistogramPolicy implements ScalingPolicy {
     if (!(now <= this.lastActivity)) this.lastActivity = now;
     const n = instancesFor(inFlight + 1, this.cfg.concurrency);
     if (n > this.needSinceDecide) this.needSinceDecide = n;
+    this.need.push(now, n);
   }
 
   /** The windows currently in force (for status output and tests). */
@@ -113,13 +123,15 @@ export class HybridHistogramPolicy implements ScalingPolicy {
         reason = 'unloaded';
         wakeAt = prewarmAt;
       } else if (now < keepAliveUntil) {
-        want = 1;
+        // Instances used within the keep-alive window stay; a pre-warm brings back one.
+        const peak = w.prewarmMs > 0 ? 0 : this.need.max(now, w.keepAliveEndMs);
+        want = Math.max(1, peak);
         reason = w.prewarmMs > 0 ? 'pre-warm' : 'keep-alive';
-        wakeAt = keepAliveUntil;
+        wakeAt = Math.min(keepAliveUntil, peak > 1 ? this.need.nextExpiry(w.keepAliveEndMs) : Infinity);
       }
     }
     if (busy > 0) {
-      want = Math.max(want, busy);
+      want = Math.max(want, busy, w.prewarmMs > 0 ? 0 : this.need.max(now, w.keepAliveEndMs));
       reason = 'busy';
       wakeAt = now + this.cfg.tickMs;
     }

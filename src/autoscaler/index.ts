@@ -6,3 +6,4 @@ export { FixedKeepAlivePolicy } from './fixed-keepalive.js';
 export { HybridHistogramPolicy, hybridWindows, HYBRID_DEFAULTS } from './hybrid-histogram.js';
 export { IdleTimeHistogram } from './idle-time-histogram.js';
 export { WindowAverage } from './window-average.js';
+export { scaleDelta, pickIdleToStop, type InstanceActivity } from './reconcile.js';

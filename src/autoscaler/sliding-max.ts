@@ -1,6 +1,8 @@
 /**
  * Maximum of timestamped values over a trailing window, in amortised O(1) per update: a monotonic
  * deque (values strictly decreasing from front to back). Inputs must come in time order.
+ * The window may be given per query; entries dropped under a shorter window stay dropped if a
+ * later query uses a longer one (callers that vary the window accept that under-estimate).
  */
 export class SlidingMax {
   private times: Float64Array;
@@ -23,18 +25,18 @@ export class SlidingMax {
   }
 
   /** Drops entries that left the window ending at `now` (an entry at `t` counts while now < t + window). */
-  private expire(now: number): void {
-    while (this.tail > this.head && this.times[this.head]! + this.windowMs <= now) this.head++;
+  private expire(now: number, windowMs: number): void {
+    while (this.tail > this.head && this.times[this.head]! + windowMs <= now) this.head++;
   }
 
-  max(now: number): number {
-    this.expire(now);
+  max(now: number, windowMs = this.windowMs): number {
+    this.expire(now, windowMs);
     return this.tail > this.head ? this.values[this.head]! : 0;
   }
 
   /** When the current maximum leaves the window (Infinity if empty). Call after `max(now)`. */
-  nextExpiry(): number {
-    return this.tail > this.head ? this.times[this.head]! + this.windowMs : Infinity;
+  nextExpiry(windowMs = this.windowMs): number {
+    return this.tail > this.head ? this.times[this.head]! + windowMs : Infinity;
   }
 
   private compact(): void {

@@ -102,6 +102,7 @@ export async function readDurations(file: string): Promise<Map<string, DurationP
   return out;
 }
 
+/** Memory rows keyed by `owner/app` (the published per-app files) or `owner/app/function` if the file has HashFunction. */
 export async function readMemory(file: string): Promise<Map<string, MemoryPercentiles>> {
   const out = new Map<string, MemoryPercentiles>();
   let idx: Map<string, number> | undefined;
@@ -119,7 +120,11 @@ export async function readMemory(file: string): Promise<Map<string, MemoryPercen
     };
     const percentilesMB: Record<string, number> = {};
     for (const p of MEMORY_PERCENTILES) percentilesMB[p] = row.number(at(`AverageAllocatedMb_pct${p}`), `AverageAllocatedMb_pct${p}`);
-    out.set(appKey(row.text_(at('HashOwner'), 'HashOwner'), row.text_(at('HashApp'), 'HashApp')), {
+    const owner = row.text_(at('HashOwner'), 'HashOwner');
+    const app = row.text_(at('HashApp'), 'HashApp');
+    // In-Vitro's derived traces add HashFunction (memory per function); the published files are per app.
+    const key = idx!.has('HashFunction') ? functionKey(owner, app, row.text_(at('HashFunction'), 'HashFunction')) : appKey(owner, app);
+    out.set(key, {
       sampleCount: row.number(at('SampleCount'), 'SampleCount'),
       averageMB: row.number(at('AverageAllocatedMb'), 'AverageAllocatedMb'),
       percentilesMB,
@@ -168,7 +173,7 @@ export async function readTraceDay(dir: string, day: string): Promise<AzureTrace
   for (const f of functions) {
     const d = durations?.get(functionKey(f.hashOwner, f.hashApp, f.hashFunction));
     if (d) f.duration = d;
-    const m = memory?.get(appKey(f.hashOwner, f.hashApp));
+    const m = memory?.get(functionKey(f.hashOwner, f.hashApp, f.hashFunction)) ?? memory?.get(appKey(f.hashOwner, f.hashApp));
     if (m) f.memory = m;
   }
   return { day, minutes, functions };

@@ -134,6 +134,7 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
           instanceId: headerValue(headers, 'x-hivelab-instance-id') ?? '',
         };
         if (error) rec.error = error.message;
+        else if (status >= 400) rec.error = `HTTP ${status}: ${Buffer.concat(chunks).toString('utf8', 0, 300)}`;
         if (opts.keepBodies) rec.body = Buffer.concat(chunks);
         records.push(rec);
         opts.onRecord?.(rec);
@@ -149,8 +150,9 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
         headers = h;
       },
       onResponseData(_c, chunk) {
-        // Bodies are drained either way (the connection must be reusable); kept only when asked.
-        if (opts.keepBodies) chunks.push(chunk);
+        // Bodies are drained either way (the connection must be reusable); kept when asked, and
+        // for failures (their message explains the error in latencies.csv).
+        if (opts.keepBodies || (status >= 400 && chunks.length < 4)) chunks.push(chunk);
       },
       onResponseEnd() {
         finish();
@@ -181,7 +183,10 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
     let i = 0;
     while (i < requests.length && !interrupted) {
       const due = startMs + requests[i]!.scheduledMs;
+      // Always yield between turns, even when already late: a client that is behind must still
+      // read responses, or it would stop timestamping them while it catches up.
       if (now() < due) await waitUntil(due, opts.signal);
+      else await new Promise<void>((r) => setImmediate(r));
       if (interrupted) break;
       // Everything due by now goes out in this turn: a burst, or requests whose timer fired late.
       const t = now();

@@ -50,6 +50,8 @@ export const subExperimentSchema = z
     image: z.string().min(1).optional(),
     /** HTTP connections kept per origin; 0 = a new connection for every request (no reuse). */
     connections: z.number().int().min(0).max(10_000).default(64),
+    /** Keep-alive reuse of connections; false opens a fresh connection per request (counts its set-up in the latency). */
+    reuseConnections: z.boolean().default(true),
     /** Per-request timeout. */
     timeoutMs: z.number().int().positive().default(120_000),
     /** RNG seed for stochastic IATs; fixed so a rerun replays the same schedule. */

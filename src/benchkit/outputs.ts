@@ -94,7 +94,7 @@ export function burstBars(records: readonly RequestRecord[]): BurstBar[] {
     .sort((a, b) => a[0] - b[0])
     .map(([burstId, rs]) => {
       const l = rs.map((r) => r.latencyMs).sort((a, b) => a - b);
-      return { burstId, p50Ms: latencyStatistics(l).p50, maxMs: l[l.length - 1]!, cold: rs.filter((r) => r.cold).length };
+      return { burstId, p50Ms: latencyStatistics(l).p50, maxMs: l[l.length - 1]!, cold: rs.filter((r) => r.cold).length, size: rs.length };
     });
 }
 

@@ -105,23 +105,27 @@ export interface BurstBar {
   burstId: number;
   p50Ms: number;
   maxMs: number;
+  /** Cold responses in the burst, out of `size`. */
   cold: number;
+  size: number;
 }
 
-/** Per-burst bars: each burst's median latency, a tick at its slowest request, coloured by cold count. */
+const burstKind = (b: BurstBar, size: number): string => (b.cold === 0 ? 'all warm' : b.cold >= size ? 'all cold' : 'some cold');
+
+/** Per-burst bars: each burst's median latency, a tick at its slowest request, coloured warm/cold. */
 export function burstBarsSpec(bars: readonly BurstBar[], title = 'Latency per burst'): TopLevelSpec {
   return {
     title,
     width: W,
     height: H,
-    data: { values: bars.map((b) => ({ ...b })) },
+    data: { values: bars.map((b) => ({ ...b, kind: burstKind(b, b.size) })) },
     layer: [
       {
         mark: 'bar',
         encoding: {
           x: { field: 'burstId', type: 'ordinal', title: 'burst', axis: bars.length > 40 ? { labels: false, ticks: false } : {} },
           y: { field: 'p50Ms', type: 'quantitative', title: 'median latency (ms), tick = max' },
-          color: { field: 'cold', type: 'quantitative', title: 'cold', scale: { scheme: 'blues' } },
+          color: { field: 'kind', type: 'nominal', title: null, scale: { domain: ['all warm', 'some cold', 'all cold'], range: ['#4c78a8', '#f58518', '#54a24b'] } },
         },
       },
       {

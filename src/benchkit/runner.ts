@@ -77,7 +77,7 @@ async function runSub(exp: Experiment, sub: SubExperiment, index: number, opts: 
   const bar = new ProgressBar(`[${index}] ${sub.title}`, reqs.length, { enabled: opts.progress });
   const res = await runOpenLoop(reqs, {
     connections: sub.connections === 0 ? null : sub.connections,
-    reuseConnections: true,
+    reuseConnections: sub.reuseConnections,
     timeoutMs: sub.timeoutMs,
     coldThresholdMs: sub.coldThresholdMs,
     keepBodies: sub.chainLength > 1,

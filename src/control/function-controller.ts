@@ -9,6 +9,7 @@ import { lbPolicyFor, pickInstance } from '../activator/load-balancing.js';
 import { HttpError } from '../gateway/errors.js';
 import { newInstanceId } from '../util/ids.js';
 import { InstanceRecord } from './instance-record.js';
+import { SpanNames, Attr, addPhaseTimings } from '../observability/index.js';
 
 export interface ControllerDeps {
   /** Chooses the worker for a new instance; throws HttpError(503) when none can take it. */
@@ -24,7 +25,7 @@ export interface ControllerDeps {
 }
 
 export type ControllerEvent =
-  | { type: 'instance'; functionName: string; instanceId: string; state: string; detail?: string }
+  | { type: 'instance'; functionName: string; instanceId: string; state: string; detail?: string; mode?: string; startMs?: number }
   | { type: 'invocation'; functionName: string; instanceId?: string; status: number; latencyMs: number; cold: boolean };
 
 /** Grace for an instance's exit report to arrive after its connection broke, to tell OOM from crash. */
@@ -77,10 +78,27 @@ export class FunctionController {
     if (i >= 0) {
       inst = routable[i]!;
     } else {
+      const queued = inv.trace.startSpan(SpanNames.activatorQueue);
       const waiting = this.buffer.wait(inv);
       this.scaleForDemand();
-      inst = await waiting;
+      try {
+        inst = await waiting;
+      } catch (err) {
+        queued.end('error', (err as Error).message);
+        throw err;
+      }
       inst.reserved--;
+      queued.end();
+      if (inv.cold && inv.trace.sampled) {
+        const span = inv.trace.addCompletedSpan(
+          SpanNames.coldStart,
+          inst.createdAt,
+          inst.readyAt ?? Date.now(),
+          { [Attr.coldStartMode]: inst.mode, [Attr.instanceId]: inst.id },
+          queued,
+        );
+        addPhaseTimings(inv.trace, inst.phases, span);
+      }
     }
     return this.dispatch(inst, inv);
   }
@@ -181,11 +199,19 @@ export class FunctionController {
           });
           inst.pid = started.pid;
           inst.timings = started.timings;
+          inst.phases = started.phases;
           inst.mode = started.mode;
           inst.state = 'ready';
           inst.readyAt = Date.now();
           this.startFailures = 0;
-          this.deps.emit({ type: 'instance', functionName: d.name, instanceId: inst.id, state: 'ready' });
+          this.deps.emit({
+            type: 'instance',
+            functionName: d.name,
+            instanceId: inst.id,
+            state: 'ready',
+            mode: inst.mode,
+            startMs: inst.readyAt - inst.createdAt,
+          });
           if (this.closed || inst.version !== this.deployment.version) void this.recycle(inst);
           else this.drain();
         },

@@ -1,6 +1,7 @@
 import type { ExitInfo, StartTimings } from '../sandbox/backend.js';
 import type { QueueProxy } from '../queue-proxy/queue-proxy.js';
 import type { WorkerHandle } from './worker-handle.js';
+import type { PhaseTiming } from '../observability/semantic.js';
 
 export type InstanceState = 'starting' | 'ready' | 'busy' | 'draining' | 'dead';
 
@@ -16,6 +17,7 @@ export class InstanceRecord {
   served = 0;
   mode = 'boot';
   timings?: StartTimings;
+  phases?: PhaseTiming[];
   pid?: number;
   exitInfo?: ExitInfo;
   workerDied = false;

@@ -79,8 +79,10 @@ function readSmallBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
+        // Stop reading but keep the socket: the caller answers 413, then closes the connection.
+        req.removeAllListeners('data');
+        req.pause();
         reject(new Error('body too large'));
-        req.destroy();
       } else chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
@@ -191,7 +193,15 @@ export function createDashboard(opts: DashboardOptions): Dashboard {
   async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'GET') return sendHtml(res, 200, loginPage());
     if (!methodIs(req, res, 'GET', 'POST')) return;
-    const token = new URLSearchParams(await readSmallBody(req, 8192)).get('token')?.trim() ?? '';
+    let body: string;
+    try {
+      body = await readSmallBody(req, 8192);
+    } catch {
+      res.setHeader('connection', 'close');
+      res.once('finish', () => req.destroy());
+      return sendHtml(res, 413, loginPage('The form was too large.'));
+    }
+    const token = new URLSearchParams(body).get('token')?.trim() ?? '';
     const r = token ? opts.checkToken(token) : null;
     if (!r || !allowed.has(r)) return sendHtml(res, r ? 403 : 401, loginPage(r ? 'That token may not open the dashboard.' : 'That token is not valid.'));
     setTokenCookie(res, token);
@@ -272,7 +282,15 @@ export function createDashboard(opts: DashboardOptions): Dashboard {
     }
     if (path === '/v1/events') return stream.open(res, { event: 'state', data: state() });
     if (path === '/v1/dashboard/state') return sendJson(res, 200, state());
-    if (isTraces) return traces(res, url, path.length > '/v1/traces/'.length ? decodeURIComponent(path.slice('/v1/traces/'.length)) : undefined);
+    if (isTraces) {
+      let id: string | undefined;
+      try {
+        id = path.length > '/v1/traces/'.length ? decodeURIComponent(path.slice('/v1/traces/'.length)) : undefined;
+      } catch {
+        return sendError(res, 400, 'bad_request', 'bad trace id encoding');
+      }
+      return traces(res, url, id);
+    }
     return reports(res, path.slice('/v1/reports/'.length));
   }
 

@@ -7,6 +7,7 @@ export function loginPage(error?: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Hivelab — sign in</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/dashboard/style.css">
 </head>
 <body class="login">

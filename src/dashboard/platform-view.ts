@@ -4,8 +4,11 @@
  * whatever it returns, so the page works the same against the real platform and a test's state.
  */
 
-/** `busy`: at its concurrency limit; `snapshotted`: stopped, kept as a snapshot to restore from. */
-export type InstanceState = 'starting' | 'ready' | 'busy' | 'snapshotted' | 'stopping';
+/**
+ * `busy`: at its concurrency limit; `draining`: finishing its requests before it stops;
+ * `snapshotted`: stopped, kept as a snapshot to restore from.
+ */
+export type InstanceState = 'starting' | 'ready' | 'busy' | 'draining' | 'snapshotted' | 'stopping';
 
 export interface InstanceView {
   id: string;

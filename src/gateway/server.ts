@@ -7,6 +7,8 @@ import { newInvocationId } from '../util/ids.js';
 import { HttpError, notFound } from './errors.js';
 import { readBody, readJson } from './body.js';
 import { bearerToken, roleOf, type Role, type Tokens } from './tokens.js';
+import type { Tracing, PlatformMetrics, InvocationOutcome } from '../observability/index.js';
+import { Attr } from '../observability/index.js';
 
 /** A route handler mounted by another part of the platform (dashboard, metrics, traces, status). */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
@@ -17,9 +19,16 @@ export interface GatewayOptions {
   inlineLimitBytes: number;
   /** Tried in order before the built-in routes; each returns true when it handled the request. */
   extraRoutes?: RouteHandler[];
-  /** Observes every finished invocation (metrics, tracing). */
-  onInvocation?: (inv: Invocation, result: InvocationResult | HttpError, latencyMs: number) => void;
+  tracing: Tracing;
+  metrics: PlatformMetrics;
   log(level: 'info' | 'warn' | 'error', msg: string): void;
+}
+
+function outcomeOf(status: number): InvocationOutcome {
+  if (status < 400) return 'ok';
+  if (status === 504) return 'timeout';
+  if (status === 503) return 'overloaded';
+  return 'error';
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -79,29 +88,34 @@ export function createGateway(opts: GatewayOptions): Server {
     requireRole(req, tokens, ['invoke', 'admin']);
     const c = control.controller(name);
     if (!c) throw notFound(`no function named "${name}" is deployed`);
-    const body = await readBody(req, opts.inlineLimitBytes);
+    const incoming = req.headers.traceparent as string | undefined;
+    const trace = opts.tracing.startInvocation(name, id, incoming);
     const now = Date.now();
     const inv: Invocation = {
       id,
       functionName: name,
-      body,
+      body: Buffer.alloc(0),
       contentType: req.headers['content-type'],
-      traceparent: req.headers.traceparent as string | undefined,
+      traceparent: incoming,
       deadline: now + c.deployment.manifest.timeoutMs,
       receivedAt: now,
       cold: false,
       retries: 0,
+      trace,
     };
     let result: InvocationResult;
     try {
+      inv.body = await readBody(req, opts.inlineLimitBytes);
       result = await control.invoke(name, inv);
     } catch (err) {
-      if (err instanceof HttpError) {
-        res.setHeader('x-hivelab-cold', inv.cold ? '1' : '0');
-        if (typeof err.extra.instanceId === 'string') res.setHeader('x-hivelab-instance-id', err.extra.instanceId);
-        opts.onInvocation?.(inv, err, performance.now() - started);
-      }
-      throw err;
+      const e = err instanceof HttpError ? err : new HttpError(500, 'InternalError', (err as Error).message);
+      res.setHeader('x-hivelab-cold', inv.cold ? '1' : '0');
+      const instanceId = typeof e.extra.instanceId === 'string' ? e.extra.instanceId : undefined;
+      if (instanceId) res.setHeader('x-hivelab-instance-id', instanceId);
+      trace.setAttributes({ [Attr.cold]: inv.cold, [Attr.instanceId]: instanceId, [Attr.statusCode]: e.status });
+      trace.end('error', e.message);
+      opts.metrics.recordInvocation(name, instanceId, performance.now() - started, outcomeOf(e.status), inv.cold);
+      throw e;
     }
     const handlerFailed = result.status === 500 && result.headers['x-hivelab-error'] === 'handler';
     const status = handlerFailed ? 502 : result.status;
@@ -114,7 +128,9 @@ export function createGateway(opts: GatewayOptions): Server {
     if (handlerFailed) headers['x-hivelab-error'] = 'handler';
     res.writeHead(status, headers);
     res.end(result.body);
-    opts.onInvocation?.(inv, result, performance.now() - started);
+    trace.setAttributes({ [Attr.cold]: result.cold, [Attr.instanceId]: result.instanceId, [Attr.statusCode]: status });
+    trace.end(status < 400 ? 'ok' : 'error');
+    opts.metrics.recordInvocation(name, result.instanceId, performance.now() - started, outcomeOf(status), result.cold);
   }
 
   async function admin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {

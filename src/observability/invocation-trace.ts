@@ -33,7 +33,7 @@ export interface InvocationTrace {
    * A span timed elsewhere (e.g. the worker's sandbox restore), given as epoch milliseconds, so
    * other processes report plain numbers instead of running their own tracer.
    */
-  addCompletedSpan(name: string, startEpochMs: number, endEpochMs: number, attrs?: Attributes, parent?: TraceSpan, status?: SpanStatus): void;
+  addCompletedSpan(name: string, startEpochMs: number, endEpochMs: number, attrs?: Attributes, parent?: TraceSpan, status?: SpanStatus): TraceSpan;
   setAttributes(attrs: Attributes): void;
   /** traceparent for the runtime (`parent` default: the root span). */
   traceparent(parent?: TraceSpan): string | undefined;
@@ -140,10 +140,12 @@ export class SampledInvocation implements InvocationTrace {
     return result;
   }
 
-  addCompletedSpan(name: string, startEpochMs: number, endEpochMs: number, attrs?: Attributes, parent?: TraceSpan, status?: SpanStatus): void {
+  addCompletedSpan(name: string, startEpochMs: number, endEpochMs: number, attrs?: Attributes, parent?: TraceSpan, status?: SpanStatus): TraceSpan {
     const ctx = this.parentContext(parent);
     const s = new RecordingSpan(this.tracer.startSpan(name, { attributes: clean(attrs), startTime: startEpochMs }, ctx), ctx);
     s.end(status, undefined, Math.max(startEpochMs, endEpochMs));
+    // An ended span still names a parent: phases timed elsewhere nest under it.
+    return s;
   }
 
   setAttributes(attrs: Attributes): void {
@@ -193,7 +195,9 @@ export class UnsampledInvocation implements InvocationTrace {
   startSpan(): TraceSpan {
     return NOOP_SPAN;
   }
-  addCompletedSpan(): void {}
+  addCompletedSpan(): TraceSpan {
+    return NOOP_SPAN;
+  }
   setAttributes(): void {}
   traceparent(): string | undefined {
     if (typeof this.parentHeader === 'function') this.parentHeader = this.parentHeader();

@@ -33,3 +33,17 @@ export const Attr = {
   xdtDirection: 'hivelab.xdt.direction',
   statusCode: 'http.response.status_code',
 } as const;
+
+/**
+ * A phase timed in another process (the worker: sandbox start or restore, working-set fetch and
+ * install), sent back as plain numbers with the instance-start reply. The control plane turns
+ * each into a span with `addPhaseTimings`.
+ */
+export interface PhaseTiming {
+  /** A `SpanNames` value, e.g. `coldstart.sandbox.restore`. */
+  name: string;
+  startEpochMs: number;
+  endEpochMs: number;
+  attributes?: Record<string, string | number | boolean>;
+  error?: string;
+}

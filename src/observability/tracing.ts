@@ -29,6 +29,8 @@ export interface TracingConfig {
   storeMaxTraces?: number;
   /** `service.name` of this process's spans; default `hivelab`. */
   serviceName?: string;
+  /** Told when an external collector could not take a flush; spans for it are then lost, never retried. */
+  onExportError?: (err: Error) => void;
 }
 
 /** Feeds every ended span into the built-in store synchronously, so a trace can be read the moment its invocation returns. */
@@ -55,15 +57,18 @@ export class Tracing {
   private readonly tracer: Tracer | undefined;
   readonly sampleRate: number;
 
+  private readonly onExportError: (err: Error) => void;
+
   private constructor(config: TracingConfig, readonly store: TraceStore) {
+    this.onExportError = config.onExportError ?? (() => {});
     const rate = Number.isFinite(config.sampleRate) ? Math.min(1, Math.max(0, config.sampleRate)) : 0;
     this.sampleRate = rate;
     if (rate === 0) return;
     const serviceName = config.serviceName ?? 'hivelab';
     const spanProcessors: SpanProcessor[] = [new StoreProcessor(store)];
     // External collectors get batches off the hot path; a slow or absent collector only drops spans.
-    if (config.zipkinUrl) spanProcessors.push(new BatchSpanProcessor(new ZipkinExporter({ url: config.zipkinUrl, serviceName }), { scheduledDelayMillis: 500 }));
-    if (config.otlpUrl) spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: config.otlpUrl }), { scheduledDelayMillis: 500 }));
+    if (config.zipkinUrl) spanProcessors.push(new BatchSpanProcessor(new ZipkinExporter({ url: config.zipkinUrl, serviceName }), { scheduledDelayMillis: 500, exportTimeoutMillis: 5000 }));
+    if (config.otlpUrl) spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: config.otlpUrl }), { scheduledDelayMillis: 500, exportTimeoutMillis: 5000 }));
     this.provider = new BasicTracerProvider({
       // Sampling is decided in startInvocation before any span exists; the SDK records all it is given.
       sampler: new AlwaysOnSampler(),
@@ -106,12 +111,13 @@ export class Tracing {
 
   /** Pushes buffered spans to the store's file and the external collectors. */
   async flush(): Promise<void> {
-    if (this.provider) await this.provider.forceFlush();
+    // A collector being down must not fail the caller (an invocation, or the platform's shutdown).
+    if (this.provider) await this.provider.forceFlush().catch(this.onExportError);
     await this.store.flush();
   }
 
   async shutdown(): Promise<void> {
-    if (this.provider) await this.provider.shutdown();
+    if (this.provider) await this.provider.shutdown().catch(this.onExportError);
     await this.store.close();
   }
 }

@@ -1,3 +1,5 @@
+import type { InvocationTrace } from '../observability/invocation-trace.js';
+
 /** One invocation as it travels from the gateway through the activator to a queue-proxy. */
 export interface Invocation {
   id: string;
@@ -12,6 +14,8 @@ export interface Invocation {
   cold: boolean;
   /** Times it was re-dispatched after its instance's worker died. */
   retries: number;
+  /** The invocation's trace (a shared no-op when not sampled). */
+  trace: InvocationTrace;
 }
 
 /** What the function instance answered. */

@@ -2,6 +2,7 @@ import { Pool, errors as undiciErrors } from 'undici';
 import { HttpError } from '../gateway/errors.js';
 import { ConcurrencyMeter } from './concurrency-meter.js';
 import type { Invocation, InvocationResult } from './invocation.js';
+import { SpanNames, Attr } from '../observability/semantic.js';
 
 export interface QueueProxyOptions {
   instanceId: string;
@@ -65,7 +66,9 @@ export class QueueProxy {
       if (this.waiting.length >= this.opts.queueDepth) {
         throw new HttpError(503, 'Overloaded', `instance ${this.opts.instanceId} queue is full (${this.opts.queueDepth})`);
       }
+      const wait = inv.trace.startSpan(SpanNames.queueProxyWait, { [Attr.instanceId]: this.opts.instanceId });
       await new Promise<void>((resolve) => this.waiting.push(resolve));
+      wait.end();
       if (this.closed) throw new InstanceFailure('connection', `instance ${this.opts.instanceId} is gone`);
     }
     this.meter.begin();
@@ -85,7 +88,10 @@ export class QueueProxy {
       'x-hivelab-deadline': String(inv.deadline),
     };
     if (inv.contentType) headers['content-type'] = inv.contentType;
-    if (inv.traceparent) headers['traceparent'] = inv.traceparent;
+    const process = inv.trace.startSpan(SpanNames.functionProcess, { [Attr.instanceId]: this.opts.instanceId });
+    // The runtime continues this trace, so `context.invoke` chains stay one trace.
+    const traceparent = inv.trace.traceparent(process) ?? inv.traceparent;
+    if (traceparent) headers['traceparent'] = traceparent;
     try {
       // undici's own per-request timeouts rather than an AbortSignal: no extra timer and
       // controller allocated on the warm path.
@@ -103,8 +109,10 @@ export class QueueProxy {
         const v = res.headers[k];
         if (typeof v === 'string') out[k] = v;
       }
+      process.end(res.statusCode < 400 ? 'ok' : 'error');
       return { status: res.statusCode, headers: out, body, instanceId: this.opts.instanceId, cold: inv.cold };
     } catch (err) {
+      process.end('error', (err as Error).message);
       if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
         throw new InstanceFailure('timeout', `no response within the function's timeout`);
       }

@@ -1,4 +1,5 @@
 import type { FunctionManifest } from '../manifest/schema.js';
+import type { PhaseTiming } from '../observability/semantic.js';
 
 /**
  * The seam between the instance manager and whatever isolates an instance (namespaced process,
@@ -47,6 +48,8 @@ export interface SandboxInstance {
   /** Host PID of the sandbox's outermost process (for cgroup stats and CRIU). */
   readonly pid: number;
   readonly timings: StartTimings;
+  /** The start's phases with wall-clock times, for the invocation trace (restore, WS fetch/install, …). */
+  readonly phases?: PhaseTiming[];
   /** Settles once, when the instance is gone for whatever reason. */
   readonly exited: Promise<ExitInfo>;
   /** Resident memory charged to the instance's cgroup, in bytes (0 when unknown). */

@@ -33,8 +33,13 @@ export interface Distribution {
 
 export interface BootBenchRow {
   runtime: Runtime;
+  /** Wall clock, spawn → ready. */
   shim: Distribution;
   bare: Distribution;
+  /** CPU time charged to the instance's cgroup up to readiness (immune to other load on the machine). */
+  shimCpu: Distribution;
+  bareCpu: Distribution;
+  overheadCpuMedianMs: number;
   /** shim median − bare median. */
   overheadMedianMs: number;
   overheadP99Ms: number;
@@ -77,6 +82,7 @@ export async function runBootBench(options: BootBenchOptions = {}): Promise<Boot
       const inst = await (variant === 'shim' ? shimBackend : bareBackend).start(spec);
       await inst.stop(0);
       (samples[`${runtime}/${variant}`] ??= []).push(inst.timings.startMs);
+      (samples[`${runtime}/${variant}/cpu`] ??= []).push(inst.timings.startCpuMs ?? 0);
       options.onSample?.(runtime, variant, inst.timings.startMs);
     };
     // One unmeasured warm-up of each (page cache, first cgroup creation), then interleaved samples so
@@ -97,7 +103,18 @@ export async function runBootBench(options: BootBenchOptions = {}): Promise<Boot
     return runtimes.map((runtime) => {
       const shim = distribution(samples[`${runtime}/shim`]!);
       const bare = distribution(samples[`${runtime}/bare`]!);
-      return { runtime, shim, bare, overheadMedianMs: shim.medianMs - bare.medianMs, overheadP99Ms: shim.p99Ms - bare.p99Ms };
+      const shimCpu = distribution(samples[`${runtime}/shim/cpu`]!);
+      const bareCpu = distribution(samples[`${runtime}/bare/cpu`]!);
+      return {
+        runtime,
+        shim,
+        bare,
+        shimCpu,
+        bareCpu,
+        overheadMedianMs: shim.medianMs - bare.medianMs,
+        overheadP99Ms: shim.p99Ms - bare.p99Ms,
+        overheadCpuMedianMs: shimCpu.medianMs - bareCpu.medianMs,
+      };
     });
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -111,12 +128,18 @@ async function mkdirp(dir: string): Promise<string> {
 
 export function formatBootBench(rows: BootBenchRow[]): string {
   const f = (x: number) => x.toFixed(1).padStart(7);
-  const lines = ['runtime  variant  median ms   p99 ms   min ms   max ms   n', '-------  -------  ---------  -------  -------  -------  --'];
+  const lines = [
+    'spawn → ready (wall ms; cpu = CPU time charged to the instance cgroup until ready)',
+    'runtime  variant  median ms   p99 ms   min ms   max ms  cpu median  n',
+    '-------  -------  ---------  -------  -------  -------  ----------  --',
+  ];
   for (const r of rows) {
-    for (const [variant, d] of [['shim', r.shim], ['bare', r.bare]] as const) {
-      lines.push(`${r.runtime.padEnd(7)}  ${variant.padEnd(7)}  ${f(d.medianMs)}    ${f(d.p99Ms)}  ${f(d.minMs)}  ${f(d.maxMs)}  ${d.n}`);
+    for (const [variant, d, c] of [['shim', r.shim, r.shimCpu], ['bare', r.bare, r.bareCpu]] as const) {
+      lines.push(`${r.runtime.padEnd(7)}  ${variant.padEnd(7)}  ${f(d.medianMs)}    ${f(d.p99Ms)}  ${f(d.minMs)}  ${f(d.maxMs)}     ${f(c.medianMs)}  ${d.n}`);
     }
-    lines.push(`${r.runtime.padEnd(7)}  shim − bare: median ${r.overheadMedianMs.toFixed(1)} ms, p99 ${r.overheadP99Ms.toFixed(1)} ms`);
+    lines.push(
+      `${r.runtime.padEnd(7)}  shim − bare: median ${r.overheadMedianMs.toFixed(1)} ms, p99 ${r.overheadP99Ms.toFixed(1)} ms, cpu median ${r.overheadCpuMedianMs.toFixed(1)} ms`,
+    );
   }
   return lines.join('\n');
 }

@@ -4,14 +4,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * One instance's cgroup (v1, as on this machine: one hierarchy per controller), at
- * `<root>/{memory,cpu,pids}/hivelab/<instanceId>`. The memory limit is what makes `memoryMB` real and
+ * `<root>/{memory,cpu,cpuacct,pids}/hivelab/<instanceId>`. The memory limit is what makes `memoryMB` real and
  * what lets the worker tell an OOM kill from a crash; cpu.shares gives bigger functions more CPU the
  * way Lambda does.
  */
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 export const CGROUP_PARENT = 'hivelab';
-const CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
+// cpuacct only measures (CPU time per instance, robust where wall-clock timings are noisy).
+const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
 type Controller = (typeof CONTROLLERS)[number];
 
 /** Lambda gives one full vCPU at 1769 MB and scales CPU linearly with memory. */
@@ -101,6 +102,13 @@ export class InstanceCgroup {
     } catch {
       return 0;
     }
+  }
+
+  /** CPU time consumed by everything in the group so far (user + system), in milliseconds. */
+  async cpuUsageMs(): Promise<number> {
+    return readNumber(join(this.dir('cpuacct'), 'cpuacct.usage'))
+      .then((ns) => ns / 1e6)
+      .catch(() => 0);
   }
 
   async peakMemory(): Promise<number> {

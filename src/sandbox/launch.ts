@@ -75,18 +75,32 @@ export function probeSystemRoots(paths = ['/usr', '/bin', '/sbin', '/lib', '/lib
   return roots;
 }
 
-export function runtimeArgvFor(runtime: Runtime): string[] {
+/**
+ * The runtime shim's command line. `runtimeDir` is where the compiled runtimes are seen by the
+ * runtime: /opt/hivelab/runtime inside the bwrap sandbox; a launcher without a mount namespace
+ * passes the host's `dist/runtime`.
+ */
+export function runtimeArgvFor(runtime: Runtime, runtimeDir = SANDBOX_RUNTIME_DIR): string[] {
   switch (runtime) {
     case 'node':
-      return ['/usr/bin/node', `${SANDBOX_RUNTIME_DIR}/node/shim.js`];
+      return ['/usr/bin/node', `${runtimeDir}/node/shim.cjs`];
     case 'python':
       // Debian's interpreter (with python3-numpy etc.), not a pyenv shim.
-      return ['/usr/bin/python3', `${SANDBOX_RUNTIME_DIR}/python/shim.py`];
+      return ['/usr/bin/python3', `${runtimeDir}/python/shim.py`];
   }
 }
 
+/** Where the runtime finds its task root and run folder (sandbox paths unless a launcher says otherwise). */
+export interface RuntimePaths {
+  taskRoot: string;
+  runDir: string;
+}
+
 /** The runtime's environment: nothing of the host's leaks in (in particular no NODE_EXTRA_CA_CERTS). */
-export function runtimeEnv(spec: InstanceSpec): Record<string, string> {
+export function runtimeEnv(
+  spec: InstanceSpec,
+  paths: RuntimePaths = { taskRoot: SANDBOX_TASK_ROOT, runDir: SANDBOX_RUN_DIR },
+): Record<string, string> {
   const m = spec.manifest;
   const env: Record<string, string> = {
     PATH: '/usr/local/bin:/usr/bin:/bin',
@@ -96,15 +110,15 @@ export function runtimeEnv(spec: InstanceSpec): Record<string, string> {
     PYTHONDONTWRITEBYTECODE: '1',
     PYTHONUNBUFFERED: '1',
     ...m.env,
-    HIVELAB_SOCKET: `${SANDBOX_RUN_DIR}/fn.sock`,
-    HIVELAB_SIDECAR: `${SANDBOX_RUN_DIR}/qp.sock`,
+    HIVELAB_SOCKET: `${paths.runDir}/fn.sock`,
+    HIVELAB_SIDECAR: `${paths.runDir}/qp.sock`,
     HIVELAB_HANDLER: m.handler,
     HIVELAB_FUNCTION: m.name,
     HIVELAB_INSTANCE: spec.instanceId,
     HIVELAB_MEMORY_MB: String(m.memoryMB),
     HIVELAB_TIMEOUT_MS: String(m.timeoutMs),
     HIVELAB_READY_FD: String(READY_FD),
-    HIVELAB_TASK_ROOT: SANDBOX_TASK_ROOT,
+    HIVELAB_TASK_ROOT: paths.taskRoot,
     ...spec.env,
   };
   delete env.NODE_EXTRA_CA_CERTS;

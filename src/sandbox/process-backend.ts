@@ -57,7 +57,7 @@ export class ProcessBackend implements SandboxBackend {
 
   async start(spec: InstanceSpec): Promise<SandboxInstance> {
     const t0 = performance.now();
-    const shim = spec.manifest.runtime === 'node' ? 'node/shim.js' : 'python/shim.py';
+    const shim = spec.manifest.runtime === 'node' ? 'node/shim.cjs' : 'python/shim.py';
     if (!this.options.runtimeArgv && !existsSync(join(this.layout.runtimeDir, shim))) {
       throw new SandboxStartError(
         `runtime shim ${join(this.layout.runtimeDir, shim)} is missing: build first (tsc && node scripts/copy-assets.mjs)`,
@@ -110,6 +110,8 @@ export class ProcessBackend implements SandboxBackend {
     }
     const t2 = performance.now();
     instance.markReady({ startMs: t2 - t0, cgroupMs: t1 - t0, spawnToReadyMs: t2 - t1 });
+    // CPU spent by launcher, bwrap and runtime up to readiness: a noise-free companion to startMs.
+    instance.timings.startCpuMs = await cgroup.cpuUsageMs();
     return instance;
   }
 }
@@ -212,6 +214,11 @@ export class ProcessInstance implements SandboxInstance {
 
   memoryUsage(): Promise<number> {
     return this.isExited ? Promise.resolve(0) : this.cgroup.memoryUsage();
+  }
+
+  /** CPU time the instance has used so far (ms; 0 once it is gone). */
+  cpuUsageMs(): Promise<number> {
+    return this.isExited ? Promise.resolve(0) : this.cgroup.cpuUsageMs();
   }
 
   async stop(graceMs = 1000): Promise<ExitInfo> {

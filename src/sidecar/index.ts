@@ -17,6 +17,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
+import { Coalescer, COALESCE_BYTES } from './coalescer.js';
 import { TransferError } from '../transfer/errors.js';
 import type { TransferServices } from '../transfer/services.js';
 import { normalizeContentType, parseTransfer, readAll, type IncomingObject, type OutgoingObject } from '../transfer/object-stream.js';
@@ -66,7 +67,7 @@ function sendObject(res: http.ServerResponse, out: OutgoingObject): Promise<void
       if (!body.readableEnded) body.destroy();
       resolve();
     });
-    body.pipe(res);
+    body.pipe(new Coalescer(COALESCE_BYTES)).pipe(res);
   });
 }
 

@@ -26,12 +26,18 @@ export interface SnapshotLaunchSpec {
   cwd: string;
 }
 
-/** Pure: the host command that starts `spec` in its own namespaces. */
+/**
+ * Pure: the host command that starts `spec` in its own namespaces. The runtime's stdout and stderr
+ * go into one real pipe read by `cat` outside the instance: CRIU can dump a pipe and, on restore,
+ * graft a new one in its place (`--inherit-fd`), whereas Node's stdio "pipes" are socketpairs CRIU
+ * refuses as external sockets, and a log file must not change size between dump and restore.
+ */
 export function buildSnapshotLaunchArgs(spec: SnapshotLaunchSpec): { file: string; args: string[] } {
   if (spec.argv.length === 0) throw new Error('snapshot launcher: empty argv');
+  const unshare = ['unshare', '--pid', '--net', '--ipc', '--uts', '--fork', '--kill-child', 'setsid'];
   return {
-    file: 'unshare',
-    args: ['--pid', '--net', '--ipc', '--uts', '--fork', '--kill-child', 'setsid', ...spec.argv],
+    file: '/bin/sh',
+    args: ['-c', `${unshare.join(' ')} "$@" 2>&1 | cat`, 'hivelab-snapshot-launcher', ...spec.argv],
   };
 }
 
@@ -40,9 +46,8 @@ export interface LaunchedInstance {
   pid: number;
   /** The `unshare` parent; it exits when the runtime does. */
   launcher: ChildProcess;
-  /** The runtime's stdout and stderr (pipes: CRIU restores them with `--inherit-fd`, a growing log file it could not). */
-  stdout: NodeJS.ReadableStream;
-  stderr: NodeJS.ReadableStream;
+  /** The runtime's stdout and stderr, interleaved (forwarded by `cat`). */
+  output: NodeJS.ReadableStream;
   /** Settles when the launcher exits (the instance is gone). */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGKILL to the runtime; the PID namespace dies with its PID 1. */
@@ -56,7 +61,7 @@ export interface LaunchedInstance {
  */
 export async function launchForSnapshot(spec: SnapshotLaunchSpec, cgroupProcs: string[] = []): Promise<LaunchedInstance> {
   const { file, args } = buildSnapshotLaunchArgs(spec);
-  const launcher = spawn(file, args, { cwd: spec.cwd, env: cleanEnv(spec.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const launcher = spawn(file, args, { cwd: spec.cwd, env: cleanEnv(spec.env), stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     launcher.once('exit', (code, signal) => resolve({ code, signal }));
     launcher.once('error', () => resolve({ code: null, signal: null }));
@@ -66,8 +71,7 @@ export async function launchForSnapshot(spec: SnapshotLaunchSpec, cgroupProcs: s
   return {
     pid,
     launcher,
-    stdout: launcher.stdout!,
-    stderr: launcher.stderr!,
+    output: launcher.stdout!,
     exited,
     kill: () => {
       try {
@@ -75,22 +79,29 @@ export async function launchForSnapshot(spec: SnapshotLaunchSpec, cgroupProcs: s
       } catch {
         /* already gone */
       }
-      launcher.kill('SIGKILL');
     },
   };
 }
 
-/** unshare forks the runtime; its PID is the launcher's only child. */
+/** The runtime is the child of the `unshare` that the launcher shell forked. */
 async function findChild(launcher: ChildProcess, exited: Promise<unknown>): Promise<number> {
   let gone = false;
   void exited.then(() => (gone = true));
   for (let i = 0; i < 2000 && !gone; i++) {
     if (launcher.pid) {
-      const children = await readFile(`/proc/${launcher.pid}/task/${launcher.pid}/children`, 'utf8').catch(() => '');
-      const first = children.trim().split(/\s+/)[0];
-      if (first) return Number(first);
+      for (const c of await childrenOf(launcher.pid)) {
+        const comm = (await readFile(`/proc/${c}/comm`, 'utf8').catch(() => '')).trim();
+        if (comm !== 'unshare') continue;
+        const inner = await childrenOf(c);
+        if (inner.length > 0) return inner[0]!;
+      }
     }
     await sleep(2);
   }
-  throw new Error(`snapshot launcher: the instance did not start (unshare ${gone ? 'exited' : 'has no child'})`);
+  throw new Error(`snapshot launcher: the instance did not start (launcher ${gone ? 'exited' : 'has no runtime child'})`);
+}
+
+export async function childrenOf(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return text.trim().split(/\s+/).filter(Boolean).map(Number);
 }

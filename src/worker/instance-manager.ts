@@ -2,6 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SandboxBackend, SandboxInstance, ExitInfo } from '../sandbox/backend.js';
 import type { StartRequest, StartedInstance, WorkerStats } from './protocol.js';
+import { SpanNames } from '../observability/semantic.js';
 
 interface Running {
   instance: SandboxInstance;
@@ -38,6 +39,7 @@ export class InstanceManager {
     await mkdir(runDir, { recursive: true, mode: 0o755 });
     await mkdir(logDir, { recursive: true });
     this.committedMB += memoryMB;
+    const startedAt = Date.now();
     let instance: SandboxInstance;
     try {
       instance = await this.backend.start({
@@ -60,6 +62,7 @@ export class InstanceManager {
       socketPath: instance.socketPath,
       pid: instance.pid,
       timings: instance.timings,
+      phases: instance.phases ?? [{ name: SpanNames.sandboxStart, startEpochMs: startedAt, endEpochMs: Date.now() }],
       mode: 'boot',
     };
   }

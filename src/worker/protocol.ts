@@ -1,5 +1,6 @@
 import type { FunctionManifest, ColdStartMode } from '../manifest/schema.js';
 import type { ExitInfo, StartTimings } from '../sandbox/backend.js';
+import type { PhaseTiming } from '../observability/semantic.js';
 
 /**
  * Messages between the control plane and a worker process (Node IPC channel). Requests carry a
@@ -35,6 +36,7 @@ export interface StartedInstance {
   socketPath: string;
   pid: number;
   timings: StartTimings;
+  phases: PhaseTiming[];
   /** The cold-start mode actually used (a snapshot mode falls back to boot when no snapshot exists yet). */
   mode: ColdStartMode | 'boot';
 }

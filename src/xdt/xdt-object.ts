@@ -144,9 +144,10 @@ export class XdtObject {
         off = c.len;
         sent += view.length;
         c.pending++;
+        const index = ci;
         const ok = sink.write(view, () => {
           c.pending--;
-          this.recycle(c, ci);
+          this.recycle(c, index);
         });
         if (off === c.buf.length) {
           c.fullyRead = true;

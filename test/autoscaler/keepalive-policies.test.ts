@@ -107,6 +107,18 @@ describe('hybrid histogram policy', () => {
     expect(p.decide(s + 12.1 * MIN, idle).desired).toBe(0);
   });
 
+  it('keeps the peak need of its keep-alive window (no pre-warm), at least one instance', () => {
+    const p = new HybridHistogramPolicy(cfg());
+    p.onArrival(0, 0);
+    p.onArrival(0, 1);
+    p.onArrival(0, 2);
+    p.record({ at: 1 * S, concurrency: 2.5, peak: 3, requests: 3 });
+    p.decide(1 * S, idle);
+    // fixed mode (no history): 3 instances stay for the 4 h window after their last use (1 s)
+    expect(p.decide(60 * S, idle)).toMatchObject({ desired: 3, reason: 'keep-alive', wakeAt: 1 * S + 4 * 3600_000 });
+    expect(p.decide(1 * S + 4 * 3600_000, idle).desired).toBe(0);
+  });
+
   it('keeps one instance per concurrent request while busy', () => {
     const p = new HybridHistogramPolicy(cfg());
     p.onArrival(0, 0);

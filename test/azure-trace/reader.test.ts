@@ -89,6 +89,21 @@ describe('Azure trace reader', () => {
     await expect(readDurations(d)).rejects.toThrow(`${d}:2:23: row ends before column percentile_Average_50 (10 cells)`);
   });
 
+  it('accepts real-data number styles and a per-function memory file (In-Vitro variant)', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'hivelab-trace-'));
+    await writeFile(join(d, 'invocations_per_function_md.anon.d03.csv'), 'HashOwner,HashApp,HashFunction,Trigger,1\no,a,f,http,4\no,a,g,http,1\n');
+    // as in the published files: float minimum/maximum, zero percentiles, p100 below Maximum
+    await writeFile(join(d, 'function_durations_percentiles.anon.d03.csv'), DUR.split('\n')[0] + '\no,a,f,100,2880,0.0,2595.0,0,0,0,1,1,1376,2595\n');
+    await writeFile(
+      join(d, 'app_memory_percentiles.anon.d03.csv'),
+      'HashOwner,HashApp,HashFunction,SampleCount,AverageAllocatedMb,AverageAllocatedMb_pct1,AverageAllocatedMb_pct5,AverageAllocatedMb_pct25,AverageAllocatedMb_pct50,AverageAllocatedMb_pct75,AverageAllocatedMb_pct95,AverageAllocatedMb_pct99,AverageAllocatedMb_pct100\no,a,g,3,99.5,90,91,92,93,94,95,96,97\n',
+    );
+    const t = await readTraceDay(d, 'd03');
+    expect(t.functions[0]!.duration).toMatchObject({ minimumMs: 0, maximumMs: 2595, percentilesMs: { '50': 1, '99': 1376 } });
+    expect(t.functions[0]!.memory).toBeUndefined();
+    expect(t.functions[1]!.memory?.averageMB).toBe(99.5);
+  });
+
   it('accepts a real-sized header (1440 minute columns)', async () => {
     const f = join(dir, 'full.csv');
     const header = ['HashOwner', 'HashApp', 'HashFunction', 'Trigger', ...Array.from({ length: 1440 }, (_, i) => String(i + 1))].join(',');

@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 export interface DelayServer {
   url: string;
   received: { path: string; bodyBytes: number; atMs: number }[];
+  /** TCP connections accepted so far. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -35,11 +37,14 @@ export async function startDelayServer(instance = 'inst-1'): Promise<DelayServer
     });
   });
   server.keepAliveTimeout = 30_000;
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     received,
+    connections: () => connections,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

@@ -65,6 +65,18 @@ describe('open-loop client against a delay server', () => {
     expect(refused!.error).toMatch(/ECONNREFUSED|connect/i);
   });
 
+  it('reuses connections when asked, opens one per request otherwise', async () => {
+    const reqs = (n: number): OutgoingRequest[] => Array.from({ length: n }, (_, i) => ({ id: i, burstId: i, replica: 0, scheduledMs: i * 15, url: `${srv.url}/delay/0`, body: Buffer.from('{}') }));
+    let before = srv.connections();
+    await runOpenLoop(reqs(6), { ...base, connections: 4, reuseConnections: true });
+    // Arrivals 15 ms apart mostly find the previous response done and reuse its connection
+    // (not asserted to be exactly 1: a loaded machine may delay a response past the next arrival).
+    expect(srv.connections() - before).toBeLessThanOrEqual(3);
+    before = srv.connections();
+    await runOpenLoop(reqs(6), { ...base, connections: 4, reuseConnections: false });
+    expect(srv.connections() - before).toBe(6);
+  });
+
   it('an abort stops sending and keeps what was measured', async () => {
     const ac = new AbortController();
     const reqs: OutgoingRequest[] = [];

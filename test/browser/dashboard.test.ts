@@ -86,7 +86,11 @@ describe('dashboard in headless Chromium', () => {
   it('signs in with the URL token, shows instances and counts live, and opens a trace waterfall', async () => {
     const page = await browser.context.newPage();
     const seenRequests: string[] = [];
+    const pageErrors: string[] = [];
     page.on('request', (r) => seenRequests.push(r.url()));
+    // Script errors and CSP violations both surface here; the page must produce none.
+    page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
+    page.on('pageerror', (e) => pageErrors.push(e.message));
     const resp = await page.goto(`${url}/?token=${ADMIN}`);
     expect(resp?.status()).toBe(200);
     // The token left the address bar; the cookie holding it is out of the scripts' reach.
@@ -123,6 +127,7 @@ describe('dashboard in headless Chromium', () => {
     expect(await text(page, `.span-row[data-span="${SpanNames.wsInstall}"] .span-attrs`)).toContain('812');
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-trace.png'), fullPage: true });
     expect(seenRequests.every((u) => u.startsWith(url))).toBe(true);
+    expect(pageErrors).toEqual([]);
     await page.close();
   });
 

@@ -73,6 +73,9 @@ describe('dashboard routes', () => {
     expect((await get('/dashboard/style.css')).status).toBe(200);
     expect((await get('/dashboard/..%2Fpackage.json')).status).toBe(404);
     expect((await get('/dashboard/../package.json')).status).not.toBe(200);
+    const big = await request(`${url}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${'x'.repeat(20_000)}` });
+    expect(big.statusCode).toBe(413);
+    await big.body.text();
   });
 
   it('serves /metrics in the Prometheus text format', async () => {
@@ -94,6 +97,7 @@ describe('dashboard routes', () => {
     expect(JSON.parse((await get(`/v1/traces/${t.traceId}`, ADMIN)).body).summary.invocationIds).toEqual(['inv-http-1']);
     expect((await get('/v1/traces/missing', ADMIN)).status).toBe(404);
     expect((await get('/v1/traces?last=0', ADMIN)).status).toBe(400);
+    expect((await get('/v1/traces/%E0%A4%A', ADMIN)).status).toBe(400);
     const list = JSON.parse((await get('/v1/traces?function=hello&last=5', ADMIN)).body).traces;
     expect(list.map((s: { invocationIds: string[] }) => s.invocationIds[0])).toEqual(['inv-http-1']);
 

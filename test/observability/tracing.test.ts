@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Tracing } from '../../src/observability/tracing.js';
 import { SpanNames, Attr } from '../../src/observability/semantic.js';
 import { parseTraceparent } from '../../src/observability/traceparent.js';
+import { addPhaseTimings, addStartTimings } from '../../src/observability/phase-timings.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -84,9 +85,12 @@ describe('invocation tracing', () => {
     const cold = inv.startSpan(SpanNames.coldStart, { [Attr.coldStartMode]: 'reap' });
     // The worker reports its restore timing as plain numbers.
     const t0 = Date.now();
-    inv.addCompletedSpan(SpanNames.sandboxRestore, t0, t0 + 40, { 'hivelab.restore.ms': 40 }, cold);
-    inv.addCompletedSpan(SpanNames.wsFetch, t0 + 40, t0 + 45, { [Attr.wsBytes]: 4096 * 300 }, cold);
-    inv.addCompletedSpan(SpanNames.wsInstall, t0 + 45, t0 + 50, { [Attr.pagesPrefetched]: 300, [Attr.faultsOnDemand]: 12 }, cold);
+    addPhaseTimings(inv, [
+      { name: SpanNames.sandboxRestore, startEpochMs: t0, endEpochMs: t0 + 40, attributes: { 'hivelab.restore.ms': 40 } },
+      { name: SpanNames.wsFetch, startEpochMs: t0 + 40, endEpochMs: t0 + 45, attributes: { [Attr.wsBytes]: 4096 * 300 } },
+      { name: SpanNames.wsInstall, startEpochMs: t0 + 45, endEpochMs: t0 + 50, attributes: { [Attr.pagesPrefetched]: 300, [Attr.faultsOnDemand]: 12 } },
+      { name: SpanNames.connect, startEpochMs: t0 + 50, endEpochMs: t0 + 51, error: 'ECONNREFUSED once, retried' },
+    ], cold);
     cold.end();
     await expect(inv.span(SpanNames.functionProcess, async () => { throw new Error('handler failed'); })).rejects.toThrow('handler failed');
     inv.end('error', 'handler failed');
@@ -96,7 +100,8 @@ describe('invocation tracing', () => {
     expect(t.summary.error).toBe(true);
     const byName = new Map(t.spans.map((s) => [s.name, s]));
     const coldSpan = byName.get(SpanNames.coldStart)!;
-    for (const phase of [SpanNames.sandboxRestore, SpanNames.wsFetch, SpanNames.wsInstall]) {
+    expect(byName.get(SpanNames.connect)).toMatchObject({ status: 'error', attributes: { 'error.message': 'ECONNREFUSED once, retried' } });
+    for (const phase of [SpanNames.sandboxRestore, SpanNames.wsFetch, SpanNames.wsInstall, SpanNames.connect]) {
       expect(byName.get(phase)?.parentSpanId).toBe(coldSpan.spanId);
     }
     expect(byName.get(SpanNames.sandboxRestore)!.durationMs).toBeCloseTo(40, 0);
@@ -104,6 +109,24 @@ describe('invocation tracing', () => {
     expect(byName.get(SpanNames.functionProcess)!.status).toBe('error');
     expect(byName.get(SpanNames.functionProcess)!.statusMessage).toBe('handler failed');
     expect(byName.get(SpanNames.activatorQueue)!.parentSpanId).toBe(byName.get(SpanNames.invocation)!.spanId);
+  });
+
+  it('turns duration-only worker timings into a sandbox span placed from the request time', async () => {
+    const tracing = await Tracing.create({ sampleRate: 1 });
+    cleanups.push(() => tracing.shutdown());
+    const inv = tracing.startInvocation('f', 'inv-durations');
+    const cold = inv.startSpan(SpanNames.coldStart);
+    const asked = Date.now() - 100;
+    addStartTimings(inv, asked, { startMs: 72.5, criuRestoreMs: 61 }, 'snapshot', cold);
+    addStartTimings(inv, asked, { startMs: 300 }, 'boot', cold);
+    cold.end();
+    inv.end('ok');
+    const spans = tracing.store.get('inv-durations')!.spans;
+    const restore = spans.find((s) => s.name === SpanNames.sandboxRestore)!;
+    expect(restore.startMs).toBeCloseTo(asked, 0);
+    expect(restore.durationMs).toBeCloseTo(72.5, 1);
+    expect(restore.attributes).toMatchObject({ [Attr.coldStartMode]: 'snapshot', 'hivelab.start.criuRestoreMs': 61 });
+    expect(spans.find((s) => s.name === SpanNames.sandboxStart)!.durationMs).toBeCloseTo(300, 1);
   });
 
   it('ending the invocation ends spans left open (a crash path cannot leak them)', async () => {
@@ -149,6 +172,29 @@ describe('invocation tracing', () => {
     expect(sampled).toBeGreaterThan(800);
     expect(sampled).toBeLessThan(1200);
     expect(half.store.size).toBe(Math.min(sampled, 1000));
+  });
+
+  it('keeps traces on disk across a restart of the process', async () => {
+    const storeDir = await tmp();
+    const first = await Tracing.create({ sampleRate: 1, storeDir });
+    const inv = first.startInvocation('hello', 'inv-before-restart');
+    inv.span(SpanNames.functionProcess, () => undefined);
+    inv.end('ok');
+    await first.shutdown();
+    // Even with sampling now off, the traces already taken are still served.
+    const second = await Tracing.create({ sampleRate: 0, storeDir });
+    cleanups.push(() => second.shutdown());
+    expect(second.store.get('inv-before-restart')?.spans.map((s) => s.name)).toEqual([SpanNames.invocation, SpanNames.functionProcess]);
+  });
+
+  it('shuts down promptly when a collector is unreachable', async () => {
+    const dead = await listen((req) => req.socket.destroy());
+    const errors: Error[] = [];
+    const tracing = await Tracing.create({ sampleRate: 1, zipkinUrl: `${dead.url}/api/v2/spans`, onExportError: (e) => errors.push(e) });
+    tracing.startInvocation('f', 'inv-lost').end('ok');
+    await tracing.shutdown();
+    expect(errors.length).toBe(1);
+    expect(tracing.store.get('inv-lost')).toBeDefined();
   });
 
   it('exports Zipkin v2 JSON and OTLP/HTTP to collectors, continuing an incoming trace', async () => {

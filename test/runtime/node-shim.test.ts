@@ -118,3 +118,29 @@ describe('node shim protocol', () => {
     expect(outputs[0].bytes).not.toBe(outputs[1].bytes);
   });
 });
+
+describe('node shim handler loading', () => {
+  let backend: ProcessBackend;
+  const extra: SandboxInstance[] = [];
+  beforeAll(() => {
+    backend = new ProcessBackend({ runtimeDir: join(work, 'dist/runtime') });
+  });
+  afterAll(async () => {
+    for (const i of extra) await i.stop();
+  });
+
+  test('a CommonJS handler in a subfolder; crypto destructured at load is still reseedable', async () => {
+    const inst = await backend.start(fixtureSpec('sandbox-node-cjs', work));
+    extra.push(inst);
+    const out = (await invokeJson(inst.socketPath, { a: 1 })).json();
+    expect(out.kind).toBe('object');
+    expect(out.event).toEqual({ a: 1 });
+    expect(out.wrapped).toEqual([true, true]);
+  });
+
+  test('an ES module with top-level await loads through import()', async () => {
+    const inst = await backend.start(fixtureSpec('sandbox-node-tla', work));
+    extra.push(inst);
+    expect((await invokeJson(inst.socketPath, {})).json()).toEqual({ answer: 42 });
+  });
+});

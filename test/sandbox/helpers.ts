@@ -19,7 +19,7 @@ export function buildRuntime(outDir: string): string {
   const tsc = join(REPO, 'node_modules/typescript/bin/tsc');
   const args = [tsc, '--outDir', outDir, '--rootDir', join(REPO, 'src'), '--module', 'NodeNext', '--moduleResolution', 'NodeNext',
     '--target', 'ES2022', '--lib', 'ES2023', '--types', 'node', '--strict', '--skipLibCheck', '--esModuleInterop', '--resolveJsonModule',
-    join(REPO, 'src/runtime/node/shim.ts')];
+    join(REPO, 'src/runtime/node/shim.cts')];
   try {
     execFileSync(process.execPath, args, { stdio: 'pipe' });
   } catch {

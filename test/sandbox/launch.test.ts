@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { parseManifest } from '../../src/manifest/validate.js';
 import { cpuSharesFor } from '../../src/sandbox/cgroup.js';
-import { buildLaunch, runtimeEnv, sandboxHostname, type SandboxLayout } from '../../src/sandbox/launch.js';
+import { buildLaunch, runtimeArgvFor, runtimeEnv, sandboxHostname, type SandboxLayout } from '../../src/sandbox/launch.js';
 import type { InstanceSpec } from '../../src/sandbox/backend.js';
 
 const layout: SandboxLayout = {
@@ -50,7 +50,7 @@ describe('launch plan (pure)', () => {
     }
     expect(bwrapArgs).not.toContain('--unshare-user'); // CRIU was verified without a user namespace
     expect(bwrapArgs.slice(bwrapArgs.indexOf('--cap-drop'), bwrapArgs.indexOf('--cap-drop') + 2)).toEqual(['--cap-drop', 'ALL']);
-    expect(bwrapArgs.slice(bwrapArgs.indexOf('--') + 1)).toEqual(['/usr/bin/node', '/opt/hivelab/runtime/node/shim.js']);
+    expect(bwrapArgs.slice(bwrapArgs.indexOf('--') + 1)).toEqual(['/usr/bin/node', '/opt/hivelab/runtime/node/shim.cjs']);
   });
 
   test('the launcher joins every cgroup before exec-ing bwrap', () => {
@@ -90,5 +90,16 @@ describe('launch plan (pure)', () => {
     expect(cpuSharesFor(128)).toBe(74);
     expect(cpuSharesFor(1)).toBe(2);
     expect(cpuSharesFor(3538)).toBe(2048);
+  });
+});
+
+describe('launch plan for launchers without a mount namespace', () => {
+  test('host paths for the shim, task root and sockets', () => {
+    expect(runtimeArgvFor('node', '/repo/dist/runtime')).toEqual(['/usr/bin/node', '/repo/dist/runtime/node/shim.cjs']);
+    expect(runtimeArgvFor('python', '/repo/dist/runtime')).toEqual(['/usr/bin/python3', '/repo/dist/runtime/python/shim.py']);
+    const env = runtimeEnv(spec(), { taskRoot: '/state/functions/hello/abc', runDir: '/state/run/x' });
+    expect(env.HIVELAB_TASK_ROOT).toBe('/state/functions/hello/abc');
+    expect(env.HIVELAB_SOCKET).toBe('/state/run/x/fn.sock');
+    expect(env.HIVELAB_SIDECAR).toBe('/state/run/x/qp.sock');
   });
 });

@@ -19,7 +19,7 @@ async function start(fixture: string, overrides: Record<string, unknown> = {}) {
 }
 
 function cgroupDirs(instanceId: string): string[] {
-  return ['memory', 'cpu', 'pids'].map((c) => `/sys/fs/cgroup/${c}/hivelab/${instanceId}`);
+  return ['memory', 'cpu', 'cpuacct', 'pids'].map((c) => `/sys/fs/cgroup/${c}/hivelab/${instanceId}`);
 }
 
 beforeAll(() => {
@@ -48,7 +48,7 @@ describe('process backend: isolation', () => {
     expect(Number(probe.processes)).toBeLessThan(10); // a handful: node, the probe's sh/ls/grep/wc
     const init = (inst as ProcessInstance).initPid;
     expect(init).toBeGreaterThan(1);
-    expect(readFileSync(`/proc/${init}/cmdline`, 'utf8')).toContain('/opt/hivelab/runtime/node/shim.js');
+    expect(readFileSync(`/proc/${init}/cmdline`, 'utf8')).toContain('/opt/hivelab/runtime/node/shim.cjs');
   });
 
   test('own UTS and network namespace: other hostname, loopback only', () => {
@@ -63,7 +63,7 @@ describe('process backend: isolation', () => {
     expect(probe.visible['/home']).toBe(false);
     expect(probe.visible['/var/task']).toBe(true);
     expect(probe.visible['/node_modules/zod']).toBe(true);
-    expect(probe.visible['/opt/hivelab/runtime/node/shim.js']).toBe(true);
+    expect(probe.visible['/opt/hivelab/runtime/node/shim.cjs']).toBe(true);
     expect(probe.canWriteTask).toBe(false);
     expect(probe.canWriteEtc).toBe(false);
     expect(probe.canWriteTmp).toBe(true);
@@ -79,7 +79,7 @@ describe('process backend: isolation', () => {
   });
 
   test('cgroup limits are set and usage is reported', async () => {
-    const [mem, cpu, pids] = cgroupDirs(inst.instanceId);
+    const [mem, cpu, , pids] = cgroupDirs(inst.instanceId);
     expect(Number(readFileSync(join(mem!, 'memory.limit_in_bytes'), 'utf8'))).toBe(128 * 1024 * 1024);
     expect(Number(readFileSync(join(cpu!, 'cpu.shares'), 'utf8'))).toBe(cpuSharesFor(128));
     expect(readFileSync(join(pids!, 'pids.max'), 'utf8').trim()).toBe('512');
@@ -89,6 +89,8 @@ describe('process backend: isolation', () => {
     expect(members).toContain((inst as ProcessInstance).initPid);
     expect(await inst.memoryUsage()).toBeGreaterThan(1024 * 1024);
     expect(inst.timings.startMs).toBeGreaterThan(0);
+    expect(inst.timings.startCpuMs).toBeGreaterThan(0);
+    expect(await (inst as ProcessInstance).cpuUsageMs()).toBeGreaterThanOrEqual(inst.timings.startCpuMs!);
   });
 });
 
@@ -142,6 +144,15 @@ describe('process backend: lifecycle', () => {
     expect(info.reason).toBe('crash');
     expect(info.code).toBe(3);
     for (const d of cgroupDirs(inst.instanceId)) expect(existsSync(d)).toBe(false);
+  });
+
+  test('python: sys.exit in a handler ends the instance as a crash', async () => {
+    const { inst } = await start('sandbox-python-hello');
+    await invokeJson(inst.socketPath, { op: 'exit' }).catch(() => undefined);
+    const info = await inst.exited;
+    expect(info.reason).toBe('crash');
+    expect(info.code).toBe(3);
+    expect(info.detail).toContain('sys.exit(3)');
   });
 
   test('output goes to the log file (appended)', async () => {

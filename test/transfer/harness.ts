@@ -31,7 +31,7 @@ export class Harness {
   services: Services | undefined;
   workers: TransferServices[] = [];
   instances: Instance[] = [];
-  handlers = new Map<string, { handler: Handler; instance: Instance }>();
+  handlers = new Map<string, { handler: Handler; instance: Instance; raw: boolean }>();
   gateway: http.Server | undefined;
   gatewayUrl = '';
   sealKey = randomBytes(32);
@@ -73,9 +73,9 @@ export class Harness {
   }
 
   /** Deploys `handler` as function `name` on a fresh instance of `worker`. */
-  async deploy(name: string, worker: number, handler: Handler): Promise<Instance> {
+  async deploy(name: string, worker: number, handler: Handler, opts: { raw?: boolean } = {}): Promise<Instance> {
     const instance = await this.instance(worker, name);
-    this.handlers.set(name, { handler, instance });
+    this.handlers.set(name, { handler, instance, raw: opts.raw ?? false });
     return instance;
   }
 
@@ -94,7 +94,7 @@ export class Harness {
     try {
       // what the runtime shim does: parse the event, let the instance's sidecar resolve references
       const raw = decodeObject(Buffer.concat(chunks), req.headers['content-type']);
-      const event = await resolveEventRefs(raw, { invocationId: 'gw', functionName: name, sidecar: entry.instance.socketPath });
+      const event = entry.raw ? raw : await resolveEventRefs(raw, { invocationId: 'gw', functionName: name, sidecar: entry.instance.socketPath });
       send(200, await entry.handler(event, entry.instance));
     } catch (err) {
       const e = err as Error & { type?: string };

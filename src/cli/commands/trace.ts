@@ -9,7 +9,9 @@ const usage = `
 usage: hivelab trace INVOCATION_ID [--json] [--width N] [--state DIR]
        hivelab trace --function NAME [--last N] [--json] [--state DIR]
        hivelab trace --last N [--state DIR]
-       hivelab trace synth ...        (synthesize an Azure-style trace file; see hivelab trace synth --help)
+       hivelab trace synth --functions N --days D --out DIR [--seed S]
+                                      (a synthetic Azure Functions 2019 trace; run it without
+                                       options for its full usage)
 
 Prints where an invocation's time went: a waterfall of its spans (gateway, activator queueing,
 cold-start phases, queue-proxy wait, function processing, XDT transfers), fetched from the running

@@ -12,6 +12,7 @@ import { COLD_START_MODES, type ColdStartMode } from '../../manifest/schema.js';
 const usage = `
 usage: hivelab up [--port 8080] [--state DIR] [--detach] [--workers N] [--cold-start MODE]
                   [--keep-alive SECONDS] [--inline-limit BYTES] [--examples]
+                  [--trace-sample RATE] [--zipkin URL] [--otlp URL]
 
 Starts the platform (gateway, activator, autoscaler, workers) and prints its URL.
   --port N            gateway port on 127.0.0.1 (default 8080; 0 picks a free one)
@@ -22,6 +23,11 @@ Starts the platform (gateway, activator, autoscaler, workers) and prints its URL
   --keep-alive S      seconds an idle instance is kept before it is stopped (default 600)
   --inline-limit B    largest request body in bytes (default 6291456)
   --examples          deploy the bundled example functions
+  --trace-sample R    fraction of invocations traced, 0..1 (default 1; 0 turns tracing off)
+  --zipkin URL        also export traces to a Zipkin v2 endpoint (e.g. http://127.0.0.1:9411/api/v2/spans)
+  --otlp URL          also export traces to an OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318/v1/traces)
+
+The dashboard is at the printed URL (open it once with ?token=<admin token>).
 `;
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -80,6 +86,9 @@ const command: Command = {
         'keep-alive': { type: 'string' },
         'inline-limit': { type: 'string' },
         examples: { type: 'boolean', default: false },
+        'trace-sample': { type: 'string' },
+        zipkin: { type: 'string' },
+        otlp: { type: 'string' },
       },
       allowPositionals: false,
     });
@@ -92,6 +101,8 @@ const command: Command = {
     const keepAlive = int('keep-alive', values['keep-alive'], 0);
     const inlineLimit = int('inline-limit', values['inline-limit'], 1);
     const paths = statePaths(values.state);
+    const sample = values['trace-sample'] === undefined ? undefined : Number(values['trace-sample']);
+    if (sample !== undefined && !(sample >= 0 && sample <= 1)) throw new UsageError(`--trace-sample must be between 0 and 1, got "${values['trace-sample']}"`);
 
     const other = await runningPid(paths.platform);
     if (other) {
@@ -133,9 +144,13 @@ const command: Command = {
       inlineLimitBytes: inlineLimit,
       coldStart: coldStart as ColdStartMode | undefined,
       deploy,
+      traceSampleRate: sample,
+      zipkinUrl: values.zipkin,
+      otlpUrl: values.otlp,
     });
     console.log(`Hivelab is up at ${platform.url}`);
     console.log(`  state:  ${paths.root}   tokens: ${paths.tokens}`);
+    console.log(`  dashboard: ${platform.url}/  (sign in with the admin token from tokens.json)`);
     console.log(`  try:    npx hivelab ls   |   npx hivelab invoke hello-node --data '{"name":"you"}'`);
     console.log(`  stop:   Ctrl-C or npx hivelab down`);
     await new Promise<void>((resolve) => {

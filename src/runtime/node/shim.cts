@@ -1,12 +1,14 @@
 /**
  * The Node runtime shim: runs inside the sandbox as the instance's main process, loads the user
  * handler once and serves the runtime shim protocol (docs/CONTRACTS.md) over HTTP/1.1 on a Unix
- * socket. Kept to node: builtins only, because every millisecond here is cold-start time.
+ * socket. Kept to node: builtins only, because every millisecond here is cold-start time; and a
+ * CommonJS module (.cts → .cjs) because an ES-module entry point brings up Node's asynchronous ESM
+ * loader, a few milliseconds that a CommonJS handler would otherwise never pay.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { closeSync, rmSync, writeSync } from 'node:fs';
-import { installReseedableRandom, reseedAll } from './reseed.js';
-import { HandlerLoadError, loadHandler, type Handler } from './handler-loader.js';
+import { installReseedableRandom, reseedAll, wrapCryptoIfLoaded } from './reseed.cjs';
+import { HandlerLoadError, loadHandler, type Handler } from './handler-loader.cjs';
 
 // Before anything else (and before the handler module runs), so no generator escapes reseeding.
 installReseedableRandom();
@@ -111,6 +113,12 @@ async function invoke(handler: Handler, req: IncomingMessage, res: ServerRespons
   let contentType: string;
   let payload: Buffer;
   try {
+    // An event passed by reference ({"$xdt": ref} / {"$ref": ref}) becomes the object itself; a
+    // failed pull fails the invocation like a handler error (the caller sees the SDK's error type).
+    const resolve = (sdk as { resolveEventRefs?: (e: unknown, inv: object) => Promise<unknown> } | undefined)?.resolveEventRefs;
+    if (resolve && event !== null && typeof event === 'object' && !Buffer.isBuffer(event)) {
+      event = await resolve(event, { invocationId, traceparent, functionName });
+    }
     [contentType, payload] = encodeResult(await handler(event, context));
   } catch (err) {
     sendError(res, 500, 'handler', err);
@@ -144,6 +152,7 @@ async function main(): Promise<void> {
     process.stderr.write(`hivelab node shim: ${e instanceof HandlerLoadError ? e.message : (e.stack ?? e.message)}\n`);
     process.exit(1);
   }
+  wrapCryptoIfLoaded();
 
   const server = createServer((req, res) => {
     const route = `${req.method} ${req.url}`;

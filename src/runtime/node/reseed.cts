@@ -1,6 +1,6 @@
 import type * as NodeCrypto from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import Module, { createRequire, syncBuiltinESMExports } from 'node:module';
+import Module, { syncBuiltinESMExports } from 'node:module';
 
 /**
  * Random state that survives a snapshot must be made to diverge after every restore, or all clones
@@ -23,7 +23,6 @@ import Module, { createRequire, syncBuiltinESMExports } from 'node:module';
  * those on its own schedule.
  */
 
-const require = createRequire(import.meta.url);
 let crypto: typeof NodeCrypto;
 
 // ---- Math.random: xoshiro128** (Blackman & Vigna), 128-bit state ----

@@ -12,6 +12,21 @@ export class HandlerLoadError extends Error {
   }
 }
 
+/**
+ * require() first: Node ≥ 20.19 loads ES modules synchronously through it, without bringing up the
+ * asynchronous ESM loader, which is a few milliseconds of cold start. Modules with top-level await
+ * (or a Node without require(esm)) fall back to import().
+ */
+async function loadModule(file: string): Promise<Record<string, unknown>> {
+  try {
+    return require(file) as Record<string, unknown>;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_REQUIRE_ASYNC_MODULE' && code !== 'ERR_REQUIRE_ESM') throw err;
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  }
+}
+
 // Like Lambda: an explicit .mjs wins, then .js (ESM or CJS by the nearest package.json), then .cjs.
 const EXTENSIONS = ['.mjs', '.js', '.cjs'];
 
@@ -33,7 +48,7 @@ export async function loadHandler(taskRoot: string, spec: string): Promise<Handl
   }
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    mod = await loadModule(file);
   } catch (err) {
     const e = err as Error;
     throw new HandlerLoadError(`cannot load ${file}: ${e.stack ?? e.message}`);

@@ -1,0 +1,334 @@
+#define _GNU_SOURCE
+#include "monitor.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/*
+ * The exchange with `criu restore --lazy-pages` (see criu/uffd.c): CRIU connects to our stream
+ * socket and, per restored task, sends an int PID and then that task's userfaultfd as SCM_RIGHTS
+ * (a negative PID is a zombie and comes without a descriptor). When the whole tree is restored it
+ * sends the u32 "restore finished" marker; the tasks resume right after. Lazy areas are registered
+ * in MISSING mode and CRIU asked for fork/remap/remove/unmap events, so those arrive on the uffd too.
+ */
+#define RESTORE_FINISHED 0x52535446u
+#define MAX_UFFDS 32
+
+struct loop {
+	struct monitor *m;
+	int listen_fd, client_fd, pidfd, stdin_open;
+	int uffds[MAX_UFFDS];
+	size_t nr_uffds;
+	int finished;
+	uint8_t page[PAGE_SZ] __attribute__((aligned(4096)));
+	char line[256];
+	size_t line_len;
+};
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(a.sun_path, path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 4)) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static int recv_uffd(int sk)
+{
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sk, &msg, MSG_CMSG_CLOEXEC) <= 0)
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	return fd;
+}
+
+/* One message from CRIU: a task's PID + uffd, or the restore-finished marker. */
+static int handle_client(struct loop *l)
+{
+	struct monitor *m = l->m;
+	int32_t word;
+	ssize_t r = recv(l->client_fd, &word, sizeof(word), MSG_WAITALL);
+	char err[512] = "";
+
+	if (r == 0 || (r < 0 && errno != EINTR)) {
+		if (!l->finished)
+			emit("{\"event\":\"error\",\"message\":\"CRIU closed the lazy-pages connection before the restore finished\"}");
+		close(l->client_fd);
+		l->client_fd = -1;
+		return l->finished ? 0 : -1;
+	}
+	if (r != sizeof(word))
+		return 0;
+	if ((uint32_t)word == RESTORE_FINISHED) {
+		l->finished = 1;
+		if (m->mode == MODE_PREFETCH && m->ws_ok && l->nr_uffds > 0)
+			working_set_install(m, l->uffds[0], err, sizeof(err));
+		emit_stats(m, "restored");
+		return 0;
+	}
+	if (word < 0)
+		return 0; /* zombie: no userfaultfd follows */
+	int fd = recv_uffd(l->client_fd);
+	if (fd < 0) {
+		emit("{\"event\":\"error\",\"message\":\"no userfaultfd received for task %d\"}", word);
+		return -1;
+	}
+	if (l->nr_uffds == MAX_UFFDS) {
+		emit("{\"event\":\"error\",\"message\":\"too many tasks\"}");
+		return -1;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	l->uffds[l->nr_uffds++] = fd;
+	emit("{\"event\":\"task\",\"pid\":%d}", word);
+	return 0;
+}
+
+static uint64_t unremap(const struct monitor *m, uint64_t addr)
+{
+	for (size_t i = m->remaps_nr; i-- > 0;) {
+		const struct remap *r = &m->remaps[i];
+		if (addr >= r->to && addr < r->to + r->len)
+			addr = r->from + (addr - r->to);
+	}
+	return addr;
+}
+
+static void serve_fault(struct loop *l, int uffd, uint64_t addr)
+{
+	struct monitor *m = l->m;
+	uint64_t orig = unremap(m, addr), off;
+	int r;
+
+	m->st.faults++;
+	page_map_lookup(&m->map, orig, &off);
+	if (off == NO_DATA) {
+		struct uffdio_zeropage z = { .range = { .start = addr, .len = PAGE_SZ } };
+		r = ioctl(uffd, UFFDIO_ZEROPAGE, &z);
+		m->st.zero_pages++;
+	} else {
+		if (pread(m->pages_fd, l->page, PAGE_SZ, (off_t)off) != (ssize_t)PAGE_SZ) {
+			emit("{\"event\":\"error\",\"message\":\"cannot read page at offset %llu of the pages image\"}",
+			     (unsigned long long)off);
+			memset(l->page, 0, PAGE_SZ);
+		}
+		m->st.bytes_read += PAGE_SZ;
+		struct uffdio_copy c = { .dst = addr, .src = (uint64_t)(uintptr_t)l->page, .len = PAGE_SZ };
+		do
+			r = ioctl(uffd, UFFDIO_COPY, &c);
+		while (r < 0 && errno == EAGAIN && c.copy <= 0);
+	}
+	if (r < 0 && errno == EEXIST) {
+		/* installed meanwhile (prefetch raced with this fault): just wake the faulting thread */
+		struct uffdio_range w = { .start = addr, .len = PAGE_SZ };
+		ioctl(uffd, UFFDIO_WAKE, &w);
+	} else {
+		m->st.on_demand++;
+		if (m->mode == MODE_RECORD)
+			trace_record(m, orig, off);
+	}
+}
+
+static void drop_uffd(struct loop *l, size_t i)
+{
+	close(l->uffds[i]);
+	l->uffds[i] = l->uffds[--l->nr_uffds];
+}
+
+static void handle_uffd(struct loop *l, size_t i)
+{
+	struct monitor *m = l->m;
+	struct uffd_msg msgs[64];
+	int uffd = l->uffds[i];
+
+	for (;;) {
+		ssize_t r = read(uffd, msgs, sizeof(msgs));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r <= 0) {
+			drop_uffd(l, i);
+			return;
+		}
+		for (size_t k = 0; k < (size_t)r / sizeof(msgs[0]); k++) {
+			struct uffd_msg *msg = &msgs[k];
+			switch (msg->event) {
+			case UFFD_EVENT_PAGEFAULT:
+				serve_fault(l, uffd, msg->arg.pagefault.address & ~(PAGE_SZ - 1));
+				break;
+			case UFFD_EVENT_FORK:
+				/* a child shares the not-yet-served pages: serve its faults from the same image */
+				if (l->nr_uffds < MAX_UFFDS) {
+					int fd = (int)msg->arg.fork.ufd;
+					fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+					l->uffds[l->nr_uffds++] = fd;
+				}
+				break;
+			case UFFD_EVENT_REMAP: {
+				struct remap *nr = realloc(m->remaps, (m->remaps_nr + 1) * sizeof(*nr));
+				if (nr) {
+					m->remaps = nr;
+					m->remaps[m->remaps_nr++] = (struct remap){ msg->arg.remap.from, msg->arg.remap.to, msg->arg.remap.len };
+				}
+				break;
+			}
+			case UFFD_EVENT_REMOVE: {
+				/* madvise(DONTNEED): later faults there must see zeros, not the snapshot's data */
+				struct uffdio_range rg = { .start = msg->arg.remove.start, .len = msg->arg.remove.end - msg->arg.remove.start };
+				ioctl(uffd, UFFDIO_UNREGISTER, &rg);
+				break;
+			}
+			case UFFD_EVENT_UNMAP:
+				break; /* the area is gone; nothing will fault there */
+			}
+		}
+	}
+}
+
+static int handle_command(struct loop *l, const char *cmd)
+{
+	struct monitor *m = l->m;
+	char err[512] = "";
+
+	if (!strcmp(cmd, "stats")) {
+		emit_stats(m, "stats");
+	} else if (!strcmp(cmd, "record-done")) {
+		if (m->mode != MODE_RECORD) {
+			emit("{\"event\":\"error\",\"message\":\"record-done outside the record phase\"}");
+		} else if (working_set_write(m, err, sizeof(err))) {
+			emit("{\"event\":\"error\",\"message\":\"%s\"}", err);
+		} else {
+			emit_stats(m, "recorded");
+		}
+	} else if (!strncmp(cmd, "watch ", 6)) {
+		/* the instance's host PID: when it exits, so do we (nothing left to serve) */
+		int pid = atoi(cmd + 6);
+		l->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (l->pidfd < 0)
+			emit("{\"event\":\"instance-exited\",\"pid\":%d}", pid);
+		return l->pidfd < 0 ? 1 : 0;
+	} else if (!strcmp(cmd, "exit")) {
+		return 1;
+	} else {
+		emit("{\"event\":\"error\",\"message\":\"unknown command\"}");
+	}
+	return 0;
+}
+
+static int handle_stdin(struct loop *l)
+{
+	char buf[256];
+	ssize_t r = read(0, buf, sizeof(buf));
+
+	if (r <= 0) {
+		l->stdin_open = 0;
+		return 1; /* the worker is gone: stop serving */
+	}
+	for (ssize_t i = 0; i < r; i++) {
+		if (buf[i] == '\n') {
+			l->line[l->line_len] = 0;
+			l->line_len = 0;
+			if (handle_command(l, l->line))
+				return 1;
+		} else if (l->line_len + 1 < sizeof(l->line)) {
+			l->line[l->line_len++] = buf[i];
+		}
+	}
+	return 0;
+}
+
+int monitor_run(struct monitor *m)
+{
+	static struct loop l;
+	char err[512] = "";
+
+	l.m = m;
+	l.client_fd = -1;
+	l.pidfd = -1;
+	l.stdin_open = 1;
+	l.listen_fd = listen_on(m->socket_path);
+	if (l.listen_fd < 0) {
+		emit("{\"event\":\"error\",\"message\":\"cannot listen on %s: %s\"}", m->socket_path, strerror(-l.listen_fd));
+		return 1;
+	}
+	emit("{\"event\":\"listening\"}");
+	/* CRIU restores in parallel meanwhile; its connection waits in the backlog */
+	if (m->mode == MODE_PREFETCH && working_set_read(m, err, sizeof(err))) {
+		/* never install a working set that fails its checksum: serve everything lazily instead */
+		emit("{\"event\":\"ws-invalid\",\"message\":\"%s\"}", err);
+	}
+
+	for (;;) {
+		struct pollfd p[MAX_UFFDS + 4];
+		size_t n = 0, base;
+		int quit = 0;
+
+		p[n++] = (struct pollfd){ .fd = l.stdin_open ? 0 : -1, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = l.listen_fd, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = l.client_fd, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = l.pidfd, .events = POLLIN };
+		base = n;
+		for (size_t i = 0; i < l.nr_uffds; i++)
+			p[n++] = (struct pollfd){ .fd = l.uffds[i], .events = POLLIN };
+		if (poll(p, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		/* faults first: a blocked instance thread is the thing to avoid */
+		for (size_t i = l.nr_uffds; i-- > 0;)
+			if (p[base + i].revents)
+				handle_uffd(&l, i);
+		if (p[1].revents & POLLIN) {
+			l.client_fd = accept4(l.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			close(l.listen_fd);
+			l.listen_fd = -1;
+			unlink(m->socket_path);
+		}
+		if (p[2].revents && l.client_fd >= 0 && handle_client(&l))
+			quit = 1;
+		if (p[3].revents) {
+			emit_stats(m, "instance-exited");
+			quit = 1;
+		}
+		if (p[0].revents && handle_stdin(&l))
+			quit = 1;
+		if (quit)
+			break;
+	}
+	emit_stats(m, "exit");
+	return 0;
+}

@@ -1,0 +1,94 @@
+#define _GNU_SOURCE
+#include "monitor.h"
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * reap-monitor --socket PATH --page-map FILE --pages FILE --mode lazy|record|prefetch
+ *              [--trace FILE --ws FILE]
+ * Commands on stdin, one per line: `stats`, `record-done`, `watch <host pid>`, `exit`.
+ * Events on stdout, one JSON object per line. Exits when told, when stdin closes (the worker died)
+ * or when the watched instance exits.
+ */
+
+uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void emit(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stdout, fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+void emit_stats(const struct monitor *m, const char *event)
+{
+	const struct stats *s = &m->st;
+	emit("{\"event\":\"%s\",\"wsPages\":%llu,\"prefetched\":%llu,\"onDemand\":%llu,\"zeroPages\":%llu,"
+	     "\"faults\":%llu,\"bytesRead\":%llu,\"fetchUs\":%llu,\"installUs\":%llu,\"wsInstalled\":%s}",
+	     event, (unsigned long long)s->ws_pages, (unsigned long long)s->prefetched, (unsigned long long)s->on_demand,
+	     (unsigned long long)s->zero_pages, (unsigned long long)s->faults, (unsigned long long)s->bytes_read,
+	     (unsigned long long)s->fetch_us, (unsigned long long)s->install_us, m->ws_installed ? "true" : "false");
+}
+
+static void usage(const char *why)
+{
+	emit("{\"event\":\"error\",\"message\":\"%s\"}", why);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static struct monitor m;
+	const char *mode = NULL;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 1; i + 1 < argc; i += 2) {
+		const char *k = argv[i], *v = argv[i + 1];
+		if (!strcmp(k, "--socket"))
+			m.socket_path = v;
+		else if (!strcmp(k, "--page-map"))
+			m.page_map_path = v;
+		else if (!strcmp(k, "--pages"))
+			m.pages_path = v;
+		else if (!strcmp(k, "--mode"))
+			mode = v;
+		else if (!strcmp(k, "--trace"))
+			m.trace_path = v;
+		else if (!strcmp(k, "--ws"))
+			m.ws_path = v;
+		else
+			usage("unknown option");
+	}
+	if (!m.socket_path || !m.page_map_path || !m.pages_path || !mode)
+		usage("--socket, --page-map, --pages and --mode are required");
+	if (!strcmp(mode, "lazy"))
+		m.mode = MODE_LAZY;
+	else if (!strcmp(mode, "record"))
+		m.mode = MODE_RECORD;
+	else if (!strcmp(mode, "prefetch"))
+		m.mode = MODE_PREFETCH;
+	else
+		usage("--mode must be lazy, record or prefetch");
+	if (m.mode != MODE_LAZY && (!m.trace_path || !m.ws_path))
+		usage("record and prefetch need --trace and --ws");
+	if (page_map_load(m.page_map_path, &m.map))
+		usage("cannot load the page-map index");
+	m.pages_fd = open(m.pages_path, O_RDONLY | O_CLOEXEC);
+	if (m.pages_fd < 0)
+		usage("cannot open the pages image");
+	return monitor_run(&m);
+}

@@ -1,0 +1,304 @@
+#define _GNU_SOURCE
+#include "monitor.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+/*
+ * Trace file: a 64-byte header ("HLTRACE1", u64 entries, u64 working-set pages, u64 working-set
+ * checksum, u64 entries checksum, u64 page size, zero padding) then, in first-fault order, one
+ * {u64 address, u64 pages-image offset} per page. Working-set file: the same pages sorted by address,
+ * contents back to back, so that contiguous runs install with one UFFDIO_COPY each.
+ */
+#define TRACE_HDR 64
+
+int trace_record(struct monitor *m, uint64_t vaddr, uint64_t pages_off)
+{
+	if (m->trace_nr == m->trace_cap) {
+		size_t cap = m->trace_cap ? m->trace_cap * 2 : 4096;
+		struct trace_entry *t = realloc(m->trace, cap * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		m->trace = t;
+		m->trace_cap = cap;
+	}
+	m->trace[m->trace_nr++] = (struct trace_entry){ vaddr, pages_off };
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct trace_entry *x = a, *y = b;
+	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
+/* Sorted, unique copy of `in` (a page can fault twice, e.g. after it was madvise'd away). */
+static struct trace_entry *sorted_unique(const struct trace_entry *in, size_t n, size_t *out_n)
+{
+	struct trace_entry *s = malloc((n ? n : 1) * sizeof(*s));
+	size_t k = 0;
+
+	if (!s)
+		return NULL;
+	memcpy(s, in, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_entry);
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || s[k - 1].vaddr != s[i].vaddr)
+			s[k++] = s[i];
+	*out_n = k;
+	return s;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Writes `buf` to `path` via a temporary file, fsync and rename: a crash never leaves half a file. */
+static int write_durably(const char *path, const void *buf, size_t len)
+{
+	char tmp[4096];
+	int fd, ret;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	ret = write_all(fd, buf, len);
+	if (!ret && fsync(fd))
+		ret = -errno;
+	close(fd);
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	return ret;
+}
+
+int working_set_write(struct monitor *m, char *err, size_t errlen)
+{
+	size_t nr_unique = 0, i;
+	struct trace_entry *ws = sorted_unique(m->trace, m->trace_nr, &nr_unique);
+	uint8_t *buf = NULL, *hdr = NULL;
+	struct trace_entry *order = NULL;
+	size_t nr_order = 0;
+	int ret = -ENOMEM;
+
+	if (!ws)
+		goto out;
+	/* the trace keeps first-fault order but each page once */
+	order = malloc((m->trace_nr ? m->trace_nr : 1) * sizeof(*order));
+	if (!order)
+		goto out;
+	memcpy(order, m->trace, m->trace_nr * sizeof(*order));
+	nr_order = m->trace_nr;
+	{
+		/* dedupe `order` keeping first occurrences: mark seen pages in a byte array indexed like `ws` */
+		uint8_t *seen = calloc(nr_unique ? nr_unique : 1, 1);
+		size_t k = 0;
+		if (!seen)
+			goto out;
+		for (i = 0; i < nr_order; i++) {
+			struct trace_entry *hit = bsearch(&order[i], ws, nr_unique, sizeof(*ws), cmp_entry);
+			size_t idx = (size_t)(hit - ws);
+			if (!seen[idx]) {
+				seen[idx] = 1;
+				order[k++] = order[i];
+			}
+		}
+		nr_order = k;
+		free(seen);
+	}
+
+	buf = calloc(nr_unique ? nr_unique : 1, PAGE_SZ);
+	if (!buf)
+		goto out;
+	for (i = 0; i < nr_unique; i++) {
+		if (ws[i].pages_off == NO_DATA)
+			continue; /* zero page: calloc'ed */
+		ssize_t r = pread(m->pages_fd, buf + i * PAGE_SZ, PAGE_SZ, (off_t)ws[i].pages_off);
+		if (r != (ssize_t)PAGE_SZ) {
+			snprintf(err, errlen, "reading page at offset %llu of %s failed", (unsigned long long)ws[i].pages_off, m->pages_path);
+			ret = -EIO;
+			goto out;
+		}
+	}
+	ret = write_durably(m->ws_path, buf, nr_unique * PAGE_SZ);
+	if (ret) {
+		snprintf(err, errlen, "writing working-set file %s: %s", m->ws_path, strerror(-ret));
+		goto out;
+	}
+
+	hdr = calloc(1, TRACE_HDR + nr_order * sizeof(struct trace_entry));
+	if (!hdr) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memcpy(hdr + TRACE_HDR, order, nr_order * sizeof(struct trace_entry));
+	uint64_t h[5] = { nr_order, nr_unique, ws_checksum(buf, nr_unique * PAGE_SZ),
+			  ws_checksum(hdr + TRACE_HDR, nr_order * sizeof(struct trace_entry)), PAGE_SZ };
+	memcpy(hdr, "HLTRACE1", 8);
+	memcpy(hdr + 8, h, sizeof(h));
+	ret = write_durably(m->trace_path, hdr, TRACE_HDR + nr_order * sizeof(struct trace_entry));
+	if (ret)
+		snprintf(err, errlen, "writing trace file %s: %s", m->trace_path, strerror(-ret));
+	m->st.ws_pages = nr_unique;
+out:
+	if (ret == -ENOMEM)
+		snprintf(err, errlen, "out of memory writing the working set");
+	free(ws);
+	free(order);
+	free(buf);
+	free(hdr);
+	return ret;
+}
+
+int working_set_read(struct monitor *m, char *err, size_t errlen)
+{
+	uint64_t t0 = now_us();
+	uint8_t hdr[TRACE_HDR];
+	uint64_t h[5];
+	struct trace_entry *entries = NULL;
+	int fd = -1, ret = -EINVAL;
+	size_t len;
+
+	fd = open(m->trace_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "opening trace file %s: %s", m->trace_path, strerror(errno));
+		return -errno;
+	}
+	if (pread(fd, hdr, TRACE_HDR, 0) != TRACE_HDR || memcmp(hdr, "HLTRACE1", 8)) {
+		snprintf(err, errlen, "trace file %s: bad header", m->trace_path);
+		goto out;
+	}
+	memcpy(h, hdr + 8, sizeof(h));
+	if (h[4] != PAGE_SZ || h[0] > (1u << 26) || h[1] > h[0]) {
+		snprintf(err, errlen, "trace file %s: implausible header", m->trace_path);
+		goto out;
+	}
+	len = h[0] * sizeof(struct trace_entry);
+	entries = malloc(len ? len : 1);
+	if (!entries || pread(fd, entries, len, TRACE_HDR) != (ssize_t)len || ws_checksum(entries, len) != h[3]) {
+		snprintf(err, errlen, "trace file %s: checksum mismatch (corrupted)", m->trace_path);
+		goto out;
+	}
+	close(fd);
+	fd = -1;
+
+	m->ws_pages = sorted_unique(entries, h[0], &m->ws_nr);
+	if (!m->ws_pages || m->ws_nr != h[1]) {
+		snprintf(err, errlen, "trace file %s: working-set page count mismatch", m->trace_path);
+		goto out;
+	}
+	len = m->ws_nr * PAGE_SZ;
+	/* One O_DIRECT read into an aligned buffer: the page cache is bypassed, the disk streams. */
+	if (posix_memalign((void **)&m->ws_buf, PAGE_SZ, len ? len : PAGE_SZ)) {
+		snprintf(err, errlen, "cannot allocate %zu bytes for the working set", len);
+		ret = -ENOMEM;
+		goto out;
+	}
+	fd = open(m->ws_path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0) /* tmpfs and some filesystems refuse O_DIRECT: a buffered read is still one read */
+		fd = open(m->ws_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "opening working-set file %s: %s", m->ws_path, strerror(errno));
+		ret = -errno;
+		goto out;
+	}
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = read(fd, m->ws_buf + got, len - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got != len) {
+		snprintf(err, errlen, "working-set file %s: short read (%zu of %zu bytes)", m->ws_path, got, len);
+		goto out;
+	}
+	m->st.bytes_read += len;
+	if (ws_checksum(m->ws_buf, len) != h[2]) {
+		snprintf(err, errlen, "working-set file %s: checksum mismatch (corrupted)", m->ws_path);
+		goto out;
+	}
+	m->st.ws_pages = m->ws_nr;
+	m->ws_ok = 1;
+	ret = 0;
+out:
+	m->st.fetch_us = now_us() - t0;
+	if (fd >= 0)
+		close(fd);
+	free(entries);
+	return ret;
+}
+
+/* Installs `n` pages at `dst` without waking anyone; falls back to single pages around conflicts. */
+static void copy_range(struct monitor *m, int uffd, uint64_t dst, const uint8_t *src, uint64_t n)
+{
+	uint64_t done = 0;
+
+	while (done < n) {
+		struct uffdio_copy c = {
+			.dst = dst + done * PAGE_SZ,
+			.src = (uint64_t)(uintptr_t)(src + done * PAGE_SZ),
+			.len = (n - done) * PAGE_SZ,
+			.mode = UFFDIO_COPY_MODE_DONTWAKE,
+		};
+		int r = ioctl(uffd, UFFDIO_COPY, &c);
+		if (c.copy > 0) {
+			done += (uint64_t)c.copy / PAGE_SZ;
+			m->st.prefetched += (uint64_t)c.copy / PAGE_SZ;
+			continue;
+		}
+		if (r < 0 && errno == EAGAIN)
+			continue;
+		/* EEXIST: the instance already faulted this page in; skip it. ENOENT: the area is gone. */
+		done += 1;
+	}
+}
+
+int working_set_install(struct monitor *m, int uffd, char *err, size_t errlen)
+{
+	uint64_t t0 = now_us(), lo = UINT64_MAX, hi = 0;
+	size_t i = 0;
+
+	(void)err;
+	(void)errlen;
+	while (i < m->ws_nr) {
+		size_t j = i + 1;
+		while (j < m->ws_nr && m->ws_pages[j].vaddr == m->ws_pages[j - 1].vaddr + PAGE_SZ)
+			j++;
+		copy_range(m, uffd, m->ws_pages[i].vaddr, m->ws_buf + i * PAGE_SZ, j - i);
+		if (m->ws_pages[i].vaddr < lo)
+			lo = m->ws_pages[i].vaddr;
+		if (m->ws_pages[j - 1].vaddr + PAGE_SZ > hi)
+			hi = m->ws_pages[j - 1].vaddr + PAGE_SZ;
+		i = j;
+	}
+	if (hi > lo) {
+		/* one wake for every thread that faulted while we were installing */
+		struct uffdio_range wake = { .start = lo, .len = hi - lo };
+		ioctl(uffd, UFFDIO_WAKE, &wake);
+	}
+	m->ws_installed = 1;
+	m->st.install_us = now_us() - t0;
+	free(m->ws_buf);
+	m->ws_buf = NULL;
+	return 0;
+}

@@ -1,0 +1,214 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The REAP monitor, as the worker sees it: one small native helper process per restoring instance
+ * (native/reap-monitor, built by scripts/setup-native.sh). It is the lazy-pages daemon CRIU hands the
+ * instance's userfaultfd to; its fault loop runs in that process, never on our event loop.
+ *
+ * Death: a lazily restored instance blocks forever on its next missing page once the monitor is
+ * gone. The worker learns of the death from `exited` (a child exit it did not ask for) and must then
+ * kill the instance: `restoreInstance` in src/snapshot/restore.ts does exactly that.
+ */
+
+export type MonitorMode = 'lazy' | 'record' | 'prefetch';
+
+/** Per-restore figures (thesis fig. 5.3's breakdown). */
+export interface MonitorStats {
+  /** Pages in the working set (recorded, or read for prefetch). */
+  wsPages: number;
+  /** Pages installed ahead of the instance's first touch. */
+  prefetched: number;
+  /** Pages served on demand, one fault each (includes zero pages). */
+  onDemand: number;
+  zeroPages: number;
+  faults: number;
+  /** Bytes read from the snapshot: the working-set file plus single pages. */
+  bytesRead: number;
+  /** Time to read (and checksum) the working-set file, ms. */
+  fetchMs: number;
+  /** Time to install the working set with UFFDIO_COPY, ms. */
+  installMs: number;
+  wsInstalled: boolean;
+}
+
+export interface MonitorOptions {
+  mode: MonitorMode;
+  /** Where CRIU will look for `lazy-pages.socket`: the restore's work directory. */
+  workDir: string;
+  /** The page-map index (src/snapshot/images.ts `writePageMapIndex`). */
+  pageMapIndex: string;
+  /** The snapshot's pages-N.img. */
+  pagesFile: string;
+  /** record: written; prefetch: read. */
+  traceFile?: string;
+  wsFile?: string;
+}
+
+export const LAZY_PAGES_SOCKET = 'lazy-pages.socket';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Path of the helper binary (env HIVELAB_REAP_MONITOR overrides). */
+export function monitorBinary(): string {
+  return process.env.HIVELAB_REAP_MONITOR ?? path.join(repoRoot, 'native', 'reap-monitor', 'build', 'Release', 'reap-monitor');
+}
+
+export function monitorUnavailableReason(): string | null {
+  const bin = monitorBinary();
+  return existsSync(bin) ? null : `REAP monitor not built at ${bin} (run scripts/setup-native.sh)`;
+}
+
+interface MonitorEvent {
+  event: string;
+  message?: string;
+  [k: string]: unknown;
+}
+
+function toStats(e: MonitorEvent): MonitorStats {
+  const n = (k: string) => Number(e[k] ?? 0);
+  return {
+    wsPages: n('wsPages'),
+    prefetched: n('prefetched'),
+    onDemand: n('onDemand'),
+    zeroPages: n('zeroPages'),
+    faults: n('faults'),
+    bytesRead: n('bytesRead'),
+    fetchMs: n('fetchUs') / 1000,
+    installMs: n('installUs') / 1000,
+    wsInstalled: e.wsInstalled === true,
+  };
+}
+
+export class ReapMonitor {
+  /** Settles when the helper exits; `expected` is false when it died on its own (crash, kill). */
+  readonly exited: Promise<{ expected: boolean; code: number | null; signal: NodeJS.Signals | null }>;
+  /** Set when the prefetch phase refused the working set (checksum, size): then every page is served lazily. */
+  wsInvalidReason: string | null = null;
+  /** Errors the helper reported (it keeps serving when it can). */
+  readonly errors: string[] = [];
+  private stopping = false;
+  private waiters = new Map<string, Array<{ resolve: (e: MonitorEvent) => void; reject: (err: Error) => void }>>();
+  private lastRestored: MonitorEvent | null = null;
+
+  private constructor(
+    readonly options: MonitorOptions,
+    private readonly child: ChildProcess,
+  ) {
+    const rl = createInterface({ input: child.stdout! });
+    rl.on('line', (line) => this.onLine(line));
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        const expected = this.stopping;
+        for (const list of this.waiters.values()) for (const w of list) w.reject(new Error(`REAP monitor exited (code ${code}, signal ${signal})`));
+        this.waiters.clear();
+        resolve({ expected, code, signal });
+      });
+    });
+  }
+
+  /** Starts the helper and resolves once `lazy-pages.socket` accepts (CRIU may be started then). */
+  static async start(options: MonitorOptions): Promise<ReapMonitor> {
+    const reason = monitorUnavailableReason();
+    if (reason) throw new Error(reason);
+    if (options.mode !== 'lazy' && (!options.traceFile || !options.wsFile)) {
+      throw new Error(`REAP monitor: mode ${options.mode} needs traceFile and wsFile`);
+    }
+    const args = ['--socket', path.join(options.workDir, LAZY_PAGES_SOCKET), '--page-map', options.pageMapIndex, '--pages', options.pagesFile, '--mode', options.mode];
+    if (options.traceFile) args.push('--trace', options.traceFile);
+    if (options.wsFile) args.push('--ws', options.wsFile);
+    const child = spawn(monitorBinary(), args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const monitor = new ReapMonitor(options, child);
+    await monitor.next('listening');
+    return monitor;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  private onLine(line: string): void {
+    let e: MonitorEvent;
+    try {
+      e = JSON.parse(line) as MonitorEvent;
+    } catch {
+      this.errors.push(`unparsable monitor output: ${line}`);
+      return;
+    }
+    if (e.event === 'error') this.errors.push(e.message ?? 'unknown error');
+    if (e.event === 'ws-invalid') this.wsInvalidReason = e.message ?? 'invalid working set';
+    if (e.event === 'restored') this.lastRestored = e;
+    const list = this.waiters.get(e.event);
+    if (list?.length) {
+      this.waiters.delete(e.event);
+      for (const w of list) w.resolve(e);
+    }
+    // a failing command answers with an error instead of its event
+    if (e.event === 'error') {
+      for (const [name, ws] of this.waiters) {
+        if (name === 'recorded') {
+          this.waiters.delete(name);
+          for (const w of ws) w.reject(new Error(`REAP monitor: ${e.message}`));
+        }
+      }
+    }
+  }
+
+  private next(event: string): Promise<MonitorEvent> {
+    if (event === 'restored' && this.lastRestored) return Promise.resolve(this.lastRestored);
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      return Promise.reject(new Error(`REAP monitor is not running (waiting for ${event}); errors: ${this.errors.join('; ')}`));
+    }
+    return new Promise((resolve, reject) => {
+      const list = this.waiters.get(event) ?? [];
+      list.push({ resolve, reject });
+      this.waiters.set(event, list);
+    });
+  }
+
+  private send(cmd: string): void {
+    this.child.stdin!.write(`${cmd}\n`);
+  }
+
+  /** Resolves when CRIU has signalled the end of the restore (and, in prefetch, the working set is installed). */
+  async restored(): Promise<MonitorStats> {
+    return toStats(await this.next('restored'));
+  }
+
+  /** From now on the helper exits by itself when the instance (its host PID) exits. */
+  watch(hostPid: number): void {
+    this.send(`watch ${hostPid}`);
+  }
+
+  /** Record phase: the invocation returned; write and fsync the trace and working-set files. */
+  async finishRecord(): Promise<MonitorStats> {
+    const done = this.next('recorded');
+    this.send('record-done');
+    return toStats(await done);
+  }
+
+  async stats(): Promise<MonitorStats> {
+    const s = this.next('stats');
+    this.send('stats');
+    return toStats(await s);
+  }
+
+  /** Stops serving. Call only once the instance is gone: its next missing page would never come. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.stdin!.end('exit\n');
+      const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+      await this.exited;
+      clearTimeout(t);
+    }
+  }
+
+  /** For tests and fault injection: the helper dies as if it crashed. */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.child.kill(signal);
+  }
+}

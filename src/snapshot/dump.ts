@@ -1,0 +1,106 @@
+import { mkdir, readFile, readdir, readlink } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { CriuError, criuLogTail, run } from './criu.js';
+
+/**
+ * Checkpointing a running instance into an images directory.
+ *
+ * Before dumping we note the descriptors that lead out of the instance, because a restore has to be
+ * handed fresh ones in their place (`--inherit-fd`): the stdout/stderr pipe (its reader, `cat`, is
+ * outside) and the invocation socket's listener (each restored clone gets its own, bound at its own
+ * path, so clones of one image can run side by side).
+ */
+
+/** A descriptor of the dumped instance that a restore must supply itself. */
+export interface ExternalFd {
+  /** The descriptor number inside the instance. */
+  fd: number;
+  /** CRIU's name for it, the `--inherit-fd` key: `pipe:[inode]` or `socket:[inode]`. */
+  resource: string;
+  role: 'output' | 'listener';
+}
+
+export interface DumpOptions {
+  /** Host PID of the instance's runtime (PID 1 of its PID namespace). */
+  pid: number;
+  imagesDir: string;
+  /** Host path of the invocation socket the runtime listens on. */
+  socketPath: string;
+  /** Keep the instance running after the dump (default: CRIU kills it). */
+  leaveRunning?: boolean;
+}
+
+export interface DumpResult {
+  imagesDir: string;
+  durationMs: number;
+  externalFds: ExternalFd[];
+}
+
+/** Finds the descriptors that leave the instance: pipes it holds only one end of, and its listener. */
+export async function findExternalFds(pid: number, socketPath: string): Promise<ExternalFd[]> {
+  const fdDir = `/proc/${pid}/fd`;
+  const entries: Array<{ fd: number; link: string; write: boolean }> = [];
+  for (const name of await readdir(fdDir)) {
+    const link = await readlink(path.join(fdDir, name)).catch(() => '');
+    const info = await readFile(`/proc/${pid}/fdinfo/${name}`, 'utf8').catch(() => '');
+    const flags = parseInt(/^flags:\s*(\d+)/m.exec(info)?.[1] ?? '0', 8);
+    entries.push({ fd: Number(name), link, write: (flags & 3) !== 0 });
+  }
+  const out: ExternalFd[] = [];
+  // A pipe with both ends inside (libuv's signal pipes) is the instance's own business.
+  const pipes = new Map<string, { read: boolean; write: boolean; fds: number[] }>();
+  for (const e of entries) {
+    if (!e.link.startsWith('pipe:')) continue;
+    const p = pipes.get(e.link) ?? { read: false, write: false, fds: [] };
+    if (e.write) p.write = true;
+    else p.read = true;
+    p.fds.push(e.fd);
+    pipes.set(e.link, p);
+  }
+  for (const [resource, p] of pipes) {
+    if (p.read && p.write) continue;
+    if (p.read) throw new Error(`instance ${pid} reads from an outside pipe (${resource}, fd ${p.fds.join(',')}): cannot snapshot it`);
+    out.push({ fd: Math.min(...p.fds), resource, role: 'output' });
+  }
+  // /proc/<pid>/net/unix shows the sockets of the instance's network namespace, with their paths.
+  const unix = await readFile(`/proc/${pid}/net/unix`, 'utf8');
+  const resolved = path.resolve(socketPath);
+  const listenerInode = unix
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .find((cols) => cols.length >= 8 && cols[7] === resolved)?.[6];
+  if (!listenerInode) throw new Error(`instance ${pid} does not listen on ${socketPath}`);
+  const listener = entries.find((e) => e.link === `socket:[${listenerInode}]`);
+  if (!listener) throw new Error(`instance ${pid}: listener socket:[${listenerInode}] not among its descriptors`);
+  out.push({ fd: listener.fd, resource: listener.link, role: 'listener' });
+  return out;
+}
+
+/** Dumps the instance's process tree. Its only connections must be closed (no invocation in flight). */
+export async function dumpInstance(opts: DumpOptions): Promise<DumpResult> {
+  await mkdir(opts.imagesDir, { recursive: true });
+  const externalFds = await findExternalFds(opts.pid, opts.socketPath);
+  const args = [
+    'dump',
+    '--tree', String(opts.pid),
+    '--images-dir', opts.imagesDir,
+    '--log-file', 'dump.log',
+    '--verbosity', '2',
+    // The instance has its own network namespace with nothing but loopback: no need to lock it.
+    '--network-lock', 'skip',
+    // Our memory cgroup is per instance and set up by the worker on restore.
+    '--manage-cgroups', 'ignore',
+    // The listener is handed over anew on restore; the stdout pipe's reader is outside.
+    '--ext-unix-sk',
+  ];
+  if (opts.leaveRunning) args.push('--leave-running');
+  const t0 = performance.now();
+  try {
+    await run(args, { timeoutMs: 120_000 });
+  } catch (err) {
+    throw new CriuError(`criu dump of PID ${opts.pid} failed: ${(err as Error).message.split('\n')[0]}`, criuLogTail(path.join(opts.imagesDir, 'dump.log')));
+  }
+  return { imagesDir: opts.imagesDir, durationMs: performance.now() - t0, externalFds };
+}

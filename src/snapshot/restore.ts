@@ -1,0 +1,137 @@
+import { spawn } from 'node:child_process';
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
+import { CriuError, cleanEnv, criuBinary, criuLogTail } from './criu.js';
+import type { ExternalFd } from './dump.js';
+
+/**
+ * Restoring an instance from its images, eagerly (CRIU copies every page) or lazily (CRIU leaves
+ * the lazy areas empty and hands their userfaultfd to the lazy-pages daemon listening in `workDir`).
+ *
+ * Each restore gets: a new PID namespace (the runtime is PID 1 again, so clones of one image run
+ * side by side), a fresh output pipe in place of the dumped one, and its own invocation socket,
+ * bound by us at `socketPath` and grafted in place of the dumped listener. CRIU runs with
+ * `--restore-detached`; the shell around it keeps `cat` forwarding the instance's output, and its
+ * exit tells us the instance is gone (CRIU's detached child is reparented away from us).
+ */
+
+export interface RestoreOptions {
+  imagesDir: string;
+  /** Private to this restore: CRIU's log, the pidfile and (lazy) `lazy-pages.socket`. */
+  workDir: string;
+  /** Where this clone's invocation socket goes. */
+  socketPath: string;
+  /** From the dump (`DumpResult.externalFds`, kept in the snapshot's meta.json). */
+  externalFds: ExternalFd[];
+  /** Lazy restore: a lazy-pages daemon must already listen on `<workDir>/lazy-pages.socket`. */
+  lazyPages?: boolean;
+  /** `cgroup.procs` files to move the restored runtime into (e.g. InstanceCgroup.procsFiles). */
+  cgroupProcs?: string[];
+}
+
+export interface RestoredInstance {
+  /** Host PID of the restored runtime. */
+  pid: number;
+  /** Wall time of `criu restore`, ms. */
+  restoreMs: number;
+  /** The instance's stdout and stderr, interleaved. */
+  output: Readable;
+  /** Settles when the instance is gone. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL; the PID namespace dies with its PID 1. */
+  kill(): void;
+}
+
+/** Binds a listening Unix socket at `socketPath` and returns its descriptor (to pass to CRIU). */
+async function bindListener(socketPath: string): Promise<{ fd: number; release: () => void }> {
+  await rm(socketPath, { force: true });
+  // libuv unlinks a Unix listener's path when the server closes; we close ours right after CRIU has
+  // its copy, so bind at a scratch name and hard-link the real name (it outlives the scratch one).
+  const scratch = `${socketPath}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`;
+  const server = net.createServer();
+  server.on('connection', (c) => c.destroy()); // nobody knows the path yet; never serve on it ourselves
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(scratch, () => resolve());
+  });
+  await link(scratch, socketPath);
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) {
+    server.close();
+    throw new Error('cannot get the descriptor of the listening socket');
+  }
+  return { fd, release: () => server.close() };
+}
+
+const EXIT_MARK = 'hivelab-criu-exit ';
+
+export async function restoreInstance(opts: RestoreOptions): Promise<RestoredInstance> {
+  await mkdir(opts.workDir, { recursive: true });
+  const pidfile = path.join(opts.workDir, 'restore.pid');
+  await rm(pidfile, { force: true });
+  const listener = opts.externalFds.find((f) => f.role === 'listener');
+  if (!listener) throw new Error('snapshot has no invocation-socket listener recorded');
+  const outputs = opts.externalFds.filter((f) => f.role === 'output');
+
+  const bound = await bindListener(opts.socketPath);
+  const args = [
+    '--images-dir', opts.imagesDir,
+    '--work-dir', opts.workDir,
+    '--log-file', 'restore.log',
+    '--verbosity', '2',
+    '--restore-detached',
+    '--network-lock', 'skip',
+    '--manage-cgroups', 'ignore',
+    '--ext-unix-sk',
+    '--pidfile', pidfile,
+    '--inherit-fd', `fd[3]:${listener.resource}`,
+    ...outputs.flatMap((o) => ['--inherit-fd', `fd[1]:${o.resource}`]),
+  ];
+  if (opts.lazyPages) args.push('--lazy-pages');
+
+  const t0 = performance.now();
+  // CRIU's fd 1 is the new output pipe (read by cat), fd 3 the new listener.
+  const child = spawn('/bin/sh', ['-c', `{ "$0" restore "$@"; echo "${EXIT_MARK}$?" >&2; } | cat`, criuBinary(), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe', bound.fd],
+    env: cleanEnv(),
+  });
+  bound.release();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  let stderr = '';
+  const criuExit = new Promise<number>((resolve) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const m = new RegExp(`${EXIT_MARK}(\\d+)`).exec(stderr);
+      if (m) resolve(Number(m[1]));
+    });
+    void exited.then(() => resolve(-1));
+  });
+  const code = await criuExit;
+  const restoreMs = performance.now() - t0;
+  const logTail = criuLogTail(path.join(opts.workDir, 'restore.log'));
+  if (code !== 0) {
+    await rm(opts.socketPath, { force: true });
+    throw new CriuError(`criu restore from ${opts.imagesDir} failed (exit ${code})${stderr ? `: ${stderr.replace(EXIT_MARK, 'exit ').trim()}` : ''}`, logTail);
+  }
+  const pid = Number((await readFile(pidfile, 'utf8')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) throw new CriuError('criu restore wrote no pidfile', logTail);
+  for (const procs of opts.cgroupProcs ?? []) await writeFile(procs, String(pid));
+  return {
+    pid,
+    restoreMs,
+    output: child.stdout!,
+    exited,
+    kill: () => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    },
+  };
+}

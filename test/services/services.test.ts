@@ -1,0 +1,72 @@
+/**
+ * The embedded data services: start with readiness checks on loopback, keep their data under the
+ * state folder, report a crash they did not ask for, and stop cleanly.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startServices, type Services, ServiceCrashedError } from '../../src/services/index.js';
+import { startRedis } from '../../src/services/redis.js';
+import { StorageTransport } from '../../src/transfer/storage.js';
+import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { openObject } from '../../src/sidecar/objects.js';
+import { openReference } from '../../src/xdt/reference.js';
+
+let dir = '';
+let services: Services;
+beforeAll(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'hivelab-services-'));
+  services = await startServices({ stateDir: dir });
+});
+afterAll(async () => {
+  await services?.stop();
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+it('redis answers only with its password, on 127.0.0.1', async () => {
+  expect(services.redis.host).toBe('127.0.0.1');
+  const anon = new Redis({ host: services.redis.host, port: services.redis.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  anon.on('error', () => {});
+  await expect(anon.set('k', 'v')).rejects.toThrow(/NOAUTH|Authentication/i);
+  anon.disconnect();
+  const ok = new Redis({ host: services.redis.host, port: services.redis.port, password: services.redis.password, lazyConnect: true });
+  expect(await ok.ping()).toBe('PONG');
+  ok.disconnect();
+});
+
+it('s3rver stores objects under <state>/s3', async () => {
+  const t = new StorageTransport(services.s3.config);
+  const key = randomBytes(32);
+  const data = randomBytes(12345);
+  const ref = await t.put(key, { body: Readable.from([data]), size: data.length, contentType: 'application/octet-stream' }, 1, 60_000);
+  const payload = openReference(key, ref);
+  expect(payload.t).toBe('storage');
+  const files = await fs.readdir(path.join(dir, 's3'), { recursive: true });
+  expect(files.some((f) => String(f).includes('hivelab'))).toBe(true);
+  const out = await openObject({ sealKey: key, storage: t } as never, ref);
+  const chunks: Buffer[] = [];
+  for await (const c of out.body as Readable) chunks.push(c as Buffer);
+  expect(Buffer.concat(chunks).equals(data)).toBe(true);
+  t.close();
+});
+
+it('a redis-server that dies is reported as crashed', async () => {
+  let reported: Error | undefined;
+  const r = await startRedis({ stateDir: dir, onCrash: (e) => (reported = e) });
+  const client = new Redis({ host: r.host, port: r.port, password: r.password, lazyConnect: true, maxRetriesPerRequest: 0 });
+  client.on('error', () => {});
+  // SHUTDOWN NOSAVE: the server exits although nobody called stop()
+  await client.call('SHUTDOWN', 'NOSAVE').catch(() => {});
+  client.disconnect();
+  for (let i = 0; i < 200 && !r.crashed; i++) await new Promise((res) => setTimeout(res, 50));
+  expect(r.crashed).toBe(true);
+  expect(reported).toBeInstanceOf(ServiceCrashedError);
+  await r.stop();
+});
+
+it('a service that cannot start fails with its reason instead of hanging', async () => {
+  await expect(startRedis({ stateDir: dir, binary: '/bin/false' })).rejects.toBeInstanceOf(ServiceCrashedError);
+});
