@@ -9,9 +9,11 @@
 //   - the client's send-lag p99 (sent − scheduled) ≤ --max-lag-ms, and
 //   - ≥ 95 % of the offered requests completed within the trial (the server kept up, so the rate
 //     was not bought with an unbounded backlog).
-// R doubles until a trial fails, then a binary search narrows the gap. autocannon then runs with
-// the same number of connections for the same time; its throughput is the closed-loop ceiling the
-// kit's open-loop maximum is compared against (target ≥ 80 %). All traffic is 127.0.0.1.
+// R grows ×1.5 per trial until the server stops keeping up or the median lag passes the threshold;
+// the maxima for the p99 (the target), p95 and p50 lag criteria are read from the same trials (the
+// relaxed ones separate the kit's own capacity from this shared VM's scheduling stalls). autocannon
+// runs before and after the sweep with the same connections and duration; the mean of its two
+// throughputs is the closed-loop ceiling the kit is compared with (target ≥ 80 %). 127.0.0.1 only.
 import { spawn } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { once } from 'node:events';
@@ -25,7 +27,7 @@ const { values: a } = parseArgs({
     seconds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
     'max-lag-ms': { type: 'string', default: '1' },
-    'start-rate': { type: 'string', default: '2000' },
+    'start-rate': { type: 'string', default: '1000' },
     // Raised scheduling priority (negative nice; needs root) for the kit and the server, so other
     // work sharing these 2 cores does not preempt them; 0 leaves the priority alone.
     nice: { type: 'string', default: '-10' },
@@ -68,50 +70,55 @@ async function kitTrial(rate) {
   const timer = setTimeout(() => deadline.abort(), SECONDS * 1000 + 2000);
   const res = await runOpenLoop(reqs, { connections: CONNECTIONS, reuseConnections: true, timeoutMs: 10_000, coldThresholdMs: 1e9, keepBodies: false, signal: deadline.signal });
   clearTimeout(timer);
-  const lags = res.records.map((r) => r.sentMs - r.scheduledMs);
-  const wire = res.records.map((r) => r.startedMs - r.scheduledMs);
+  const lag = latencyStatistics(res.records.map((r) => r.sentMs - r.scheduledMs));
+  const wire = latencyStatistics(res.records.map((r) => r.startedMs - r.scheduledMs));
   const ok = res.records.filter((r) => r.status === 200);
-  const lagP99 = latencyStatistics(lags).p99;
-  const wireP99 = latencyStatistics(wire).p99;
   const completed = ok.length / n;
-  const pass = lagP99 <= MAX_LAG && completed >= 0.95;
   const lat = latencyStatistics(ok.map((r) => r.latencyMs));
+  const p90 = latencyStatistics(res.records.map((r) => r.sentMs - r.scheduledMs).sort((x, y) => x - y));
+  // Kept up: nearly everything completed and the median request was not left waiting for a
+  // connection (undici queueing means the server, not the kit, set the pace).
+  const keptUp = completed >= 0.95 && wire.p50 <= MAX_LAG;
+  const trial = { rate, lagP50: lag.p50, lagP95: p90.p95, lagP99: lag.p99, wireP50: wire.p50, wireP99: wire.p99, completed, keptUp };
   console.log(
-    `  kit @ ${rate.toFixed(0).padStart(6)} req/s: send-lag p99 ${lagP99.toFixed(3)} ms, on-the-wire lag p99 ${wireP99.toFixed(3)} ms, ` +
-      `completed ${(completed * 100).toFixed(1)} %, latency p50 ${lat.p50.toFixed(3)} / p99 ${lat.p99.toFixed(3)} ms → ${pass ? 'sustained' : 'NOT sustained'}`,
+    `  kit @ ${rate.toFixed(0).padStart(6)} req/s: send lag p50 ${lag.p50.toFixed(3)} / p95 ${p90.p95.toFixed(3)} / p99 ${lag.p99.toFixed(3)} ms, ` +
+      `on-the-wire lag p50 ${wire.p50.toFixed(3)} / p99 ${wire.p99.toFixed(3)} ms, completed ${(completed * 100).toFixed(1)} %, latency p50 ${lat.p50.toFixed(3)} / p99 ${lat.p99.toFixed(3)} ms${keptUp ? '' : ' (server did not keep up)'}`,
   );
-  return pass;
+  return trial;
+}
+
+async function autocannonRun(label) {
+  const r = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: CONNECTIONS, pipelining: 1, duration: SECONDS });
+  console.log(`  autocannon (${label}): ${r.requests.average.toFixed(0)} req/s (latency p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx})`);
+  return r.requests.average;
 }
 
 // Warm the JIT and the connections once; not counted.
 await kitTrial(500);
+const acBefore = await autocannonRun('before the sweep');
 
-let lo = 0;
-let hi = 0;
-let rate = Number(a['start-rate']);
-while (hi === 0 && rate <= 200_000) {
-  if (await kitTrial(rate)) {
-    lo = rate;
-    rate *= 2;
-  } else hi = rate;
+// Sweep offered rates upwards (×1.5) until the server no longer keeps up or the median lag passes
+// the threshold; every trial is kept so each criterion's maximum comes from the same runs.
+const trials = [];
+for (let rate = Number(a['start-rate']); rate <= 200_000; rate = Math.round(rate * 1.5)) {
+  const t = await kitTrial(rate);
+  trials.push(t);
+  if (!t.keptUp || t.lagP50 > MAX_LAG) break;
 }
-if (hi === 0) hi = rate;
-while (lo > 0 ? hi / lo > 1.1 : hi > 100) {
-  const mid = lo > 0 ? Math.round((lo + hi) / 2) : Math.round(hi / 2);
-  if (await kitTrial(mid)) lo = mid;
-  else hi = mid;
-}
+const acAfter = await autocannonRun('after the sweep');
+const acRate = (acBefore + acAfter) / 2;
 
-console.log(`  autocannon: ${CONNECTIONS} connections, ${SECONDS} s, same server`);
-const ac = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: CONNECTIONS, pipelining: 1, duration: SECONDS });
-const acRate = ac.requests.average;
-console.log(`  autocannon: ${acRate.toFixed(0)} req/s (latency p50 ${ac.latency.p50} ms, p99 ${ac.latency.p99} ms, errors ${ac.errors}, non-2xx ${ac.non2xx})`);
-
-const ratio = lo / acRate;
+const best = (pick) => Math.max(0, ...trials.filter((t) => t.keptUp && pick(t) <= MAX_LAG).map((t) => t.rate));
+const strict = best((t) => t.lagP99);
+const p95 = best((t) => t.lagP95);
+const median = best((t) => t.lagP50);
+const ratio = strict / acRate;
 console.log('');
-console.log(`kit maximum open-loop rate with send-lag p99 ≤ ${MAX_LAG} ms: ${lo.toFixed(0)} req/s`);
-console.log(`autocannon throughput (${CONNECTIONS} connections):           ${acRate.toFixed(0)} req/s`);
-console.log(`ratio kit / autocannon: ${(ratio * 100).toFixed(1)} % (target ≥ 80 %) → ${ratio >= 0.8 ? 'MET' : 'NOT MET'}`);
-console.log(JSON.stringify({ kitMaxRate: lo, autocannonRate: Math.round(acRate), ratio: Number(ratio.toFixed(3)), maxLagMs: MAX_LAG, seconds: SECONDS, connections: CONNECTIONS, cpus: (await import('node:os')).cpus().length }));
+console.log(`autocannon throughput (${CONNECTIONS} connections, mean of 2 runs): ${acRate.toFixed(0)} req/s`);
+console.log(`kit max open-loop rate, send-lag p99 ≤ ${MAX_LAG} ms: ${strict} req/s  (${((strict / acRate) * 100).toFixed(1)} % of autocannon)`);
+console.log(`kit max open-loop rate, send-lag p95 ≤ ${MAX_LAG} ms: ${p95} req/s  (${((p95 / acRate) * 100).toFixed(1)} %)`);
+console.log(`kit max open-loop rate, send-lag p50 ≤ ${MAX_LAG} ms: ${median} req/s  (${((median / acRate) * 100).toFixed(1)} %)`);
+console.log(`target (p99 criterion) ≥ 80 % → ${ratio >= 0.8 ? 'MET' : 'NOT MET'}`);
+console.log(JSON.stringify({ kitMaxRateP99: strict, kitMaxRateP95: p95, kitMaxRateP50: median, autocannonRate: Math.round(acRate), ratio: Number(ratio.toFixed(3)), maxLagMs: MAX_LAG, seconds: SECONDS, connections: CONNECTIONS, cpus: (await import('node:os')).cpus().length, loadavg: (await import('node:os')).loadavg().map((x) => Number(x.toFixed(2))), trials }));
 cleanup();
 process.exit(0);

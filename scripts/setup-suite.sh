@@ -11,6 +11,10 @@ STAMP="$FN/.setup-stamp"
 # Functions whose handlers need data/ (must match `needsData` in src/suite/catalogue.ts).
 DATA_FUNCTIONS=(json-serdes-node json-serdes-python image-rotate-node image-rotate-python video-processing lr-training lr-serving rnn-serving cnn-serving)
 
+# Test files and set-up may call this at the same time: one generator run at a time.
+exec 9>"$FN/.setup-lock"
+flock 9
+
 log() { printf '[setup-suite %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 hash_generators() {
@@ -36,6 +40,7 @@ fi
 
 # Debian packages (issue 8: each function's dependencies come from npm or Debian).
 if ! "$PY" -c 'import numpy, PIL, pyaes, chameleon, sklearn' 2>/dev/null || [[ ! -x /usr/bin/ffmpeg ]]; then
+  [[ $(id -u) == 0 ]] || { log "missing Debian packages; as root: apt-get install python3-numpy python3-pil python3-pyaes python3-chameleon python3-sklearn ffmpeg"; exit 1; }
   log "installing Debian packages for the suite"
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
     python3-numpy python3-pil python3-pyaes python3-chameleon python3-sklearn ffmpeg >/dev/null

@@ -19,7 +19,10 @@ export interface PlatformOptions {
   host?: string;
   workers?: number;
   workerMemoryBudgetMB?: number;
+  /** Idle time fixed-keepalive (and hybrid-histogram's fallback) keep an instance, default 600 s. */
   keepAliveMs?: number;
+  /** Scaling policy for functions whose manifest names none; default kpa. */
+  policy?: string;
   inlineLimitBytes?: number;
   activatorTimeoutMs?: number;
   coldStart?: ColdStartMode;
@@ -84,7 +87,10 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     rootDir: ROOT_DIR,
     workers: o.workers ?? DEFAULTS.workers,
     workerMemoryBudgetMB: o.workerMemoryBudgetMB ?? DEFAULTS.workerMemoryBudgetMB,
-    keepAliveMs: o.keepAliveMs ?? DEFAULTS.keepAliveMs,
+    defaultScaling: {
+      ...(o.policy ? { policy: o.policy } : {}),
+      ...(o.keepAliveMs !== undefined ? { keepAliveS: o.keepAliveMs / 1000 } : {}),
+    },
     activatorQueueDepth: DEFAULTS.activatorQueueDepth,
     activatorTimeoutMs: o.activatorTimeoutMs ?? DEFAULTS.activatorTimeoutMs,
     queueProxyQueueFactor: DEFAULTS.queueProxyQueueFactor,
@@ -93,6 +99,11 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     invokeToken: tokens.invoke,
     log,
     emit: onEvent,
+    onDecision: (fn, d, ready) => {
+      const point = { desired: d.desired, actual: ready, panic: d.panic };
+      metrics.recordScaling(fn, point);
+      view.scale.record(fn, { time: Date.now(), ...point });
+    },
   });
   view.control = control;
   const server = createGateway({

@@ -4,6 +4,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { LABELS, SIZE } from './shapes.mjs';
 
+// Production mode skips tfjs' debug checks and its console banner about installing tfjs-node.
+tf.enableProdMode();
 await tf.setBackend('cpu');
 export { tf };
 

@@ -32,8 +32,15 @@ export function desiredFromAverage(average: number, target: number): number {
  * can grow). Returns [lower, upper].
  */
 export function rateBounds(ready: number, maxScaleUpRate: number, maxScaleDownRate: number): [number, number] {
-  const r = Math.max(1, ready);
-  return [Math.floor(r / maxScaleDownRate), Math.ceil(r * maxScaleUpRate)];
+  return [rateLowerBound(ready, maxScaleDownRate), rateUpperBound(ready, maxScaleUpRate)];
+}
+
+export function rateLowerBound(ready: number, maxScaleDownRate: number): number {
+  return Math.floor(Math.max(1, ready) / maxScaleDownRate);
+}
+
+export function rateUpperBound(ready: number, maxScaleUpRate: number): number {
+  return Math.ceil(Math.max(1, ready) * maxScaleUpRate);
 }
 
 export function clamp(x: number, lo: number, hi: number): number {

@@ -7,7 +7,8 @@ import {
   isOverPanicThreshold,
   panicEnds,
   panicWindowMs,
-  rateBounds,
+  rateLowerBound,
+  rateUpperBound,
   scaleToZeroAt,
   targetPerInstance,
 } from './kpa-math.js';
@@ -56,7 +57,9 @@ export class KpaPolicy implements ScalingPolicy {
     }
     const stableAvg = this.window.average(now, cfg.stableWindowMs);
     const panicAvg = this.window.average(now, this.panicMs);
-    const [lo, hi] = rateBounds(state.ready, cfg.maxScaleUpRate, cfg.maxScaleDownRate);
+    // (two scalars rather than rateBounds' pair: the simulator calls this tens of millions of times)
+    const lo = rateLowerBound(state.ready, cfg.maxScaleDownRate);
+    const hi = rateUpperBound(state.ready, cfg.maxScaleUpRate);
     const desiredStable = clamp(desiredFromAverage(stableAvg, this.target), lo, hi);
     const desiredPanic = clamp(desiredFromAverage(panicAvg, this.target), lo, hi);
 

@@ -66,7 +66,13 @@ export class WindowAverage {
   }
 
   private windowSum(hi: number, span: number): number {
-    let s = this.sums.find((x) => x.span === span);
+    let s: RunningSum | undefined;
+    for (let i = 0; i < this.sums.length; i++) {
+      if (this.sums[i]!.span === span) {
+        s = this.sums[i];
+        break;
+      }
+    }
     if (!s) {
       s = { span, hi: Number.NaN, sum: 0 };
       this.sums.push(s);

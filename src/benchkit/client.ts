@@ -161,17 +161,22 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
         finish(err);
       },
     };
-    agent.dispatch(
-      {
-        origin: url.origin,
-        path: url.pathname + url.search,
-        method: 'POST',
-        body: req.body,
-        headers: { 'content-type': 'application/json', ...req.headers },
-        reset: !opts.reuseConnections,
-      },
-      handler,
-    );
+    try {
+      agent.dispatch(
+        {
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method: 'POST',
+          body: req.body,
+          headers: { 'content-type': 'application/json', ...req.headers },
+          reset: !opts.reuseConnections,
+        },
+        handler,
+      );
+    } catch (e) {
+      // A request undici refuses outright (bad header, closed agent) is a failed request, not a crash.
+      finish(e as Error);
+    }
   };
 
   const onAbort = (): void => {

@@ -4,8 +4,6 @@ export const DEFAULTS = {
   host: '127.0.0.1',
   /** AWS Lambda's synchronous payload limit. */
   inlineLimitBytes: 6 * 1024 * 1024,
-  /** Idle instances are stopped after this long (scale to zero). */
-  keepAliveMs: 10 * 60_000,
   /** Requests the activator buffers per function while no instance has a free slot. */
   activatorQueueDepth: 10_000,
   /** How long a buffered request may wait for an instance before a 503. */

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { StatePaths } from '../config/state.js';
-import type { ColdStartMode } from '../manifest/schema.js';
+import type { ColdStartMode, ScalingSpec } from '../manifest/schema.js';
+import type { ScalingDecision } from '../autoscaler/index.js';
 import { DeploymentStore, type Deployment } from './deployments.js';
 import { WorkerHandle } from './worker-handle.js';
 import { FunctionController, type ControllerEvent } from './function-controller.js';
@@ -13,7 +14,7 @@ export interface ControlPlaneOptions {
   rootDir: string;
   workers: number;
   workerMemoryBudgetMB: number;
-  keepAliveMs: number;
+  defaultScaling: Partial<ScalingSpec>;
   activatorQueueDepth: number;
   activatorTimeoutMs: number;
   queueProxyQueueFactor: number;
@@ -22,6 +23,7 @@ export interface ControlPlaneOptions {
   invokeToken: string;
   log(level: 'info' | 'warn' | 'error', msg: string): void;
   emit(event: ControllerEvent | { type: 'worker'; workerId: string; state: 'up' | 'dead' }): void;
+  onDecision(functionName: string, decision: ScalingDecision, ready: number): void;
 }
 
 /** Delay before a dead worker is replaced (avoids a hot crash loop). */
@@ -36,6 +38,7 @@ export class ControlPlane {
   readonly workers: WorkerHandle[] = [];
   private readonly controllers = new Map<string, FunctionController>();
   private sweepTimer?: NodeJS.Timeout;
+  private ticks = 0;
   private stopping = false;
 
   constructor(private readonly opts: ControlPlaneOptions) {
@@ -92,12 +95,13 @@ export class ControlPlane {
     return new FunctionController(d, {
       place: (dep) => this.place(dep),
       coldStartMode: (dep) => dep.manifest.coldStart ?? this.opts.defaultColdStart,
-      keepAliveMs: this.opts.keepAliveMs,
+      defaultScaling: this.opts.defaultScaling,
       activatorQueueDepth: this.opts.activatorQueueDepth,
       activatorTimeoutMs: this.opts.activatorTimeoutMs,
       queueProxyQueueFactor: this.opts.queueProxyQueueFactor,
       log: this.opts.log,
       emit: this.opts.emit,
+      onDecision: this.opts.onDecision,
     });
   }
 
@@ -110,8 +114,15 @@ export class ControlPlane {
     return alive.reduce((best, w) => (load(w) < load(best) ? w : best));
   }
 
+  /** Knative's rhythm: metrics every second, a scaling decision every two. */
   private sweep(): void {
-    for (const c of this.controllers.values()) c.reapIdle();
+    const decide = this.ticks++ % 2 === 1;
+    const now = performance.now();
+    for (const c of this.controllers.values()) {
+      c.sampleMetrics(now);
+      c.retireOldVersions();
+      if (decide) c.decideAndAct(now);
+    }
   }
 
   async deploy(path: string): Promise<{ deployment: Deployment; changed: boolean }> {

@@ -9,19 +9,31 @@ import { lbPolicyFor, pickInstance } from '../activator/load-balancing.js';
 import { HttpError } from '../gateway/errors.js';
 import { newInstanceId } from '../util/ids.js';
 import { InstanceRecord } from './instance-record.js';
+import type { ScalingSpec } from '../manifest/schema.js';
+import {
+  createPolicy,
+  resolveScalingConfig,
+  scaleDelta,
+  pickIdleToStop,
+  type ScalingPolicy,
+  type ScalingDecision,
+} from '../autoscaler/index.js';
 import { SpanNames, Attr, addPhaseTimings } from '../observability/index.js';
 
 export interface ControllerDeps {
   /** Chooses the worker for a new instance; throws HttpError(503) when none can take it. */
   place(deployment: Deployment): WorkerHandle;
   coldStartMode(deployment: Deployment): ColdStartMode;
-  keepAliveMs: number;
+  /** Platform-wide scaling defaults under each manifest's own `scaling` block. */
+  defaultScaling: Partial<ScalingSpec>;
   activatorQueueDepth: number;
   activatorTimeoutMs: number;
   queueProxyQueueFactor: number;
   log(level: 'info' | 'warn' | 'error', msg: string): void;
   /** Lifecycle notifications (dashboard, metrics). */
   emit(event: ControllerEvent): void;
+  /** Every autoscaler decision, with the instances that were ready when it was taken. */
+  onDecision(functionName: string, decision: ScalingDecision, ready: number): void;
 }
 
 export type ControllerEvent =
@@ -41,14 +53,27 @@ export class FunctionController {
   private readonly buffer: RequestBuffer<InstanceRecord>;
   private readonly cursor = { next: 0 };
   private closed = false;
-  /** Consecutive instance start failures: stops a function whose code cannot load from retrying forever. */
-  private startFailures = 0;
+  private policy!: ScalingPolicy;
+  /** The latest decision and metric sample, for status output. */
+  lastDecision?: ScalingDecision;
+  lastSample = { concurrency: 0, requests: 0 };
 
   constructor(
     public deployment: Deployment,
     private readonly deps: ControllerDeps,
   ) {
     this.buffer = new RequestBuffer(deployment.name, deps.activatorQueueDepth, deps.activatorTimeoutMs);
+    this.resetPolicy();
+    this.decideAndAct(); // initialScale
+  }
+
+  private resetPolicy(): void {
+    const m = this.deployment.manifest;
+    this.policy = createPolicy(resolveScalingConfig({ ...this.deps.defaultScaling, ...m.scaling }, m.concurrency));
+  }
+
+  get policyName(): string {
+    return this.policy.name;
   }
 
   get name(): string {
@@ -73,6 +98,8 @@ export class FunctionController {
   async invoke(inv: Invocation): Promise<InvocationResult> {
     if (this.closed) throw new HttpError(404, 'NotFound', `function ${this.name} was removed`);
     const routable = this.routable();
+    const now = performance.now();
+    this.policy.onArrival(now, this.demand());
     const i = pickInstance(lbPolicyFor(this.deployment.manifest.concurrency), routable, this.cursor);
     let inst: InstanceRecord;
     if (i >= 0) {
@@ -80,7 +107,8 @@ export class FunctionController {
     } else {
       const queued = inv.trace.startSpan(SpanNames.activatorQueue);
       const waiting = this.buffer.wait(inv);
-      this.scaleForDemand();
+      // The activator's poke: a buffered request asks the autoscaler for a decision at once.
+      this.decideAndAct(now);
       try {
         inst = await waiting;
       } catch (err) {
@@ -151,19 +179,53 @@ export class FunctionController {
       if (inst.served === 0 && inst.reserved + (inst.qp?.inFlight ?? 0) <= inst.concurrency) next.inv.cold = true;
       next.release(inst);
     }
-    if (this.buffer.length > 0) this.scaleForDemand();
+    if (this.buffer.length > 0) this.decideAndAct();
   }
 
-  /** On-demand scaling: enough instances (starting or running) for every in-flight and buffered invocation. */
-  private scaleForDemand(): void {
+  /** Requests in flight on the current version's instances plus those buffered here. */
+  private demand(): number {
+    let n = this.buffer.length;
+    for (const i of this.instances) if (i.version === this.deployment.version) n += i.inFlight;
+    return n;
+  }
+
+  /** Once a second: the queue-proxies' metrics, summed over instances, to the scaling policy. */
+  sampleMetrics(now = performance.now()): void {
+    let concurrency = this.buffer.length;
+    let peak = this.buffer.length;
+    let requests = 0;
+    for (const inst of this.instances) {
+      if (!inst.qp) continue;
+      const s = inst.qp.meter.sample();
+      if (inst.version !== this.deployment.version) continue;
+      concurrency += s.averageConcurrency;
+      peak += s.peak;
+      requests += s.requests;
+    }
+    this.lastSample = { concurrency, requests };
+    this.policy.record({ at: now, concurrency, peak, requests });
+  }
+
+  /** Asks the policy for the desired scale and moves towards it: start instances, or stop idle ones. */
+  decideAndAct(now = performance.now()): void {
     if (this.closed) return;
-    const m = this.deployment.manifest;
     const live = this.live();
-    const demand = live.reduce((s, i) => s + i.inFlight, 0) + this.buffer.length;
-    let wanted = Math.ceil(demand / m.concurrency);
-    const maxScale = m.scaling?.maxScale ?? 0;
-    if (maxScale > 0) wanted = Math.min(wanted, maxScale);
-    for (let n = live.length; n < wanted; n++) this.startInstance();
+    const ready = live.filter((i) => i.state !== 'starting');
+    const starting = live.length - ready.length;
+    const decision = this.policy.decide(now, { ready: ready.length, starting, inFlight: this.demand() });
+    this.lastDecision = decision;
+    this.deps.onDecision(this.name, decision, ready.length);
+    const { start, stop } = scaleDelta(decision.desired, ready.length, starting);
+    // Whatever the policy says, a buffered request always has an instance on its way.
+    const floor = this.buffer.length > 0 && live.length === 0 ? 1 : 0;
+    for (let n = 0; n < Math.max(start, floor); n++) this.startInstance();
+    if (stop > 0) {
+      const idle = pickIdleToStop(ready.map((i) => ({ id: i.id, inFlight: i.inFlight, lastUsedAt: i.lastActive })), stop);
+      for (const id of idle) {
+        const inst = this.instances.find((i) => i.id === id);
+        if (inst) void this.recycle(inst);
+      }
+    }
   }
 
   /** Starts one instance; the activator's buffer drains into it once it is ready. */
@@ -203,7 +265,6 @@ export class FunctionController {
           inst.mode = started.mode;
           inst.state = 'ready';
           inst.readyAt = Date.now();
-          this.startFailures = 0;
           this.deps.emit({
             type: 'instance',
             functionName: d.name,
@@ -216,7 +277,6 @@ export class FunctionController {
           else this.drain();
         },
         (err: Error & { detail?: string }) => {
-          this.startFailures++;
           this.deps.log('error', `${d.name}: instance ${inst.id} failed to start: ${err.message}${err.detail ? `\n${err.detail}` : ''}`);
           this.forget(inst, { reason: 'start-failed', code: null, signal: null, detail: err.message });
           // Requests waiting for this function fail with the reason instead of waiting for a timeout
@@ -242,7 +302,7 @@ export class FunctionController {
       this.deps.log('warn', `${this.name}: instance ${inst.id} exited (${info.reason}${info.signal ? `, ${info.signal}` : ''}${info.code !== null ? `, code ${info.code}` : ''})`);
     }
     this.forget(inst, info);
-    if (this.buffer.length > 0) this.scaleForDemand();
+    if (this.buffer.length > 0) this.decideAndAct();
   }
 
   private forget(inst: InstanceRecord, info: ExitInfo): void {
@@ -264,27 +324,19 @@ export class FunctionController {
     }
   }
 
-  /** Keep-alive: stops instances idle for longer than the keep-alive, and old versions once idle. */
-  reapIdle(now = Date.now()): void {
-    const minScale = this.deployment.manifest.scaling?.minScale ?? 0;
-    let keep = this.routable().length;
+  /** Instances of an old version stop as soon as they are idle. */
+  retireOldVersions(): void {
     for (const inst of [...this.instances]) {
-      if (inst.state !== 'ready' || inst.inFlight > 0) continue;
-      const oldVersion = inst.version !== this.deployment.version;
-      const idleFor = now - inst.lastActive;
-      const keepAlive = (this.deployment.manifest.scaling?.keepAliveS ?? this.deps.keepAliveMs / 1000) * 1000;
-      if (oldVersion || (idleFor >= keepAlive && keep > minScale)) {
-        if (!oldVersion) keep--;
-        void this.recycle(inst);
-      }
+      if (inst.version !== this.deployment.version && inst.state === 'ready' && inst.inFlight === 0) void this.recycle(inst);
     }
-    for (let n = this.live().length; n < minScale; n++) this.startInstance();
   }
 
   /** A new version: new invocations go to new instances; old ones finish their work and stop. */
   redeploy(d: Deployment): void {
     this.deployment = d;
-    this.reapIdle();
+    this.resetPolicy();
+    this.retireOldVersions();
+    this.decideAndAct();
   }
 
   async shutdown(reason = `function ${this.name} was removed`): Promise<void> {

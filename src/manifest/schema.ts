@@ -19,7 +19,7 @@ const FUNCTION_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export const scalingSchema = z
   .object({
-    policy: z.string().min(1).default('kpa'),
+    policy: z.string().min(1).optional(),
     target: z.number().positive().optional(),
     targetUtilization: z.number().gt(0).max(1).optional(),
     stableWindowS: z.number().min(6).max(3600).optional(),

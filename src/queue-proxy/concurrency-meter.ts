@@ -7,6 +7,7 @@ export class ConcurrencyMeter {
   private current = 0;
   private weighted = 0;
   private requests = 0;
+  private peak = 0;
   private lastChange: number;
   private windowStart: number;
 
@@ -23,6 +24,7 @@ export class ConcurrencyMeter {
     this.accumulate(this.now());
     this.current++;
     this.requests++;
+    if (this.current > this.peak) this.peak = this.current;
   }
 
   end(): void {
@@ -35,14 +37,15 @@ export class ConcurrencyMeter {
   }
 
   /** Average concurrency and request count since the previous sample; starts a new window. */
-  sample(): { averageConcurrency: number; requests: number; windowMs: number } {
+  sample(): { averageConcurrency: number; peak: number; requests: number; windowMs: number } {
     const t = this.now();
     this.accumulate(t);
     const windowMs = t - this.windowStart;
     const averageConcurrency = windowMs > 0 ? this.weighted / windowMs : this.current;
-    const out = { averageConcurrency, requests: this.requests, windowMs };
+    const out = { averageConcurrency, peak: this.peak, requests: this.requests, windowMs };
     this.weighted = 0;
     this.requests = 0;
+    this.peak = this.current;
     this.windowStart = t;
     return out;
   }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -101,9 +102,10 @@ export class ReapMonitor {
     const rl = createInterface({ input: child.stdout! });
     rl.on('line', (line) => this.onLine(line));
     this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
+      // 'close', not 'exit': by then every line it printed (e.g. instance-exited) has been read.
+      child.once('close', (code, signal) => {
         const expected = this.stopping;
-        for (const list of this.waiters.values()) for (const w of list) w.reject(new Error(`REAP monitor exited (code ${code}, signal ${signal})`));
+        for (const list of this.waiters.values()) for (const w of list) w.reject(new Error(`REAP monitor exited (code ${code}, signal ${signal})${this.errors.length ? `: ${this.errors.join('; ')}` : ''}`));
         this.waiters.clear();
         resolve({ expected, code, signal });
       });
@@ -117,6 +119,7 @@ export class ReapMonitor {
     if (options.mode !== 'lazy' && (!options.traceFile || !options.wsFile)) {
       throw new Error(`REAP monitor: mode ${options.mode} needs traceFile and wsFile`);
     }
+    await mkdir(options.workDir, { recursive: true });
     const args = ['--socket', path.join(options.workDir, LAZY_PAGES_SOCKET), '--page-map', options.pageMapIndex, '--pages', options.pagesFile, '--mode', options.mode];
     if (options.traceFile) args.push('--trace', options.traceFile);
     if (options.wsFile) args.push('--ws', options.wsFile);
@@ -141,6 +144,8 @@ export class ReapMonitor {
     if (e.event === 'error') this.errors.push(e.message ?? 'unknown error');
     if (e.event === 'ws-invalid') this.wsInvalidReason = e.message ?? 'invalid working set';
     if (e.event === 'restored') this.lastRestored = e;
+    // The watched instance exited and the helper follows it: an exit we expect, not a death.
+    if (e.event === 'instance-exited') this.stopping = true;
     const list = this.waiters.get(e.event);
     if (list?.length) {
       this.waiters.delete(e.event);

@@ -20,10 +20,11 @@ import { PassThrough } from 'node:stream';
 import { Coalescer, COALESCE_BYTES } from './coalescer.js';
 import { TransferError } from '../transfer/errors.js';
 import type { TransferServices } from '../transfer/services.js';
-import { normalizeContentType, parseTransfer, readAll, type IncomingObject, type OutgoingObject } from '../transfer/object-stream.js';
+import { normalizeContentType, parseTransfer, readAll, type IncomingObject, type OutgoingObject, type TransferKind } from '../transfer/object-stream.js';
 import { inlineTooLarge } from '../transfer/inline.js';
 import { createXdtObject, ingestXdt, openObject, putObject } from './objects.js';
 import { invokeThroughGateway } from './gateway-client.js';
+import { eventRef } from '../runtime/node/sdk.js';
 
 export type { TransferServices } from '../transfer/services.js';
 export { createTransferServices } from '../transfer/services.js';
@@ -35,10 +36,19 @@ export interface SidecarOptions {
   gatewayUrl: string;
   invokeToken: string;
   transfers: TransferServices;
+  /** the function's transport (manifest) for calls that name none; else the worker's defaults */
+  defaultTransfer?: TransferKind;
 }
 
 export interface Sidecar {
   close(): Promise<void>;
+  /**
+   * Called by the worker with an invocation's body as it hands it to a (possibly still cold-starting)
+   * instance: when the body is a reference event (`{"$xdt": ref}` / `{"$ref": ref}`), the sidecar
+   * starts pulling the object now (thesis §6.4.1), and the shim's later `get` of that reference is
+   * served from the pull already under way. Anything else is ignored. Never throws.
+   */
+  prefetch(body: Buffer, contentType?: string): void;
   /** XDT objects of this instance that may still be retrieved: keep the instance alive while > 0 */
   pendingObjects(): number;
 }
@@ -76,6 +86,10 @@ function incoming(req: http.IncomingMessage): IncomingObject {
   const len = req.headers['content-length'];
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   req.pipe(body);
+  // a producer that disconnects mid-upload must fail its object, not leave it waiting for bytes forever
+  req.on('close', () => {
+    if (!req.complete && !body.destroyed) body.destroy(new TransferError('XdtProducerGone', 'the producer disconnected during its upload'));
+  });
   return { body, size: len === undefined ? -1 : Number(len), contentType: normalizeContentType(req.headers['content-type']) };
 }
 
@@ -88,11 +102,25 @@ function discard(req: http.IncomingMessage, obj: IncomingObject): void {
 export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const ts = opts.transfers;
   const sockets = new Set<Socket>();
+  // reference → pull started ahead of the consumer's get (dropped if not claimed in time)
+  const prefetched = new Map<string, { out: Promise<OutgoingObject>; timer: NodeJS.Timeout }>();
+  const PREFETCH_CLAIM_MS = 120_000;
+  function takePrefetched(ref: string): Promise<OutgoingObject> | undefined {
+    const p = prefetched.get(ref);
+    if (!p) return undefined;
+    prefetched.delete(ref);
+    clearTimeout(p.timer);
+    return p.out;
+  }
+  function dropPrefetched(ref: string): void {
+    const out = takePrefetched(ref);
+    out?.then((o) => !Buffer.isBuffer(o.body) && o.body.destroy(), () => {});
+  }
 
   async function handlePut(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
     const obj = incoming(req);
     try {
-      const transfer = parseTransfer(url.searchParams.get('transfer'), ts.defaultPutTransfer);
+      const transfer = parseTransfer(url.searchParams.get('transfer'), opts.defaultTransfer ?? ts.defaultPutTransfer);
       const retrievals = Number(url.searchParams.get('retrievals') ?? '1');
       const ref = await putObject(ts, opts.instanceId, obj, retrievals, transfer);
       const body = JSON.stringify({ ref });
@@ -108,7 +136,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     try {
       const limit = Math.ceil(ts.inlineLimitBytes * 1.5) + 4096;
       const ref = (await readAll(req, limit, () => new TransferError('XdtRefInvalid', 'reference too long'))).toString('utf8').trim();
-      const out = await openObject(ts, ref);
+      const out = await (takePrefetched(ref) ?? openObject(ts, ref));
       await sendObject(res, out);
     } catch (err) {
       sendError(res, err);
@@ -121,7 +149,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     const callerInvocationId = typeof req.headers['x-hivelab-invocation-id'] === 'string' ? req.headers['x-hivelab-invocation-id'] : undefined;
     let abandonStreamed: (() => void) | undefined;
     try {
-      const transfer = parseTransfer(url.searchParams.get('transfer'), ts.defaultInvokeTransfer);
+      const transfer = parseTransfer(url.searchParams.get('transfer'), opts.defaultTransfer ?? ts.defaultInvokeTransfer);
       let body: Buffer;
       let contentType = 'application/json';
       if (transfer === 'inline') {
@@ -202,10 +230,25 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   let closed: Promise<void> | undefined;
   return {
     pendingObjects: () => ts.store.pendingObjects(opts.instanceId),
+    prefetch(body, contentType) {
+      try {
+        if (body.length > 64 * 1024 || !(contentType ?? 'application/json').toLowerCase().startsWith('application/json')) return;
+        const ref = eventRef(JSON.parse(body.toString('utf8')));
+        if (ref === undefined || prefetched.has(ref)) return;
+        const out = openObject(ts, ref);
+        out.catch(() => {}); // the error is reported to the get that claims it
+        const timer = setTimeout(() => dropPrefetched(ref), PREFETCH_CLAIM_MS);
+        timer.unref();
+        prefetched.set(ref, { out, timer });
+      } catch {
+        // not a reference event
+      }
+    },
     close() {
       closed ??= new Promise<void>((resolve) => {
         // the producer instance is gone: so are its objects (thesis §6.3.2.2)
         ts.store.dropInstance(opts.instanceId);
+        for (const ref of [...prefetched.keys()]) dropPrefetched(ref);
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
       }).then(() => {

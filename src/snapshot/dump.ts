@@ -60,7 +60,9 @@ export async function findExternalFds(pid: number, socketPath: string): Promise<
   }
   for (const [resource, p] of pipes) {
     if (p.read && p.write) continue;
-    if (p.read) throw new Error(`instance ${pid} reads from an outside pipe (${resource}, fd ${p.fds.join(',')}): cannot snapshot it`);
+    if (p.read || p.fds.some((fd) => fd !== 1 && fd !== 2)) {
+      throw new Error(`instance ${pid} holds an outside pipe ${resource} on fd ${p.fds.join(',')}: only stdout/stderr may lead out (start it with launchForSnapshot)`);
+    }
     out.push({ fd: Math.min(...p.fds), resource, role: 'output' });
   }
   // /proc/<pid>/net/unix shows the sockets of the instance's network namespace, with their paths.
@@ -87,11 +89,11 @@ export async function dumpInstance(opts: DumpOptions): Promise<DumpResult> {
     '--tree', String(opts.pid),
     '--images-dir', opts.imagesDir,
     '--log-file', 'dump.log',
-    '--verbosity', '2',
+    '-v2',
     // The instance has its own network namespace with nothing but loopback: no need to lock it.
     '--network-lock', 'skip',
     // Our memory cgroup is per instance and set up by the worker on restore.
-    '--manage-cgroups', 'ignore',
+    '--manage-cgroups=ignore',
     // The listener is handed over anew on restore; the stdout pipe's reader is outside.
     '--ext-unix-sk',
   ];

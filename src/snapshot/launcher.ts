@@ -26,6 +26,8 @@ export interface SnapshotLaunchSpec {
   cwd: string;
 }
 
+const CLOSE_INHERITED_FDS = 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done;';
+
 /**
  * Pure: the host command that starts `spec` in its own namespaces. The runtime's stdout and stderr
  * go into one real pipe read by `cat` outside the instance: CRIU can dump a pipe and, on restore,
@@ -34,10 +36,12 @@ export interface SnapshotLaunchSpec {
  */
 export function buildSnapshotLaunchArgs(spec: SnapshotLaunchSpec): { file: string; args: string[] } {
   if (spec.argv.length === 0) throw new Error('snapshot launcher: empty argv');
-  const unshare = ['unshare', '--pid', '--net', '--ipc', '--uts', '--fork', '--kill-child', 'setsid'];
+  const unshare = ['unshare', '--pid', '--net', '--ipc', '--uts', '--fork', 'setsid'];
   return {
-    file: '/bin/sh',
-    args: ['-c', `${unshare.join(' ')} "$@" 2>&1 | cat`, 'hivelab-snapshot-launcher', ...spec.argv],
+    file: '/bin/bash',
+    // Close every inherited descriptor above stderr first: a stray one (a parent's pipe without
+    // CLOEXEC) would become part of the snapshot and need a stand-in on every restore.
+    args: ['-c', `${CLOSE_INHERITED_FDS} ${unshare.join(' ')} "$@" 2>&1 | cat`, 'hivelab-snapshot-launcher', ...spec.argv],
   };
 }
 

@@ -13,6 +13,13 @@ export const XDT_HTTP2_SETTINGS: Settings = {
   maxFrameSize: 1024 * 1024 - 1,
 };
 
+/**
+ * Session options for both ends. maxSessionMemory (MB) bounds what nghttp2 may buffer per session;
+ * Node's default of 10 MB is exceeded by a handful of concurrent pulls with the windows above and the
+ * session then resets streams with ENHANCE_YOUR_CALM. The real bound on memory is the buffer pool.
+ */
+export const XDT_HTTP2_OPTIONS = { settings: XDT_HTTP2_SETTINGS, maxSessionMemory: 1024 };
+
 /** Connection-level window (the SETTINGS frame only sets per-stream windows). */
 export function widenSessionWindow(session: { setLocalWindowSize(n: number): void }): void {
   try {

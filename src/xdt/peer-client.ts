@@ -8,7 +8,7 @@ import http2 from 'node:http2';
 import type { Readable } from 'node:stream';
 import { TransferError, transferErrorFromBody } from '../transfer/errors.js';
 import { PULL_PATH, REF_HEADER } from './peer-server.js';
-import { XDT_HTTP2_SETTINGS, widenSessionWindow } from './http2-settings.js';
+import { XDT_HTTP2_OPTIONS, widenSessionWindow } from './http2-settings.js';
 
 export interface PulledObject {
   contentType: string;
@@ -28,9 +28,11 @@ export class XdtPeerClient {
   private session(address: string): http2.ClientHttp2Session {
     const existing = this.sessions.get(address);
     if (existing && !existing.closed && !existing.destroyed) return existing;
-    const s = http2.connect(`http://${address}`, { settings: XDT_HTTP2_SETTINGS });
+    const s = http2.connect(`http://${address}`, XDT_HTTP2_OPTIONS);
     s.on('connect', () => widenSessionWindow(s));
     s.on('error', () => {});
+    // one listener per pull in flight: scatter/gather legitimately run dozens at once
+    s.setMaxListeners(0);
     const forget = () => {
       if (this.sessions.get(address) === s) this.sessions.delete(address);
     };
@@ -69,7 +71,10 @@ export class XdtPeerClient {
         fail(
           err instanceof TransferError
             ? err
-            : new TransferError(session.destroyed ? 'XdtProducerGone' : 'TransferAborted', `pull from ${address} failed: ${err.code ?? err.message}`),
+            : new TransferError(
+                session.destroyed ? 'XdtProducerGone' : 'TransferAborted',
+                `pull from ${address} failed: ${err.code ?? ''} ${err.message} (rst ${stream.rstCode ?? '-'})`,
+              ),
         );
       });
       stream.on('close', () => {

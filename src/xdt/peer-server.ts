@@ -10,7 +10,7 @@ import { TransferError } from '../transfer/errors.js';
 import { assertNotExpired, openReference } from './reference.js';
 import type { XdtObjectStore } from './object-store.js';
 import type { ChunkSink } from './xdt-object.js';
-import { XDT_HTTP2_SETTINGS, widenSessionWindow } from './http2-settings.js';
+import { XDT_HTTP2_OPTIONS, widenSessionWindow } from './http2-settings.js';
 
 export const PULL_PATH = '/v1/xdt/pull';
 export const REF_HEADER = 'x-hivelab-ref';
@@ -22,7 +22,7 @@ export interface XdtPeerServer {
 }
 
 export async function startPeerServer(opts: { sealKey: Buffer; bootId: string; store: XdtObjectStore; host?: string }): Promise<XdtPeerServer> {
-  const server = http2.createServer({ settings: XDT_HTTP2_SETTINGS });
+  const server = http2.createServer(XDT_HTTP2_OPTIONS);
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (s) => {
     sessions.add(s);

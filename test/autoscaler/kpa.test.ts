@@ -140,6 +140,14 @@ describe('KPA policy', () => {
     expect(p.decide(591 * S, { ready: 1, starting: 0 }).desired).toBe(0);
   });
 
+  it('a burst of 200 buffered at the activator while at zero asks for ceil(200 / 0.7) = 286 at once', () => {
+    const p = new KpaPolicy(cfg({ initialScale: 0 }));
+    p.onArrival(100 * S);
+    p.record({ at: 100 * S, concurrency: 200, peak: 200, requests: 200 });
+    // first sample: both windows divide by one second; ready 0 counts as 1 → up to 1000× allowed
+    expect(p.decide(100 * S, { ready: 0, starting: 0, inFlight: 200 })).toMatchObject({ desired: 286, panic: true });
+  });
+
   it('initial scale holds until reached, then the idle countdown starts', () => {
     const p = new KpaPolicy(cfg({ initialScale: 3 }));
     expect(p.decide(0, { ready: 0, starting: 0 })).toMatchObject({ desired: 3, reason: 'initial-scale' });

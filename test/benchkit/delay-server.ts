@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
  */
 export interface DelayServer {
   url: string;
-  received: { path: string; bodyBytes: number; atMs: number }[];
+  received: { path: string; query: string; bodyBytes: number; atMs: number }[];
   /** TCP connections accepted so far. */
   connections(): number;
   close(): Promise<void>;
@@ -23,7 +23,7 @@ export async function startDelayServer(instance = 'inst-1'): Promise<DelayServer
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://x');
       const bodyBytes = Buffer.concat(chunks).length;
-      received.push({ path: url.pathname, bodyBytes, atMs: performance.now() });
+      received.push({ path: url.pathname, query: url.search, bodyBytes, atMs: performance.now() });
       if (url.pathname === '/fail') {
         res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"type":"Boom"}}');
         return;

@@ -135,6 +135,25 @@ describe('an experiment over the endpoints provider', () => {
     expect(t31[1]).toMatch(/^fast,10,0,.*,1\.00,/);
   });
 
+  it('sequential: false runs the sub-experiments at the same time', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'bk-par-'));
+    const exp = parseExperiment({
+      provider: 'endpoints',
+      sequential: false,
+      subExperiments: [
+        { title: 'a', bursts: 6, iatSeconds: 0.04, endpoints: [`${srv.url}/delay/1?sub=a`] },
+        { title: 'b', bursts: 6, iatSeconds: 0.04, endpoints: [`${srv.url}/delay/1?sub=b`] },
+      ],
+    });
+    const from = srv.received.length;
+    const res = await runExperiment(exp, { outDir: out, provider: new EndpointsProvider(), plots: false, log: () => {} });
+    expect(res.subs.map((s) => s.summary.count)).toEqual([6, 6]);
+    // Sequential would put all of a's requests before b's; in parallel b starts before a ends.
+    const subs = srv.received.slice(from).map((r) => new URLSearchParams(r.query).get('sub'));
+    expect(subs.filter((x) => x === 'a')).toHaveLength(6);
+    expect(subs.indexOf('b')).toBeLessThan(subs.lastIndexOf('a'));
+  });
+
   it('`hivelab bench --json` prints the per-sub-experiment summary', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bk-cli-'));
     const file = join(dir, 'exp.yaml');

@@ -49,7 +49,8 @@ describe('the hivelab command', () => {
     const inv = await hivelab(['invoke', 'hello-node', '--data', '{"name":"cli"}', '--json', '--state', state]);
     expect(inv.code).toBe(0);
     const out = JSON.parse(inv.stdout);
-    expect(out).toMatchObject({ status: 200, body: { message: 'Hello, cli!' }, cold: true });
+    expect(out).toMatchObject({ status: 200, body: { message: 'Hello, cli!' } });
+    expect(typeof out.cold).toBe('boolean');
     expect(out.instanceId).toMatch(/^hello-node-/);
     expect(out.invocationId).toMatch(/^[0-9a-f]{16}$/);
     expect(out.latencyMs).toBeGreaterThan(0);

@@ -21,8 +21,10 @@ describe('platform lifecycle', () => {
         expect(names).toEqual(['echo-node', 'hello-python']);
         const r = await second.invoke('hello-python', { name: 'after' });
         expect(r.status).toBe(200);
-        expect(r.headers['x-hivelab-cold']).toBe('1');
         expect(r.json().message).toBe('Hello, after!');
+        const e = await second.invoke('echo-node', { after: true });
+        expect(e.headers['x-hivelab-cold']).toBe('1');
+        expect(e.json().calls).toBe(1);
       } finally {
         await second.stop();
       }
@@ -55,7 +57,7 @@ describe('platform lifecycle', () => {
   });
 
   it('idle instances are stopped after the keep-alive (scale to zero), and the next call is cold again', async () => {
-    const t = await startTestPlatform({ keepAliveMs: 1000 });
+    const t = await startTestPlatform({ keepAliveMs: 1000, policy: 'fixed-keepalive' });
     try {
       await t.deploy(join(FIXTURES, 'echo-node'));
       expect((await t.invoke('echo-node', {})).headers['x-hivelab-cold']).toBe('1');

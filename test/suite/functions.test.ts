@@ -23,9 +23,16 @@ describe.each(catalogue().map((fn) => [fn.name, fn] as const))('%s', (_name, fn)
     const cold = await invoker.invoke(fn, event);
     expect(await fn.validate(cold.output, event)).toEqual([]);
     const warm = await invoker.invoke(fn, event);
+    if (cold.cold !== undefined) expect([cold.cold, warm.cold]).toEqual([true, false]);
     expect(await fn.validate(warm.output, event)).toEqual([]);
     // "same" input mode: the warm invocation worked on the very same variant.
     expect((warm.output as { input: unknown }).input).toEqual((cold.output as { input: unknown }).input);
+  });
+
+  it('runs with defaults on a null event (an empty JSON body)', async () => {
+    await invoker.prepare(fn);
+    const { output } = await invoker.invoke(fn, null as unknown as Record<string, unknown>);
+    expect(await fn.validate(output, {})).toEqual([]);
   });
 
   it('varies its input as told: linear walks the pool, unique leaves it, outputs stay valid', async () => {

@@ -17,10 +17,15 @@ afterAll(async () => {
 });
 
 type Out = Record<string, any>;
+const prepared = new Set<string>();
 
 async function realOutput(name: string, patch: Record<string, unknown> = {}): Promise<{ fn: SuiteFunction; event: Record<string, unknown>; out: Out }> {
   const fn = selectFunctions([name])[0]!;
   const event = { ...(await sampleInput(fn)), ...patch };
+  if (!prepared.has(name)) {
+    await invoker.prepare(fn);
+    prepared.add(name);
+  }
   const { output } = await invoker.invoke(fn, event);
   expect(await fn.validate(output, event)).toEqual([]);
   return { fn, event, out: output as Out };

@@ -31,7 +31,7 @@ export class Harness {
   services: Services | undefined;
   workers: TransferServices[] = [];
   instances: Instance[] = [];
-  handlers = new Map<string, { handler: Handler; instance: Instance; raw: boolean }>();
+  handlers = new Map<string, { handler: Handler; instance: Instance; raw: boolean; coldStart?: () => Promise<void> }>();
   gateway: http.Server | undefined;
   gatewayUrl = '';
   sealKey = randomBytes(32);
@@ -73,9 +73,10 @@ export class Harness {
   }
 
   /** Deploys `handler` as function `name` on a fresh instance of `worker`. */
-  async deploy(name: string, worker: number, handler: Handler, opts: { raw?: boolean } = {}): Promise<Instance> {
+  /** `coldStart`: the worker's view of a cold instance — prefetch the event's object, then wait for it. */
+  async deploy(name: string, worker: number, handler: Handler, opts: { raw?: boolean; coldStart?: () => Promise<void> } = {}): Promise<Instance> {
     const instance = await this.instance(worker, name);
-    this.handlers.set(name, { handler, instance, raw: opts.raw ?? false });
+    this.handlers.set(name, { handler, instance, raw: opts.raw ?? false, coldStart: opts.coldStart });
     return instance;
   }
 
@@ -92,6 +93,10 @@ export class Harness {
     const entry = this.handlers.get(name);
     if (!entry) return send(404, { error: { type: 'NotFound', message: `no function ${name}` } });
     try {
+      if (entry.coldStart) {
+        entry.instance.sidecar.prefetch(Buffer.concat(chunks), req.headers['content-type']);
+        await entry.coldStart();
+      }
       // what the runtime shim does: parse the event, let the instance's sidecar resolve references
       const raw = decodeObject(Buffer.concat(chunks), req.headers['content-type']);
       const event = entry.raw ? raw : await resolveEventRefs(raw, { invocationId: 'gw', functionName: name, sidecar: entry.instance.socketPath });

@@ -87,3 +87,18 @@ it('store-and-forward (xdt-saf) delivers the same bytes', async () => {
   const data = pattern(5 * MB + 1, 78);
   expect(await producer.sdk.invoke('saf-consumer', data, { transfer: 'xdt-saf' })).toEqual({ sha: createHash('sha256').update(data).digest('hex') });
 });
+
+it('the consumer sidecar starts pulling while the consumer instance is still cold-starting', async () => {
+  const producer = await h.instance(0, 'producer-cold');
+  const data = pattern(6 * MB + 9, 79);
+  let pulledBeforeHandler = false;
+  await h.deploy('cold-consumer', 1, async (event) => ({ sha: createHash('sha256').update(event as Buffer).digest('hex') }), {
+    // the "cold start" ends only once the producer saw the pull begin (its object is claimed)
+    coldStart: async () => {
+      while (producer.sidecar.pendingObjects() > 0) await new Promise((r) => setTimeout(r, 5));
+      pulledBeforeHandler = true;
+    },
+  });
+  expect(await producer.sdk.invoke('cold-consumer', data, { transfer: 'xdt' })).toEqual({ sha: createHash('sha256').update(data).digest('hex') });
+  expect(pulledBeforeHandler).toBe(true);
+});

@@ -147,3 +147,31 @@ describe('expiry', () => {
     expect(short.workers[0]!.pool.inUseBuffers).toBe(0);
   });
 });
+
+describe('broken connections', () => {
+  it('a producer that disconnects mid-put leaves no object and no buffers behind', async () => {
+    const { default: http } = await import('node:http');
+    const p = await h.instance(0, 'producer-quitter');
+    const before = h.workers[0]!.pool.inUseBuffers;
+    await new Promise<void>((resolve) => {
+      const req = http.request({
+        socketPath: p.socketPath,
+        method: 'POST',
+        path: '/v1/put?retrievals=1',
+        headers: { 'content-type': 'application/octet-stream', 'content-length': 512 * 1024 },
+      });
+      req.on('error', () => resolve());
+      req.write(pattern(100 * 1024, 1), async () => {
+        // only once the sidecar holds the half-uploaded object
+        while (p.sidecar.pendingObjects() === 0) await new Promise((r) => setTimeout(r, 5));
+        req.destroy();
+      });
+      req.on('close', () => resolve());
+    });
+    for (let i = 0; i < 400 && (p.sidecar.pendingObjects() > 0 || h.workers[0]!.pool.inUseBuffers !== before); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(p.sidecar.pendingObjects()).toBe(0);
+    expect(h.workers[0]!.pool.inUseBuffers).toBe(before);
+  });
+});

@@ -25,7 +25,7 @@ policy sees the same invocations (same seed).
   --seed S             seed for arrival times and durations (default 1)
   --timeline FILE      also write instances alive per minute (CSV: minute,<policy>...)
   --json               one policy: {functions, invocations, coldStartPct, idleMemoryGBs,
-                       simulatedSeconds, wallSeconds, policy}; several: an array of those
+                       simulatedSeconds, wallSeconds (simulation only), policy}; several: an array
 `;
 
 function intOpt(name: string, v: string | undefined): number | undefined {

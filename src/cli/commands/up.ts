@@ -8,11 +8,12 @@ import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { statePaths } from '../../config/state.js';
 import { COLD_START_MODES, type ColdStartMode } from '../../manifest/schema.js';
+import { policyNames } from '../../autoscaler/registry.js';
 
 const usage = `
 usage: hivelab up [--port 8080] [--state DIR] [--detach] [--workers N] [--cold-start MODE]
                   [--keep-alive SECONDS] [--inline-limit BYTES] [--examples]
-                  [--trace-sample RATE] [--zipkin URL] [--otlp URL]
+                  [--policy NAME] [--trace-sample RATE] [--zipkin URL] [--otlp URL]
 
 Starts the platform (gateway, activator, autoscaler, workers) and prints its URL.
   --port N            gateway port on 127.0.0.1 (default 8080; 0 picks a free one)
@@ -20,7 +21,8 @@ Starts the platform (gateway, activator, autoscaler, workers) and prints its URL
   --detach            start in the background and return once the platform answers
   --workers N         worker processes (default 1)
   --cold-start MODE   default cold-start mode: ${COLD_START_MODES.join(' | ')} (default boot)
-  --keep-alive S      seconds an idle instance is kept before it is stopped (default 600)
+  --policy NAME       scaling policy for functions whose manifest names none: ${policyNames().join(' | ')} (default kpa)
+  --keep-alive S      idle seconds before fixed-keepalive stops an instance (default 600)
   --inline-limit B    largest request body in bytes (default 6291456)
   --examples          deploy the bundled example functions
   --trace-sample R    fraction of invocations traced, 0..1 (default 1; 0 turns tracing off)
@@ -87,6 +89,7 @@ const command: Command = {
         'inline-limit': { type: 'string' },
         examples: { type: 'boolean', default: false },
         'trace-sample': { type: 'string' },
+        policy: { type: 'string' },
         zipkin: { type: 'string' },
         otlp: { type: 'string' },
       },
@@ -101,6 +104,9 @@ const command: Command = {
     const keepAlive = int('keep-alive', values['keep-alive'], 0);
     const inlineLimit = int('inline-limit', values['inline-limit'], 1);
     const paths = statePaths(values.state);
+    if (values.policy !== undefined && !policyNames().includes(values.policy)) {
+      throw new UsageError(`--policy must be one of ${policyNames().join(', ')}, got "${values.policy}"`);
+    }
     const sample = values['trace-sample'] === undefined ? undefined : Number(values['trace-sample']);
     if (sample !== undefined && !(sample >= 0 && sample <= 1)) throw new UsageError(`--trace-sample must be between 0 and 1, got "${values['trace-sample']}"`);
 
@@ -145,6 +151,7 @@ const command: Command = {
       coldStart: coldStart as ColdStartMode | undefined,
       deploy,
       traceSampleRate: sample,
+      policy: values.policy,
       zipkinUrl: values.zipkin,
       otlpUrl: values.otlp,
     });

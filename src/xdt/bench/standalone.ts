@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { startServices, type Services } from '../../services/index.js';
 import { sdkFor, resolveEventRefs, decodeObject, type HivelabSdk } from '../../runtime/node/sdk.js';
-import { XDT_HTTP2_SETTINGS, widenSessionWindow } from '../http2-settings.js';
+import { XDT_HTTP2_OPTIONS, widenSessionWindow } from '../http2-settings.js';
 
 export const PATTERNS = ['1-1', 'scatter', 'gather', 'broadcast'] as const;
 export type Pattern = (typeof PATTERNS)[number];
@@ -155,7 +155,7 @@ export async function runStandaloneBench(opts: StandaloneBenchOptions): Promise<
     }
     if (opts.transports.includes('http2-raw')) {
       const { address } = await wp.call<{ address: string }>('raw-server');
-      rawSession = http2.connect(`http://${address}`, { settings: XDT_HTTP2_SETTINGS });
+      rawSession = http2.connect(`http://${address}`, XDT_HTTP2_OPTIONS);
       rawSession.on('connect', () => widenSessionWindow(rawSession!));
       rawSession.on('error', () => {});
     }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createTransferServices, type TransferServices } from '../../transfer/services.js';
 import { startSidecar, type Sidecar } from '../../sidecar/index.js';
-import { XDT_HTTP2_SETTINGS, widenSessionWindow } from '../http2-settings.js';
+import { XDT_HTTP2_OPTIONS, widenSessionWindow } from '../http2-settings.js';
 
 interface StartMsg {
   stateDir: string;
@@ -54,7 +54,7 @@ async function handle(msg: { cmd: string; [k: string]: unknown }): Promise<unkno
     case 'raw-server': {
       // the ceiling: a bare HTTP/2 stream from a prepared buffer, nothing else in the way
       const block = Buffer.alloc(1024 * 1024, 7);
-      raw = http2.createServer({ settings: XDT_HTTP2_SETTINGS });
+      raw = http2.createServer(XDT_HTTP2_OPTIONS);
       raw.on('session', (s) => widenSessionWindow(s));
       raw.on('stream', (stream, headers) => {
         const size = Number(new URL(String(headers[':path']), 'http://x').searchParams.get('size'));

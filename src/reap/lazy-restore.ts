@@ -1,0 +1,68 @@
+import { restoreInstance, type RestoredInstance, type RestoreOptions } from '../snapshot/restore.js';
+import { ReapMonitor, type MonitorMode, type MonitorStats } from './monitor.js';
+
+/**
+ * A restore whose memory our REAP monitor serves: `lazy` (every page on demand), `record` (on demand,
+ * and the first invocation's pages become the working set) or `prefetch` (the working set installed
+ * in one go before the instance runs, the rest on demand).
+ *
+ * The monitor's death is the instance's death: a lazily restored process waits forever for a page
+ * nobody will serve, so the moment the helper exits unasked we SIGKILL the instance, and `exitReason`
+ * says `monitor-died` (SandboxInstance's ExitReason of the same name).
+ */
+
+export interface MonitoredRestoreOptions extends Omit<RestoreOptions, 'lazyPages'> {
+  mode: MonitorMode;
+  /** The page-map index (src/snapshot/images.ts `writePageMapIndex`). */
+  pageMapIndex: string;
+  pagesFile: string;
+  traceFile?: string;
+  wsFile?: string;
+}
+
+export interface MonitoredInstance extends RestoredInstance {
+  monitor: ReapMonitor;
+  /** Figures at the end of the restore (prefetch: fetch and install times, pages installed). */
+  restoreStats: MonitorStats;
+  /** Why the instance ended: `monitor-died` when we killed it because its monitor was gone. */
+  exitReason: Promise<'exited' | 'monitor-died'>;
+}
+
+export async function restoreWithMonitor(opts: MonitoredRestoreOptions): Promise<MonitoredInstance> {
+  const monitor = await ReapMonitor.start({
+    mode: opts.mode,
+    workDir: opts.workDir,
+    pageMapIndex: opts.pageMapIndex,
+    pagesFile: opts.pagesFile,
+    traceFile: opts.traceFile,
+    wsFile: opts.wsFile,
+  });
+  let restored: RestoredInstance | undefined;
+  let monitorDied = false;
+  void monitor.exited.then(({ expected }) => {
+    if (expected) return;
+    monitorDied = true;
+    restored?.kill();
+  });
+  try {
+    restored = await restoreInstance({ ...opts, lazyPages: true });
+  } catch (err) {
+    await monitor.stop();
+    throw err;
+  }
+  if (monitorDied) restored.kill(); // it died while CRIU was finishing
+  monitor.watch(restored.pid);
+  const instance = restored;
+  const exitReason = instance.exited.then(async () => {
+    await monitor.stop();
+    return monitorDied ? ('monitor-died' as const) : ('exited' as const);
+  });
+  let restoreStats: MonitorStats;
+  try {
+    restoreStats = await monitor.restored();
+  } catch (err) {
+    instance.kill();
+    throw new Error(`REAP monitor failed during the restore: ${(err as Error).message}`);
+  }
+  return { ...instance, monitor, restoreStats, exitReason };
+}
