@@ -23,6 +23,8 @@ export interface PlatformOptions {
   keepAliveMs?: number;
   /** Scaling policy for functions whose manifest names none; default kpa. */
   policy?: string;
+  /** Placement policy for new instances; default least-loaded. */
+  placement?: string;
   inlineLimitBytes?: number;
   activatorTimeoutMs?: number;
   coldStart?: ColdStartMode;
@@ -95,6 +97,7 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     activatorTimeoutMs: o.activatorTimeoutMs ?? DEFAULTS.activatorTimeoutMs,
     queueProxyQueueFactor: DEFAULTS.queueProxyQueueFactor,
     defaultColdStart: o.coldStart ?? 'boot',
+    placement: o.placement ?? 'least-loaded',
     gatewayUrl: () => url,
     invokeToken: tokens.invoke,
     log,

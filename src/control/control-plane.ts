@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import type { StatePaths } from '../config/state.js';
 import type { ColdStartMode, ScalingSpec } from '../manifest/schema.js';
 import type { ScalingDecision } from '../autoscaler/index.js';
+import { getPlacement, NoCapacityError, type PlacementPolicy, type WorkerView } from '../placement/index.js';
 import { DeploymentStore, type Deployment } from './deployments.js';
 import { WorkerHandle } from './worker-handle.js';
 import { FunctionController, type ControllerEvent } from './function-controller.js';
@@ -19,6 +20,8 @@ export interface ControlPlaneOptions {
   activatorTimeoutMs: number;
   queueProxyQueueFactor: number;
   defaultColdStart: ColdStartMode;
+  /** Placement policy name (`least-loaded`, `snapshot-affinity`). */
+  placement: string;
   gatewayUrl: () => string;
   invokeToken: string;
   log(level: 'info' | 'warn' | 'error', msg: string): void;
@@ -39,10 +42,12 @@ export class ControlPlane {
   private readonly controllers = new Map<string, FunctionController>();
   private sweepTimer?: NodeJS.Timeout;
   private ticks = 0;
+  private readonly placement: PlacementPolicy;
   private stopping = false;
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.deployments = new DeploymentStore(opts.paths.functions, opts.paths.deployments);
+    this.placement = getPlacement(opts.placement);
   }
 
   async start(): Promise<void> {
@@ -105,13 +110,42 @@ export class ControlPlane {
     });
   }
 
-  /** Least-loaded placement by instance count among live workers. */
-  private place(_d: Deployment): WorkerHandle {
-    const alive = this.workers.filter((w) => w.alive);
-    if (alive.length === 0) throw new HttpError(503, 'NoWorker', 'no worker is running (a replacement is starting)');
-    const load = (w: WorkerHandle) =>
-      [...this.controllers.values()].reduce((n, c) => n + c.instances.filter((i) => i.worker === w && i.state !== 'dead').length, 0);
-    return alive.reduce((best, w) => (load(w) < load(best) ? w : best));
+  /** The fleet as placement policies see it: memory promised to live instances per worker. */
+  workerViews(): WorkerView[] {
+    return this.workers.map((w) => {
+      let committed = 0;
+      let instances = 0;
+      for (const c of this.controllers.values()) {
+        for (const i of c.instances) {
+          if (i.worker !== w || i.state === 'dead') continue;
+          instances++;
+          committed += c.deployment.manifest.memoryMB;
+        }
+      }
+      return {
+        id: w.id,
+        memoryBudgetMB: this.opts.workerMemoryBudgetMB,
+        memoryCommittedMB: committed,
+        instances,
+        alive: w.alive,
+        snapshots: this.snapshotsOn(w.id),
+      };
+    });
+  }
+
+  /** Snapshot keys a worker holds; workers share the state folder's snapshot store on one machine. */
+  private snapshotsOn(_workerId: string): Set<string> {
+    return new Set();
+  }
+
+  private place(d: Deployment): WorkerHandle {
+    try {
+      const id = this.placement({ workers: this.workerViews(), function: { name: d.name, version: d.version, memoryMB: d.manifest.memoryMB } });
+      return this.workers.find((w) => w.id === id)!;
+    } catch (err) {
+      if (err instanceof NoCapacityError) throw new HttpError(503, 'NoCapacity', err.message);
+      throw err;
+    }
   }
 
   /** Knative's rhythm: metrics every second, a scaling decision every two. */

@@ -3,6 +3,7 @@ import type { ControlPlane } from '../control/control-plane.js';
 import type { FunctionController } from '../control/function-controller.js';
 import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
 import { ManifestError } from '../manifest/validate.js';
+import { platformStatus } from '../control/status.js';
 import { newInvocationId } from '../util/ids.js';
 import { HttpError, notFound } from './errors.js';
 import { readBody, readJson } from './body.js';
@@ -135,6 +136,11 @@ export function createGateway(opts: GatewayOptions): Server {
 
   async function admin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
     const path = url.pathname;
+    if (path === '/v1/status' && req.method === 'GET') {
+      requireRole(req, tokens, ['admin']);
+      sendJson(res, 200, await platformStatus(control));
+      return true;
+    }
     if (path === '/v1/functions') {
       requireRole(req, tokens, ['admin']);
       if (req.method === 'GET') {

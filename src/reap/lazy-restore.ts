@@ -18,6 +18,7 @@ export interface MonitoredRestoreOptions extends Omit<RestoreOptions, 'lazyPages
   pagesFile: string;
   traceFile?: string;
   wsFile?: string;
+  filePagesFile?: string;
 }
 
 export interface MonitoredInstance extends RestoredInstance {
@@ -36,6 +37,7 @@ export async function restoreWithMonitor(opts: MonitoredRestoreOptions): Promise
     pagesFile: opts.pagesFile,
     traceFile: opts.traceFile,
     wsFile: opts.wsFile,
+    filePagesFile: opts.filePagesFile,
   });
   let restored: RestoredInstance | undefined;
   let monitorDied = false;

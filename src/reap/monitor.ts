@@ -34,6 +34,10 @@ export interface MonitorStats {
   /** Time to install the working set with UFFDIO_COPY, ms. */
   installMs: number;
   wsInstalled: boolean;
+  /** File-backed ranges given to readahead(2), their bytes, and the time to queue them (ms). */
+  fileRanges: number;
+  fileBytes: number;
+  fileMs: number;
 }
 
 export interface MonitorOptions {
@@ -47,6 +51,8 @@ export interface MonitorOptions {
   /** record: written; prefetch: read. */
   traceFile?: string;
   wsFile?: string;
+  /** prefetch: file-backed ranges to read ahead (src/reap/file-pages.ts). */
+  filePagesFile?: string;
 }
 
 export const LAZY_PAGES_SOCKET = 'lazy-pages.socket';
@@ -81,6 +87,9 @@ function toStats(e: MonitorEvent): MonitorStats {
     fetchMs: n('fetchUs') / 1000,
     installMs: n('installUs') / 1000,
     wsInstalled: e.wsInstalled === true,
+    fileRanges: n('fileRanges'),
+    fileBytes: n('fileBytes'),
+    fileMs: n('fileUs') / 1000,
   };
 }
 
@@ -123,6 +132,7 @@ export class ReapMonitor {
     const args = ['--socket', path.join(options.workDir, LAZY_PAGES_SOCKET), '--page-map', options.pageMapIndex, '--pages', options.pagesFile, '--mode', options.mode];
     if (options.traceFile) args.push('--trace', options.traceFile);
     if (options.wsFile) args.push('--ws', options.wsFile);
+    if (options.filePagesFile) args.push('--file-pages', options.filePagesFile);
     const child = spawn(monitorBinary(), args, { stdio: ['pipe', 'pipe', 'inherit'] });
     const monitor = new ReapMonitor(options, child);
     await monitor.next('listening');

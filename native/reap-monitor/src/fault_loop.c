@@ -286,6 +286,8 @@ int monitor_run(struct monitor *m)
 	}
 	emit("{\"event\":\"listening\"}");
 	/* CRIU restores in parallel meanwhile; its connection waits in the backlog */
+	if (m->mode == MODE_PREFETCH && m->file_pages_path)
+		file_pages_readahead(m);
 	if (m->mode == MODE_PREFETCH && working_set_read(m, err, sizeof(err))) {
 		/* never install a working set that fails its checksum: serve everything lazily instead */
 		emit("{\"event\":\"ws-invalid\",\"message\":\"%s\"}", err);

@@ -11,7 +11,7 @@
 
 /*
  * reap-monitor --socket PATH --page-map FILE --pages FILE --mode lazy|record|prefetch
- *              [--trace FILE --ws FILE]
+ *              [--trace FILE --ws FILE] [--file-pages FILE]
  * Commands on stdin, one per line: `stats`, `record-done`, `watch <host pid>`, `exit`.
  * Events on stdout, one JSON object per line. Exits when told, when stdin closes (the worker died)
  * or when the watched instance exits.
@@ -38,10 +38,12 @@ void emit_stats(const struct monitor *m, const char *event)
 {
 	const struct stats *s = &m->st;
 	emit("{\"event\":\"%s\",\"wsPages\":%llu,\"prefetched\":%llu,\"onDemand\":%llu,\"zeroPages\":%llu,"
-	     "\"faults\":%llu,\"bytesRead\":%llu,\"fetchUs\":%llu,\"installUs\":%llu,\"wsInstalled\":%s}",
+	     "\"faults\":%llu,\"bytesRead\":%llu,\"fetchUs\":%llu,\"installUs\":%llu,\"wsInstalled\":%s,"
+	     "\"fileRanges\":%llu,\"fileBytes\":%llu,\"fileUs\":%llu}",
 	     event, (unsigned long long)s->ws_pages, (unsigned long long)s->prefetched, (unsigned long long)s->on_demand,
 	     (unsigned long long)s->zero_pages, (unsigned long long)s->faults, (unsigned long long)s->bytes_read,
-	     (unsigned long long)s->fetch_us, (unsigned long long)s->install_us, m->ws_installed ? "true" : "false");
+	     (unsigned long long)s->fetch_us, (unsigned long long)s->install_us, m->ws_installed ? "true" : "false",
+	     (unsigned long long)s->file_ranges, (unsigned long long)s->file_bytes, (unsigned long long)s->file_us);
 }
 
 static void usage(const char *why)
@@ -70,6 +72,8 @@ int main(int argc, char **argv)
 			m.trace_path = v;
 		else if (!strcmp(k, "--ws"))
 			m.ws_path = v;
+		else if (!strcmp(k, "--file-pages"))
+			m.file_pages_path = v;
 		else
 			usage("unknown option");
 	}

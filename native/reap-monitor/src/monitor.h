@@ -36,6 +36,7 @@ struct stats {
 	uint64_t ws_pages, prefetched, on_demand, zero_pages, bytes_read;
 	uint64_t fetch_us, install_us;
 	uint64_t faults;
+	uint64_t file_ranges, file_bytes, file_us;
 };
 
 /* A recorded page: its address and where its contents are in the pages image. */
@@ -46,7 +47,7 @@ struct trace_entry {
 
 struct monitor {
 	enum mode mode;
-	const char *socket_path, *page_map_path, *pages_path, *trace_path, *ws_path;
+	const char *socket_path, *page_map_path, *pages_path, *trace_path, *ws_path, *file_pages_path;
 	struct page_map map;
 	int pages_fd;
 	struct stats st;
@@ -76,6 +77,9 @@ int trace_record(struct monitor *m, uint64_t vaddr, uint64_t pages_off);
 int working_set_write(struct monitor *m, char *err, size_t errlen);
 int working_set_read(struct monitor *m, char *err, size_t errlen);
 int working_set_install(struct monitor *m, int uffd, char *err, size_t errlen);
+
+/* file_pages.c */
+void file_pages_readahead(struct monitor *m);
 
 /* fault_loop.c */
 int monitor_run(struct monitor *m);

@@ -9,6 +9,7 @@ import { UsageError } from '../command.js';
 import { statePaths } from '../../config/state.js';
 import { COLD_START_MODES, type ColdStartMode } from '../../manifest/schema.js';
 import { policyNames } from '../../autoscaler/registry.js';
+import { placementNames } from '../../placement/registry.js';
 
 const usage = `
 usage: hivelab up [--port 8080] [--state DIR] [--detach] [--workers N] [--cold-start MODE]
@@ -20,6 +21,8 @@ Starts the platform (gateway, activator, autoscaler, workers) and prints its URL
   --state DIR         state folder: tokens, deployments, logs, snapshots (default ./.hivelab)
   --detach            start in the background and return once the platform answers
   --workers N         worker processes (default 1)
+  --worker-memory MB  memory each worker may commit to instances (default 16384)
+  --placement NAME    placement of new instances: least-loaded | snapshot-affinity (default least-loaded)
   --cold-start MODE   default cold-start mode: ${COLD_START_MODES.join(' | ')} (default boot)
   --policy NAME       scaling policy for functions whose manifest names none: ${policyNames().join(' | ')} (default kpa)
   --keep-alive S      idle seconds before fixed-keepalive stops an instance (default 600)
@@ -90,6 +93,8 @@ const command: Command = {
         examples: { type: 'boolean', default: false },
         'trace-sample': { type: 'string' },
         policy: { type: 'string' },
+        'worker-memory': { type: 'string' },
+        placement: { type: 'string' },
         zipkin: { type: 'string' },
         otlp: { type: 'string' },
       },
@@ -101,6 +106,10 @@ const command: Command = {
     }
     const port = int('port', values.port, 0);
     const workers = int('workers', values.workers, 1);
+    const workerMemory = int('worker-memory', values['worker-memory'], 64);
+    if (values.placement !== undefined && !placementNames().includes(values.placement)) {
+      throw new UsageError(`--placement must be one of ${placementNames().join(', ')}, got "${values.placement}"`);
+    }
     const keepAlive = int('keep-alive', values['keep-alive'], 0);
     const inlineLimit = int('inline-limit', values['inline-limit'], 1);
     const paths = statePaths(values.state);
@@ -152,6 +161,8 @@ const command: Command = {
       deploy,
       traceSampleRate: sample,
       policy: values.policy,
+      placement: values.placement,
+      workerMemoryBudgetMB: workerMemory,
       zipkinUrl: values.zipkin,
       otlpUrl: values.otlp,
     });

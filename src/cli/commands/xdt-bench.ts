@@ -8,6 +8,7 @@ const usage = `
 usage: hivelab xdt-bench [--patterns 1-1,scatter,gather,broadcast] [--sizes 10KB,1MB,10MB,100MB]
                          [--degrees 1,4,16,32] [--transports inline,storage,redis,xdt,http2-raw]
                          [--iterations 10] [--warmup 1] [--pool-buffers 512] [--buffer-bytes 1MB]
+                         [--stream-window 8]
                          [--out DIR] [--json] [--standalone]
 
 Measures data passing between a producer and consumers per transfer pattern, object size, degree
@@ -58,6 +59,7 @@ const command: Command = {
         warmup: { type: 'string', default: '1' },
         'pool-buffers': { type: 'string', default: '512' },
         'buffer-bytes': { type: 'string', default: '1MB' },
+        'stream-window': { type: 'string', default: '8' },
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
         standalone: { type: 'boolean', default: true },
@@ -81,6 +83,7 @@ const command: Command = {
       transports,
       iterations: positiveInt(values.iterations!, '--iterations'),
       warmup: Number(values.warmup),
+      streamWindow: positiveInt(values['stream-window']!, '--stream-window'),
       pool: { buffers: positiveInt(values['pool-buffers']!, '--pool-buffers'), bufferBytes: parseSize(values['buffer-bytes']!) },
       log: values.json ? (l) => console.error(l) : (l) => console.log(l),
     });

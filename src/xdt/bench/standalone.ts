@@ -42,6 +42,8 @@ export interface StandaloneBenchOptions {
   iterations: number;
   warmup?: number;
   pool?: { buffers: number; bufferBytes: number };
+  /** pool buffers one cut-through transfer may hold */
+  streamWindow?: number;
   log?: (line: string) => void;
 }
 
@@ -139,6 +141,7 @@ export async function runStandaloneBench(opts: StandaloneBenchOptions): Promise<
         gatewayUrl,
         invokeToken: TOKEN,
         pool,
+        streamWindow: opts.streamWindow,
         s3: services?.s3.config,
         redis: services ? { host: services.redis.host, port: services.redis.port, password: services.redis.password } : undefined,
       });

@@ -21,6 +21,7 @@ interface StartMsg {
   s3?: { endpoint: string; bucket: string; region?: string; credentials: { accessKeyId: string; secretAccessKey: string } };
   redis?: { host: string; port: number; password?: string };
   pool: { buffers: number; bufferBytes: number };
+  streamWindow?: number;
 }
 
 let ts: TransferServices | undefined;
@@ -38,6 +39,7 @@ async function handle(msg: { cmd: string; [k: string]: unknown }): Promise<unkno
         s3: cfg.s3,
         redis: cfg.redis,
         pool: cfg.pool,
+        streamWindow: cfg.streamWindow,
         inlineLimitBytes: 6 * 1024 * 1024,
       });
       return { peer: ts.peer.address };

@@ -1,0 +1,44 @@
+import { parseArgs } from 'node:util';
+import type { Command } from '../command.js';
+import { connect, callJson } from '../client.js';
+import type { PlatformStatus } from '../../control/status.js';
+
+const usage = `
+usage: hivelab status [--json] [--state DIR]
+
+Per function: ready and starting instances, the autoscaler's desired scale and panic mode, the
+observed concurrency and the activator's queue. Per worker: its instances and memory.
+`;
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+const command: Command = {
+  summary: 'autoscaler and worker status',
+  usage,
+  async run(argv) {
+    const { values } = parseArgs({ args: argv, options: { state: { type: 'string' }, json: { type: 'boolean', default: false } } });
+    const s = await callJson<PlatformStatus>(await connect(values.state), 'GET', '/v1/status');
+    if (values.json) {
+      console.log(JSON.stringify(s, null, 2));
+      return 0;
+    }
+    console.log(
+      table([
+        ['FUNCTION', 'POLICY', 'READY', 'STARTING', 'DESIRED', 'PANIC', 'CONCURRENCY', 'QUEUE', 'REASON'],
+        ...s.functions.map((f) => [f.name, f.policy, String(f.ready), String(f.starting), String(f.desired ?? '-'), f.panic ? 'yes' : 'no', f.observedConcurrency.toFixed(2), String(f.queueLength), f.reason ?? '-']),
+      ]),
+    );
+    console.log();
+    console.log(
+      table([
+        ['WORKER', 'PID', 'ALIVE', 'INSTANCES', 'MEMORY COMMITTED', 'MEMORY IN USE'],
+        ...s.workers.map((w) => [w.id, String(w.pid ?? '-'), w.alive ? 'yes' : 'no', String(w.instances.length), `${w.memoryCommittedMB}/${w.memoryBudgetMB} MB`, `${w.memoryInUseMB} MB`]),
+      ]),
+    );
+    return 0;
+  },
+};
+export default command;

@@ -1,0 +1,68 @@
+import type { ControlPlane } from './control-plane.js';
+
+export interface FunctionStatus {
+  name: string;
+  policy: string;
+  ready: number;
+  starting: number;
+  desired: number | null;
+  panic: boolean;
+  reason: string | null;
+  /** Time-weighted average concurrency in the last metrics second (buffered requests included). */
+  observedConcurrency: number;
+  /** Requests waiting in the activator. */
+  queueLength: number;
+}
+
+export interface WorkerStatus {
+  id: string;
+  pid: number | null;
+  alive: boolean;
+  instances: { id: string; function: string; memoryMB: number }[];
+  memoryBudgetMB: number;
+  memoryCommittedMB: number;
+  /** Resident memory of its instances as the cgroups count it. */
+  memoryInUseMB: number;
+}
+
+export interface PlatformStatus {
+  functions: FunctionStatus[];
+  workers: WorkerStatus[];
+}
+
+/** What `hivelab status` and `GET /v1/status` show: the autoscaler's view and the fleet's. */
+export async function platformStatus(control: ControlPlane): Promise<PlatformStatus> {
+  const functions = control.listControllers().map((c) => {
+    const current = c.instances.filter((i) => i.version === c.deployment.version);
+    return {
+      name: c.name,
+      policy: c.policyName,
+      ready: current.filter((i) => i.state === 'ready' || i.state === 'busy').length,
+      starting: current.filter((i) => i.state === 'starting').length,
+      desired: c.lastDecision?.desired ?? null,
+      panic: c.lastDecision?.panic ?? false,
+      reason: c.lastDecision?.reason ?? null,
+      observedConcurrency: Math.round(c.lastSample.concurrency * 1000) / 1000,
+      queueLength: c.bufferedCount,
+    };
+  });
+  const stats = await control.workerStats();
+  const views = control.workerViews();
+  const workers = control.workers.map((w) => {
+    const view = views.find((v) => v.id === w.id)!;
+    const s = stats.find((x) => x.workerId === w.id);
+    const instances = control
+      .listControllers()
+      .flatMap((c) => c.instances.filter((i) => i.worker === w && i.state !== 'dead').map((i) => ({ id: i.id, function: c.name, memoryMB: c.deployment.manifest.memoryMB })));
+    return {
+      id: w.id,
+      pid: w.pid ?? null,
+      alive: w.alive,
+      instances,
+      memoryBudgetMB: view.memoryBudgetMB,
+      memoryCommittedMB: view.memoryCommittedMB,
+      memoryInUseMB: Math.round((s?.instances.reduce((n, i) => n + i.memoryBytes, 0) ?? 0) / (1024 * 1024)),
+    };
+  });
+  return { functions, workers };
+}
