@@ -108,6 +108,8 @@ export class ReapMonitor {
     readonly options: MonitorOptions,
     private readonly child: ChildProcess,
   ) {
+    // The helper may exit between our check and a write (instance-exited): EPIPE is not an error then.
+    child.stdin!.on('error', () => undefined);
     const rl = createInterface({ input: child.stdout! });
     rl.on('line', (line) => this.onLine(line));
     this.exited = new Promise((resolve) => {

@@ -152,7 +152,7 @@ describe.skipIf(unavailable !== null)('snapshot store with the real CRIU', () =>
     await expect.poll(() => outputs[0]!(), { timeout: 10_000 }).toContain('request 2');
     clones[0]!.kill();
     await clones[0]!.exited;
-    expect(isAlive(clones[0]!.pid)).toBe(false);
+    await expect.poll(() => isAlive(clones[0]!.pid), { timeout: 10_000 }).toBe(false);
     expect((await getState(path.join(tmp, 'clone-2.sock'))).counter).toBe(originalState.counter + 2);
   });
 

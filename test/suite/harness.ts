@@ -4,17 +4,29 @@ import { promisify } from 'node:util';
 import { LocalInvoker } from '../../src/suite/local-invoker.js';
 import type { Invoker } from '../../src/suite/invoker.js';
 import { PlatformInvoker, readEndpoint } from '../../src/suite/platform-invoker.js';
+import { startTestPlatform, removeState } from '../platform/harness.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * The one place that decides how the suite tests reach a function. By default the handlers run
- * directly (Node: imported into the test process; Python: a harness process per function). With
- * HIVELAB_SUITE_STATE=<state folder of a running platform> the same tests go through its HTTP API.
+ * The one place that decides how the suite tests reach a function. By default they start a real
+ * platform (worker processes, sandboxes) and go through its HTTP API; HIVELAB_SUITE_STATE=<state
+ * folder> uses an already running platform instead, and HIVELAB_SUITE_LOCAL=1 runs the handlers
+ * directly (Node: imported into the test process; Python: a harness process per function).
  */
 export async function makeInvoker(): Promise<Invoker> {
+  if (process.env.HIVELAB_SUITE_LOCAL === '1') return new LocalInvoker();
   const state = process.env.HIVELAB_SUITE_STATE;
-  return state ? new PlatformInvoker(await readEndpoint(state)) : new LocalInvoker();
+  if (state) return new PlatformInvoker(await readEndpoint(state));
+  const t = await startTestPlatform();
+  const invoker = new PlatformInvoker(await readEndpoint(t.stateDir));
+  const close = invoker.close.bind(invoker);
+  invoker.close = async () => {
+    await close();
+    await t.stop();
+    await removeState(t.stateDir);
+  };
+  return invoker;
 }
 
 /** Runs scripts/setup-suite.sh (quick when its stamp is current) so data/ and the models exist. */

@@ -1,0 +1,205 @@
+import { copyFile, mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { restoreWithMonitor, type MonitoredInstance } from '../../src/reap/lazy-restore.js';
+import { FILE_PAGES_FILE, mergeRanges, parseFileMappings, recordFilePages, totalBytes, writeFilePages } from '../../src/reap/file-pages.js';
+import { monitorUnavailableReason, type MonitorMode, type MonitorStats } from '../../src/reap/monitor.js';
+import { criuUnavailableReason } from '../../src/snapshot/criu.js';
+import { launchForSnapshot, type LaunchedInstance } from '../../src/snapshot/launcher.js';
+import { commitWorkingSet, createSnapshot, dropWorkingSet, verifyWorkingSet, SnapshotCorruptError, type Snapshot } from '../../src/snapshot/store.js';
+import { FIXTURE_SERVER, getState, isAlive, waitForState, type FixtureState } from '../fixtures/snapshot-server/harness.js';
+
+describe('file-backed page ranges', () => {
+  it('keeps regular-file mappings only, with their file offsets', () => {
+    const maps = [
+      '00400000-00600000 r-xp 00000000 08:01 1234 /usr/bin/node',
+      '00800000-00801000 r--p 00400000 08:01 1234 /usr/bin/node',
+      '7f0000000000-7f0000001000 rw-p 00000000 00:00 0 ',
+      '7f0000002000-7f0000003000 rw-s 00000000 00:05 77 /dev/zero',
+      '7f0000004000-7f0000005000 r--p 00000000 08:01 99 /tmp/x (deleted)',
+      '7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0 [stack]',
+    ].join('\n');
+    expect(parseFileMappings(maps)).toEqual([
+      { start: 0x400000, end: 0x600000, offset: 0, path: '/usr/bin/node' },
+      { start: 0x800000, end: 0x801000, offset: 0x400000, path: '/usr/bin/node' },
+    ]);
+  });
+
+  it('merges adjacent and overlapping ranges per file', () => {
+    expect(
+      mergeRanges([
+        { path: '/b', offset: 8192, length: 4096 },
+        { path: '/a', offset: 0, length: 4096 },
+        { path: '/b', offset: 0, length: 4096 },
+        { path: '/b', offset: 4096, length: 4096 },
+        { path: '/b', offset: 20480, length: 4096 },
+      ]),
+    ).toEqual([
+      { path: '/a', offset: 0, length: 4096 },
+      { path: '/b', offset: 0, length: 12288 },
+      { path: '/b', offset: 20480, length: 4096 },
+    ]);
+  });
+});
+
+const unavailable = criuUnavailableReason() ?? monitorUnavailableReason();
+if (unavailable) console.warn(`skipping REAP monitor tests: ${unavailable}`);
+
+describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userfaultfd', () => {
+  let tmp: string;
+  let original: LaunchedInstance;
+  let snapshot: Snapshot;
+  let originalState: FixtureState;
+  const live: MonitoredInstance[] = [];
+  let restoreSeq = 0;
+
+  async function restore(mode: MonitorMode, extra: { wsFile?: string; filePagesFile?: string } = {}) {
+    const n = ++restoreSeq;
+    const socketPath = path.join(tmp, `r${n}.sock`);
+    const t0 = performance.now();
+    const inst = await restoreWithMonitor({
+      mode,
+      imagesDir: snapshot.imagesDir,
+      workDir: path.join(tmp, `work-${n}`),
+      socketPath,
+      externalFds: snapshot.meta.externalFds,
+      pageMapIndex: snapshot.pageMapIndex,
+      pagesFile: snapshot.pagesFile,
+      traceFile: snapshot.traceFile,
+      wsFile: extra.wsFile ?? snapshot.wsFile,
+      filePagesFile: extra.filePagesFile,
+    });
+    const restoredAt = performance.now();
+    inst.output.resume();
+    live.push(inst);
+    const first = await getState(socketPath);
+    const answeredAt = performance.now();
+    return { inst, socketPath, first, restoreMs: restoredAt - t0, firstResponseMs: answeredAt - t0 };
+  }
+
+  async function finish(inst: MonitoredInstance): Promise<MonitorStats> {
+    const stats = await inst.monitor.stats();
+    inst.kill();
+    await inst.exitReason;
+    return stats;
+  }
+
+  beforeAll(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'hivelab-reap-test-'));
+    const run = path.join(tmp, 'run-original');
+    await mkdir(run);
+    const socketPath = path.join(run, 'fn.sock');
+    original = await launchForSnapshot({ argv: [process.execPath, FIXTURE_SERVER, socketPath], env: {}, cwd: run });
+    original.output.resume();
+    originalState = await waitForState(socketPath);
+    snapshot = await createSnapshot({ stateDir: path.join(tmp, 'state'), functionName: 'fixture', version: 'v1', runtime: 'node', runtimeVersion: process.version, pid: original.pid, socketPath });
+  });
+
+  afterAll(async () => {
+    original?.kill();
+    for (const i of live) i.kill();
+    await Promise.all(live.map((i) => i.exitReason));
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  let lazyOnDemand = 0;
+
+  it('lazy: serves every page on demand and the instance keeps its state', async () => {
+    const { inst, socketPath, first } = await restore('lazy');
+    expect(first.counter).toBe(originalState.counter + 1);
+    expect(inst.restoreStats.wsInstalled).toBe(false);
+    const stats = await inst.monitor.stats();
+    lazyOnDemand = stats.onDemand;
+    expect(stats.onDemand).toBeGreaterThan(100);
+    expect(stats.prefetched).toBe(0);
+    const full = await getState(socketPath, true); // touches all 20 MB: every page comes from the image
+    expect(full.checksum).toBe(originalState.initialChecksum);
+    expect((await finish(inst)).onDemand).toBeGreaterThan(5000);
+  });
+
+  it('record: writes the trace and the working-set file after the first invocation', async () => {
+    const { inst, first } = await restore('record');
+    expect(first.counter).toBe(originalState.counter + 1);
+    const recorded = await inst.monitor.finishRecord();
+    expect(recorded.wsPages).toBeGreaterThan(100);
+    expect((await stat(snapshot.wsFile)).size).toBe(recorded.wsPages * 4096);
+    const trace = await readFile(snapshot.traceFile);
+    expect(trace.subarray(0, 8).toString('latin1')).toBe('HLTRACE1');
+    expect(Number(trace.readBigUInt64LE(8))).toBe(recorded.wsPages); // each page once, in fault order
+    expect(trace.length).toBe(64 + recorded.wsPages * 16);
+    // file-backed pages the first invocation touched: at least the node binary's
+    const ranges = await recordFilePages(inst.pid);
+    expect(ranges.some((r) => r.path === process.execPath || r.path.endsWith('/node'))).toBe(true);
+    expect(totalBytes(ranges)).toBeGreaterThan(1 << 20);
+    await writeFilePages(path.join(snapshot.dir, FILE_PAGES_FILE), ranges);
+    snapshot = await commitWorkingSet(snapshot, recorded.wsPages);
+    await verifyWorkingSet(snapshot);
+    await finish(inst);
+  });
+
+  it('prefetch: installs the working set before the instance runs; far fewer faults than lazy', async () => {
+    const { inst, socketPath, first } = await restore('prefetch', { filePagesFile: path.join(snapshot.dir, FILE_PAGES_FILE) });
+    expect(first.counter).toBe(originalState.counter + 1);
+    const r = inst.restoreStats;
+    expect(inst.monitor.wsInvalidReason).toBeNull();
+    expect(r.wsInstalled).toBe(true);
+    expect(r.wsPages).toBe(snapshot.meta.workingSet!.wsPages);
+    expect(r.prefetched).toBeGreaterThan(r.wsPages * 0.9); // a few may have faulted in during the restore
+    expect(r.bytesRead).toBeGreaterThanOrEqual(r.wsPages * 4096);
+    expect(r.fileRanges).toBeGreaterThan(0);
+    const afterFirst = await inst.monitor.stats();
+    expect(afterFirst.onDemand).toBeLessThan(lazyOnDemand * 0.2);
+    const full = await getState(socketPath, true);
+    expect(full.checksum).toBe(originalState.initialChecksum); // pages outside the WS still served right
+    await finish(inst);
+  });
+
+  it('a corrupted working-set file is detected and never installed; the restore falls back to lazy', async () => {
+    const bad = path.join(tmp, 'ws-corrupt.bin');
+    await copyFile(snapshot.wsFile, bad);
+    const fh = await open(bad, 'r+');
+    await fh.write(Buffer.from([0xde, 0xad]), 0, 2, 4096 * 3 + 17);
+    await fh.close();
+    const { inst, socketPath, first } = await restore('prefetch', { wsFile: bad });
+    expect(inst.monitor.wsInvalidReason).toMatch(/checksum mismatch/);
+    expect(inst.restoreStats.wsInstalled).toBe(false);
+    expect(inst.restoreStats.prefetched).toBe(0);
+    expect(first.counter).toBe(originalState.counter + 1);
+    expect((await getState(socketPath, true)).checksum).toBe(originalState.initialChecksum);
+    await finish(inst);
+    // the store refuses it too (SHA-256 in meta.json)
+    const corrupted = await copyFile(bad, snapshot.wsFile).then(() => snapshot);
+    await expect(verifyWorkingSet(corrupted)).rejects.toBeInstanceOf(SnapshotCorruptError);
+    snapshot = await dropWorkingSet(snapshot);
+    expect(snapshot.hasWorkingSet).toBe(false);
+  });
+
+  it('when the monitor dies, the instance is killed instead of hanging', async () => {
+    const { inst, socketPath } = await restore('lazy');
+    inst.monitor.kill('SIGKILL');
+    expect(await inst.exitReason).toBe('monitor-died');
+    await expect.poll(() => isAlive(inst.pid), { timeout: 10_000 }).toBe(false);
+    await expect(getState(socketPath, false, 10_000)).rejects.toThrow();
+  });
+
+  it('measures lazy vs prefetch restore and first response (reported, not asserted)', async () => {
+    // re-record (the working set was dropped above), then alternate modes
+    const rec = await restore('record');
+    const recorded = await rec.inst.monitor.finishRecord();
+    await writeFilePages(path.join(snapshot.dir, FILE_PAGES_FILE), await recordFilePages(rec.inst.pid));
+    snapshot = await commitWorkingSet(snapshot, recorded.wsPages);
+    await finish(rec.inst);
+    const rows: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      for (const mode of ['lazy', 'prefetch'] as const) {
+        const r = await restore(mode, mode === 'prefetch' ? { filePagesFile: path.join(snapshot.dir, FILE_PAGES_FILE) } : {});
+        const s = await finish(r.inst);
+        rows.push(`${mode.padEnd(8)} restore ${r.restoreMs.toFixed(1)} ms, first response ${r.firstResponseMs.toFixed(1)} ms, onDemand ${s.onDemand}, prefetched ${s.prefetched}, fetch ${s.fetchMs.toFixed(2)} ms, install ${s.installMs.toFixed(2)} ms`);
+      }
+    }
+    console.log(`REAP fixture timings (20 MB buffer, warm page cache):\n${rows.join('\n')}`);
+    expect(rows).toHaveLength(6);
+  });
+});
