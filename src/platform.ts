@@ -8,6 +8,8 @@ import { ControlPlane } from './control/control-plane.js';
 import { createGateway, type RouteHandler } from './gateway/server.js';
 import { loadOrCreateTokens, type Tokens } from './gateway/tokens.js';
 import { writeFileAtomic } from './util/atomic-write.js';
+import { randomBytes } from 'node:crypto';
+import { startServices, type Services } from './services/index.js';
 import { roleOf } from './gateway/tokens.js';
 import { Tracing, PlatformMetrics } from './observability/index.js';
 import { createDashboard } from './dashboard/index.js';
@@ -35,6 +37,10 @@ export interface PlatformOptions {
   traceSampleRate?: number;
   zipkinUrl?: string;
   otlpUrl?: string;
+  /** Start the local S3-API server and Redis for the storage and redis transports (default true). */
+  dataServices?: boolean;
+  /** Each worker's XDT buffer pool: `buffers` × `bufferBytes` bounds what its producers hold. */
+  xdtPool?: { buffers: number; bufferBytes: number };
 }
 
 export interface Platform {
@@ -70,6 +76,17 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     onExportError: (err) => log('warn', `trace export failed: ${err.message}`),
   });
   const metrics = new PlatformMetrics();
+  let services: Services | undefined;
+  if (o.dataServices !== false) {
+    try {
+      services = await startServices({
+        stateDir: paths.root,
+        onCrash: (err) => log('error', `data service crashed: ${err.message}; the storage/redis transports will fail until restart`),
+      });
+    } catch (err) {
+      log('warn', `storage and redis transports unavailable: ${(err as Error).message}`);
+    }
+  }
   const view = new ControlPlaneView();
   const onEvent = (e: PlatformBusEvent): void => {
     if (e.type === 'instance' && e.state === 'dead') metrics.instanceGone(e.functionName, e.instanceId);
@@ -99,6 +116,14 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     defaultColdStart: o.coldStart ?? 'boot',
     placement: o.placement ?? 'least-loaded',
     gatewayUrl: () => url,
+    transfers: {
+      // A fresh key per platform run: XDT references never outlive their producer instances anyway.
+      sealKeyHex: randomBytes(32).toString('hex'),
+      s3: services?.s3.config,
+      redis: services ? { host: services.redis.host, port: services.redis.port, password: services.redis.password } : undefined,
+      pool: o.xdtPool ?? DEFAULTS.xdtPool,
+      inlineLimitBytes: o.inlineLimitBytes ?? DEFAULTS.inlineLimitBytes,
+    },
     invokeToken: tokens.invoke,
     log,
     emit: onEvent,
@@ -128,6 +153,7 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     await control.start();
   } catch (err) {
     server.close();
+    await services?.stop();
     throw err;
   }
   for (const dir of o.deploy ?? []) {
@@ -159,6 +185,7 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
       dashboard.close();
       await control.stop();
       await tracing.shutdown();
+      await services?.stop();
       await rm(paths.platform, { force: true });
     },
   };

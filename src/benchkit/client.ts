@@ -79,6 +79,13 @@ export interface OpenLoopResult {
   startMs: number;
 }
 
+interface Target {
+  origin: string;
+  path: string;
+  /** Flat [name, value, …] list: undici takes it without re-walking an object per request. */
+  headers: string[];
+}
+
 function headerValue(h: IncomingHttpHeaders, name: string): string | undefined {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
@@ -98,84 +105,101 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
   let interrupted = false;
   let wakeDone: (() => void) | undefined;
   const startMs = now() + (opts.leadMs ?? 20);
-  const urls = new Map<string, URL>();
+  const coldThresholdMs = opts.coldThresholdMs;
+  const keepBodies = opts.keepBodies;
+  const reset = !opts.reuseConnections;
 
-  const send = (req: OutgoingRequest): void => {
-    let url = urls.get(req.url);
-    if (!url) urls.set(req.url, (url = new URL(req.url)));
-    const sentAbs = now();
-    let startedAbs = sentAbs;
-    let status = 0;
-    let headers: IncomingHttpHeaders = {};
-    const chunks: Buffer[] = [];
-    let finished = false;
-    outstanding++;
-    const finish = (error?: Error): void => {
-      if (finished) return;
-      finished = true;
+  // Parsed once per distinct URL and header set: at tens of thousands of requests per second the
+  // per-request work must stay small, or the client's own cost would show up as send lag.
+  const targets = new Map<string, Map<Record<string, string> | undefined, Target>>();
+  const target = (req: OutgoingRequest): Target => {
+    let byHeaders = targets.get(req.url);
+    if (!byHeaders) targets.set(req.url, (byHeaders = new Map()));
+    let t = byHeaders.get(req.headers);
+    if (!t) {
+      const u = new URL(req.url);
+      const flat = ['content-type', 'application/json'];
+      for (const [k, v] of Object.entries(req.headers ?? {})) flat.push(k, v);
+      byHeaders.set(req.headers, (t = { origin: u.origin, path: u.pathname + u.search, headers: flat }));
+    }
+    return t;
+  };
+
+  /** One request in flight: a dispatch handler whose methods live on the prototype (no closures). */
+  class InFlight implements Dispatcher.DispatchHandler {
+    startedAbs: number;
+    status = 0;
+    headers: IncomingHttpHeaders = {};
+    chunks: Buffer[] | undefined;
+    finished = false;
+    constructor(
+      readonly req: OutgoingRequest,
+      readonly sentAbs: number,
+    ) {
+      this.startedAbs = sentAbs;
+    }
+    onRequestStart(): void {
+      this.startedAbs = now();
+    }
+    onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, h: IncomingHttpHeaders): void {
+      this.status = statusCode;
+      this.headers = h;
+    }
+    onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+      // Bodies are drained either way (the connection must be reusable); kept when asked, and
+      // for failures (their message explains the error in latencies.csv).
+      if (keepBodies || (this.status >= 400 && (this.chunks?.length ?? 0) < 4)) (this.chunks ??= []).push(chunk);
+    }
+    onResponseEnd(): void {
+      this.finish();
+    }
+    onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+      this.finish(err);
+    }
+    finish(error?: Error): void {
+      if (this.finished) return;
+      this.finished = true;
       const receivedAbs = now();
       outstanding--;
       if (!interrupted) {
-        const latencyMs = receivedAbs - sentAbs;
+        const { req, headers, status } = this;
+        const latencyMs = receivedAbs - this.sentAbs;
         const coldHeader = headerValue(headers, 'x-hivelab-cold');
+        const body = this.chunks ? Buffer.concat(this.chunks) : undefined;
         const rec: RequestRecord = {
           id: req.id,
           burstId: req.burstId,
           replica: req.replica,
           url: req.url,
           scheduledMs: req.scheduledMs,
-          sentMs: sentAbs - startMs,
-          startedMs: startedAbs - startMs,
+          sentMs: this.sentAbs - startMs,
+          startedMs: this.startedAbs - startMs,
           receivedMs: receivedAbs - startMs,
           latencyMs,
           status: error ? 0 : status,
-          cold: coldHeader !== undefined ? coldHeader === '1' || coldHeader === 'true' : latencyMs >= opts.coldThresholdMs,
+          cold: coldHeader !== undefined ? coldHeader === '1' || coldHeader === 'true' : latencyMs >= coldThresholdMs,
           coldFromHeader: coldHeader !== undefined,
           instanceId: headerValue(headers, 'x-hivelab-instance-id') ?? '',
         };
         if (error) rec.error = error.message;
-        else if (status >= 400) rec.error = `HTTP ${status}: ${Buffer.concat(chunks).toString('utf8', 0, 300)}`;
-        if (opts.keepBodies) rec.body = Buffer.concat(chunks);
+        else if (status >= 400) rec.error = `HTTP ${status}: ${body?.toString('utf8', 0, 300) ?? ''}`;
+        if (keepBodies) rec.body = body ?? Buffer.alloc(0);
         records.push(rec);
         opts.onRecord?.(rec);
       }
       if (outstanding === 0) wakeDone?.();
-    };
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart() {
-        startedAbs = now();
-      },
-      onResponseStart(_c, statusCode, h) {
-        status = statusCode;
-        headers = h;
-      },
-      onResponseData(_c, chunk) {
-        // Bodies are drained either way (the connection must be reusable); kept when asked, and
-        // for failures (their message explains the error in latencies.csv).
-        if (opts.keepBodies || (status >= 400 && chunks.length < 4)) chunks.push(chunk);
-      },
-      onResponseEnd() {
-        finish();
-      },
-      onResponseError(_c, err) {
-        finish(err);
-      },
-    };
+    }
+  }
+
+  const send = (req: OutgoingRequest): void => {
+    const t = target(req);
+    const inflight = new InFlight(req, now());
+    outstanding++;
     try {
-      agent.dispatch(
-        {
-          origin: url.origin,
-          path: url.pathname + url.search,
-          method: 'POST',
-          body: req.body,
-          headers: { 'content-type': 'application/json', ...req.headers },
-          reset: !opts.reuseConnections,
-        },
-        handler,
-      );
+      agent.dispatch({ origin: t.origin, path: t.path, method: 'POST', body: req.body, headers: t.headers, reset }, inflight);
     } catch (e) {
       // A request undici refuses outright (bad header, closed agent) is a failed request, not a crash.
-      finish(e as Error);
+      inflight.finish(e as Error);
     }
   };
 

@@ -8,7 +8,7 @@ import { WorkerHandle } from './worker-handle.js';
 import { FunctionController, type ControllerEvent } from './function-controller.js';
 import { HttpError } from '../gateway/errors.js';
 import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
-import type { WorkerStats } from '../worker/protocol.js';
+import type { WorkerConfig, WorkerStats } from '../worker/protocol.js';
 
 export interface ControlPlaneOptions {
   paths: StatePaths;
@@ -23,6 +23,7 @@ export interface ControlPlaneOptions {
   /** Placement policy name (`least-loaded`, `snapshot-affinity`). */
   placement: string;
   gatewayUrl: () => string;
+  transfers: WorkerConfig['transfers'];
   invokeToken: string;
   log(level: 'info' | 'warn' | 'error', msg: string): void;
   emit(event: ControllerEvent | { type: 'worker'; workerId: string; state: 'up' | 'dead' }): void;
@@ -68,6 +69,7 @@ export class ControlPlane {
       rootDir: this.opts.rootDir,
       gatewayUrl: this.opts.gatewayUrl(),
       invokeToken: this.opts.invokeToken,
+      transfers: this.opts.transfers,
     });
     w.on('instance-exit', (instanceId: string, info) => {
       for (const c of this.controllers.values()) c.onInstanceExit(instanceId, info);

@@ -143,7 +143,7 @@ export class FunctionController {
       if (!(err instanceof InstanceFailure)) throw err;
       if (err.kind === 'timeout') {
         this.deps.log('warn', `${inv.functionName}: invocation ${inv.id} timed out on ${inst.id}; recycling the instance`);
-        void this.recycle(inst);
+        void this.recycle(inst, true);
         throw new HttpError(504, 'Timeout', `function ${this.name} did not answer within ${this.deployment.manifest.timeoutMs} ms`, {
           instanceId: inst.id,
         });
@@ -155,7 +155,7 @@ export class FunctionController {
         this.deps.log('warn', `${inv.functionName}: re-dispatching ${inv.id} after worker ${inst.worker.id} died`);
         return this.invoke(inv);
       }
-      if (!info) void this.recycle(inst);
+      if (!info) void this.recycle(inst, true);
       throw instanceErrorFor(this.name, inst.id, info);
     } finally {
       inst.lastActive = Date.now();
@@ -312,13 +312,16 @@ export class FunctionController {
     this.deps.emit({ type: 'instance', functionName: this.name, instanceId: inst.id, state: 'dead', detail: info.reason });
   }
 
-  /** Stops an instance; its exit report removes it. */
-  async recycle(inst: InstanceRecord): Promise<void> {
+  /**
+   * Stops an instance; its exit report removes it. Unless forced, the worker first lets the
+   * instance's XDT objects be retrieved: a producer is not scaled down under its consumers.
+   */
+  async recycle(inst: InstanceRecord, force = false): Promise<void> {
     if (inst.state === 'dead') return;
     inst.state = 'draining';
     this.deps.emit({ type: 'instance', functionName: this.name, instanceId: inst.id, state: 'draining' });
     try {
-      await inst.worker.stopInstance(inst.id);
+      await inst.worker.stopInstance(inst.id, force);
     } catch {
       // The worker is gone: its death handler marks the instance dead.
     }
@@ -342,7 +345,7 @@ export class FunctionController {
   async shutdown(reason = `function ${this.name} was removed`): Promise<void> {
     this.closed = true;
     this.buffer.failAll(new HttpError(404, 'NotFound', reason));
-    await Promise.allSettled(this.instances.map((i) => this.recycle(i)));
+    await Promise.allSettled(this.instances.map((i) => this.recycle(i, true)));
   }
 }
 

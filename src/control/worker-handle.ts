@@ -111,8 +111,8 @@ export class WorkerHandle extends EventEmitter {
     return this.request<StartedInstance>({ op: 'start', ...req });
   }
 
-  stopInstance(instanceId: string): Promise<ExitInfo | null> {
-    return this.request<ExitInfo | null>({ op: 'stop', instanceId });
+  stopInstance(instanceId: string, force = false): Promise<ExitInfo | null> {
+    return this.request<ExitInfo | null>({ op: 'stop', instanceId, force });
   }
 
   stats(): Promise<WorkerStats> {

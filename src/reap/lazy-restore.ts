@@ -19,6 +19,8 @@ export interface MonitoredRestoreOptions extends Omit<RestoreOptions, 'lazyPages
   traceFile?: string;
   wsFile?: string;
   filePagesFile?: string;
+  /** Called once the monitor listens, before CRIU starts (fault injection in tests, tracing). */
+  onMonitor?: (monitor: ReapMonitor) => void;
 }
 
 export interface MonitoredInstance extends RestoredInstance {
@@ -39,17 +41,21 @@ export async function restoreWithMonitor(opts: MonitoredRestoreOptions): Promise
     wsFile: opts.wsFile,
     filePagesFile: opts.filePagesFile,
   });
+  opts.onMonitor?.(monitor);
   let restored: RestoredInstance | undefined;
   let monitorDied = false;
+  const abortRestore = new AbortController();
   void monitor.exited.then(({ expected }) => {
     if (expected) return;
     monitorDied = true;
-    restored?.kill();
+    if (restored) restored.kill();
+    else abortRestore.abort(); // mid-restore: CRIU would wait forever, kill it and its tasks
   });
   try {
-    restored = await restoreInstance({ ...opts, lazyPages: true });
+    restored = await restoreInstance({ ...opts, lazyPages: true, signal: abortRestore.signal });
   } catch (err) {
     await monitor.stop();
+    if (monitorDied) throw new Error(`REAP monitor died during the restore: ${(err as Error).message}`);
     throw err;
   }
   if (monitorDied) restored.kill(); // it died while CRIU was finishing

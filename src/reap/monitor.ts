@@ -103,6 +103,7 @@ export class ReapMonitor {
   private stopping = false;
   private waiters = new Map<string, Array<{ resolve: (e: MonitorEvent) => void; reject: (err: Error) => void }>>();
   private lastRestored: MonitorEvent | null = null;
+  private listeners: Array<(event: string) => void> = [];
 
   private constructor(
     readonly options: MonitorOptions,
@@ -158,6 +159,7 @@ export class ReapMonitor {
     if (e.event === 'restored') this.lastRestored = e;
     // The watched instance exited and the helper follows it: an exit we expect, not a death.
     if (e.event === 'instance-exited') this.stopping = true;
+    for (const l of this.listeners) l(e.event);
     const list = this.waiters.get(e.event);
     if (list?.length) {
       this.waiters.delete(e.event);
@@ -222,6 +224,11 @@ export class ReapMonitor {
       await this.exited;
       clearTimeout(t);
     }
+  }
+
+  /** Every event the helper reports (`task`, `restored`, `recorded`, `ws-invalid`, `error`, ...). */
+  onEvent(listener: (event: string) => void): void {
+    this.listeners.push(listener);
   }
 
   /** For tests and fault injection: the helper dies as if it crashed. */

@@ -153,7 +153,11 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       let body: Buffer;
       let contentType = 'application/json';
       if (transfer === 'inline') {
-        if (obj.size > ts.inlineLimitBytes) throw inlineTooLarge(ts.inlineLimitBytes);
+        if (obj.size > ts.inlineLimitBytes) {
+          // Drain rather than reset the upload, so the SDK reads this error instead of an EPIPE.
+          req.resume();
+          throw inlineTooLarge(ts.inlineLimitBytes);
+        }
         body = await readAll(obj.body, ts.inlineLimitBytes, () => inlineTooLarge(ts.inlineLimitBytes));
         contentType = obj.contentType;
       } else if (transfer === 'xdt') {

@@ -44,7 +44,9 @@ export function createXdtObject(
 /** Copies the upload into the object; on failure the object is abandoned (its readers get the error). */
 export async function ingestXdt(ts: TransferServices, object: XdtObject, obj: IncomingObject): Promise<void> {
   try {
-    await object.ingest(obj.body, ts.streamWindow);
+    // waiting for pool buffers is flow control, but bounded: a pool held by objects nobody retrieves
+    // must end in a typed error, not a put that hangs until their expiry
+    await object.ingest(obj.body, ts.streamWindow, AbortSignal.timeout(ts.poolWaitTimeoutMs));
   } catch (err) {
     const e = err instanceof TransferError ? err : new TransferError('XdtProducerGone', (err as Error).message);
     ts.store.abandon(object, e);

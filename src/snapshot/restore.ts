@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -30,6 +31,14 @@ export interface RestoreOptions {
   lazyPages?: boolean;
   /** `cgroup.procs` files to move the restored runtime into (e.g. InstanceCgroup.procsFiles). */
   cgroupProcs?: string[];
+  /**
+   * Aborts a restore in progress: CRIU and every task it created are SIGKILLed. Needed when a lazy
+   * restore's monitor dies mid-restore: CRIU then kills the half-restored tree but, still tracing
+   * its threads, waits forever for a PID-namespace init that waits for them.
+   */
+  signal?: AbortSignal;
+  /** Gives up (and kills as above) after this long; default 60 s. */
+  timeoutMs?: number;
 }
 
 export interface RestoredInstance {
@@ -102,6 +111,16 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
   let stderr = '';
+  let aborted: string | null = null;
+  const abort = (why: string) => {
+    if (aborted || child.pid === undefined) return;
+    aborted = why;
+    killTree(child.pid);
+  };
+  const onAbort = () => abort('restore aborted');
+  opts.signal?.addEventListener('abort', onAbort);
+  if (opts.signal?.aborted) onAbort();
+  const timer = setTimeout(() => abort(`restore timed out after ${opts.timeoutMs ?? 60_000} ms`), opts.timeoutMs ?? 60_000);
   const criuExit = new Promise<number>((resolve) => {
     child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
@@ -111,7 +130,13 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
     void exited.then(() => resolve(-1));
   });
   const code = await criuExit;
+  clearTimeout(timer);
+  opts.signal?.removeEventListener('abort', onAbort);
   const restoreMs = performance.now() - t0;
+  if (aborted) {
+    await rm(opts.socketPath, { force: true });
+    throw new CriuError(`criu restore from ${opts.imagesDir}: ${aborted}`, criuLogTail(path.join(opts.workDir, 'restore.log')));
+  }
   const logTail = criuLogTail(path.join(opts.workDir, 'restore.log'));
   if (code !== 0) {
     await rm(opts.socketPath, { force: true });
@@ -133,4 +158,35 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
       }
     },
   };
+}
+
+/** Every descendant of `pid` (all threads' children), parents before children. */
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    const p = queue.shift()!;
+    let tasks: string[] = [];
+    try {
+      tasks = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    } catch {
+      /* gone */
+    }
+    for (const t of tasks) {
+      out.push(Number(t));
+      queue.push(Number(t));
+    }
+  }
+  return out;
+}
+
+/** SIGKILLs `pid` and everything below it (the shell, CRIU, the tasks CRIU was restoring). */
+function killTree(pid: number): void {
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
 }

@@ -9,6 +9,7 @@ export type TransferErrorType =
   | 'XdtRefExhausted' // already retrieved the allowed N times
   | 'XdtProducerGone' // the producer instance (or its worker) is gone, or aborted the object mid-way
   | 'XdtObjectTooLarge' // a stored object larger than the whole buffer pool could never fit
+  | 'XdtPoolTimeout' // the buffer pool stayed full (unretrieved objects) for the whole allowed wait
   | 'InlineTooLarge' // over the inline limit (6 MB by default)
   | 'ObjectNotFound' // storage/redis: the object behind a valid reference is missing
   | 'TransferUnavailable' // the transport is not configured on this worker
@@ -22,6 +23,7 @@ const STATUS: Record<TransferErrorType, number> = {
   XdtRefExhausted: 410,
   XdtProducerGone: 410,
   XdtObjectTooLarge: 413,
+  XdtPoolTimeout: 503,
   InlineTooLarge: 413,
   ObjectNotFound: 404,
   TransferUnavailable: 501,

@@ -26,6 +26,8 @@ export interface TransferServicesOptions {
   inlineLimitBytes?: number;
   /** lifetime of objects and references, default 10 min */
   ttlMs?: number;
+  /** longest a put/invoke waits for pool buffers before XdtPoolTimeout; default 120 s */
+  poolWaitTimeoutMs?: number;
   /** no progress on a pull for this long → TransferAborted; default 120 s */
   pullIdleTimeoutMs?: number;
   /** transport of `put` when the call names none; default xdt */
@@ -50,6 +52,7 @@ export interface TransferServices {
   readonly streamWindow: number;
   readonly inlineLimitBytes: number;
   readonly ttlMs: number;
+  readonly poolWaitTimeoutMs: number;
   readonly defaultPutTransfer: TransferKind;
   readonly defaultInvokeTransfer: TransferKind;
   close(): Promise<void>;
@@ -77,6 +80,7 @@ export async function createTransferServices(opts: TransferServicesOptions): Pro
     streamWindow: opts.streamWindow ?? 8,
     inlineLimitBytes: opts.inlineLimitBytes ?? 6 * 1024 * 1024,
     ttlMs: opts.ttlMs ?? 10 * 60_000,
+    poolWaitTimeoutMs: opts.poolWaitTimeoutMs ?? 120_000,
     defaultPutTransfer: opts.defaultPutTransfer ?? 'xdt',
     defaultInvokeTransfer: opts.defaultInvokeTransfer ?? 'inline',
     async close() {

@@ -4,8 +4,15 @@ import type { SandboxBackend, SandboxInstance, ExitInfo } from '../sandbox/backe
 import type { StartRequest, StartedInstance, WorkerStats } from './protocol.js';
 import { SpanNames } from '../observability/semantic.js';
 
+/** The provider-side part of an instance's queue-proxy, living next to it in the worker. */
+export interface InstanceSidecar {
+  close(): Promise<void>;
+  pendingObjects(): number;
+}
+
 interface Running {
   instance: SandboxInstance;
+  sidecar?: InstanceSidecar;
   functionName: string;
   memoryMB: number;
   runDir: string;
@@ -24,6 +31,10 @@ export class InstanceManager {
     private readonly backend: SandboxBackend,
     private readonly opts: { workerId: string; runRoot: string; logRoot: string; memoryBudgetMB: number },
     private readonly onExit: (instanceId: string, info: ExitInfo) => void,
+    /** Starts the instance's sidecar on `<runDir>/qp.sock` before the runtime starts. */
+    private readonly startSidecar?: (req: StartRequest, runDir: string) => Promise<InstanceSidecar>,
+    /** Longest a stop waits for the instance's XDT objects to be retrieved (their expiry). */
+    private readonly objectTtlMs = 10 * 60_000,
   ) {}
 
   async start(req: StartRequest, extraEnv: Record<string, string> = {}): Promise<StartedInstance> {
@@ -41,7 +52,9 @@ export class InstanceManager {
     this.committedMB += memoryMB;
     const startedAt = Date.now();
     let instance: SandboxInstance;
+    let sidecar: InstanceSidecar | undefined;
     try {
+      sidecar = await this.startSidecar?.(req, runDir);
       instance = await this.backend.start({
         instanceId: req.instanceId,
         manifest: req.manifest,
@@ -52,10 +65,11 @@ export class InstanceManager {
       });
     } catch (err) {
       this.committedMB -= memoryMB;
+      await sidecar?.close().catch(() => {});
       await rm(runDir, { recursive: true, force: true });
       throw err;
     }
-    this.running.set(req.instanceId, { instance, functionName: req.functionName, memoryMB, runDir });
+    this.running.set(req.instanceId, { instance, sidecar, functionName: req.functionName, memoryMB, runDir });
     void instance.exited.then((info) => this.release(req.instanceId, info));
     return {
       instanceId: req.instanceId,
@@ -67,14 +81,24 @@ export class InstanceManager {
     };
   }
 
-  async stop(instanceId: string): Promise<ExitInfo | undefined> {
+  /**
+   * Stops an instance. An object an instance produced lives only as long as the instance (XDT), so
+   * unless forced, the stop waits until its objects were retrieved or expired.
+   */
+  async stop(instanceId: string, force = false): Promise<ExitInfo | undefined> {
     const r = this.running.get(instanceId);
     if (!r) return undefined;
+    if (!force && r.sidecar) {
+      const until = Date.now() + this.objectTtlMs;
+      while (r.sidecar.pendingObjects() > 0 && Date.now() < until && this.running.has(instanceId)) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
     return r.instance.stop(2000);
   }
 
   async stopAll(): Promise<void> {
-    await Promise.allSettled([...this.running.keys()].map((id) => this.stop(id)));
+    await Promise.allSettled([...this.running.keys()].map((id) => this.stop(id, true)));
   }
 
   async stats(): Promise<WorkerStats> {
@@ -99,6 +123,7 @@ export class InstanceManager {
     if (!r) return;
     this.running.delete(instanceId);
     this.committedMB -= r.memoryMB;
+    void r.sidecar?.close().catch(() => {});
     void rm(r.runDir, { recursive: true, force: true });
     this.onExit(instanceId, info);
   }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { WorkerConfig, WorkerMessage, WorkerRequest } from './protocol.js';
 import { InstanceManager } from './instance-manager.js';
 import { createSandboxBackend } from './backends.js';
+import { createTransferServices, startSidecar } from '../sidecar/index.js';
 
 /**
  * A worker process: runs instances for the control plane and reports their deaths. It lives in its
@@ -20,6 +21,14 @@ const send = (msg: WorkerMessage): void => {
 };
 
 const backend = await createSandboxBackend(config);
+const transfers = await createTransferServices({
+  stateDir: config.stateDir,
+  sealKey: Buffer.from(config.transfers.sealKeyHex, 'hex'),
+  s3: config.transfers.s3,
+  redis: config.transfers.redis,
+  pool: config.transfers.pool,
+  inlineLimitBytes: config.transfers.inlineLimitBytes,
+});
 const manager = new InstanceManager(
   backend,
   {
@@ -29,6 +38,17 @@ const manager = new InstanceManager(
     memoryBudgetMB: config.memoryBudgetMB,
   },
   (instanceId, info) => send({ event: 'exit', instanceId, info }),
+  (req, runDir) =>
+    startSidecar({
+      socketPath: join(runDir, 'qp.sock'),
+      instanceId: req.instanceId,
+      functionName: req.functionName,
+      gatewayUrl: config.gatewayUrl,
+      invokeToken: config.invokeToken,
+      transfers,
+      defaultTransfer: req.manifest.transfer,
+    }),
+  transfers.ttlMs,
 );
 
 async function handle(req: WorkerRequest): Promise<unknown> {
@@ -36,7 +56,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     case 'start':
       return manager.start(req);
     case 'stop':
-      return manager.stop(req.instanceId);
+      return manager.stop(req.instanceId, req.force);
     case 'stats':
       return manager.stats();
   }
@@ -53,6 +73,7 @@ process.on('message', (req: WorkerRequest) => {
 // The control plane going away means nobody can route to our instances any more: stop them all.
 const shutdown = async (): Promise<void> => {
   await manager.stopAll();
+  await transfers.close().catch(() => {});
   process.exit(0);
 };
 process.on('disconnect', () => void shutdown());

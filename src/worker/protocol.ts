@@ -1,6 +1,8 @@
 import type { FunctionManifest, ColdStartMode } from '../manifest/schema.js';
 import type { ExitInfo, StartTimings } from '../sandbox/backend.js';
 import type { PhaseTiming } from '../observability/semantic.js';
+import type { S3Config } from '../transfer/storage.js';
+import type { RedisConfig } from '../transfer/redis-transport.js';
 
 /**
  * Messages between the control plane and a worker process (Node IPC channel). Requests carry a
@@ -22,6 +24,8 @@ export interface StopRequest {
   op: 'stop';
   reqId: number;
   instanceId: string;
+  /** Stop at once even if the instance still holds XDT objects not yet retrieved (e.g. it hung). */
+  force: boolean;
 }
 
 export interface StatsRequest {
@@ -75,4 +79,12 @@ export interface WorkerConfig {
   rootDir: string;
   gatewayUrl: string;
   invokeToken: string;
+  /** Transfer services: the XDT seal key (hex, the same on every worker) and the data services. */
+  transfers: {
+    sealKeyHex: string;
+    s3?: S3Config;
+    redis?: RedisConfig;
+    pool: { buffers: number; bufferBytes: number };
+    inlineLimitBytes: number;
+  };
 }

@@ -65,7 +65,13 @@ export class BufferPool {
           const i = this.waiters.indexOf(waiter);
           if (i >= 0) {
             this.waiters.splice(i, 1);
-            reject(signal.reason instanceof Error ? signal.reason : new TransferError('TransferAborted', 'aborted while waiting for buffers'));
+            reject(
+              signal.reason instanceof TransferError
+                ? signal.reason
+                : (signal.reason as { name?: string })?.name === 'TimeoutError'
+                  ? new TransferError('XdtPoolTimeout', `the XDT buffer pool stayed full; ${count} buffers not available in time`)
+                  : new TransferError('TransferAborted', 'aborted while waiting for buffers'),
+            );
             this.serve();
           }
         },

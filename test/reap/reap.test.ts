@@ -11,6 +11,18 @@ import { launchForSnapshot, type LaunchedInstance } from '../../src/snapshot/lau
 import { commitWorkingSet, createSnapshot, dropWorkingSet, verifyWorkingSet, SnapshotCorruptError, type Snapshot } from '../../src/snapshot/store.js';
 import { FIXTURE_SERVER, getState, isAlive, waitForState, type FixtureState } from '../fixtures/snapshot-server/harness.js';
 
+/** PIDs of fixture servers started for this snapshot (restores keep the original command line). */
+async function fixtureProcesses(): Promise<number[]> {
+  const { readdir } = await import('node:fs/promises');
+  const pids: number[] = [];
+  for (const d of await readdir('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const cmd = await readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.includes(FIXTURE_SERVER) && cmd.includes('hivelab-reap-test-') && isAlive(Number(d))) pids.push(Number(d));
+  }
+  return pids;
+}
+
 describe('file-backed page ranges', () => {
   it('keeps regular-file mappings only, with their file offsets', () => {
     const maps = [
@@ -184,6 +196,41 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
     await expect(getState(socketPath, false, 10_000)).rejects.toThrow();
   });
 
+  it('when the monitor dies in the middle of the restore, CRIU fails and no restored process is left', async () => {
+    const n = ++restoreSeq;
+    const socketPath = path.join(tmp, `r${n}.sock`);
+    const before = await fixtureProcesses();
+    let killedAt: string | null = null;
+    const attempt = restoreWithMonitor({
+      mode: 'lazy',
+      imagesDir: snapshot.imagesDir,
+      workDir: path.join(tmp, `work-${n}`),
+      socketPath,
+      externalFds: snapshot.meta.externalFds,
+      pageMapIndex: snapshot.pageMapIndex,
+      pagesFile: snapshot.pagesFile,
+      // the moment CRIU has handed over the userfaultfd, before the restore has finished
+      onMonitor: (m) => m.onEvent((e) => {
+        if (e === 'task' && !killedAt) {
+          killedAt = e;
+          m.kill('SIGKILL');
+        }
+      }),
+    });
+    const outcome = await attempt.then(
+      async (inst) => {
+        live.push(inst);
+        return { resolved: true, reason: await inst.exitReason };
+      },
+      (err: Error) => ({ resolved: false, reason: err.message }),
+    );
+    expect(killedAt).toBe('task');
+    // either CRIU noticed and failed the restore, or it finished and we killed the instance
+    if (outcome.resolved) expect(outcome.reason).toBe('monitor-died');
+    else expect(outcome.reason).toMatch(/restore|monitor/i);
+    await expect.poll(async () => (await fixtureProcesses()).length, { timeout: 15_000 }).toBe(before.length);
+  });
+
   it('measures lazy vs prefetch restore and first response (reported, not asserted)', async () => {
     // re-record (the working set was dropped above), then alternate modes
     const rec = await restore('record');
@@ -196,7 +243,7 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
       for (const mode of ['lazy', 'prefetch'] as const) {
         const r = await restore(mode, mode === 'prefetch' ? { filePagesFile: path.join(snapshot.dir, FILE_PAGES_FILE) } : {});
         const s = await finish(r.inst);
-        rows.push(`${mode.padEnd(8)} restore ${r.restoreMs.toFixed(1)} ms, first response ${r.firstResponseMs.toFixed(1)} ms, onDemand ${s.onDemand}, prefetched ${s.prefetched}, fetch ${s.fetchMs.toFixed(2)} ms, install ${s.installMs.toFixed(2)} ms`);
+        rows.push(`${mode.padEnd(8)} restore ${r.restoreMs.toFixed(1)} ms, first response ${r.firstResponseMs.toFixed(1)} ms, onDemand ${s.onDemand}, prefetched ${s.prefetched}, fetch ${s.fetchMs.toFixed(2)} ms (file readahead ${s.fileMs.toFixed(2)} ms, ${(s.fileBytes / 1048576).toFixed(1)} MiB), install ${s.installMs.toFixed(2)} ms`);
       }
     }
     console.log(`REAP fixture timings (20 MB buffer, warm page cache):\n${rows.join('\n')}`);

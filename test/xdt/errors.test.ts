@@ -12,7 +12,7 @@ let producer: Instance;
 let consumer: Instance;
 
 beforeAll(async () => {
-  await h.start({ services: false, workers: 3, worker: { pool: { buffers: 16, bufferBytes: 64 * 1024 } } });
+  await h.start({ services: false, workers: 3, worker: { pool: { buffers: 16, bufferBytes: 64 * 1024 }, poolWaitTimeoutMs: 500 } });
   producer = await h.instance(0, 'producer');
   consumer = await h.instance(1, 'consumer');
 });
@@ -115,6 +115,17 @@ describe('limits', () => {
     const data = pattern(3 * 1024 * 1024 + 3, 13);
     expect(await producer.sdk.invoke('sizer', data, { transfer: 'xdt' })).toEqual({ size: data.length, first: data[0], last: data.at(-1) });
     expect(h.workers[0]!.pool.peakBytes).toBeLessThanOrEqual(h.workers[0]!.pool.capacityBytes);
+  });
+
+  it('a pool held by unretrieved objects makes the next put wait, then fail with XdtPoolTimeout (not hang)', async () => {
+    const hog = await h.instance(0, 'producer-hog');
+    const free = 16 - h.workers[0]!.pool.inUseBuffers;
+    const held = await hog.sdk.put(pattern(free * 64 * 1024, 20));
+    await expect(hog.sdk.put(pattern(64 * 1024, 21))).rejects.toMatchObject({ type: 'XdtPoolTimeout' });
+    // once the held object is retrieved its buffers come back and puts proceed again
+    expect(((await consumer.sdk.get(held)) as Buffer).length).toBe(free * 64 * 1024);
+    const ref = await hog.sdk.put(pattern(64 * 1024, 22));
+    expect(((await consumer.sdk.get(ref)) as Buffer).equals(pattern(64 * 1024, 22))).toBe(true);
   });
 
   it('unknown transfer and bad retrievals are InvalidArgument; an unknown callee is reported', async () => {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,24 @@ struct loop {
 	uint8_t page[PAGE_SZ] __attribute__((aligned(4096)));
 	char line[256];
 	size_t line_len;
+	pthread_t fetcher;
+	int fetching;
 };
+
+/* The prefetch phase's fetch: file-page readahead, then the one O_DIRECT read of the working set. */
+static void *fetch_thread(void *arg)
+{
+	struct monitor *m = arg;
+	char err[512] = "";
+
+	if (m->file_pages_path)
+		file_pages_readahead(m);
+	if (working_set_read(m, err, sizeof(err))) {
+		/* never install a working set that fails its checksum: serve everything lazily instead */
+		emit("{\"event\":\"ws-invalid\",\"message\":\"%s\"}", err);
+	}
+	return NULL;
+}
 
 static int listen_on(const char *path)
 {
@@ -94,6 +112,10 @@ static int handle_client(struct loop *l)
 		return 0;
 	if ((uint32_t)word == RESTORE_FINISHED) {
 		l->finished = 1;
+		if (l->fetching) {
+			pthread_join(l->fetcher, NULL);
+			l->fetching = 0;
+		}
 		if (m->mode == MODE_PREFETCH && m->ws_ok && l->nr_uffds > 0)
 			working_set_install(m, l->uffds[0], err, sizeof(err));
 		emit_stats(m, "restored");
@@ -144,7 +166,7 @@ static void serve_fault(struct loop *l, int uffd, uint64_t addr)
 			     (unsigned long long)off);
 			memset(l->page, 0, PAGE_SZ);
 		}
-		m->st.bytes_read += PAGE_SZ;
+		__atomic_fetch_add(&m->st.bytes_read, PAGE_SZ, __ATOMIC_RELAXED);
 		struct uffdio_copy c = { .dst = addr, .src = (uint64_t)(uintptr_t)l->page, .len = PAGE_SZ };
 		do
 			r = ioctl(uffd, UFFDIO_COPY, &c);
@@ -273,8 +295,6 @@ static int handle_stdin(struct loop *l)
 int monitor_run(struct monitor *m)
 {
 	static struct loop l;
-	char err[512] = "";
-
 	l.m = m;
 	l.client_fd = -1;
 	l.pidfd = -1;
@@ -285,13 +305,12 @@ int monitor_run(struct monitor *m)
 		return 1;
 	}
 	emit("{\"event\":\"listening\"}");
-	/* CRIU restores in parallel meanwhile; its connection waits in the backlog */
-	if (m->mode == MODE_PREFETCH && m->file_pages_path)
-		file_pages_readahead(m);
-	if (m->mode == MODE_PREFETCH && working_set_read(m, err, sizeof(err))) {
-		/* never install a working set that fails its checksum: serve everything lazily instead */
-		emit("{\"event\":\"ws-invalid\",\"message\":\"%s\"}", err);
-	}
+	/*
+	 * Prefetch: fetch the working set on a second thread while CRIU restores, so that the few faults
+	 * CRIU's restorer takes meanwhile are served at once; the install waits for it at the finish marker.
+	 */
+	if (m->mode == MODE_PREFETCH && pthread_create(&l.fetcher, NULL, fetch_thread, m) == 0)
+		l.fetching = 1;
 
 	for (;;) {
 		struct pollfd p[MAX_UFFDS + 4];
@@ -331,6 +350,8 @@ int monitor_run(struct monitor *m)
 		if (quit)
 			break;
 	}
+	if (l.fetching)
+		pthread_join(l.fetcher, NULL);
 	emit_stats(m, "exit");
 	return 0;
 }

@@ -27,11 +27,14 @@ uint64_t now_us(void)
 void emit(const char *fmt, ...)
 {
 	va_list ap;
+	/* the fetch thread reports too: keep each event one whole line */
+	flockfile(stdout);
 	va_start(ap, fmt);
 	vfprintf(stdout, fmt, ap);
 	va_end(ap);
 	fputc('\n', stdout);
 	fflush(stdout);
+	funlockfile(stdout);
 }
 
 void emit_stats(const struct monitor *m, const char *event)

@@ -232,7 +232,7 @@ int working_set_read(struct monitor *m, char *err, size_t errlen)
 		snprintf(err, errlen, "working-set file %s: short read (%zu of %zu bytes)", m->ws_path, got, len);
 		goto out;
 	}
-	m->st.bytes_read += len;
+	__atomic_fetch_add(&m->st.bytes_read, len, __ATOMIC_RELAXED);
 	if (ws_checksum(m->ws_buf, len) != h[2]) {
 		snprintf(err, errlen, "working-set file %s: checksum mismatch (corrupted)", m->ws_path);
 		goto out;
