@@ -2,12 +2,10 @@
 // Warm-path benchmark: p50/p99 latency and throughput of warm invocations through the platform
 // (gateway → activator → queue-proxy → instance) versus calling the same instance's runtime shim
 // directly over its Unix socket, measured in the same run, alternating rounds so machine drift
-// hits both sides alike.
+// hits both sides alike. Two platforms run side by side, one with tracing off (--trace-sample 0)
+// and one tracing every invocation (--trace-sample 1), so the cost of tracing shows in the same run.
 //
-//   node bench/warm-path.mjs [--seconds 5] [--rounds 3] [--concurrency 1,32] [--state DIR] [--json]
-//
-// Starts its own platform (hivelab up --detach) with a fresh state folder unless --state names a
-// running one.
+//   node bench/warm-path.mjs [--seconds 5] [--rounds 3] [--concurrency 1,32] [--json]
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -22,7 +20,6 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '1,32' },
-    state: { type: 'string' },
     json: { type: 'boolean', default: false },
     label: { type: 'string', default: '' },
   },
@@ -32,30 +29,34 @@ const rounds = Number(values.rounds);
 const levels = values.concurrency.split(',').map(Number);
 const log = (...a) => values.json || console.error(...a);
 
-const ownState = !values.state;
-const state = values.state ?? mkdtempSync(join(tmpdir(), 'hivelab-warm-'));
-const hivelab = (...args) => execFileSync(process.execPath, [BIN, ...args, '--state', state], { encoding: 'utf8' });
-if (ownState) log(hivelab('up', '--detach', '--port', '0').trim());
+const states = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'hivelab-warm-')));
+const hivelab = (state, ...args) => execFileSync(process.execPath, [BIN, ...args, '--state', state], { encoding: 'utf8' });
+log(hivelab(states[0], 'up', '--detach', '--port', '0', '--trace-sample', '0').trim());
+log(hivelab(states[1], 'up', '--detach', '--port', '0', '--trace-sample', '1').trim());
 
 try {
-  const { url } = JSON.parse(readFileSync(join(state, 'platform.json'), 'utf8'));
-  const tokens = JSON.parse(readFileSync(join(state, 'tokens.json'), 'utf8'));
-  hivelab('deploy', join(ROOT, 'bench', 'functions', 'warm-echo'));
-
-  const gateway = new Pool(url, { connections: 64, pipelining: 1 });
   const body = JSON.stringify({ n: 1 });
-  const viaPlatform = () =>
-    gateway.request({
-      path: '/invoke/warm-echo',
-      method: 'POST',
-      headers: { authorization: `Bearer ${tokens.invoke}`, 'content-type': 'application/json' },
-      body,
-    });
-  // Warm up (cold start) and find the instance the platform routes to.
+  const targets = states.map((state) => {
+    const { url } = JSON.parse(readFileSync(join(state, 'platform.json'), 'utf8'));
+    const tokens = JSON.parse(readFileSync(join(state, 'tokens.json'), 'utf8'));
+    hivelab(state, 'deploy', join(ROOT, 'bench', 'functions', 'warm-echo'));
+    const gateway = new Pool(url, { connections: 64, pipelining: 1 });
+    const send = () =>
+      gateway.request({
+        path: '/invoke/warm-echo',
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.invoke}`, 'content-type': 'application/json' },
+        body,
+      });
+    return { state, gateway, send };
+  });
+  const [viaPlatform, viaTraced] = targets.map((t) => t.send);
+  // Warm up (cold start) and find the instance the untraced platform routes to.
   const first = await viaPlatform();
   await first.body.text();
+  await (await viaTraced()).body.text();
   const instanceId = first.headers['x-hivelab-instance-id'];
-  const socketPath = join(state, 'run', instanceId, 'fn.sock');
+  const socketPath = join(states[0], 'run', instanceId, 'fn.sock');
   const direct = new Pool('http://instance', { socketPath, connections: 64, pipelining: 1 });
   const viaSocket = () =>
     direct.request({
@@ -88,43 +89,42 @@ try {
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
   const results = [];
+  const summary = (xs) => ({ p50Ms: median(xs.map((x) => x.p50)), p99Ms: median(xs.map((x) => x.p99)), rps: median(xs.map((x) => x.rps)) });
   for (const c of levels) {
-    await measure(viaSocket, c, 1000); // warm-up both paths at this level
-    await measure(viaPlatform, c, 1000);
+    for (const f of [viaSocket, viaPlatform, viaTraced]) await measure(f, c, 1000); // warm-up at this level
     const d = [];
     const p = [];
+    const tr = [];
     for (let r = 0; r < rounds; r++) {
       d.push(await measure(viaSocket, c, seconds * 1000));
       p.push(await measure(viaPlatform, c, seconds * 1000));
-      log(`  c=${c} round ${r + 1}: direct p50 ${d.at(-1).p50.toFixed(3)} ms ${d.at(-1).rps.toFixed(0)} req/s | platform p50 ${p.at(-1).p50.toFixed(3)} ms ${p.at(-1).rps.toFixed(0)} req/s`);
+      tr.push(await measure(viaTraced, c, seconds * 1000));
+      log(`  c=${c} round ${r + 1}: direct p50 ${d.at(-1).p50.toFixed(3)} ms ${d.at(-1).rps.toFixed(0)} req/s | platform p50 ${p.at(-1).p50.toFixed(3)} ms ${p.at(-1).rps.toFixed(0)} req/s | traced p50 ${tr.at(-1).p50.toFixed(3)} ms ${tr.at(-1).rps.toFixed(0)} req/s`);
     }
-    const row = {
-      concurrency: c,
-      direct: { p50Ms: median(d.map((x) => x.p50)), p99Ms: median(d.map((x) => x.p99)), rps: median(d.map((x) => x.rps)) },
-      platform: { p50Ms: median(p.map((x) => x.p50)), p99Ms: median(p.map((x) => x.p99)), rps: median(p.map((x) => x.rps)) },
-      errors: d.concat(p).reduce((s, x) => s + x.errors, 0),
-    };
+    const row = { concurrency: c, direct: summary(d), platform: summary(p), traced: summary(tr), errors: [...d, ...p, ...tr].reduce((s, x) => s + x.errors, 0) };
     row.addedP50Ms = row.platform.p50Ms - row.direct.p50Ms;
     row.throughputRatio = row.platform.rps / row.direct.rps;
+    row.tracingAddedP50Ms = row.traced.p50Ms - row.platform.p50Ms;
     results.push(row);
   }
-  await gateway.close();
+  for (const t of targets) await t.gateway.close();
   await direct.close();
 
   if (values.json) console.log(JSON.stringify({ label: values.label, seconds, rounds, results }, null, 2));
   else {
     console.log(`\nwarm path${values.label ? ` (${values.label})` : ''}: median of ${rounds} rounds of ${seconds} s, closed loop`);
-    console.log('conc | direct p50 / p99 ms | platform p50 / p99 ms | added p50 ms | direct req/s | platform req/s | ratio');
+    console.log('conc | direct p50 / p99 ms | platform p50 / p99 ms | added p50 ms | direct req/s | platform req/s | ratio | traced p50 / p99 ms | traced req/s');
     for (const r of results) {
       console.log(
-        `${String(r.concurrency).padStart(4)} | ${r.direct.p50Ms.toFixed(3)} / ${r.direct.p99Ms.toFixed(3)} | ${r.platform.p50Ms.toFixed(3)} / ${r.platform.p99Ms.toFixed(3)} | ${r.addedP50Ms.toFixed(3)} | ${r.direct.rps.toFixed(0)} | ${r.platform.rps.toFixed(0)} | ${(r.throughputRatio * 100).toFixed(0)} %`,
+        `${String(r.concurrency).padStart(4)} | ${r.direct.p50Ms.toFixed(3)} / ${r.direct.p99Ms.toFixed(3)} | ${r.platform.p50Ms.toFixed(3)} / ${r.platform.p99Ms.toFixed(3)} | ${r.addedP50Ms.toFixed(3)} | ${r.direct.rps.toFixed(0)} | ${r.platform.rps.toFixed(0)} | ${(r.throughputRatio * 100).toFixed(0)} % | ${r.traced.p50Ms.toFixed(3)} / ${r.traced.p99Ms.toFixed(3)} | ${r.traced.rps.toFixed(0)}`,
       );
     }
+    if (results.some((r) => r.errors > 0)) console.log(`errors: ${results.map((r) => r.errors).join(', ')}`);
   }
 } finally {
-  if (ownState) {
+  for (const state of states) {
     try {
-      hivelab('down');
+      hivelab(state, 'down');
     } catch {}
     rmSync(state, { recursive: true, force: true });
   }

@@ -1,5 +1,4 @@
 import { Agent, type Dispatcher } from 'undici';
-import type { IncomingHttpHeaders } from 'node:http';
 import { now, waitUntil } from './clock.js';
 
 /**
@@ -86,10 +85,8 @@ interface Target {
   headers: string[];
 }
 
-function headerValue(h: IncomingHttpHeaders, name: string): string | undefined {
-  const v = h[name];
-  return Array.isArray(v) ? v[0] : v;
-}
+const COLD_HEADER = 'x-hivelab-cold';
+const INSTANCE_HEADER = 'x-hivelab-instance-id';
 
 /** Sends `requests` (sorted by scheduledMs) open-loop and resolves when all have completed. */
 export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: OpenLoopOptions): Promise<OpenLoopResult> {
@@ -125,11 +122,17 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
     return t;
   };
 
-  /** One request in flight: a dispatch handler whose methods live on the prototype (no closures). */
+  /**
+   * One request in flight: a dispatch handler whose methods live on the prototype (no closures).
+   * It uses undici's core handler callbacks (onConnect/onHeaders/…): with them undici neither wraps
+   * the handler nor builds a header object per response; only the two x-hivelab headers are read
+   * from the raw list.
+   */
   class InFlight implements Dispatcher.DispatchHandler {
     startedAbs: number;
     status = 0;
-    headers: IncomingHttpHeaders = {};
+    cold: string | undefined;
+    instanceId: string | undefined;
     chunks: Buffer[] | undefined;
     finished = false;
     constructor(
@@ -138,22 +141,28 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
     ) {
       this.startedAbs = sentAbs;
     }
-    onRequestStart(): void {
+    onConnect(): void {
       this.startedAbs = now();
     }
-    onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, h: IncomingHttpHeaders): void {
+    onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
       this.status = statusCode;
-      this.headers = h;
+      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+        const name = rawHeaders[i]!;
+        if (name.length === COLD_HEADER.length && name.toString('latin1').toLowerCase() === COLD_HEADER) this.cold = rawHeaders[i + 1]!.toString('latin1');
+        else if (name.length === INSTANCE_HEADER.length && name.toString('latin1').toLowerCase() === INSTANCE_HEADER) this.instanceId = rawHeaders[i + 1]!.toString('utf8');
+      }
+      return true;
     }
-    onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    onData(chunk: Buffer): boolean {
       // Bodies are drained either way (the connection must be reusable); kept when asked, and
       // for failures (their message explains the error in latencies.csv).
       if (keepBodies || (this.status >= 400 && (this.chunks?.length ?? 0) < 4)) (this.chunks ??= []).push(chunk);
+      return true;
     }
-    onResponseEnd(): void {
+    onComplete(): void {
       this.finish();
     }
-    onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    onError(err: Error): void {
       this.finish(err);
     }
     finish(error?: Error): void {
@@ -162,9 +171,9 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
       const receivedAbs = now();
       outstanding--;
       if (!interrupted) {
-        const { req, headers, status } = this;
+        const { req, status } = this;
         const latencyMs = receivedAbs - this.sentAbs;
-        const coldHeader = headerValue(headers, 'x-hivelab-cold');
+        const coldHeader = this.cold;
         const body = this.chunks ? Buffer.concat(this.chunks) : undefined;
         const rec: RequestRecord = {
           id: req.id,
@@ -179,7 +188,7 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
           status: error ? 0 : status,
           cold: coldHeader !== undefined ? coldHeader === '1' || coldHeader === 'true' : latencyMs >= coldThresholdMs,
           coldFromHeader: coldHeader !== undefined,
-          instanceId: headerValue(headers, 'x-hivelab-instance-id') ?? '',
+          instanceId: this.instanceId ?? '',
         };
         if (error) rec.error = error.message;
         else if (status >= 400) rec.error = `HTTP ${status}: ${body?.toString('utf8', 0, 300) ?? ''}`;
