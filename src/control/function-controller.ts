@@ -19,6 +19,7 @@ import {
   type ScalingDecision,
 } from '../autoscaler/index.js';
 import { SpanNames, Attr, addPhaseTimings } from '../observability/index.js';
+import type { SnapshotStats } from '../dashboard/platform-view.js';
 
 export interface ControllerDeps {
   /** Chooses the worker for a new instance; throws HttpError(503) when none can take it. */
@@ -37,7 +38,7 @@ export interface ControllerDeps {
 }
 
 export type ControllerEvent =
-  | { type: 'instance'; functionName: string; instanceId: string; state: string; detail?: string; mode?: string; startMs?: number }
+  | { type: 'instance'; functionName: string; instanceId: string; state: string; detail?: string; mode?: string; startMs?: number; snapshot?: SnapshotStats }
   | { type: 'invocation'; functionName: string; instanceId?: string; status: number; latencyMs: number; cold: boolean };
 
 /** Grace for an instance's exit report to arrive after its connection broke, to tell OOM from crash. */
@@ -149,7 +150,9 @@ export class FunctionController {
         });
       }
       const info = await Promise.race([inst.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), EXIT_REPORT_GRACE_MS).unref())]);
-      if (inst.workerDied && inv.retries < 2) {
+      // issue 4 (snapshot backend): a REAP monitor's death kills a lazily restored instance through no
+      // fault of the function; retry like a worker death (the worker boots that version's next instance).
+      if ((inst.workerDied || info?.reason === 'monitor-died') && inv.retries < 2) {
         // The node failed, not the function: the request was accepted, so it must not be lost.
         inv.retries++;
         this.deps.log('warn', `${inv.functionName}: re-dispatching ${inv.id} after worker ${inst.worker.id} died`);
@@ -252,7 +255,11 @@ export class FunctionController {
       })
       .then(
         (started) => {
-          if (inst.state !== 'starting') return; // died or removed meanwhile
+          if (inst.state !== 'starting') {
+            // Recycled while it was starting (scale-down, removal): the worker did not know it yet.
+            if (inst.state === 'draining') void inst.worker.stopInstance(inst.id, true).catch(() => {});
+            return;
+          }
           inst.qp = new QueueProxy({
             instanceId: inst.id,
             socketPath: started.socketPath,
@@ -272,6 +279,8 @@ export class FunctionController {
             state: 'ready',
             mode: inst.mode,
             startMs: inst.readyAt - inst.createdAt,
+            // issue 4: snapshot/working-set figures for the dashboard (view.setSnapshotStats in platform.ts)
+            ...(started.snapshot ? { snapshot: started.snapshot } : {}),
           });
           if (this.closed || inst.version !== this.deployment.version) void this.recycle(inst);
           else this.drain();

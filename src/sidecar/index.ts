@@ -17,7 +17,8 @@ import http from 'node:http';
 import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { Coalescer, COALESCE_BYTES } from './coalescer.js';
+import { forwardGathered } from './gathered-writes.js';
+import { isLocalBody, type LocalObjectBody } from '../xdt/local-retrieval.js';
 import { TransferError } from '../transfer/errors.js';
 import type { TransferServices } from '../transfer/services.js';
 import { normalizeContentType, parseTransfer, readAll, type IncomingObject, type OutgoingObject, type TransferKind } from '../transfer/object-stream.js';
@@ -71,14 +72,41 @@ function sendObject(res: http.ServerResponse, out: OutgoingObject): Promise<void
     res.end(body);
     return Promise.resolve();
   }
-  return new Promise((resolve) => {
-    body.on('error', () => res.destroy());
-    res.on('close', () => {
-      if (!body.readableEnded) body.destroy();
-      resolve();
+  if (isLocalBody(body)) return sendLocal(res, body);
+  return forwardGathered(body, res);
+}
+
+/** Writes views of the producer's pool buffers straight to the SDK's socket; ends the retrieval once flushed. */
+async function sendLocal(res: http.ServerResponse, body: LocalObjectBody): Promise<void> {
+  let ok = false;
+  try {
+    await body.pipeTo({
+      write(chunk, flushed) {
+        if (res.destroyed) throw new TransferError('TransferAborted', 'the SDK went away during the get');
+        return res.write(chunk, () => flushed());
+      },
+      drain: () =>
+        new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        }),
     });
-    body.pipe(new Coalescer(COALESCE_BYTES)).pipe(res);
-  });
+    // the buffers go back to the pool only once the socket no longer references them
+    await new Promise<void>((resolve, reject) => {
+      res.end(() => resolve());
+      res.once('close', () => (res.writableFinished ? resolve() : reject(new TransferError('TransferAborted', 'the SDK went away during the get'))));
+    });
+    ok = true;
+  } catch {
+    res.destroy();
+  } finally {
+    body.finish(ok);
+  }
 }
 
 /** The upload as a stream we may stop reading without destroying the connection we answer on. */
@@ -98,6 +126,8 @@ function discard(req: http.IncomingMessage, obj: IncomingObject): void {
   obj.body.destroy();
   req.resume();
 }
+
+const SOCKET_HIGH_WATER_MARK = 4 * 1024 * 1024;
 
 export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const ts = opts.transfers;
@@ -154,8 +184,13 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       let contentType = 'application/json';
       if (transfer === 'inline') {
         if (obj.size > ts.inlineLimitBytes) {
-          // Drain rather than reset the upload, so the SDK reads this error instead of an EPIPE.
-          req.resume();
+          // Drain the upload to its end rather than reset it, so the SDK reads this error
+          // instead of an EPIPE (the body is local and at most a few times the limit).
+          discard(req, obj);
+          await new Promise<void>((resolve) => {
+            req.once('end', resolve);
+            req.once('close', resolve);
+          });
           throw inlineTooLarge(ts.inlineLimitBytes);
         }
         body = await readAll(obj.body, ts.inlineLimitBytes, () => inlineTooLarge(ts.inlineLimitBytes));
@@ -196,7 +231,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     }
   }
 
-  const server = http.createServer((req, res) => {
+  // large socket buffers: objects cross this socket in MBs, and a 16 KiB high-water mark would stop
+  // the flow every few pieces (a pause/resume round trip each time)
+  const server = http.createServer({ highWaterMark: SOCKET_HIGH_WATER_MARK }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://sidecar');
     let work: Promise<void>;
     if (req.method === 'POST' && url.pathname === '/v1/put') work = handlePut(req, res, url);

@@ -9,6 +9,7 @@ import { readAll, type IncomingObject, type OutgoingObject, type TransferKind } 
 import { getInline, putInline } from '../transfer/inline.js';
 import { assertNotExpired, openReference, sealReference } from '../xdt/reference.js';
 import type { XdtObject } from '../xdt/xdt-object.js';
+import { LocalObjectBody } from '../xdt/local-retrieval.js';
 
 function unavailable(kind: string): TransferError {
   return new TransferError('TransferUnavailable', `transfer "${kind}" is not configured on this worker`);
@@ -87,6 +88,11 @@ export async function openObject(ts: TransferServices, ref: string): Promise<Out
       if (!ts.redis) throw unavailable('redis');
       return ts.redis.get(payload);
     case 'xdt': {
+      if (payload.m !== 'saf' && payload.a === ts.peer.address && payload.w === ts.bootId) {
+        // the producer is in this worker: read its pool buffers directly (local-retrieval.ts)
+        const body = LocalObjectBody.claim(ts.store, payload.k, payload.i);
+        return { contentType: body.contentType, size: body.size, body };
+      }
       const pulled = await ts.peerClient.pull(payload.a, ref);
       if (payload.m !== 'saf') return pulled;
       // store-and-forward: the whole object is in the consumer's sidecar before the consumer sees a byte

@@ -1,6 +1,7 @@
 /** Shapes shared by the transports: an object on its way in (from the SDK) and out (to the SDK). */
 import type { Readable } from 'node:stream';
 import { TransferError } from './errors.js';
+import type { LocalObjectBody } from '../xdt/local-retrieval.js';
 
 export interface IncomingObject {
   body: Readable;
@@ -12,7 +13,8 @@ export interface IncomingObject {
 export interface OutgoingObject {
   contentType: string;
   size: number;
-  body: Readable | Buffer;
+  /** a stream, whole bytes, or an XDT object held by this very worker (read from its pool buffers) */
+  body: Readable | Buffer | LocalObjectBody;
 }
 
 /** Reads a whole stream, refusing more than `limit` bytes (so a wrong size can never balloon memory). */

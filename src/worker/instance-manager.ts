@@ -3,6 +3,10 @@ import { join } from 'node:path';
 import type { SandboxBackend, SandboxInstance, ExitInfo } from '../sandbox/backend.js';
 import type { StartRequest, StartedInstance, WorkerStats } from './protocol.js';
 import { SpanNames } from '../observability/semantic.js';
+import type { ColdStartMode } from '../manifest/schema.js';
+import type { SnapshotStats } from '../dashboard/platform-view.js';
+import { WorkerBackend } from './backends.js';
+import { CriuInstance } from '../snapshot/instance.js';
 
 /** The provider-side part of an instance's queue-proxy, living next to it in the worker. */
 export interface InstanceSidecar {
@@ -53,16 +57,29 @@ export class InstanceManager {
     const startedAt = Date.now();
     let instance: SandboxInstance;
     let sidecar: InstanceSidecar | undefined;
+    let mode: ColdStartMode = 'boot';
+    let snapshot: SnapshotStats | undefined;
+    let phases: StartedInstance['phases'] | undefined;
     try {
       sidecar = await this.startSidecar?.(req, runDir);
-      instance = await this.backend.start({
+      const spec = {
         instanceId: req.instanceId,
         manifest: req.manifest,
         functionDir: req.functionDir,
         runDir,
         logFile: join(logDir, `${req.instanceId}.log`),
         env: extraEnv,
-      });
+      };
+      if (this.backend instanceof WorkerBackend) {
+        // The cold-start mode picks the backend (snapshot modes fall back to boot where they must).
+        const started = await this.backend.startFor(spec, req.coldStart ?? 'boot', req.version);
+        instance = started.instance;
+        mode = started.mode;
+        snapshot = started.stats;
+        phases = started.phases;
+      } else {
+        instance = await this.backend.start(spec);
+      }
     } catch (err) {
       this.committedMB -= memoryMB;
       await sidecar?.close().catch(() => {});
@@ -76,8 +93,9 @@ export class InstanceManager {
       socketPath: instance.socketPath,
       pid: instance.pid,
       timings: instance.timings,
-      phases: instance.phases ?? [{ name: SpanNames.sandboxStart, startEpochMs: startedAt, endEpochMs: Date.now() }],
-      mode: 'boot',
+      phases: phases ?? instance.phases ?? [{ name: SpanNames.sandboxStart, startEpochMs: startedAt, endEpochMs: Date.now() }],
+      mode,
+      ...(snapshot ? { snapshot } : {}),
     };
   }
 
@@ -107,6 +125,7 @@ export class InstanceManager {
         instanceId,
         functionName: r.functionName,
         memoryBytes: await r.instance.memoryUsage().catch(() => 0),
+        ...(r.instance instanceof CriuInstance ? { monitor: await r.instance.monitorStats() } : {}),
       })),
     );
     return {

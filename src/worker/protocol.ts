@@ -3,6 +3,8 @@ import type { ExitInfo, StartTimings } from '../sandbox/backend.js';
 import type { PhaseTiming } from '../observability/semantic.js';
 import type { S3Config } from '../transfer/storage.js';
 import type { RedisConfig } from '../transfer/redis-transport.js';
+import type { SnapshotStats } from '../dashboard/platform-view.js';
+import type { MonitorStats } from '../reap/monitor.js';
 
 /**
  * Messages between the control plane and a worker process (Node IPC channel). Requests carry a
@@ -43,12 +45,16 @@ export interface StartedInstance {
   phases: PhaseTiming[];
   /** The cold-start mode actually used (a snapshot mode falls back to boot when no snapshot exists yet). */
   mode: ColdStartMode | 'boot';
+  /** Snapshot and working-set figures of the function after this start (snapshot modes; for the dashboard). */
+  snapshot?: SnapshotStats;
 }
 
 export interface InstanceStats {
   instanceId: string;
   functionName: string;
   memoryBytes: number;
+  /** Lazily restored instances (lazy, reap): the REAP monitor's figures so far (faults served on demand, ...). */
+  monitor?: MonitorStats;
 }
 
 export interface WorkerStats {

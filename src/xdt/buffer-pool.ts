@@ -6,11 +6,18 @@
  *
  * Buffers are allocated on first use and recycled afterwards (thesis §6.4.1.3 pre-allocates them; lazy
  * allocation keeps an idle worker small while still bounding the peak).
+ *
+ * The bound is kept in bytes: an object smaller than one buffer takes an exact-size allocation that
+ * counts only its own length (`acquireBytes`). Otherwise a MapReduce shuffle — 40 mappers × 10
+ * partitions of a few KB each — would pin 400 whole buffers and starve on a pool sized for a few
+ * large objects.
  */
 import { TransferError } from '../transfer/errors.js';
 
 interface Waiter {
+  /** whole buffers wanted, or 0 for one exact-size allocation of `bytes` */
   count: number;
+  bytes: number;
   resolve: (bufs: Buffer[]) => void;
   reject: (err: Error) => void;
 }
@@ -20,7 +27,7 @@ export class BufferPool {
   readonly bufferBytes: number;
   private free: Buffer[] = [];
   private allocated = 0;
-  private inUse = 0;
+  private inUseBytes = 0;
   private peak = 0;
   private waiters: Waiter[] = [];
 
@@ -34,15 +41,22 @@ export class BufferPool {
   get capacityBytes(): number {
     return this.buffers * this.bufferBytes;
   }
+  /** Buffers' worth of bytes handed out (exact-size allocations count by their length, rounded up). */
   get inUseBuffers(): number {
-    return this.inUse;
+    return Math.ceil(this.inUseBytes / this.bufferBytes);
   }
   /** Highest number of bytes ever handed out at once (what the bound is about). */
   get peakBytes(): number {
-    return this.peak * this.bufferBytes;
+    return this.peak;
   }
   resetPeak(): void {
-    this.peak = this.inUse;
+    this.peak = this.inUseBytes;
+  }
+
+  /** One buffer of exactly `bytes` (< bufferBytes) for a small object; waits like `acquire`. */
+  acquireBytes(bytes: number, signal?: AbortSignal): Promise<Buffer[]> {
+    if (!Number.isInteger(bytes) || bytes <= 0 || bytes >= this.bufferBytes) return this.acquire(Math.ceil(bytes / this.bufferBytes), signal);
+    return this.enqueue({ count: 0, bytes }, signal);
   }
 
   /**
@@ -55,9 +69,14 @@ export class BufferPool {
         new TransferError('XdtObjectTooLarge', `needs ${count} buffers of ${this.bufferBytes} B but the pool holds only ${this.buffers}`),
       );
     }
-    if (this.waiters.length === 0 && this.buffers - this.inUse >= count) return Promise.resolve(this.take(count));
+    return this.enqueue({ count, bytes: count * this.bufferBytes }, signal);
+  }
+
+  private enqueue(want: { count: number; bytes: number }, signal?: AbortSignal): Promise<Buffer[]> {
+    const count = want.count;
+    if (this.waiters.length === 0 && this.fits(want.bytes)) return Promise.resolve(this.take(want));
     return new Promise<Buffer[]>((resolve, reject) => {
-      const waiter: Waiter = { count, resolve, reject };
+      const waiter: Waiter = { ...want, resolve, reject };
       this.waiters.push(waiter);
       signal?.addEventListener(
         'abort',
@@ -69,7 +88,7 @@ export class BufferPool {
               signal.reason instanceof TransferError
                 ? signal.reason
                 : (signal.reason as { name?: string })?.name === 'TimeoutError'
-                  ? new TransferError('XdtPoolTimeout', `the XDT buffer pool stayed full; ${count} buffers not available in time`)
+                  ? new TransferError('XdtPoolTimeout', `the XDT buffer pool stayed full; ${count > 0 ? `${count} buffers` : `${want.bytes} B`} not available in time`)
                   : new TransferError('TransferAborted', 'aborted while waiting for buffers'),
             );
             this.serve();
@@ -81,14 +100,22 @@ export class BufferPool {
   }
 
   release(bufs: Buffer[]): void {
-    for (const b of bufs) this.free.push(b);
-    this.inUse -= bufs.length;
+    for (const b of bufs) {
+      this.inUseBytes -= b.length;
+      // exact-size allocations go back to the garbage collector, whole buffers to the free list
+      if (b.length === this.bufferBytes) this.free.push(b);
+    }
     this.serve();
   }
 
-  private take(count: number): Buffer[] {
+  private fits(bytes: number): boolean {
+    return this.capacityBytes - this.inUseBytes >= bytes;
+  }
+
+  private take(want: { count: number; bytes: number }): Buffer[] {
     const out: Buffer[] = [];
-    for (let i = 0; i < count; i++) {
+    if (want.count === 0) out.push(Buffer.allocUnsafeSlow(want.bytes));
+    for (let i = 0; i < want.count; i++) {
       let b = this.free.pop();
       if (!b) {
         b = Buffer.allocUnsafeSlow(this.bufferBytes);
@@ -96,15 +123,15 @@ export class BufferPool {
       }
       out.push(b);
     }
-    this.inUse += count;
-    if (this.inUse > this.peak) this.peak = this.inUse;
+    this.inUseBytes += want.bytes;
+    if (this.inUseBytes > this.peak) this.peak = this.inUseBytes;
     return out;
   }
 
   private serve(): void {
-    while (this.waiters.length > 0 && this.buffers - this.inUse >= this.waiters[0]!.count) {
+    while (this.waiters.length > 0 && this.fits(this.waiters[0]!.bytes)) {
       const w = this.waiters.shift()!;
-      w.resolve(this.take(w.count));
+      w.resolve(this.take(w));
     }
   }
 }

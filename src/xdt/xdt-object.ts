@@ -83,7 +83,10 @@ export class XdtObject {
   /** Copies the producer's bytes in; waits for pool buffers first (flow control). */
   async ingest(source: AsyncIterable<Buffer | string>, streamWindow: number, signal?: AbortSignal): Promise<void> {
     try {
-      const bufs = await this.pool.acquire(this.buffersNeeded(streamWindow), signal);
+      const bufs =
+        this.size > 0 && this.size < this.pool.bufferBytes
+          ? await this.pool.acquireBytes(this.size, signal)
+          : await this.pool.acquire(this.buffersNeeded(streamWindow), signal);
       if (this.freed || this.error) {
         this.pool.release(bufs);
         throw this.error ?? new TransferError('XdtProducerGone', 'object dropped before its upload started');

@@ -248,29 +248,59 @@ out:
 	return ret;
 }
 
-/* Installs `n` pages at `dst` without waking anyone; falls back to single pages around conflicts. */
+/*
+ * Installs `n` pages at `dst` without waking anyone. A run of the trace may span two areas (VMAs):
+ * one UFFDIO_COPY must stay inside one, else the kernel answers ENOENT for the whole call. So a
+ * failed call is retried with half the length until it fits; a single page that still fails
+ * (EEXIST: faulted in meanwhile; ENOENT: no longer registered) is skipped.
+ */
 static void copy_range(struct monitor *m, int uffd, uint64_t dst, const uint8_t *src, uint64_t n)
 {
-	uint64_t done = 0;
+	uint64_t done = 0, len = n;
 
 	while (done < n) {
+		if (len > n - done)
+			len = n - done;
 		struct uffdio_copy c = {
 			.dst = dst + done * PAGE_SZ,
 			.src = (uint64_t)(uintptr_t)(src + done * PAGE_SZ),
-			.len = (n - done) * PAGE_SZ,
+			.len = len * PAGE_SZ,
 			.mode = UFFDIO_COPY_MODE_DONTWAKE,
 		};
 		int r = ioctl(uffd, UFFDIO_COPY, &c);
 		if (c.copy > 0) {
 			done += (uint64_t)c.copy / PAGE_SZ;
 			m->st.prefetched += (uint64_t)c.copy / PAGE_SZ;
+			len = n - done;
 			continue;
 		}
 		if (r < 0 && errno == EAGAIN)
 			continue;
-		/* EEXIST: the instance already faulted this page in; skip it. ENOENT: the area is gone. */
+		if (len > 1) {
+			len /= 2;
+			continue;
+		}
+		if (getenv("REAP_DEBUG"))
+			fprintf(stderr, "reap-monitor: UFFDIO_COPY at %#llx failed: %s\n", (unsigned long long)c.dst, strerror(errno));
 		done += 1;
+		len = n - done;
 	}
+}
+
+/*
+ * The trace holds image addresses (faults are un-remapped before recording, so the page map can be
+ * looked up). CRIU's restorer mremap()s areas from where it premapped them to their final place
+ * (UFFD_EVENT_REMAP, each one waited for by the kernel, so all are known once the restore has
+ * finished): install at the final address, replaying the remaps in order.
+ */
+static uint64_t redo_remap(const struct monitor *m, uint64_t addr)
+{
+	for (size_t i = 0; i < m->remaps_nr; i++) {
+		const struct remap *r = &m->remaps[i];
+		if (addr >= r->from && addr < r->from + r->len)
+			addr = r->to + (addr - r->from);
+	}
+	return addr;
 }
 
 int working_set_install(struct monitor *m, int uffd, char *err, size_t errlen)
@@ -280,15 +310,21 @@ int working_set_install(struct monitor *m, int uffd, char *err, size_t errlen)
 
 	(void)err;
 	(void)errlen;
+	if (getenv("REAP_DEBUG")) {
+		fprintf(stderr, "reap-monitor: install %zu pages, %zu remaps\n", m->ws_nr, m->remaps_nr);
+		for (size_t k = 0; k < m->remaps_nr; k++)
+			fprintf(stderr, "reap-monitor: remap %#llx -> %#llx len %#llx\n", (unsigned long long)m->remaps[k].from, (unsigned long long)m->remaps[k].to, (unsigned long long)m->remaps[k].len);
+	}
 	while (i < m->ws_nr) {
+		uint64_t dst = redo_remap(m, m->ws_pages[i].vaddr);
 		size_t j = i + 1;
-		while (j < m->ws_nr && m->ws_pages[j].vaddr == m->ws_pages[j - 1].vaddr + PAGE_SZ)
+		while (j < m->ws_nr && redo_remap(m, m->ws_pages[j].vaddr) == dst + (j - i) * PAGE_SZ)
 			j++;
-		copy_range(m, uffd, m->ws_pages[i].vaddr, m->ws_buf + i * PAGE_SZ, j - i);
-		if (m->ws_pages[i].vaddr < lo)
-			lo = m->ws_pages[i].vaddr;
-		if (m->ws_pages[j - 1].vaddr + PAGE_SZ > hi)
-			hi = m->ws_pages[j - 1].vaddr + PAGE_SZ;
+		copy_range(m, uffd, dst, m->ws_buf + i * PAGE_SZ, j - i);
+		if (dst < lo)
+			lo = dst;
+		if (dst + (j - i) * PAGE_SZ > hi)
+			hi = dst + (j - i) * PAGE_SZ;
 		i = j;
 	}
 	if (hi > lo) {

@@ -18,7 +18,8 @@ const socketPath = env.HIVELAB_SOCKET ?? '/run/hivelab/fn.sock';
 const taskRoot = env.HIVELAB_TASK_ROOT ?? '/var/task';
 const handlerSpec = env.HIVELAB_HANDLER ?? 'index.handler';
 const functionName = env.HIVELAB_FUNCTION ?? '';
-const instanceId = env.HIVELAB_INSTANCE ?? '';
+// `let`: a restored clone adopts its own id in POST /_hivelab/restored.
+let instanceId = env.HIVELAB_INSTANCE ?? '';
 const memoryLimitMB = Number(env.HIVELAB_MEMORY_MB ?? 0);
 const timeoutMs = Number(env.HIVELAB_TIMEOUT_MS ?? 30_000);
 
@@ -130,11 +131,15 @@ async function invoke(handler: Handler, req: IncomingMessage, res: ServerRespons
 async function restored(req: IncomingMessage, res: ServerResponse): Promise<void> {
   let seed: Buffer;
   try {
-    const parsed = JSON.parse((await readBody(req)).toString('utf8')) as { seed?: unknown };
+    const parsed = JSON.parse((await readBody(req)).toString('utf8')) as { seed?: unknown; instanceId?: unknown; sidecar?: unknown };
     if (typeof parsed.seed !== 'string' || !/^(?:[0-9a-fA-F]{2}){16,}$/.test(parsed.seed)) {
       throw new Error('body must be {"seed": "<hex, at least 32 digits>"}');
     }
     seed = Buffer.from(parsed.seed, 'hex');
+    // A restored clone keeps the snapshotted environment: adopt this clone's identity and sidecar
+    // (the SDK reads HIVELAB_SIDECAR at call time).
+    if (typeof parsed.instanceId === 'string' && parsed.instanceId) instanceId = env.HIVELAB_INSTANCE = parsed.instanceId;
+    if (typeof parsed.sidecar === 'string' && parsed.sidecar) env.HIVELAB_SIDECAR = parsed.sidecar;
   } catch (err) {
     sendError(res, 400, 'bad-request', err);
     return;

@@ -306,13 +306,22 @@ def handle_restored(conn, body):
     import json
 
     try:
-        seed = bytes.fromhex(json.loads(body)["seed"])
+        parsed = json.loads(body)
+        seed = bytes.fromhex(parsed["seed"])
         if len(seed) < 16:
             raise ValueError("seed must have at least 32 hex digits")
     except Exception as exc:  # noqa: BLE001
         respond(conn, 400, "application/json", error_body(exc), {"x-hivelab-error": "bad-request"})
         return
     reseed(seed)
+    # A restored clone keeps the snapshotted environment: adopt this clone's own identity and
+    # sidecar path (the SDK reads HIVELAB_SIDECAR at call time).
+    global INSTANCE_ID
+    if isinstance(parsed.get("instanceId"), str) and parsed["instanceId"]:
+        INSTANCE_ID = parsed["instanceId"]
+        os.environ["HIVELAB_INSTANCE"] = INSTANCE_ID
+    if isinstance(parsed.get("sidecar"), str) and parsed["sidecar"]:
+        os.environ["HIVELAB_SIDECAR"] = parsed["sidecar"]
     respond(conn, 200, "application/json", b'{"ok":true}')
 
 
@@ -372,6 +381,11 @@ def main():
         try:
             fd, _ = server._accept()
         except InterruptedError:
+            continue
+        except BlockingIOError:
+            # A restored clone's listener is grafted in by CRIU (--inherit-fd) as the worker bound
+            # it: non-blocking. Make it blocking again; the accept loop relies on that.
+            server.setblocking(True)
             continue
         _thread.start_new_thread(serve_connection, (fd, handler))
 
