@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { ExitInfo, ExitReason, SandboxInstance, StartTimings } from '../sandbox/backend.js';
 import type { InstanceCgroup } from '../sandbox/cgroup.js';
 import type { PhaseTiming } from '../observability/semantic.js';
@@ -58,8 +59,17 @@ export class CriuInstance implements SandboxInstance {
     });
   }
 
-  memoryUsage(): Promise<number> {
-    return this.isExited ? Promise.resolve(0) : this.parts.cgroup.memoryUsage();
+  /**
+   * Resident memory: the larger of the cgroup's charge and the runtime's RSS. Pages CRIU restores
+   * eagerly are charged to CRIU's cgroup (the clone joins its own only after the restore), so the
+   * cgroup alone undercounts a restored instance.
+   */
+  async memoryUsage(): Promise<number> {
+    if (this.isExited) return 0;
+    const charged = await this.parts.cgroup.memoryUsage().catch(() => 0);
+    const status = await readFile(`/proc/${this.pid}/status`, 'utf8').catch(() => '');
+    const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    return Math.max(charged, rssKb * 1024);
   }
 
   monitorStats(): Promise<MonitorStats | undefined> {

@@ -14,6 +14,7 @@
  * responses carry `text/plain` for strings. Errors: non-2xx with `{"error":{"type","message"}}`.
  */
 import http from 'node:http';
+import { postAndReadInto, ReadIntoError } from './sdk-read-into.js';
 
 /** The invocation this SDK instance acts for (forwarded so traces and logs line up). */
 export interface SdkInvocation {
@@ -121,6 +122,24 @@ function request(path: string, body: Buffer, contentType: string, inv: SdkInvoca
   });
 }
 
+/** get: the object lands in one buffer, read straight off the socket (sdk-read-into.ts). */
+async function getInto(ref: string, inv: SdkInvocation): Promise<SidecarResponse> {
+  const headers: Record<string, string> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'x-hivelab-invocation-id': inv.invocationId,
+    'x-hivelab-function': inv.functionName,
+  };
+  if (inv.traceparent) headers.traceparent = inv.traceparent;
+  try {
+    return await postAndReadInto(sidecarPath(inv), '/v1/get', headers, Buffer.from(ref, 'utf8'));
+  } catch (err) {
+    if (err instanceof ReadIntoError && err.phase === 'connect') {
+      throw new HivelabSdkError('SidecarUnavailable', `cannot reach the instance sidecar at ${sidecarPath(inv)}: ${err.message}`, 0);
+    }
+    throw new HivelabSdkError('TransferAborted', (err as Error).message, 0);
+  }
+}
+
 function toError(res: SidecarResponse): HivelabSdkError {
   try {
     const parsed = JSON.parse(res.body.toString('utf8')) as { error?: { type?: string; message?: string } };
@@ -158,7 +177,7 @@ export function sdkFor(inv: SdkInvocation): HivelabSdk {
     },
     async get(ref) {
       if (typeof ref !== 'string' || ref.length === 0) throw new HivelabSdkError('XdtRefInvalid', 'reference must be a non-empty string', 0);
-      const res = await request('/v1/get', Buffer.from(ref, 'utf8'), 'text/plain; charset=utf-8', inv);
+      const res = await getInto(ref, inv);
       if (res.status < 200 || res.status >= 300) throw toError(res);
       return decodeObject(res.body, res.contentType);
     },
