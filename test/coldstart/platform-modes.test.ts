@@ -1,0 +1,151 @@
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES, removeState, startTestPlatform, type TestPlatform } from '../platform/harness.js';
+import { instanceRecord, monitorPids, snapshotsUnavailable, stopInstances, workerInstanceStats } from './helpers.js';
+
+/**
+ * Snapshot cold starts through a real platform (control plane, worker process, real CRIU, the real
+ * REAP monitor and userfaultfd). Each cold start is forced by stopping the function's instances.
+ */
+
+const unavailable = snapshotsUnavailable();
+if (unavailable) console.warn(`skipping snapshot cold-start platform tests: ${unavailable}`);
+
+interface Answer {
+  calls: number;
+  digest: string;
+  initDigest: string;
+  uuid?: string;
+  random: number;
+  instanceId: string;
+}
+
+async function coldInvoke(tp: TestPlatform, fn: string, body: unknown = {}): Promise<{ a: Answer; mode: string }> {
+  await stopInstances(tp, fn);
+  const r = await tp.invoke(fn, body);
+  expect(r.status, r.body.toString()).toBe(200);
+  const a = r.json() as Answer;
+  return { a, mode: instanceRecord(tp, fn, a.instanceId)?.mode ?? '?' };
+}
+
+describe.skipIf(unavailable !== null)('snapshot cold starts in the live platform', () => {
+  let tp: TestPlatform;
+
+  beforeAll(async () => {
+    tp = await startTestPlatform({ coldStart: 'reap', workers: 1 });
+    for (const fn of ['snap-node', 'snap-python']) expect((await tp.deploy(join(FIXTURES, fn))).status).toBe(201);
+  }, 60_000);
+
+  afterAll(async () => {
+    await tp?.stop();
+    if (tp) await removeState(tp.stateDir);
+  }, 60_000);
+
+  for (const fn of ['snap-node', 'snap-python']) {
+    it(`${fn}: boot+snapshot, record, then prefetch behave like the booted instance`, async () => {
+      const booted = await coldInvoke(tp, fn, { n: 1 });
+      expect(booted.mode).toBe('boot'); // the first cold start boots and makes the snapshot
+      const version = tp.platform.control.controller(fn)!.deployment.version;
+      const meta = JSON.parse(await readFile(join(tp.stateDir, 'snapshots', fn, version, 'meta.json'), 'utf8'));
+      expect(meta.criuVersion).toMatch(/^\d/);
+      expect(meta.runtimeVersion).toBeTruthy();
+      expect(Object.keys(meta.files).length).toBeGreaterThan(3);
+
+      const recorded = await coldInvoke(tp, fn, { n: 1 });
+      expect(recorded.mode).toBe('reap');
+      const withWs = JSON.parse(await readFile(join(tp.stateDir, 'snapshots', fn, version, 'meta.json'), 'utf8'));
+      expect(withWs.workingSet.wsPages).toBeGreaterThan(1000); // the fixture's table is 16–24 MB
+
+      const prefetched = await coldInvoke(tp, fn, { n: 1 });
+      expect(prefetched.mode).toBe('reap');
+      const stats = await workerInstanceStats(tp, prefetched.a.instanceId);
+      expect(stats?.monitor?.wsInstalled).toBe(true);
+      expect(stats!.monitor!.prefetched).toBeGreaterThan(0.9 * withWs.workingSet.wsPages);
+      expect(stats!.monitor!.onDemand).toBeLessThan(0.3 * withWs.workingSet.wsPages);
+
+      // Same state and responses as the booted instance: init-time data intact, one warm-up before.
+      for (const x of [recorded, prefetched]) {
+        expect(x.a.initDigest).toBe(booted.a.initDigest);
+        expect(x.a.digest).toBe(booted.a.digest);
+      }
+      expect(prefetched.a.calls).toBe(booted.a.calls); // snapshot taken after the warm-up, like the booted one
+      // each clone adopted its own instance id
+      expect(new Set([booted.a.instanceId, recorded.a.instanceId, prefetched.a.instanceId]).size).toBe(3);
+    }, 180_000);
+  }
+
+  it('instances restored from one snapshot draw different random numbers (Node and Python)', async () => {
+    for (const fn of ['snap-node', 'snap-python']) {
+      const one = await coldInvoke(tp, fn);
+      const two = await coldInvoke(tp, fn);
+      expect(one.mode).toBe('reap');
+      expect(two.mode).toBe('reap');
+      expect(one.a.random).not.toBe(two.a.random);
+      if (fn === 'snap-node') expect(one.a.uuid).not.toBe(two.a.uuid);
+    }
+  }, 180_000);
+
+  it('a corrupted working-set file is never used: the request succeeds, served lazily, and the next start re-records', async () => {
+    const fn = 'snap-node';
+    await coldInvoke(tp, fn); // make sure snapshot and working set exist
+    const version = tp.platform.control.controller(fn)!.deployment.version;
+    const dir = join(tp.stateDir, 'snapshots', fn, version);
+    let meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
+    if (!meta.workingSet) await coldInvoke(tp, fn);
+    const fh = await open(join(dir, 'ws.bin'), 'r+');
+    const b = Buffer.alloc(1);
+    await fh.read(b, 0, 1, 8192);
+    b[0] = b[0]! ^ 0xff;
+    await fh.write(b, 0, 1, 8192);
+    await fh.close();
+
+    const served = await coldInvoke(tp, fn);
+    expect(served.mode).toBe('reap');
+    const stats = await workerInstanceStats(tp, served.a.instanceId);
+    expect(stats?.monitor?.wsInstalled).toBe(false);
+    expect(stats?.monitor?.prefetched).toBe(0);
+    meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
+    expect(meta.workingSet).toBeUndefined(); // dropped: the next cold start records again
+    await coldInvoke(tp, fn);
+    meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
+    expect(meta.workingSet.wsPages).toBeGreaterThan(1000);
+  }, 180_000);
+});
+
+describe.skipIf(unavailable !== null)('REAP monitor death in the live platform', () => {
+  let tp: TestPlatform;
+
+  beforeAll(async () => {
+    tp = await startTestPlatform({ coldStart: 'lazy', workers: 1 });
+    expect((await tp.deploy(join(FIXTURES, 'snap-node'))).status).toBe(201);
+    await tp.invoke('snap-node', {}); // boot + snapshot
+  }, 60_000);
+
+  afterAll(async () => {
+    await tp?.stop();
+    if (tp) await removeState(tp.stateDir);
+  }, 60_000);
+
+  it('a killed monitor does not hang the request: the instance dies and the request is retried on a booted one', async () => {
+    const fn = 'snap-node';
+    await stopInstances(tp, fn);
+    const c = tp.platform.control.controller(fn)!;
+    // The handler sleeps, then reads its table: pages the dead monitor would have had to serve.
+    const reply = tp.invoke(fn, { sleepMs: 1500 });
+    let victim: string | undefined;
+    for (let i = 0; i < 400 && !victim; i++) {
+      victim = c.instances.find((x) => x.state === 'busy' && x.mode === 'lazy')?.id;
+      if (!victim) await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(victim).toBeDefined();
+    const pids = await monitorPids(victim!);
+    expect(pids.length).toBe(1);
+    process.kill(pids[0]!, 'SIGKILL');
+    const r = await reply;
+    expect(r.status, r.body.toString()).toBe(200);
+    const a = r.json() as Answer;
+    expect(a.instanceId).not.toBe(victim);
+    expect(instanceRecord(tp, fn, a.instanceId)?.mode).toBe('boot');
+  }, 120_000);
+});
