@@ -4,7 +4,8 @@
 //   put  — SDK → producer sidecar (UDS) into pool buffers (stored object)
 //   get  — consumer sidecar pulls over HTTP/2 from the producer's peer server → SDK (UDS)
 //   raw  — a bare HTTP/2 stream of the same size (the ceiling)
-// Needs a build. Usage: node bench/xdt-hops.mjs [sizeMB=100] [iterations=8]
+// With `same`, both sidecars are on one worker (the platform's default): get is then served from the
+// pool buffers without HTTP/2. Needs a build. Usage: node bench/xdt-hops.mjs [sizeMB=100] [iterations=8] [same]
 import { fork } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -34,7 +35,7 @@ for (const w of ws) {
   await w.call('start', { stateDir: dir, runDir: dir, sealKey, gatewayUrl: 'http://127.0.0.1:9', invokeToken: 'x', pool: { buffers: 64, bufferBytes: 4 * 1024 * 1024 } });
 }
 const p = await ws[0].call('sidecar', { instanceId: 'p', functionName: 'p' });
-const c = await ws[1].call('sidecar', { instanceId: 'c', functionName: 'c' });
+const c = await ws[process.argv[4] === 'same' ? 0 : 1].call('sidecar', { instanceId: 'c', functionName: 'c' });
 const producer = sdkFor({ invocationId: 'p', functionName: 'p', sidecar: p.socketPath });
 const consumer = sdkFor({ invocationId: 'c', functionName: 'c', sidecar: c.socketPath });
 const raw = await startRawStreamSource();

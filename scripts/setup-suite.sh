@@ -17,6 +17,10 @@ flock 9
 
 log() { printf '[setup-suite %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
+# Shared helpers are kept once in functions/_shared (git) and copied into each folder here, since
+# a deployed folder must be self-contained; the copies are git-ignored.
+bash "$ROOT/scripts/suite/sync-shared.sh"
+
 hash_generators() {
   (cd "$ROOT" && find scripts/setup-suite.sh scripts/suite functions -type f \
      \( -name 'inputs.*' -o -name 'inputmode.*' -o -name 'shapes.mjs' -o -name 'model.mjs' -o -name 'charrnn.py' -o -name 'reviews.py' -o -name '*.sh' \) \

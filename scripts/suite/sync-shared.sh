@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Copies the shared helpers from functions/_shared into the function folders that use them: a deployed
+# Copies the shared helpers from functions/_shared into the function folders that use them (run by
+# scripts/setup-suite.sh; the copies are git-ignored): a deployed
 # folder is self-contained (/var/task sees nothing else), so each carries its own copy, and
 # test/suite/shared.test.ts fails when a copy drifts from functions/_shared. Run after editing _shared.
 set -euo pipefail

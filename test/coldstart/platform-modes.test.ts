@@ -149,3 +149,27 @@ describe.skipIf(unavailable !== null)('REAP monitor death in the live platform',
     expect(instanceRecord(tp, fn, a.instanceId)?.mode).toBe('boot');
   }, 120_000);
 });
+
+describe.skipIf(unavailable !== null)('eager snapshot, lazy and criu-lazy cold starts in the live platform', () => {
+  for (const mode of ['snapshot', 'lazy', 'criu-lazy'] as const) {
+    it(`${mode}: a restored instance answers like the booted one and reports its mode`, async () => {
+      const tp = await startTestPlatform({ coldStart: mode, workers: 1 });
+      try {
+        expect((await tp.deploy(join(FIXTURES, 'snap-python'))).status).toBe(201);
+        const booted = await coldInvoke(tp, 'snap-python');
+        expect(booted.mode).toBe('boot');
+        const restored = await coldInvoke(tp, 'snap-python');
+        expect(restored.mode).toBe(mode);
+        expect(restored.a.digest).toBe(booted.a.digest);
+        expect(restored.a.calls).toBe(booted.a.calls);
+        expect(restored.a.instanceId).not.toBe(booted.a.instanceId);
+        const stats = await workerInstanceStats(tp, restored.a.instanceId);
+        expect(stats?.memoryBytes).toBeGreaterThan(0);
+        if (mode === 'lazy') expect(stats?.monitor?.onDemand).toBeGreaterThan(1000);
+      } finally {
+        await tp.stop();
+        await removeState(tp.stateDir);
+      }
+    }, 120_000);
+  }
+});

@@ -1,0 +1,233 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ColdStartMode, Runtime } from '../manifest/schema.js';
+import { startPlatform, type Platform } from '../platform.js';
+import { SpanNames } from '../observability/semantic.js';
+import { prepareCache, type CacheState } from './cache.js';
+import { directReadMBps } from './disk.js';
+import { mean, summarize, type Summary } from './summary.js';
+
+/**
+ * The cold-start study (thesis figures 4.2, 5.2–5.4): for each function × mode × concurrency, force
+ * `iterations` cold starts through a real platform and break each down.
+ *
+ * One platform per mode (its default cold-start mode), a fresh state each, one worker. Functions
+ * are scaled by fixed keep-alive with a keep-alive of 0 (an idle instance is reclaimed, nothing
+ * starts on its own), and before every iteration the study stops the function's instances through
+ * the control plane itself (`FunctionController.recycle`): the next requests are cold starts. Before
+ * measuring, each function gets its snapshot (first cold start: boot + dump) and, for `reap`, its
+ * working set (second: the record phase, reported separately as `recordPhase`).
+ */
+
+export interface StudyFunction {
+  name: string;
+  dir: string;
+  runtime: Runtime;
+}
+
+export interface StudyOptions {
+  functions: StudyFunction[];
+  modes: ColdStartMode[];
+  iterations: number;
+  cache: CacheState;
+  concurrency: number[];
+  /** Parent folder for the platforms' states (default: a temp folder, removed afterwards). */
+  stateDir?: string;
+  progress?: (line: string) => void;
+}
+
+export interface StudyResult {
+  function: string;
+  mode: ColdStartMode;
+  cache: CacheState;
+  concurrency: number;
+  iterations: number;
+  latencyMs: Summary;
+  breakdownMs: { restore: number; connect: number; processing: number; fetchWs: number; installWs: number };
+  pages: { ws: number; prefetched: number; onDemand: number };
+  wsBytes: number;
+  wsReadMBps: number;
+  rssMB: number;
+  /** Modes the instances actually started in (a failed restore boots). */
+  modesUsed: string[];
+  errors: number;
+  /** reap: the record phase's cold start (latency and its extra time). */
+  recordPhase?: { latencyMs: number; recordMs: number };
+}
+
+export interface StudyReport {
+  results: StudyResult[];
+  disk: { directReadMBps: number };
+}
+
+interface Sample {
+  latencyMs: number;
+  startMs: number;
+  restore: number;
+  fetchWs: number;
+  installWs: number;
+  ws: number;
+  prefetched: number;
+  onDemand: number;
+  wsBytes: number;
+  rssMB: number;
+  mode: string;
+}
+
+async function invoke(p: Platform, fn: string, body: Buffer): Promise<{ status: number; ms: number; instanceId: string }> {
+  const t0 = performance.now();
+  const res = await fetch(`${p.url}/invoke/${fn}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${p.tokens.invoke}`, 'content-type': 'application/json' },
+    body,
+  });
+  await res.arrayBuffer();
+  return { status: res.status, ms: performance.now() - t0, instanceId: res.headers.get('x-hivelab-instance-id') ?? '' };
+}
+
+async function stopInstances(p: Platform, fn: string): Promise<void> {
+  const c = p.control.controller(fn);
+  if (!c) return;
+  await Promise.all(c.instances.filter((i) => i.state !== 'dead').map((i) => c.recycle(i, true)));
+  const until = Date.now() + 60_000;
+  while (c.instances.some((i) => i.state !== 'dead') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+}
+
+function phaseMs(phases: Array<{ name: string; startEpochMs: number; endEpochMs: number }> | undefined, name: string): number {
+  const ph = phases?.find((x) => x.name === name);
+  return ph ? ph.endEpochMs - ph.startEpochMs : 0;
+}
+
+/** One round: `concurrency` simultaneous cold starts, each broken down. */
+async function round(p: Platform, fn: StudyFunction, body: Buffer, concurrency: number, cache: CacheState): Promise<{ samples: Sample[]; errors: number }> {
+  await stopInstances(p, fn.name);
+  await prepareCache(cache, fn.runtime);
+  const replies = await Promise.all(Array.from({ length: concurrency }, () => invoke(p, fn.name, body).catch(() => ({ status: 0, ms: 0, instanceId: '' }))));
+  const stats = await p.control.workerStats();
+  const c = p.control.controller(fn.name)!;
+  const samples: Sample[] = [];
+  let errors = 0;
+  for (const r of replies) {
+    if (r.status !== 200) {
+      errors++;
+      continue;
+    }
+    const inst = c.instances.find((i) => i.id === r.instanceId);
+    const ws = stats.flatMap((w) => w.instances).find((i) => i.instanceId === r.instanceId);
+    const m = ws?.monitor;
+    const t = inst?.timings ?? { startMs: 0 };
+    const fetchWs = phaseMs(inst?.phases, SpanNames.wsFetch);
+    samples.push({
+      latencyMs: r.ms,
+      startMs: inst?.readyAt ? inst.readyAt - inst.createdAt : t.startMs,
+      restore: t.restoreMs ?? phaseMs(inst?.phases, SpanNames.sandboxStart) ?? t.startMs,
+      fetchWs,
+      installWs: phaseMs(inst?.phases, SpanNames.wsInstall),
+      ws: m?.wsPages ?? 0,
+      prefetched: m?.prefetched ?? 0,
+      onDemand: m?.onDemand ?? 0,
+      wsBytes: m?.wsInstalled ? m.wsPages * 4096 : 0,
+      rssMB: (ws?.memoryBytes ?? 0) / 1048576,
+      mode: inst?.mode ?? '?',
+    });
+  }
+  return { samples, errors };
+}
+
+export async function runStudy(opts: StudyOptions): Promise<StudyReport> {
+  const progress = opts.progress ?? (() => undefined);
+  const own = !opts.stateDir;
+  const root = opts.stateDir ?? (await mkdtemp(join(tmpdir(), 'hivelab-coldstart-')));
+  const results: StudyResult[] = [];
+  try {
+    progress('measuring the disk: one 256 MiB O_DIRECT read');
+    const disk = { directReadMBps: await directReadMBps(join(root, 'disk-probe.bin')) };
+    progress(`disk: ${disk.directReadMBps.toFixed(0)} MB/s`);
+    for (const mode of opts.modes) {
+      const platform = await startPlatform({
+        port: 0,
+        quiet: true,
+        stateDir: join(root, mode),
+        coldStart: mode,
+        policy: 'fixed-keepalive',
+        keepAliveMs: 0,
+        workers: 1,
+        workerMemoryBudgetMB: 64 * 1024,
+        traceSampleRate: 0,
+        dataServices: false,
+      });
+      try {
+        for (const fn of opts.functions) {
+          const input = join(fn.dir, 'sample-input.json');
+          const body = existsSync(input) ? await readFile(input) : Buffer.from('{}');
+          try {
+            await platform.control.deploy(fn.dir);
+          } catch (err) {
+            progress(`${fn.name}: cannot deploy: ${(err as Error).message}`);
+            continue;
+          }
+          // The snapshot (first cold start) and, for reap, the working set (second) come first.
+          let recordPhase: StudyResult['recordPhase'];
+          if (mode !== 'boot') {
+            await stopInstances(platform, fn.name);
+            const first = await invoke(platform, fn.name, body);
+            progress(`${fn.name} ${mode}: snapshot made (first cold start ${first.ms.toFixed(0)} ms, status ${first.status})`);
+            if (mode === 'reap') {
+              await stopInstances(platform, fn.name);
+              await prepareCache(opts.cache, fn.runtime);
+              const rec = await invoke(platform, fn.name, body);
+              const inst = platform.control.controller(fn.name)?.instances.find((i) => i.id === rec.instanceId);
+              recordPhase = { latencyMs: rec.ms, recordMs: inst?.timings?.recordMs ?? 0 };
+              progress(`${fn.name} reap: record phase ${rec.ms.toFixed(0)} ms (record ${recordPhase.recordMs.toFixed(0)} ms)`);
+            }
+          }
+          for (const concurrency of opts.concurrency) {
+            const samples: Sample[] = [];
+            let errors = 0;
+            for (let i = 0; i < opts.iterations; i++) {
+              const r = await round(platform, { ...fn }, body, concurrency, opts.cache);
+              samples.push(...r.samples);
+              errors += r.errors;
+              const last = r.samples.at(-1);
+              progress(`${fn.name} ${mode} c=${concurrency} #${i + 1}/${opts.iterations}: ${last ? `${last.latencyMs.toFixed(0)} ms (${last.mode}, on-demand ${last.onDemand})` : 'failed'}`);
+            }
+            await stopInstances(platform, fn.name);
+            const latency = samples.map((s) => s.latencyMs);
+            const fetchMs = mean(samples.map((s) => s.fetchWs));
+            const wsBytes = mean(samples.map((s) => s.wsBytes));
+            results.push({
+              function: fn.name,
+              mode,
+              cache: opts.cache,
+              concurrency,
+              iterations: opts.iterations,
+              latencyMs: summarize(latency),
+              breakdownMs: {
+                restore: mean(samples.map((s) => s.restore)),
+                connect: mean(samples.map((s) => Math.max(0, s.startMs - s.restore))),
+                processing: mean(samples.map((s) => Math.max(0, s.latencyMs - s.startMs))),
+                fetchWs: fetchMs,
+                installWs: mean(samples.map((s) => s.installWs)),
+              },
+              pages: { ws: mean(samples.map((s) => s.ws)), prefetched: mean(samples.map((s) => s.prefetched)), onDemand: mean(samples.map((s) => s.onDemand)) },
+              wsBytes,
+              wsReadMBps: fetchMs > 0 ? wsBytes / 1e6 / (fetchMs / 1000) : 0,
+              rssMB: mean(samples.map((s) => s.rssMB)),
+              modesUsed: [...new Set(samples.map((s) => s.mode))],
+              errors,
+              ...(recordPhase ? { recordPhase } : {}),
+            });
+          }
+          await platform.control.remove(fn.name).catch(() => false);
+        }
+      } finally {
+        await platform.stop();
+      }
+    }
+    return { results, disk };
+  } finally {
+    if (own) await rm(root, { recursive: true, force: true });
+  }
+}
