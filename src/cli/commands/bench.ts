@@ -1,3 +1,4 @@
+import { onInterrupt } from '../../benchkit/interrupt.js';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -91,16 +92,9 @@ const command: Command = {
     const ctx: ProviderContext = { experimentDir: dirname(file), outDir, runId: randomBytes(3).toString('hex'), log };
     const provider = await makeProvider(exp, ctx, { endpointsFile: v.endpoints, state: v.state, namespace: v.namespace });
 
-    // Ctrl-C: stop sending, write what was measured, tear down, exit 130. A second Ctrl-C kills.
-    const ac = new AbortController();
-    const onSigint = (): void => {
-      if (ac.signal.aborted) process.exit(130);
-      log('\ninterrupted: writing the results measured so far (Ctrl-C again to quit at once)');
-      ac.abort();
-    };
-    process.on('SIGINT', onSigint);
+    const interrupt = onInterrupt(log);
     try {
-      const res = await runExperiment(exp, { outDir, provider, only, signal: ac.signal, progress: process.stderr.isTTY, plots: !v['no-plots'], log, title: `hivelab bench ${name}` });
+      const res = await runExperiment(exp, { outDir, provider, only, signal: interrupt.signal, progress: process.stderr.isTTY, plots: !v['no-plots'], log, title: `hivelab bench ${name}` });
       if (v.json) process.stdout.write(JSON.stringify(jsonSummary(res.subs)) + '\n');
       if (res.reportFile) log(`report: ${res.reportFile}`);
       if (res.interrupted) return 130;
@@ -110,7 +104,7 @@ const command: Command = {
       }
       return 0;
     } finally {
-      process.off('SIGINT', onSigint);
+      interrupt.dispose();
     }
   },
 };

@@ -1,3 +1,4 @@
+import { onInterrupt } from '../../benchkit/interrupt.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -91,20 +92,14 @@ const command: Command = {
 
     const runId = randomBytes(3).toString('hex');
     const provider = new HivelabProvider(await readPlatformAccess(statePaths(v.state).root), { experimentDir: process.cwd(), outDir, runId, log });
-    const ac = new AbortController();
-    const onSigint = (): void => {
-      if (ac.signal.aborted) process.exit(130);
-      log('\ninterrupted: writing the results measured so far (Ctrl-C again to quit at once)');
-      ac.abort();
-    };
-    process.on('SIGINT', onSigint);
+    const interrupt = onInterrupt(log);
     try {
       const source = resolveFunctionDir('bench-trace', process.cwd());
       const urls: string[] = [];
       for (const f of plan.functions) {
         urls.push(await provider.deployCopy(source, `trace-${runId}-${f.index}`, { memoryMB: f.memoryMB, timeoutMs: Math.max(30_000, opts.maxDurationMs * 3) }, `trace function ${f.hashFunction}`));
       }
-      const res = await runReplay(plan, { urls, headers: provider.invokeHeaders() }, { outDir, signal: ac.signal, progress: process.stderr.isTTY, plots: !v['no-plots'], log });
+      const res = await runReplay(plan, { urls, headers: provider.invokeHeaders() }, { outDir, signal: interrupt.signal, progress: process.stderr.isTTY, plots: !v['no-plots'], log });
       if (res.interrupted) return 130;
       if (res.violation) {
         log(`ERROR ${res.violation}`);
@@ -112,7 +107,7 @@ const command: Command = {
       }
       return 0;
     } finally {
-      process.off('SIGINT', onSigint);
+      interrupt.dispose();
       await provider.teardown();
     }
   },
