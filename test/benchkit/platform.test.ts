@@ -59,7 +59,8 @@ describe('hivelab bench against the real platform', () => {
     for (const s of summary.subExperiments) {
       expect(s.p50Ms).toBeGreaterThan(0);
       expect(s.p99Ms).toBeGreaterThanOrEqual(s.p50Ms);
-      expect(s.tmr).toBeCloseTo(s.p99Ms / s.p50Ms, 2); // the summary rounds to 3 decimals
+      // The summary rounds each figure to 3 decimals: compare within a relative 0.1 %.
+      expect(Math.abs(s.tmr - s.p99Ms / s.p50Ms) / s.tmr).toBeLessThan(1e-3);
     }
     const report = await readFile(join(out, 'results', 'report.html'), 'utf8');
     expect(report).toContain('chain xdt');
