@@ -74,6 +74,7 @@ interface Sample {
   wsBytes: number;
   rssMB: number;
   mode: string;
+  hasMonitor: boolean;
 }
 
 async function invoke(p: Platform, fn: string, body: Buffer): Promise<{ status: number; ms: number; instanceId: string }> {
@@ -104,9 +105,17 @@ function phaseMs(phases: Array<{ name: string; startEpochMs: number; endEpochMs:
 async function round(p: Platform, fn: StudyFunction, body: Buffer, concurrency: number, cache: CacheState): Promise<{ samples: Sample[]; errors: number }> {
   await stopInstances(p, fn.name);
   await prepareCache(cache, fn.runtime);
-  const replies = await Promise.all(Array.from({ length: concurrency }, () => invoke(p, fn.name, body).catch(() => ({ status: 0, ms: 0, instanceId: '' }))));
-  const stats = await p.control.workerStats();
   const c = p.control.controller(fn.name)!;
+  // Each reply's instance record and worker figures are taken as it arrives: with a keep-alive of
+  // 0 an idle instance may be reclaimed before the slowest of the round's requests returns.
+  const replies = await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      const r = await invoke(p, fn.name, body).catch(() => ({ status: 0, ms: 0, instanceId: '' }));
+      const inst = c.instances.find((i) => i.id === r.instanceId);
+      const stats = r.status === 200 ? await p.control.workerStats() : [];
+      return { ...r, inst, ws: stats.flatMap((w) => w.instances).find((i) => i.instanceId === r.instanceId) };
+    }),
+  );
   const samples: Sample[] = [];
   let errors = 0;
   for (const r of replies) {
@@ -114,8 +123,7 @@ async function round(p: Platform, fn: StudyFunction, body: Buffer, concurrency: 
       errors++;
       continue;
     }
-    const inst = c.instances.find((i) => i.id === r.instanceId);
-    const ws = stats.flatMap((w) => w.instances).find((i) => i.instanceId === r.instanceId);
+    const { inst, ws } = r;
     const m = ws?.monitor;
     const t = inst?.timings ?? { startMs: 0 };
     const fetchWs = phaseMs(inst?.phases, SpanNames.wsFetch);
@@ -131,6 +139,7 @@ async function round(p: Platform, fn: StudyFunction, body: Buffer, concurrency: 
       wsBytes: m?.wsInstalled ? m.wsPages * 4096 : 0,
       rssMB: (ws?.memoryBytes ?? 0) / 1048576,
       mode: inst?.mode ?? '?',
+      hasMonitor: m !== undefined,
     });
   }
   return { samples, errors };
@@ -195,8 +204,11 @@ export async function runStudy(opts: StudyOptions): Promise<StudyReport> {
             }
             await stopInstances(platform, fn.name);
             const latency = samples.map((s) => s.latencyMs);
-            const fetchMs = mean(samples.map((s) => s.fetchWs));
-            const wsBytes = mean(samples.map((s) => s.wsBytes));
+            // Breakdowns and page counts only from samples whose instance figures were captured.
+            const known = samples.filter((s) => s.mode !== '?');
+            const paged = known.filter((s) => s.hasMonitor);
+            const fetchMs = mean(samples.filter((s) => s.mode !== '?').map((s) => s.fetchWs));
+            const wsBytes = mean(samples.filter((s) => s.hasMonitor).map((s) => s.wsBytes));
             results.push({
               function: fn.name,
               mode,
@@ -205,16 +217,16 @@ export async function runStudy(opts: StudyOptions): Promise<StudyReport> {
               iterations: opts.iterations,
               latencyMs: summarize(latency),
               breakdownMs: {
-                restore: mean(samples.map((s) => s.restore)),
-                connect: mean(samples.map((s) => Math.max(0, s.startMs - s.restore))),
-                processing: mean(samples.map((s) => Math.max(0, s.latencyMs - s.startMs))),
+                restore: mean(known.map((s) => s.restore)),
+                connect: mean(known.map((s) => Math.max(0, s.startMs - s.restore))),
+                processing: mean(known.map((s) => Math.max(0, s.latencyMs - s.startMs))),
                 fetchWs: fetchMs,
-                installWs: mean(samples.map((s) => s.installWs)),
+                installWs: mean(known.map((s) => s.installWs)),
               },
-              pages: { ws: mean(samples.map((s) => s.ws)), prefetched: mean(samples.map((s) => s.prefetched)), onDemand: mean(samples.map((s) => s.onDemand)) },
+              pages: { ws: mean(paged.map((s) => s.ws)), prefetched: mean(paged.map((s) => s.prefetched)), onDemand: mean(paged.map((s) => s.onDemand)) },
               wsBytes,
               wsReadMBps: fetchMs > 0 ? wsBytes / 1e6 / (fetchMs / 1000) : 0,
-              rssMB: mean(samples.map((s) => s.rssMB)),
+              rssMB: mean(samples.filter((s) => s.rssMB > 0).map((s) => s.rssMB)),
               modesUsed: [...new Set(samples.map((s) => s.mode))],
               errors,
               ...(recordPhase ? { recordPhase } : {}),

@@ -109,22 +109,66 @@ async function sendLocal(res: http.ServerResponse, body: LocalObjectBody): Promi
   }
 }
 
-/** The upload as a stream we may stop reading without destroying the connection we answer on. */
-function incoming(req: http.IncomingMessage): IncomingObject {
-  const len = req.headers['content-length'];
-  const body = new PassThrough({ highWaterMark: 1 << 20 });
-  req.pipe(body);
-  // a producer that disconnects mid-upload must fail its object, not leave it waiting for bytes forever
-  req.on('close', () => {
-    if (!req.complete && !body.destroyed) body.destroy(new TransferError('XdtProducerGone', 'the producer disconnected during its upload'));
-  });
-  return { body, size: len === undefined ? -1 : Number(len), contentType: normalizeContentType(req.headers['content-type']) };
+/**
+ * An SDK upload. `body` is a stream we may stop reading (or a transport may destroy) without
+ * destroying the connection we answer on: a PassThrough, made only when asked for. XDT ingest listens
+ * to the request itself (`source`) and skips that hop.
+ */
+class Upload implements IncomingObject {
+  readonly size: number;
+  readonly contentType: string;
+  readonly source: http.IncomingMessage;
+  private piped: PassThrough | undefined;
+
+  constructor(private readonly req: http.IncomingMessage) {
+    const len = req.headers['content-length'];
+    this.size = len === undefined ? -1 : Number(len);
+    this.contentType = normalizeContentType(req.headers['content-type']);
+    this.source = req;
+  }
+
+  get body(): PassThrough {
+    if (this.piped) return this.piped;
+    const body = (this.piped = new PassThrough({ highWaterMark: 1 << 20 }));
+    this.req.pipe(body);
+    // a producer that disconnects mid-upload must fail its object, not leave it waiting for bytes forever
+    this.req.on('close', () => {
+      if (!this.req.complete && !body.destroyed) body.destroy(new TransferError('XdtProducerGone', 'the producer disconnected during its upload'));
+    });
+    return body;
+  }
+
+  /** Everything uploaded has been read by whoever read it. */
+  get consumed(): boolean {
+    return this.piped ? this.piped.readableEnded : this.req.complete;
+  }
+
+  /** Stops reading; the rest of the upload is read and dropped, so the connection can still answer. */
+  discard(): void {
+    if (this.piped) {
+      this.req.unpipe(this.piped);
+      this.piped.destroy();
+    }
+    this.req.resume();
+  }
 }
 
-function discard(req: http.IncomingMessage, obj: IncomingObject): void {
-  req.unpipe();
-  obj.body.destroy();
-  req.resume();
+function incoming(req: http.IncomingMessage): Upload {
+  return new Upload(req);
+}
+
+function discard(_req: http.IncomingMessage, obj: Upload): void {
+  obj.discard();
+}
+
+/** Discards the rest of an upload and waits until it has all arrived (or the SDK hung up). */
+function drainUpload(req: http.IncomingMessage, obj: Upload): Promise<void> {
+  if (req.complete || req.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    req.once('end', resolve);
+    req.once('close', resolve);
+    discard(req, obj);
+  });
 }
 
 const SOCKET_HIGH_WATER_MARK = 4 * 1024 * 1024;
@@ -213,6 +257,14 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         traceparent,
         callerInvocationId,
       });
+      if (!req.complete) {
+        // The callee answered before taking the whole object (refused: overloaded, unknown, crashed…).
+        // Drop the object and drain the rest of the upload before answering, so the SDK reads this
+        // answer instead of an EPIPE on a connection closed under its upload.
+        abandonStreamed?.();
+        abandonStreamed = undefined;
+        await drainUpload(req, obj);
+      }
       const headers: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(upstream.headers)) {
         if (v !== undefined && (k === 'content-type' || k === 'content-length' || k.startsWith('x-hivelab-'))) headers[k] = v;
@@ -224,10 +276,13 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         upstream.pipe(res);
       });
     } catch (err) {
+      abandonStreamed?.();
+      abandonStreamed = undefined;
+      await drainUpload(req, obj);
       sendError(res, err);
     } finally {
       abandonStreamed?.();
-      if (!obj.body.readableEnded) discard(req, obj);
+      if (!obj.consumed) discard(req, obj);
     }
   }
 

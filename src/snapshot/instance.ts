@@ -72,14 +72,24 @@ export class CriuInstance implements SandboxInstance {
     return Math.max(charged, rssKb * 1024);
   }
 
-  monitorStats(): Promise<MonitorStats | undefined> {
-    return this.isExited || !this.parts.monitorStats ? Promise.resolve(undefined) : this.parts.monitorStats().catch(() => undefined);
+  /** The monitor's figures; undefined when there is none or it does not answer within 1 s. */
+  async monitorStats(): Promise<MonitorStats | undefined> {
+    if (this.isExited || !this.parts.monitorStats) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const stats = await Promise.race([this.parts.monitorStats().catch(() => undefined), new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 1000)))]);
+    clearTimeout(timer);
+    return stats;
   }
 
   async stop(graceMs = 1000): Promise<ExitInfo> {
     if (this.isExited || this.stopping) return this.exited;
     this.stopping = true;
-    await this.parts.beforeStop?.().catch(() => undefined);
+    // Bounded: a monitor that no longer answers must not keep the instance from stopping.
+    if (this.parts.beforeStop) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.parts.beforeStop().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 1000)))]);
+      clearTimeout(timer);
+    }
     if (graceMs > 0) {
       try {
         process.kill(this.pid, 'SIGTERM'); // the shims handle SIGTERM even as PID 1

@@ -4,7 +4,13 @@ import { TransferError } from './errors.js';
 import type { LocalObjectBody } from '../xdt/local-retrieval.js';
 
 export interface IncomingObject {
+  /** the upload as a stream a transport may consume and destroy */
   body: Readable;
+  /**
+   * the upload itself, for a reader that only listens and pauses (never destroys it): XDT's ingest
+   * reads it directly, without the extra stream hop `body` costs per piece
+   */
+  source?: Readable;
   /** declared length (content-length of the SDK's upload) */
   size: number;
   contentType: string;

@@ -6,6 +6,7 @@ import { ProcessBackend } from '../sandbox/process-backend.js';
 import { SnapshotBackend, type SnapshotStart } from '../sandbox/snapshot-backend.js';
 import { criuUnavailableReason } from '../snapshot/criu.js';
 import { monitorUnavailableReason } from '../reap/monitor.js';
+import { SpanNames } from '../observability/semantic.js';
 
 /**
  * The worker's backend: boots (bubblewrap) by default and routes the snapshot cold-start modes
@@ -36,7 +37,7 @@ export class WorkerBackend implements SandboxBackend {
     }
     const t0 = Date.now();
     const instance = await this.boot.start(spec);
-    return { instance, mode: 'boot', phases: instance.phases ?? [{ name: 'coldstart.sandbox.start', startEpochMs: t0, endEpochMs: Date.now() }] };
+    return { instance, mode: 'boot', phases: instance.phases ?? [{ name: SpanNames.sandboxStart, startEpochMs: t0, endEpochMs: Date.now() }] };
   }
 }
 

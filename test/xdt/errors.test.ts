@@ -186,3 +186,14 @@ describe('broken connections', () => {
     expect(h.workers[0]!.pool.inUseBuffers).toBe(before);
   });
 });
+
+describe('refused invocations', () => {
+  it('a cut-through invoke the callee refuses reports the refusal (not a broken upload) and frees its buffers', async () => {
+    const p = await h.instance(0, 'producer-refused');
+    const before = h.workers[0]!.pool.inUseBuffers;
+    // 8 MB: far more than the sockets buffer, so the sidecar answers while the upload is still coming
+    await expect(p.sdk.invoke('no-such-function', pattern(8 * 1024 * 1024, 6), { transfer: 'xdt' })).rejects.toMatchObject({ type: 'NotFound' });
+    expect(p.sidecar.pendingObjects()).toBe(0);
+    expect(h.workers[0]!.pool.inUseBuffers).toBe(before);
+  });
+});

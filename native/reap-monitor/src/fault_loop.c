@@ -35,7 +35,15 @@ struct loop {
 	size_t line_len;
 	pthread_t fetcher;
 	int fetching;
+	/* faults read while draining events (see drain_events), served once the copy in hand is done */
+	struct deferred_fault {
+		int uffd;
+		uint64_t addr;
+	} *deferred;
+	size_t deferred_nr, deferred_cap;
 };
+
+static void handle_event(struct loop *l, int uffd, const struct uffd_msg *msg);
 
 /* The prefetch phase's fetch: file-page readahead, then the one O_DIRECT read of the working set. */
 static void *fetch_thread(void *arg)
@@ -148,6 +156,41 @@ static uint64_t unremap(const struct monitor *m, uint64_t addr)
 	return addr;
 }
 
+/*
+ * UFFDIO_COPY and UFFDIO_ZEROPAGE answer EAGAIN while a non-cooperative event (remove, unmap, remap,
+ * fork) is pending on the uffd: the task that caused it waits until we read it, and the memory
+ * layout may change meanwhile. Retrying the copy without reading the event spins forever while the
+ * instance hangs (one thread in the fault, one in userfaultfd_event_wait_completion). So: read
+ * everything pending, handle the events, keep the faults for later, then retry.
+ */
+static void drain_events(struct loop *l, int uffd)
+{
+	struct uffd_msg msgs[16];
+
+	for (;;) {
+		ssize_t r = read(uffd, msgs, sizeof(msgs));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		for (size_t k = 0; k < (size_t)r / sizeof(msgs[0]); k++) {
+			if (msgs[k].event != UFFD_EVENT_PAGEFAULT) {
+				handle_event(l, uffd, &msgs[k]);
+				continue;
+			}
+			if (l->deferred_nr == l->deferred_cap) {
+				size_t cap = l->deferred_cap ? l->deferred_cap * 2 : 64;
+				struct deferred_fault *d = realloc(l->deferred, cap * sizeof(*d));
+				if (!d)
+					continue; /* the kernel re-delivers nothing: but out of memory we cannot do better */
+				l->deferred = d;
+				l->deferred_cap = cap;
+			}
+			l->deferred[l->deferred_nr++] = (struct deferred_fault){ uffd, msgs[k].arg.pagefault.address & ~(PAGE_SZ - 1) };
+		}
+	}
+}
+
 static void serve_fault(struct loop *l, int uffd, uint64_t addr)
 {
 	struct monitor *m = l->m;
@@ -158,7 +201,10 @@ static void serve_fault(struct loop *l, int uffd, uint64_t addr)
 	page_map_lookup(&m->map, orig, &off);
 	if (off == NO_DATA) {
 		struct uffdio_zeropage z = { .range = { .start = addr, .len = PAGE_SZ } };
-		r = ioctl(uffd, UFFDIO_ZEROPAGE, &z);
+		while ((r = ioctl(uffd, UFFDIO_ZEROPAGE, &z)) < 0 && errno == EAGAIN) {
+			drain_events(l, uffd);
+			z.zeropage = 0;
+		}
 		m->st.zero_pages++;
 	} else {
 		if (pread(m->pages_fd, l->page, PAGE_SZ, (off_t)off) != (ssize_t)PAGE_SZ) {
@@ -168,9 +214,10 @@ static void serve_fault(struct loop *l, int uffd, uint64_t addr)
 		}
 		__atomic_fetch_add(&m->st.bytes_read, PAGE_SZ, __ATOMIC_RELAXED);
 		struct uffdio_copy c = { .dst = addr, .src = (uint64_t)(uintptr_t)l->page, .len = PAGE_SZ };
-		do
-			r = ioctl(uffd, UFFDIO_COPY, &c);
-		while (r < 0 && errno == EAGAIN && c.copy <= 0);
+		while ((r = ioctl(uffd, UFFDIO_COPY, &c)) < 0 && errno == EAGAIN && c.copy <= 0) {
+			drain_events(l, uffd);
+			c.copy = 0;
+		}
 	}
 	if (r < 0 && errno == EEXIST) {
 		/* installed meanwhile (prefetch raced with this fault): just wake the faulting thread */
@@ -183,6 +230,39 @@ static void serve_fault(struct loop *l, int uffd, uint64_t addr)
 	}
 }
 
+/* A non-cooperative event: fork (a new uffd to serve), remap, remove, unmap. */
+static void handle_event(struct loop *l, int uffd, const struct uffd_msg *msg)
+{
+	struct monitor *m = l->m;
+
+	switch (msg->event) {
+	case UFFD_EVENT_FORK:
+		/* a child shares the not-yet-served pages: serve its faults from the same image */
+		if (l->nr_uffds < MAX_UFFDS) {
+			int fd = (int)msg->arg.fork.ufd;
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+			l->uffds[l->nr_uffds++] = fd;
+		}
+		break;
+	case UFFD_EVENT_REMAP: {
+		struct remap *nr = realloc(m->remaps, (m->remaps_nr + 1) * sizeof(*nr));
+		if (nr) {
+			m->remaps = nr;
+			m->remaps[m->remaps_nr++] = (struct remap){ msg->arg.remap.from, msg->arg.remap.to, msg->arg.remap.len };
+		}
+		break;
+	}
+	case UFFD_EVENT_REMOVE: {
+		/* madvise(DONTNEED): later faults there must see zeros, not the snapshot's data */
+		struct uffdio_range rg = { .start = msg->arg.remove.start, .len = msg->arg.remove.end - msg->arg.remove.start };
+		ioctl(uffd, UFFDIO_UNREGISTER, &rg);
+		break;
+	}
+	case UFFD_EVENT_UNMAP:
+		break; /* the area is gone; nothing will fault there */
+	}
+}
+
 static void drop_uffd(struct loop *l, size_t i)
 {
 	close(l->uffds[i]);
@@ -191,7 +271,6 @@ static void drop_uffd(struct loop *l, size_t i)
 
 static void handle_uffd(struct loop *l, size_t i)
 {
-	struct monitor *m = l->m;
 	struct uffd_msg msgs[64];
 	int uffd = l->uffds[i];
 
@@ -207,34 +286,14 @@ static void handle_uffd(struct loop *l, size_t i)
 		}
 		for (size_t k = 0; k < (size_t)r / sizeof(msgs[0]); k++) {
 			struct uffd_msg *msg = &msgs[k];
-			switch (msg->event) {
-			case UFFD_EVENT_PAGEFAULT:
+			if (msg->event == UFFD_EVENT_PAGEFAULT)
 				serve_fault(l, uffd, msg->arg.pagefault.address & ~(PAGE_SZ - 1));
-				break;
-			case UFFD_EVENT_FORK:
-				/* a child shares the not-yet-served pages: serve its faults from the same image */
-				if (l->nr_uffds < MAX_UFFDS) {
-					int fd = (int)msg->arg.fork.ufd;
-					fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-					l->uffds[l->nr_uffds++] = fd;
-				}
-				break;
-			case UFFD_EVENT_REMAP: {
-				struct remap *nr = realloc(m->remaps, (m->remaps_nr + 1) * sizeof(*nr));
-				if (nr) {
-					m->remaps = nr;
-					m->remaps[m->remaps_nr++] = (struct remap){ msg->arg.remap.from, msg->arg.remap.to, msg->arg.remap.len };
-				}
-				break;
-			}
-			case UFFD_EVENT_REMOVE: {
-				/* madvise(DONTNEED): later faults there must see zeros, not the snapshot's data */
-				struct uffdio_range rg = { .start = msg->arg.remove.start, .len = msg->arg.remove.end - msg->arg.remove.start };
-				ioctl(uffd, UFFDIO_UNREGISTER, &rg);
-				break;
-			}
-			case UFFD_EVENT_UNMAP:
-				break; /* the area is gone; nothing will fault there */
+			else
+				handle_event(l, uffd, msg);
+			/* faults put aside while an event was drained (the uffd index may have moved: by fd) */
+			while (l->deferred_nr > 0) {
+				struct deferred_fault d = l->deferred[--l->deferred_nr];
+				serve_fault(l, d.uffd, d.addr);
 			}
 		}
 	}
@@ -292,10 +351,17 @@ static int handle_stdin(struct loop *l)
 	return 0;
 }
 
+static void drain_cb(void *ctx, int uffd)
+{
+	drain_events(ctx, uffd);
+}
+
 int monitor_run(struct monitor *m)
 {
 	static struct loop l;
 	l.m = m;
+	m->drain = drain_cb;
+	m->drain_ctx = &l;
 	l.client_fd = -1;
 	l.pidfd = -1;
 	l.stdin_open = 1;
@@ -314,6 +380,12 @@ int monitor_run(struct monitor *m)
 
 	for (;;) {
 		struct pollfd p[MAX_UFFDS + 4];
+
+		/* faults read while the install drained events: serve them before waiting again */
+		while (l.deferred_nr > 0) {
+			struct deferred_fault d = l.deferred[--l.deferred_nr];
+			serve_fault(&l, d.uffd, d.addr);
+		}
 		size_t n = 0, base;
 		int quit = 0;
 

@@ -62,6 +62,9 @@ struct monitor {
 	int ws_installed;
 	struct remap *remaps;
 	size_t remaps_nr;
+	/* reads pending non-cooperative events off a uffd (a copy answered EAGAIN); set by the fault loop */
+	void (*drain)(void *ctx, int uffd);
+	void *drain_ctx;
 };
 
 /* checksum.c */

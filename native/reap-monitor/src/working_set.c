@@ -274,8 +274,12 @@ static void copy_range(struct monitor *m, int uffd, uint64_t dst, const uint8_t 
 			len = n - done;
 			continue;
 		}
-		if (r < 0 && errno == EAGAIN)
+		if (r < 0 && errno == EAGAIN) {
+			/* an event is pending: read it first, or this spins while the instance waits on it */
+			if (m->drain)
+				m->drain(m->drain_ctx, uffd);
 			continue;
+		}
 		if (len > 1) {
 			len /= 2;
 			continue;

@@ -68,7 +68,10 @@ export class HivelabProvider implements Provider {
     this.workDir ??= await mkdtemp(join(tmpdir(), 'hivelab-bench-'));
     const dir = join(this.workDir, name);
     await cp(source, dir, { recursive: true });
-    const m = manifestSchema.safeParse({ ...baseManifest, ...overrides, name });
+    // Nothing pre-started at deploy (Knative's initialScale 1 would make the first "cold" request
+    // warm): instances exist only because the experiment's requests asked for them.
+    const scaling = { initialScale: 0, ...(baseManifest.scaling as Record<string, unknown> | undefined) };
+    const m = manifestSchema.safeParse({ ...baseManifest, ...overrides, scaling, name });
     if (!m.success) throw new Error(`${what}: ${source}/function.json with the requested settings is invalid: ${m.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     await writeFile(join(dir, 'function.json'), JSON.stringify(m.data, null, 2));
     const res = await this.api('POST', '/v1/functions', { path: dir });

@@ -89,7 +89,9 @@ function request(path: string, body: Buffer, contentType: string, inv: SdkInvoca
       settled = true;
       reject(err);
     };
+    let responded = false;
     const req = http.request({ socketPath: sidecarPath(inv), method: 'POST', path, headers, agent: false }, (res) => {
+      responded = true;
       const ct = res.headers['content-type'];
       const declared = res.headers['content-length'] === undefined ? -1 : Number(res.headers['content-length']);
       // large objects: one allocation of the announced size instead of a list of chunks plus a concat
@@ -116,6 +118,8 @@ function request(path: string, body: Buffer, contentType: string, inv: SdkInvoca
       });
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
+      // an upload cut short after the sidecar answered (it refused early): the answer is what counts
+      if (responded) return;
       fail(new HivelabSdkError('SidecarUnavailable', `cannot reach the instance sidecar at ${sidecarPath(inv)}: ${err.message}`, 0));
     });
     req.end(body);

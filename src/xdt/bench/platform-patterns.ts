@@ -74,9 +74,10 @@ export async function runPlatformPatterns(opts: PlatformPatternsOptions): Promis
           }
           const transports = opts.transports.filter((t) => {
             if (t === 'http2-raw') return pattern === '1-1';
-            // put with inline seals the object into the reference, which travels base64 in an event
-            const limit = pattern === '1-1' || pattern === 'scatter' ? opts.inlineLimitBytes : (opts.inlineLimitBytes * 3) / 4 - 4096;
-            if (t === 'inline' && size > limit) {
+            // put with inline seals the object into the reference (base64 inside a sealed, base64 token:
+            // ~16/9 of the object) which travels in an event; gather's consumer gets all `degree` of them
+            const limit = pattern === '1-1' || pattern === 'scatter' ? opts.inlineLimitBytes : (opts.inlineLimitBytes * 9) / 16 - 4096;
+            if (t === 'inline' && (pattern === 'gather' ? size * degree : size) > limit) {
               log(`skip inline ${pattern} ${size} B: over the inline limit`);
               return false;
             }
@@ -90,10 +91,45 @@ export async function runPlatformPatterns(opts: PlatformPatternsOptions): Promis
             if (n !== size) throw new Error(`raw stream gave ${n} B`);
             return performance.now() - t0;
           };
-          for (let i = 0; i < opts.warmup; i++) for (const t of transports) await once(t);
-          // transports interleaved per iteration, so drifting load from other processes hits all alike
-          for (let i = 0; i < opts.iterations; i++) for (const t of transports) lat.get(t)!.push(await once(t));
+          // warm-up brings up the instances a degree needs; while the autoscaler catches up with a new
+          // fan-out, the activator may refuse (503), so a warm-up iteration is retried a few times
+          const broken = new Set<string>();
+          for (let i = 0; i < opts.warmup; i++) {
+            for (const t of transports) {
+              for (let attempt = 1; !broken.has(t); attempt++) {
+                try {
+                  await once(t);
+                  break;
+                } catch (err) {
+                  const why = (err as Error).message.slice(0, 300);
+                  if (attempt >= 4) {
+                    broken.add(t);
+                    log(`FAILED warm-up of ${pattern} ${size} B x${degree} over ${t}, not measured: ${why}`);
+                  } else {
+                    log(`warm-up of ${pattern} ${size} B x${degree} over ${t} failed (${why.slice(0, 160)}); retrying`);
+                    await new Promise((r) => setTimeout(r, 1000 * attempt));
+                  }
+                }
+              }
+            }
+          }
+          for (const t of broken) transports.splice(transports.indexOf(t), 1);
+          // transports interleaved per iteration, so drifting load from other processes hits all alike;
+          // a failed iteration is reported and left out, never silently averaged in
+          const failures = new Map<string, number>();
+          for (let i = 0; i < opts.iterations; i++) {
+            for (const t of transports) {
+              try {
+                lat.get(t)!.push(await once(t));
+              } catch (err) {
+                failures.set(t, (failures.get(t) ?? 0) + 1);
+                log(`FAILED ${pattern} ${size} B x${degree} over ${t}: ${(err as Error).message.slice(0, 300)}`);
+              }
+            }
+          }
           for (const t of transports) {
+            if (lat.get(t)!.length === 0) continue;
+            if (failures.get(t)) log(`${pattern} ${size} B x${degree} over ${t}: ${failures.get(t)} of ${opts.iterations} iterations failed`);
             const r = row(pattern, size, degree, t, lat.get(t)!);
             rows.push(r);
             log(`${pattern.padEnd(9)} ${String(size).padStart(10)} B  x${String(degree).padEnd(3)} ${t.padEnd(9)} median ${r.latencyMs.median} ms  p99 ${r.latencyMs.p99} ms  ${r.effectiveMBps} MB/s`);

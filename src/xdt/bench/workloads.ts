@@ -110,23 +110,28 @@ export async function benchWorkload(opts: {
   // warm-up: instances of every stage exist before anything is measured (cold starts are not transfers)
   for (let i = 0; i < opts.warmup; i++) for (const t of opts.transports) await runWorkload(opts.client, opts.workload, t, opts.overrides);
   // transports interleaved per iteration, so drifting machine load hits all of them alike
+  // a failed run is reported and left out, never silently averaged in
   for (let i = 0; i < opts.iterations; i++) {
     for (const t of opts.transports) {
-      const r = await runWorkload(opts.client, opts.workload, t, opts.overrides);
-      samples.get(t)!.e2e.push(r.timings.e2eMs);
-      samples.get(t)!.transfer.push(r.timings.transferMs);
-      log(`${opts.workload} ${t} #${i + 1}: e2e ${r.timings.e2eMs.toFixed(0)} ms, transfers ${r.timings.transferMs.toFixed(0)} ms`);
+      try {
+        const r = await runWorkload(opts.client, opts.workload, t, opts.overrides);
+        samples.get(t)!.e2e.push(r.timings.e2eMs);
+        samples.get(t)!.transfer.push(r.timings.transferMs);
+        log(`${opts.workload} ${t} #${i + 1}: e2e ${r.timings.e2eMs.toFixed(0)} ms, transfers ${r.timings.transferMs.toFixed(0)} ms`);
+      } catch (err) {
+        log(`FAILED ${opts.workload} ${t} #${i + 1}: ${(err as Error).message.slice(0, 300)}`);
+      }
     }
   }
   const stat = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
     return { median: percentile(s, 50), p99: percentile(s, 99) };
   };
-  const rows: WorkloadRow[] = opts.transports.map((t) => {
+  const rows: WorkloadRow[] = opts.transports.filter((t) => samples.get(t)!.e2e.length > 0).map((t) => {
     const s = samples.get(t)!;
     const e2e = stat(s.e2e);
     const transfer = stat(s.transfer);
-    return { workload: opts.workload, transport: t, iterations: opts.iterations, e2eMs: e2e, transferMs: transfer, transferFraction: transfer.median / e2e.median };
+    return { workload: opts.workload, transport: t, iterations: s.e2e.length, e2eMs: e2e, transferMs: transfer, transferFraction: transfer.median / e2e.median };
   });
   const storage = rows.find((r) => r.transport === 'storage');
   if (storage) for (const r of rows) r.speedupVsStorage = storage.e2eMs.median / r.e2eMs.median;

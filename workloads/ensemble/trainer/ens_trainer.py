@@ -13,12 +13,12 @@ def build_model(index):
 
     kind, variant = index % 4, index // 4
     if kind == 0:
-        return LinearSVR(C=0.5 + variant, epsilon=0.1, max_iter=5000, dual=True, random_state=index)
+        return LinearSVR(C=0.5 + variant, epsilon=0.1, max_iter=2000, dual=True, random_state=index)
     if kind == 1:
         return Lasso(alpha=0.01 * (1 + variant))
     if kind == 2:
         return KNeighborsRegressor(n_neighbors=5 + 2 * variant)
-    return RandomForestRegressor(n_estimators=12, max_depth=10, random_state=index, n_jobs=1)
+    return RandomForestRegressor(n_estimators=8, max_depth=8, random_state=index, n_jobs=1)
 
 
 def train(index, data):
