@@ -91,6 +91,7 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
   const onEvent = (e: PlatformBusEvent): void => {
     if (e.type === 'instance' && e.state === 'dead') metrics.instanceGone(e.functionName, e.instanceId);
     if (e.type === 'instance' && e.state === 'ready' && e.startMs !== undefined) metrics.recordColdStart(e.functionName, e.mode ?? 'boot', e.startMs);
+    if (e.type === 'instance' && e.snapshot) view.setSnapshotStats(e.functionName, e.snapshot);
     view.publish(e);
   };
   const dashboard = createDashboard({

@@ -73,6 +73,8 @@ interface Sample {
   onDemand: number;
   wsBytes: number;
   rssMB: number;
+  /** The working set's O_DIRECT read alone (the monitor's readMs). */
+  readMs: number;
   mode: string;
   hasMonitor: boolean;
 }
@@ -138,6 +140,7 @@ async function round(p: Platform, fn: StudyFunction, body: Buffer, concurrency: 
       onDemand: m?.onDemand ?? 0,
       wsBytes: m?.wsInstalled ? m.wsPages * 4096 : 0,
       rssMB: (ws?.memoryBytes ?? 0) / 1048576,
+      readMs: m?.wsInstalled ? m.readMs : 0,
       mode: inst?.mode ?? '?',
       hasMonitor: m !== undefined,
     });
@@ -225,7 +228,8 @@ export async function runStudy(opts: StudyOptions): Promise<StudyReport> {
               },
               pages: { ws: mean(paged.map((s) => s.ws)), prefetched: mean(paged.map((s) => s.prefetched)), onDemand: mean(paged.map((s) => s.onDemand)) },
               wsBytes,
-              wsReadMBps: fetchMs > 0 ? wsBytes / 1e6 / (fetchMs / 1000) : 0,
+              // bandwidth of the working set's one O_DIRECT read (the fetch also checksums it)
+              wsReadMBps: mean(paged.filter((s) => s.readMs > 0).map((s) => s.wsBytes / 1e6 / (s.readMs / 1000))),
               rssMB: mean(samples.filter((s) => s.rssMB > 0).map((s) => s.rssMB)),
               modesUsed: [...new Set(samples.map((s) => s.mode))],
               errors,

@@ -31,6 +31,8 @@ export interface MonitorStats {
   bytesRead: number;
   /** Time to read (and checksum) the working-set file, ms. */
   fetchMs: number;
+  /** The working-set file's O_DIRECT read alone, ms (fetchMs adds trace, buffer and checksum). */
+  readMs: number;
   /** Time to install the working set with UFFDIO_COPY, ms. */
   installMs: number;
   wsInstalled: boolean;
@@ -86,6 +88,7 @@ function toStats(e: MonitorEvent): MonitorStats {
     bytesRead: n('bytesRead'),
     fetchMs: n('fetchUs') / 1000,
     installMs: n('installUs') / 1000,
+    readMs: n('readUs') / 1000,
     wsInstalled: e.wsInstalled === true,
     fileRanges: n('fileRanges'),
     fileBytes: n('fileBytes'),

@@ -201,7 +201,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     } catch (err) {
-      discard(req, obj);
+      // answer only once the whole upload is in: closing under the SDK's upload would turn this
+      // typed error into an EPIPE on its side
+      await drainUpload(req, obj);
       sendError(res, err);
     }
   }

@@ -51,12 +51,14 @@ static void *fetch_thread(void *arg)
 	struct monitor *m = arg;
 	char err[512] = "";
 
-	if (m->file_pages_path)
-		file_pages_readahead(m);
+	/* The working set first: it is installed before the instance runs, so its one large read must
+	 * not queue behind the file pages' readahead (which only saves faults later). */
 	if (working_set_read(m, err, sizeof(err))) {
 		/* never install a working set that fails its checksum: serve everything lazily instead */
 		emit("{\"event\":\"ws-invalid\",\"message\":\"%s\"}", err);
 	}
+	if (m->file_pages_path)
+		file_pages_readahead(m);
 	return NULL;
 }
 

@@ -35,6 +35,8 @@ struct remap {
 struct stats {
 	uint64_t ws_pages, prefetched, on_demand, zero_pages, bytes_read;
 	uint64_t fetch_us, install_us;
+	/* the O_DIRECT read alone (fetch_us adds the trace, the buffer and the checksum) */
+	uint64_t read_us;
 	uint64_t faults;
 	uint64_t file_ranges, file_bytes, file_us;
 };

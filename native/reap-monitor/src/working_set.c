@@ -220,6 +220,7 @@ int working_set_read(struct monitor *m, char *err, size_t errlen)
 		goto out;
 	}
 	size_t got = 0;
+	uint64_t t_read = now_us();
 	while (got < len) {
 		ssize_t r = read(fd, m->ws_buf + got, len - got);
 		if (r < 0 && errno == EINTR)
@@ -228,6 +229,7 @@ int working_set_read(struct monitor *m, char *err, size_t errlen)
 			break;
 		got += (size_t)r;
 	}
+	m->st.read_us = now_us() - t_read;
 	if (got != len) {
 		snprintf(err, errlen, "working-set file %s: short read (%zu of %zu bytes)", m->ws_path, got, len);
 		goto out;

@@ -44,7 +44,10 @@ export function postAndReadInto(socketPath: string, path: string, headers: Recor
     const finish = (err: Error | undefined, res?: RawResponse) => {
       if (settled) return;
       settled = true;
-      sock.destroy();
+      // on success the sidecar closes the connection itself once the response is out; a reset from
+      // our side could still cut its last writes short
+      if (err) sock.destroy();
+      else sock.end();
       if (err) reject(err);
       else resolve(res!);
     };

@@ -120,7 +120,7 @@ function request(path: string, body: Buffer, contentType: string, inv: SdkInvoca
     req.on('error', (err: NodeJS.ErrnoException) => {
       // an upload cut short after the sidecar answered (it refused early): the answer is what counts
       if (responded) return;
-      fail(new HivelabSdkError('SidecarUnavailable', `cannot reach the instance sidecar at ${sidecarPath(inv)}: ${err.message}`, 0));
+      fail(new HivelabSdkError('SidecarUnavailable', `cannot reach the instance sidecar at ${sidecarPath(inv)} (${path.split('?')[0]}): ${err.message}`, 0));
     });
     req.end(body);
   });
@@ -138,7 +138,7 @@ async function getInto(ref: string, inv: SdkInvocation): Promise<SidecarResponse
     return await postAndReadInto(sidecarPath(inv), '/v1/get', headers, Buffer.from(ref, 'utf8'));
   } catch (err) {
     if (err instanceof ReadIntoError && err.phase === 'connect') {
-      throw new HivelabSdkError('SidecarUnavailable', `cannot reach the instance sidecar at ${sidecarPath(inv)}: ${err.message}`, 0);
+      throw new HivelabSdkError('SidecarUnavailable', `cannot reach the instance sidecar at ${sidecarPath(inv)} (/v1/get): ${err.message}`, 0);
     }
     throw new HivelabSdkError('TransferAborted', (err as Error).message, 0);
   }
