@@ -53,6 +53,11 @@ if [ ! -f "$STAMP" ] || [ -n "$(find src scripts/copy-assets.mjs tsconfig.json p
   touch "$STAMP"
 fi
 
+# --- workloads: a deployed folder is self-contained, so shared modules are copied in -------------
+for d in workloads/ensemble/*/; do
+  [ -f "$d/function.json" ] && cp -p workloads/ensemble/ens_dataset.py "$d/"
+done
+
 # --- function suite inputs and models -------------------------------------------------------------
 [ -f scripts/setup-suite.sh ] && bash scripts/setup-suite.sh
 
