@@ -32,11 +32,17 @@ async function startWithSidecar(fixture: string): Promise<{ inst: SandboxInstanc
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
+      // Like the real sidecar, every answer carries a content-length (the Node SDK reads objects
+      // straight into a buffer of that size).
+      const reply = (status: number, obj: unknown): void => {
+        const text = JSON.stringify(obj);
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+      };
       if (req.url === '/v1/get' && body === 'ref-ok') {
         gets.push(body);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ op: 'echo', pulled: true }));
+        reply(200, { op: 'echo', pulled: true });
       } else {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { type: 'XdtRefExpired', message: 'gone' } }));
+        reply(404, { error: { type: 'XdtRefExpired', message: 'gone' } });
       }
     });
   });
