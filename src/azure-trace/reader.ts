@@ -73,21 +73,36 @@ export async function readInvocations(file: string): Promise<{ minutes: number; 
   return { minutes, functions };
 }
 
-export async function readDurations(file: string): Promise<Map<string, DurationPercentiles>> {
-  const out = new Map<string, DurationPercentiles>();
+/**
+ * The data rows of a CSV file whose header must name `columns` (in any order): each row with
+ * `at(column)`, the cell index of a named column, failing with file:line:col when the row is short.
+ */
+async function* headedRows(
+  file: string,
+  columns: readonly string[],
+): AsyncGenerator<{ row: CsvRow; at: (name: string) => number; has: (name: string) => boolean }> {
   let idx: Map<string, number> | undefined;
   for await (const { line, text } of readLines(file)) {
     if (line === 1) {
-      idx = headerIndex(file, text, DURATION_COLUMNS);
+      idx = headerIndex(file, text, columns);
       continue;
     }
     if (text.trim() === '') continue;
     const row = new CsvRow(file, line, text);
+    const header = idx!;
     const at = (name: string): number => {
-      const i = idx!.get(name)!;
+      const i = header.get(name)!;
       if (i >= row.cells.length) row.fail(row.cells.length, `row ends before column ${name} (${row.cells.length} cells)`);
       return i;
     };
+    yield { row, at, has: (name) => header.has(name) };
+  }
+  if (!idx) throw new TraceFormatError(file, 1, 1, 'empty file: expected a header row');
+}
+
+export async function readDurations(file: string): Promise<Map<string, DurationPercentiles>> {
+  const out = new Map<string, DurationPercentiles>();
+  for await (const { row, at } of headedRows(file, DURATION_COLUMNS)) {
     const percentilesMs: Record<string, number> = {};
     for (const p of DURATION_PERCENTILES) percentilesMs[p] = row.number(at(`percentile_Average_${p}`), `percentile_Average_${p}`);
     out.set(functionKey(row.text_(at('HashOwner'), 'HashOwner'), row.text_(at('HashApp'), 'HashApp'), row.text_(at('HashFunction'), 'HashFunction')), {
@@ -98,39 +113,25 @@ export async function readDurations(file: string): Promise<Map<string, DurationP
       percentilesMs,
     });
   }
-  if (!idx) throw new TraceFormatError(file, 1, 1, 'empty file: expected a header row');
   return out;
 }
 
 /** Memory rows keyed by `owner/app` (the published per-app files) or `owner/app/function` if the file has HashFunction. */
 export async function readMemory(file: string): Promise<Map<string, MemoryPercentiles>> {
   const out = new Map<string, MemoryPercentiles>();
-  let idx: Map<string, number> | undefined;
-  for await (const { line, text } of readLines(file)) {
-    if (line === 1) {
-      idx = headerIndex(file, text, MEMORY_COLUMNS);
-      continue;
-    }
-    if (text.trim() === '') continue;
-    const row = new CsvRow(file, line, text);
-    const at = (name: string): number => {
-      const i = idx!.get(name)!;
-      if (i >= row.cells.length) row.fail(row.cells.length, `row ends before column ${name} (${row.cells.length} cells)`);
-      return i;
-    };
+  for await (const { row, at, has } of headedRows(file, MEMORY_COLUMNS)) {
     const percentilesMB: Record<string, number> = {};
     for (const p of MEMORY_PERCENTILES) percentilesMB[p] = row.number(at(`AverageAllocatedMb_pct${p}`), `AverageAllocatedMb_pct${p}`);
     const owner = row.text_(at('HashOwner'), 'HashOwner');
     const app = row.text_(at('HashApp'), 'HashApp');
     // In-Vitro's derived traces add HashFunction (memory per function); the published files are per app.
-    const key = idx!.has('HashFunction') ? functionKey(owner, app, row.text_(at('HashFunction'), 'HashFunction')) : appKey(owner, app);
+    const key = has('HashFunction') ? functionKey(owner, app, row.text_(at('HashFunction'), 'HashFunction')) : appKey(owner, app);
     out.set(key, {
       sampleCount: row.number(at('SampleCount'), 'SampleCount'),
       averageMB: row.number(at('AverageAllocatedMb'), 'AverageAllocatedMb'),
       percentilesMB,
     });
   }
-  if (!idx) throw new TraceFormatError(file, 1, 1, 'empty file: expected a header row');
   return out;
 }
 
