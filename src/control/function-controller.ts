@@ -150,12 +150,12 @@ export class FunctionController {
         });
       }
       const info = await Promise.race([inst.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), EXIT_REPORT_GRACE_MS).unref())]);
-      // issue 4 (snapshot backend): a REAP monitor's death kills a lazily restored instance through no
-      // fault of the function; retry like a worker death (the worker boots that version's next instance).
+      // The platform failed, not the function (its worker died, or the REAP monitor a lazily restored
+      // instance depends on): the request was accepted, so it must not be lost; retry it.
       if ((inst.workerDied || info?.reason === 'monitor-died') && inv.retries < 2) {
-        // The node failed, not the function: the request was accepted, so it must not be lost.
         inv.retries++;
-        this.deps.log('warn', `${inv.functionName}: re-dispatching ${inv.id} after worker ${inst.worker.id} died`);
+        const why = inst.workerDied ? `worker ${inst.worker.id} died` : `the page-fault monitor of ${inst.id} died`;
+        this.deps.log('warn', `${inv.functionName}: re-dispatching ${inv.id}: ${why}`);
         return this.invoke(inv);
       }
       if (!info) void this.recycle(inst, true);
@@ -279,7 +279,7 @@ export class FunctionController {
             state: 'ready',
             mode: inst.mode,
             startMs: inst.readyAt - inst.createdAt,
-            // issue 4: snapshot/working-set figures for the dashboard (view.setSnapshotStats in platform.ts)
+            // Snapshot and working-set figures for the dashboard's snapshot panel.
             ...(started.snapshot ? { snapshot: started.snapshot } : {}),
           });
           if (this.closed || inst.version !== this.deployment.version) void this.recycle(inst);
