@@ -1,5 +1,5 @@
 import { Agent, type Dispatcher } from 'undici';
-import { now, waitUntil } from './clock.js';
+import { now, SPIN_WINDOW_MS } from './clock.js';
 
 /**
  * The open-loop client (STeLLAR's client, §3.3). Requests leave at their scheduled times whether or
@@ -200,9 +200,10 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
     }
   }
 
-  const send = (req: OutgoingRequest): void => {
+  /** Sends `req`, stamped with `sentAbs` (the clock read that also found it due). */
+  const send = (req: OutgoingRequest, sentAbs: number): void => {
     const t = target(req);
-    const inflight = new InFlight(req, now());
+    const inflight = new InFlight(req, sentAbs);
     outstanding++;
     try {
       agent.dispatch({ origin: t.origin, path: t.path, method: 'POST', body: req.body, headers: t.headers, reset }, inflight);
@@ -212,28 +213,49 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
     }
   };
 
+  let stopSending: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
   const onAbort = (): void => {
     interrupted = true;
+    if (timer) clearTimeout(timer);
+    stopSending?.();
     wakeDone?.();
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) onAbort();
   try {
-    let i = 0;
-    while (i < requests.length && !interrupted) {
-      const due = startMs + requests[i]!.scheduledMs;
-      // Always yield between turns, even when already late: a client that is behind must still
-      // read responses, or it would stop timestamping them while it catches up.
-      if (now() < due) await waitUntil(due, opts.signal);
-      else await new Promise<void>((r) => setImmediate(r));
-      if (interrupted) break;
-      // Everything due by now goes out in this turn: a burst, or requests whose timer fired late.
-      const t = now();
-      while (i < requests.length && startMs + requests[i]!.scheduledMs <= t) send(requests[i++]!);
-    }
+    // One callback per turn of the event loop, no promise or listener per wait: at tens of
+    // thousands of requests per second the scheduler's own allocations would show up as send lag.
+    await new Promise<void>((resolve) => {
+      stopSending = resolve;
+      let i = 0;
+      const n = requests.length;
+      const tick = (): void => {
+        timer = undefined;
+        if (interrupted) return resolve();
+        // Everything due by now goes out in this turn: a burst, or requests whose timer fired
+        // late. One clock read per send: it stamps the send and decides whether the next is due.
+        let t = now();
+        while (i < n && startMs + requests[i]!.scheduledMs <= t) {
+          send(requests[i++]!, t);
+          t = now();
+        }
+        if (i >= n) return resolve();
+        // A coarse timer (which fires up to ~1 ms late, more under load) sleeps until just before
+        // the next deadline; then setImmediate polls the clock. Both yield to I/O, even when
+        // already late: a client that is behind must still read and timestamp responses.
+        const coarse = startMs + requests[i]!.scheduledMs - t - SPIN_WINDOW_MS;
+        if (coarse > 1) timer = setTimeout(tick, coarse);
+        else setImmediate(tick);
+      };
+      if (interrupted) resolve();
+      else setImmediate(tick);
+    });
     if (outstanding > 0 && !interrupted) await new Promise<void>((r) => (wakeDone = r));
     return { records: records.sort((a, b) => a.id - b.id), abandoned: interrupted ? outstanding : 0, interrupted, startMs };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
+    if (timer) clearTimeout(timer);
     // Abandoned requests are cut; completed connections close without waiting for keep-alive.
     void agent.destroy().catch(() => {});
   }

@@ -9,7 +9,7 @@ export const now = (): number => performance.now();
 export const epochMs = (monotonicMs: number): number => performance.timeOrigin + monotonicMs;
 
 /** How early the coarse timer wakes before the deadline; the rest is a yielding spin. */
-const SPIN_WINDOW_MS = 1.5;
+export const SPIN_WINDOW_MS = 1.5;
 
 /**
  * Resolves at `targetMs` (on the `now()` scale) with sub-millisecond precision: a coarse setTimeout
