@@ -175,7 +175,19 @@ export function sdkFor(inv: SdkInvocation): HivelabSdk {
         throw new HivelabSdkError('InvalidArgument', `retrievals must be a positive integer, got ${retrievals}`, 0);
       }
       const { body, contentType } = encodeObject(obj);
-      const res = await request(`/v1/put${query({ retrievals, transfer: opts?.transfer })}`, body, contentType, inv);
+      const path = `/v1/put${query({ retrievals, transfer: opts?.transfer })}`;
+      // An upload that broke off before any answer created no object (the sidecar drops an object
+      // whose producer disconnected mid-upload), so resending it cannot duplicate one. Seen as a rare
+      // EPIPE under load; the cause in the sidecar is not yet found.
+      let res: SidecarResponse | undefined;
+      for (let attempt = 1; !res; attempt++) {
+        try {
+          res = await request(path, body, contentType, inv);
+        } catch (err) {
+          if (!(err instanceof HivelabSdkError) || err.type !== 'SidecarUnavailable' || attempt >= 3) throw err;
+          await new Promise((r) => setTimeout(r, 20 * attempt));
+        }
+      }
       if (res.status < 200 || res.status >= 300) throw toError(res);
       return (JSON.parse(res.body.toString('utf8')) as { ref: string }).ref;
     },
