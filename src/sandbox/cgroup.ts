@@ -181,3 +181,31 @@ export class InstanceCgroup {
     }
   }
 }
+
+/**
+ * Removes instance cgroups left behind by a worker that was killed before it could clean up (its
+ * instances died with it). Only groups with no process and older than `minAgeMs` go, so a group
+ * another worker has just created for a starting instance is never touched; rmdir itself refuses a
+ * group that still has tasks.
+ */
+export async function sweepOrphanCgroups(root = CGROUP_ROOT, minAgeMs = 60_000): Promise<number> {
+  const { readdir, readFile, rmdir, stat } = await import('node:fs/promises');
+  let removed = 0;
+  for (const c of CONTROLLERS) {
+    const parent = join(root, c, CGROUP_PARENT);
+    const children = await readdir(parent, { withFileTypes: true }).catch(() => []);
+    for (const child of children) {
+      if (!child.isDirectory()) continue;
+      const dir = join(parent, child.name);
+      try {
+        if (Date.now() - (await stat(dir)).mtimeMs < minAgeMs) continue;
+        if ((await readFile(join(dir, 'cgroup.procs'), 'utf8')).trim() !== '') continue;
+        await rmdir(dir);
+        removed++;
+      } catch {
+        // in use, already gone, or not ours to remove: leave it
+      }
+    }
+  }
+  return removed;
+}

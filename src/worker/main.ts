@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { WorkerConfig, WorkerMessage, WorkerRequest } from './protocol.js';
 import { InstanceManager } from './instance-manager.js';
 import { createSandboxBackend } from './backends.js';
+import { sweepOrphanCgroups } from '../sandbox/cgroup.js';
 import { createTransferServices, startSidecar } from '../sidecar/index.js';
 
 /**
@@ -20,6 +21,8 @@ const send = (msg: WorkerMessage): void => {
   if (process.connected) process.send!(msg);
 };
 
+// Groups orphaned by a worker that was killed (e.g. the one this worker replaces).
+void sweepOrphanCgroups().catch(() => {});
 const backend = await createSandboxBackend(config);
 const transfers = await createTransferServices({
   stateDir: config.stateDir,
