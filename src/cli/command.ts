@@ -1,3 +1,5 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
 /**
  * A `hivelab` sub-command. Each lives in `src/cli/commands/<name>.ts` and default-exports one of
  * these; `hivelab <name>` loads it on demand, so a new command is one new file and start-up never
@@ -17,5 +19,14 @@ export class UsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
+  }
+}
+
+/** `parseArgs` whose errors (unknown option, missing value) are usage errors, also when a command is run directly. */
+export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
 }

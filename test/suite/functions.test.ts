@@ -1,28 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { catalogue, sampleInput } from '../../src/suite/catalogue.js';
-import type { Invoker } from '../../src/suite/invoker.js';
-import { ensureSuiteData, makeInvoker } from './harness.js';
+import { useSuiteInvoker } from './harness.js';
 
 const POOL_SIZE = 4; // functions/_shared/inputmode.*
 
 // Every suite function, run for real with its sample input, cold then warm; outputs checked by the
 // same validators `hivelab suite check` uses.
-let invoker: Invoker;
-beforeAll(async () => {
-  await ensureSuiteData();
-  invoker = await makeInvoker();
-}, 180_000);
-afterAll(async () => {
-  await invoker?.close();
-});
+const invoker = useSuiteInvoker();
 
 describe.each(catalogue().map((fn) => [fn.name, fn] as const))('%s', (_name, fn) => {
   it('produces a valid output for its sample input, cold and warm', async () => {
     const event = await sampleInput(fn);
-    await invoker.prepare(fn);
-    const cold = await invoker.invoke(fn, event);
+    await invoker().prepare(fn);
+    const cold = await invoker().invoke(fn, event);
     expect(await fn.validate(cold.output, event)).toEqual([]);
-    const warm = await invoker.invoke(fn, event);
+    const warm = await invoker().invoke(fn, event);
     if (cold.cold !== undefined) expect([cold.cold, warm.cold]).toEqual([true, false]);
     expect(await fn.validate(warm.output, event)).toEqual([]);
     // "same" input mode: the warm invocation worked on the very same variant.
@@ -30,18 +22,18 @@ describe.each(catalogue().map((fn) => [fn.name, fn] as const))('%s', (_name, fn)
   });
 
   it('runs with defaults on a null event (an empty JSON body)', async () => {
-    await invoker.prepare(fn);
-    const { output } = await invoker.invoke(fn, null as unknown as Record<string, unknown>);
+    await invoker().prepare(fn);
+    const { output } = await invoker().invoke(fn, null as unknown as Record<string, unknown>);
     expect(await fn.validate(output, {})).toEqual([]);
   });
 
   it('varies its input as told: linear walks the pool, unique leaves it, outputs stay valid', async () => {
     const sample = await sampleInput(fn);
-    await invoker.prepare(fn);
+    await invoker().prepare(fn);
     const indexes: number[] = [];
     for (let i = 0; i < 2; i++) {
       const event = { ...sample, inputMode: 'linear' };
-      const { output } = await invoker.invoke(fn, event);
+      const { output } = await invoker().invoke(fn, event);
       expect(await fn.validate(output, event)).toEqual([]);
       indexes.push((output as { input: { index: number } }).input.index);
     }
@@ -49,8 +41,8 @@ describe.each(catalogue().map((fn) => [fn.name, fn] as const))('%s', (_name, fn)
     expect((indexes[1]! - indexes[0]! + POOL_SIZE) % POOL_SIZE).toBe(1);
     expect(indexes.every((i) => i < POOL_SIZE)).toBe(true);
     const unique = { ...sample, inputMode: 'unique' };
-    const a = await invoker.invoke(fn, unique);
-    const b = await invoker.invoke(fn, unique);
+    const a = await invoker().invoke(fn, unique);
+    const b = await invoker().invoke(fn, unique);
     expect(await fn.validate(a.output, unique)).toEqual([]);
     const [ia, ib] = [a.output, b.output].map((o) => (o as { input: { index: number; pooled: boolean } }).input);
     expect(ia!.pooled).toBe(false);

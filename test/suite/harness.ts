@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { afterAll, beforeAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LocalInvoker } from '../../src/suite/local-invoker.js';
@@ -32,4 +33,17 @@ export async function makeInvoker(): Promise<Invoker> {
 /** Runs scripts/setup-suite.sh (quick when its stamp is current) so data/ and the models exist. */
 export async function ensureSuiteData(): Promise<void> {
   await promisify(execFile)('bash', [`${ROOT}/scripts/setup-suite.sh`], { maxBuffer: 16 * 2 ** 20 });
+}
+
+/** One invoker per test file, with the suite's data in place first; call the result inside tests. */
+export function useSuiteInvoker(): () => Invoker {
+  let invoker: Invoker | undefined;
+  beforeAll(async () => {
+    await ensureSuiteData();
+    invoker = await makeInvoker();
+  }, 180_000);
+  afterAll(async () => {
+    await invoker?.close();
+  });
+  return () => invoker!;
 }

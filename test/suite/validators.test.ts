@@ -1,20 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { selectFunctions, sampleInput } from '../../src/suite/catalogue.js';
-import type { Invoker } from '../../src/suite/invoker.js';
 import { jpegSize } from '../../src/suite/jpeg.js';
 import type { SuiteFunction } from '../../src/suite/types.js';
-import { ensureSuiteData, makeInvoker } from './harness.js';
+import { useSuiteInvoker } from './harness.js';
 
 // The validators must reject the outputs real bugs would produce: each case takes a genuine output
 // and breaks it the way a faulty function would.
-let invoker: Invoker;
-beforeAll(async () => {
-  await ensureSuiteData();
-  invoker = await makeInvoker();
-}, 180_000);
-afterAll(async () => {
-  await invoker?.close();
-});
+const invoker = useSuiteInvoker();
 
 type Out = Record<string, any>;
 const prepared = new Set<string>();
@@ -23,10 +15,10 @@ async function realOutput(name: string, patch: Record<string, unknown> = {}): Pr
   const fn = selectFunctions([name])[0]!;
   const event = { ...(await sampleInput(fn)), ...patch };
   if (!prepared.has(name)) {
-    await invoker.prepare(fn);
+    await invoker().prepare(fn);
     prepared.add(name);
   }
-  const { output } = await invoker.invoke(fn, event);
+  const { output } = await invoker().invoke(fn, event);
   expect(await fn.validate(output, event)).toEqual([]);
   return { fn, event, out: output as Out };
 }

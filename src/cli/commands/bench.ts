@@ -1,7 +1,6 @@
 import { onInterrupt } from '../../benchkit/interrupt.js';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ExperimentError, loadExperiment, type Experiment } from '../../benchkit/experiment.js';
 import { EndpointsProvider, readEndpointsFile } from '../../benchkit/providers/endpoints.js';
 import { HivelabProvider, readPlatformAccess } from '../../benchkit/providers/hivelab.js';
@@ -9,7 +8,7 @@ import { KnativeProvider } from '../../benchkit/providers/knative.js';
 import type { Provider, ProviderContext } from '../../benchkit/providers/provider.js';
 import { jsonSummary, runExperiment } from '../../benchkit/runner.js';
 import { statePaths } from '../../config/state.js';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, parseCommandArgs, type Command } from '../command.js';
 
 const usage = `hivelab bench EXPERIMENT [options]
 
@@ -45,25 +44,20 @@ const command: Command = {
   summary: 'run a STeLLAR-style latency experiment (median, tail, TMR, plots, report)',
   usage,
   async run(argv) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          out: { type: 'string' },
-          only: { type: 'string' },
-          json: { type: 'boolean', default: false },
-          endpoints: { type: 'string' },
-          state: { type: 'string' },
-          namespace: { type: 'string' },
-          'no-plots': { type: 'boolean', default: false },
-          help: { type: 'boolean', short: 'h', default: false },
-        },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const parsed = parseCommandArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        out: { type: 'string' },
+        only: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        endpoints: { type: 'string' },
+        state: { type: 'string' },
+        namespace: { type: 'string' },
+        'no-plots': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
     const { values: v, positionals } = parsed;
     if (v.help) {
       process.stdout.write(usage + '\n');

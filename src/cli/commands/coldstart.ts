@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, parseCommandArgs, type Command } from '../command.js';
 import { COLD_START_MODES, type ColdStartMode, type Runtime } from '../../manifest/schema.js';
 import { catalogue } from '../../suite/catalogue.js';
 import { CACHE_STATES, type CacheState } from '../../coldstart/cache.js';
@@ -56,25 +55,20 @@ const command: Command = {
   summary: 'measure cold starts per mode (boot, snapshot, lazy, reap, criu-lazy)',
   usage,
   async run(argv: string[]): Promise<number> {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          functions: { type: 'string' },
-          modes: { type: 'string' },
-          iterations: { type: 'string', default: '10' },
-          cache: { type: 'string', default: 'host-cold' },
-          concurrency: { type: 'string', default: '1' },
-          out: { type: 'string' },
-          state: { type: 'string' },
-          json: { type: 'boolean', default: false },
-          help: { type: 'boolean', short: 'h', default: false },
-        },
-      }));
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const { values } = parseCommandArgs({
+      args: argv,
+      options: {
+        functions: { type: 'string' },
+        modes: { type: 'string' },
+        iterations: { type: 'string', default: '10' },
+        cache: { type: 'string', default: 'host-cold' },
+        concurrency: { type: 'string', default: '1' },
+        out: { type: 'string' },
+        state: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
     if (values.help) {
       console.log(usage);
       return 0;

@@ -2,14 +2,13 @@ import { onInterrupt } from '../../benchkit/interrupt.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { readAzureTrace } from '../../azure-trace/reader.js';
 import { resolveFunctionDir } from '../../benchkit/providers/function-source.js';
 import { HivelabProvider, readPlatformAccess } from '../../benchkit/providers/hivelab.js';
 import { DEFAULT_REPLAY_OPTIONS, planReplay, WITHIN_MINUTE_IATS, type WithinMinuteIat } from '../../benchkit/replay/planner.js';
 import { runReplay } from '../../benchkit/replay/run.js';
 import { statePaths } from '../../config/state.js';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, parseCommandArgs, type Command } from '../command.js';
 
 const usage = `hivelab replay --trace DIR [options]
 
@@ -45,27 +44,22 @@ const command: Command = {
   summary: 'replay an Azure Functions trace against the platform (In-Vitro style)',
   usage,
   async run(argv) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        options: {
-          trace: { type: 'string' },
-          sample: { type: 'string' },
-          minutes: { type: 'string' },
-          iat: { type: 'string' },
-          seed: { type: 'string' },
-          'max-duration-ms': { type: 'string' },
-          out: { type: 'string' },
-          state: { type: 'string' },
-          'plan-only': { type: 'boolean', default: false },
-          'no-plots': { type: 'boolean', default: false },
-          help: { type: 'boolean', short: 'h', default: false },
-        },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const parsed = parseCommandArgs({
+      args: argv,
+      options: {
+        trace: { type: 'string' },
+        sample: { type: 'string' },
+        minutes: { type: 'string' },
+        iat: { type: 'string' },
+        seed: { type: 'string' },
+        'max-duration-ms': { type: 'string' },
+        out: { type: 'string' },
+        state: { type: 'string' },
+        'plan-only': { type: 'boolean', default: false },
+        'no-plots': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
     const v = parsed.values;
     if (v.help) {
       process.stdout.write(usage + '\n');

@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, parseCommandArgs, type Command } from '../command.js';
 import { selectFunctions } from '../../suite/catalogue.js';
 import { checkSuite, type CheckResult } from '../../suite/check.js';
 import { LocalInvoker } from '../../suite/local-invoker.js';
@@ -26,22 +25,17 @@ const command: Command = {
   summary: 'deploy and check the function suite (FunctionBench / vSwarm functions)',
   usage,
   async run(argv: string[]): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          state: { type: 'string' },
-          only: { type: 'string' },
-          json: { type: 'boolean', default: false },
-          local: { type: 'boolean', default: false },
-          help: { type: 'boolean', short: 'h', default: false },
-        },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const parsed = parseCommandArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        state: { type: 'string' },
+        only: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        local: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
     const { values, positionals } = parsed;
     if (values.help) {
       console.log(usage);
