@@ -130,14 +130,11 @@ export class ControlPlane {
         memoryCommittedMB: committed,
         instances,
         alive: w.alive,
-        snapshots: this.snapshotsOn(w.id),
+        // Every worker restores from the same on-disk snapshot store, so none holds a snapshot the
+        // others lack: on one machine snapshot-affinity falls back to least-loaded.
+        snapshots: new Set<string>(),
       };
     });
-  }
-
-  /** Snapshot keys a worker holds; workers share the state folder's snapshot store on one machine. */
-  private snapshotsOn(_workerId: string): Set<string> {
-    return new Set();
   }
 
   private place(d: Deployment): WorkerHandle {
