@@ -1,4 +1,4 @@
-import { Agent, type Dispatcher } from 'undici';
+import { Http1Pool, requestHead, type Http1Handler } from '../net/http1-pool.js';
 import { now, SPIN_WINDOW_MS } from './clock.js';
 
 /**
@@ -38,7 +38,7 @@ export interface RequestRecord {
   /** All times are ms on the kit's monotonic clock, relative to the run's start. */
   scheduledMs: number;
   sentMs: number;
-  /** When undici wrote the request onto a connection; sentMs→startedMs is client-side queueing. */
+  /** When the request was written onto a connection; sentMs→startedMs is client-side queueing. */
   startedMs: number;
   receivedMs: number;
   latencyMs: number;
@@ -79,10 +79,14 @@ export interface OpenLoopResult {
 }
 
 interface Target {
-  origin: string;
+  pool: Http1Pool;
+  method: string;
   path: string;
-  /** Flat [name, value, …] list: undici takes it without re-walking an object per request. */
-  headers: string[];
+  host: string;
+  headers: [string, string][];
+  /** The last body sent and its whole request (head + body), reused while the body is the same. */
+  lastBody?: Buffer;
+  lastBytes?: Buffer;
 }
 
 const COLD_HEADER = 'x-hivelab-cold';
@@ -90,24 +94,22 @@ const INSTANCE_HEADER = 'x-hivelab-instance-id';
 
 /** Sends `requests` (sorted by scheduledMs) open-loop and resolves when all have completed. */
 export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: OpenLoopOptions): Promise<OpenLoopResult> {
-  const agent = new Agent({
-    connections: opts.connections,
-    pipelining: 1,
-    keepAliveTimeout: 60_000,
-    headersTimeout: opts.timeoutMs,
-    bodyTimeout: opts.timeoutMs,
-  });
-  const records: RequestRecord[] = [];
-  let outstanding = 0;
-  let interrupted = false;
-  let wakeDone: (() => void) | undefined;
-  const startMs = now() + (opts.leadMs ?? 20);
-  const coldThresholdMs = opts.coldThresholdMs;
-  const keepBodies = opts.keepBodies;
-  const reset = !opts.reuseConnections;
+  const reuse = opts.reuseConnections;
+  const pools = new Map<string, Http1Pool>();
+  const poolFor = (u: URL): Http1Pool => {
+    let p = pools.get(u.origin);
+    if (!p) {
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`unsupported URL scheme ${u.protocol} (http or https)`);
+      const tls = u.protocol === 'https:';
+      const port = u.port ? Number(u.port) : tls ? 443 : 80;
+      pools.set(u.origin, (p = new Http1Pool({ host: u.hostname.replace(/^\[|\]$/g, ''), port, tls, connections: opts.connections, keepAlive: reuse })));
+    }
+    return p;
+  };
 
-  // Parsed once per distinct URL and header set: at tens of thousands of requests per second the
-  // per-request work must stay small, or the client's own cost would show up as send lag.
+  // Parsed once per distinct URL and header set, and serialised once per distinct body: at tens of
+  // thousands of requests per second the per-request work must stay small, or the client's own cost
+  // would show up as send lag.
   const targets = new Map<string, Map<Record<string, string> | undefined, Target>>();
   const target = (req: OutgoingRequest): Target => {
     let byHeaders = targets.get(req.url);
@@ -115,20 +117,43 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
     let t = byHeaders.get(req.headers);
     if (!t) {
       const u = new URL(req.url);
-      const flat = ['content-type', 'application/json'];
-      for (const [k, v] of Object.entries(req.headers ?? {})) flat.push(k, v);
-      byHeaders.set(req.headers, (t = { origin: u.origin, path: u.pathname + u.search, headers: flat }));
+      const headers: [string, string][] = [['content-type', 'application/json'], ...Object.entries(req.headers ?? {})];
+      byHeaders.set(req.headers, (t = { pool: poolFor(u), method: 'POST', path: u.pathname + u.search, host: u.host, headers }));
     }
     return t;
   };
+  const bytesOf = (t: Target, body: Buffer): Buffer => {
+    if (t.lastBody !== body) {
+      t.lastBody = body;
+      t.lastBytes = Buffer.concat([Buffer.from(requestHead(t.method, t.path, t.host, t.headers, body.length, reuse), 'latin1'), body]);
+    }
+    return t.lastBytes!;
+  };
 
-  /**
-   * One request in flight: a dispatch handler whose methods live on the prototype (no closures).
-   * It uses undici's core handler callbacks (onConnect/onHeaders/…): with them undici neither wraps
-   * the handler nor builds a header object per response; only the two x-hivelab headers are read
-   * from the raw list.
-   */
-  class InFlight implements Dispatcher.DispatchHandler {
+  // Open the kept-alive connections before t = 0, so the first requests do not wait for handshakes.
+  if (reuse && opts.connections !== null) {
+    for (const req of requests) {
+      try {
+        target(req);
+      } catch {
+        // A bad URL fails its own request when it is due.
+      }
+    }
+    const conns = opts.connections;
+    await Promise.all([...pools.values()].map((p) => p.preconnect(conns).catch(() => {})));
+  }
+
+  const records: RequestRecord[] = [];
+  let outstanding = 0;
+  let interrupted = false;
+  let wakeDone: (() => void) | undefined;
+  const startMs = now() + (opts.leadMs ?? 20);
+  const coldThresholdMs = opts.coldThresholdMs;
+  const keepBodies = opts.keepBodies;
+  const timeoutMs = opts.timeoutMs;
+
+  /** One request in flight: a handler whose methods live on the prototype (no closures). */
+  class InFlight implements Http1Handler {
     startedAbs: number;
     status = 0;
     cold: string | undefined;
@@ -141,25 +166,22 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
     ) {
       this.startedAbs = sentAbs;
     }
-    onConnect(): void {
+    onStart(): void {
       this.startedAbs = now();
     }
-    onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
-      this.status = statusCode;
-      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-        const name = rawHeaders[i]!;
-        if (name.length === COLD_HEADER.length && name.toString('latin1').toLowerCase() === COLD_HEADER) this.cold = rawHeaders[i + 1]!.toString('latin1');
-        else if (name.length === INSTANCE_HEADER.length && name.toString('latin1').toLowerCase() === INSTANCE_HEADER) this.instanceId = rawHeaders[i + 1]!.toString('utf8');
+    onHead(status: number, headers: string[]): void {
+      this.status = status;
+      for (let i = 0; i + 1 < headers.length; i += 2) {
+        const name = headers[i]!;
+        if (name === COLD_HEADER) this.cold = headers[i + 1];
+        else if (name === INSTANCE_HEADER) this.instanceId = headers[i + 1];
       }
-      return true;
     }
-    onData(chunk: Buffer): boolean {
-      // Bodies are drained either way (the connection must be reusable); kept when asked, and
-      // for failures (their message explains the error in latencies.csv).
+    onBody(chunk: Buffer): void {
+      // Kept when asked, and for failures (their message explains the error in latencies.csv).
       if (keepBodies || (this.status >= 400 && (this.chunks?.length ?? 0) < 4)) (this.chunks ??= []).push(chunk);
-      return true;
     }
-    onComplete(): void {
+    onEnd(): void {
       this.finish();
     }
     onError(err: Error): void {
@@ -202,13 +224,13 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
 
   /** Sends `req`, stamped with `sentAbs` (the clock read that also found it due). */
   const send = (req: OutgoingRequest, sentAbs: number): void => {
-    const t = target(req);
     const inflight = new InFlight(req, sentAbs);
     outstanding++;
     try {
-      agent.dispatch({ origin: t.origin, path: t.path, method: 'POST', body: req.body, headers: t.headers, reset }, inflight);
+      const t = target(req);
+      t.pool.request(bytesOf(t, req.body), undefined, inflight, timeoutMs);
     } catch (e) {
-      // A request undici refuses outright (bad header, closed agent) is a failed request, not a crash.
+      // A request that cannot be formed (bad URL or header) is a failed request, not a crash.
       inflight.finish(e as Error);
     }
   };
@@ -257,6 +279,6 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
     opts.signal?.removeEventListener('abort', onAbort);
     if (timer) clearTimeout(timer);
     // Abandoned requests are cut; completed connections close without waiting for keep-alive.
-    void agent.destroy().catch(() => {});
+    for (const p of pools.values()) p.close();
   }
 }

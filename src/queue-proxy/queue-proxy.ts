@@ -1,4 +1,4 @@
-import { Pool, errors as undiciErrors } from 'undici';
+import { Http1Pool, Http1TimeoutError, requestHead, type Http1Handler } from '../net/http1-pool.js';
 import { HttpError } from '../gateway/errors.js';
 import { ConcurrencyMeter } from './concurrency-meter.js';
 import type { Invocation, InvocationResult } from './invocation.js';
@@ -24,6 +24,30 @@ export class InstanceFailure extends Error {
   }
 }
 
+/** Collects one instance response into an InvocationResult (or the failure that ended it). */
+class InstanceResponse implements Http1Handler {
+  status = 0;
+  headers: Record<string, string> = {};
+  private readonly chunks: Buffer[] = [];
+  constructor(
+    private readonly resolve: (r: { status: number; headers: Record<string, string>; body: Buffer }) => void,
+    private readonly reject: (e: Error) => void,
+  ) {}
+  onHead(status: number, headers: string[]): void {
+    this.status = status;
+    for (let i = 0; i + 1 < headers.length; i += 2) this.headers[headers[i]!] = headers[i + 1]!;
+  }
+  onBody(chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+  onEnd(): void {
+    this.resolve({ status: this.status, headers: this.headers, body: this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks) });
+  }
+  onError(err: Error): void {
+    this.reject(err);
+  }
+}
+
 /**
  * The per-instance queue-proxy: admits at most `concurrency` invocations into the instance, queues a
  * bounded number more, meters concurrency for the autoscaler and forwards over the instance's Unix
@@ -32,19 +56,11 @@ export class InstanceFailure extends Error {
 export class QueueProxy {
   readonly meter = new ConcurrencyMeter();
   private readonly waiting: Array<() => void> = [];
-  private readonly pool: Pool;
+  private readonly pool: Http1Pool;
   private closed = false;
 
   constructor(readonly opts: QueueProxyOptions) {
-    this.pool = new Pool('http://instance', {
-      socketPath: opts.socketPath,
-      connections: opts.concurrency,
-      pipelining: 1,
-      keepAliveTimeout: 10 * 60_000,
-      keepAliveMaxTimeout: 10 * 60_000,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
+    this.pool = new Http1Pool({ socketPath: opts.socketPath, connections: opts.concurrency });
   }
 
   get inFlight(): number {
@@ -83,43 +99,25 @@ export class QueueProxy {
   private async forward(inv: Invocation): Promise<InvocationResult> {
     const remaining = inv.deadline - Date.now();
     if (remaining <= 0) throw new InstanceFailure('timeout', 'deadline passed before the instance was reached');
-    const headers: Record<string, string> = {
-      'x-hivelab-invocation-id': inv.id,
-      'x-hivelab-deadline': String(inv.deadline),
-    };
-    if (inv.contentType) headers['content-type'] = inv.contentType;
+    const headers: [string, string][] = [
+      ['x-hivelab-invocation-id', inv.id],
+      ['x-hivelab-deadline', String(inv.deadline)],
+    ];
+    if (inv.contentType) headers.push(['content-type', inv.contentType]);
     const process = inv.trace.startSpan(SpanNames.functionProcess, { [Attr.instanceId]: this.opts.instanceId });
     // The runtime continues this trace, so `context.invoke` chains stay one trace.
     const traceparent = inv.trace.traceparent(process) ?? inv.traceparent;
-    if (traceparent) headers['traceparent'] = traceparent;
+    if (traceparent) headers.push(['traceparent', traceparent]);
     try {
-      // undici's own per-request timeouts rather than an AbortSignal: no extra timer and
-      // controller allocated on the warm path.
-      const res = await this.pool.request({
-        path: '/invoke',
-        method: 'POST',
-        headers,
-        body: inv.body,
-        headersTimeout: remaining,
-        bodyTimeout: remaining,
+      const res = await new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>((resolve, reject) => {
+        this.pool.request(requestHead('POST', '/invoke', 'instance', headers, inv.body.length), inv.body, new InstanceResponse(resolve, reject), remaining);
       });
-      const body = Buffer.from(await res.body.arrayBuffer());
-      const out: Record<string, string> = {};
-      for (const k in res.headers) {
-        const v = res.headers[k];
-        if (typeof v === 'string') out[k] = v;
-      }
-      process.end(res.statusCode < 400 ? 'ok' : 'error');
-      return { status: res.statusCode, headers: out, body, instanceId: this.opts.instanceId, cold: inv.cold };
+      process.end(res.status < 400 ? 'ok' : 'error');
+      return { status: res.status, headers: res.headers, body: res.body, instanceId: this.opts.instanceId, cold: inv.cold };
     } catch (err) {
       process.end('error', (err as Error).message);
-      if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
-        throw new InstanceFailure('timeout', `no response within the function's timeout`);
-      }
-      if (err instanceof undiciErrors.UndiciError || (err as NodeJS.ErrnoException).code) {
-        throw new InstanceFailure('connection', `connection to instance ${this.opts.instanceId} failed: ${(err as Error).message}`);
-      }
-      throw err;
+      if (err instanceof Http1TimeoutError) throw new InstanceFailure('timeout', `no response within the function's timeout`);
+      throw new InstanceFailure('connection', `connection to instance ${this.opts.instanceId} failed: ${(err as Error).message}`);
     }
   }
 
@@ -128,6 +126,6 @@ export class QueueProxy {
     if (this.closed) return;
     this.closed = true;
     for (const w of this.waiting.splice(0)) w();
-    await this.pool.destroy().catch(() => {});
+    this.pool.close();
   }
 }

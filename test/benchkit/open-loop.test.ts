@@ -203,5 +203,6 @@ describe('an experiment over the endpoints provider', () => {
       process.stderr.write = write;
     }
     expect(errs.join('')).toMatch(/subExperiments\[0\]\.iatSeconds/);
+    await expect(bench.run([file, '--nice', '42'])).rejects.toThrow(/--nice must be an integer from -20 to 19, got "42"/);
   });
 });

@@ -59,7 +59,9 @@ it('measures every pattern and transport through deployed functions, with the ht
   for (const r of rows) {
     expect(r.latencyMs.median).toBeGreaterThan(0);
     expect(r.latencyMs.p99).toBeGreaterThanOrEqual(r.latencyMs.median);
-    expect(r.effectiveMBps).toBeCloseTo((r.sizeBytes * r.degree) / 1e6 / (r.latencyMs.median / 1000), 0);
+    // Within 1 %: the row's median is rounded to 0.01 ms, the bandwidth was computed before that.
+    const mbps = (r.sizeBytes * r.degree) / 1e6 / (r.latencyMs.median / 1000);
+    expect(Math.abs(r.effectiveMBps - mbps) / mbps).toBeLessThan(0.01);
     expect(r.degree).toBe(r.pattern === '1-1' ? 1 : 2);
   }
   const plots = await writeTransferPlots(out, rows);

@@ -9,6 +9,7 @@ import { DEFAULT_REPLAY_OPTIONS, planReplay, WITHIN_MINUTE_IATS, type WithinMinu
 import { runReplay } from '../../benchkit/replay/run.js';
 import { statePaths } from '../../config/state.js';
 import { UsageError, parseCommandArgs, type Command } from '../command.js';
+import { parseNice, raiseClientPriority } from '../../benchkit/client-priority.js';
 
 const usage = `hivelab replay --trace DIR [options]
 
@@ -29,6 +30,7 @@ Options:
   --state DIR        Hivelab state folder (default: $HIVELAB_STATE or ./.hivelab)
   --plan-only        write plan.json and exit without deploying or sending
   --no-plots         skip plots
+  --nice N           the client's scheduling priority, -20..19 (default -10, needs root; 0 leaves it)
   -h, --help         this text
 
 Exit codes: 0 ok; 1 error; 2 usage; 3 client send lag p99 > 1 ms (results distorted); 130 interrupted.`;
@@ -57,6 +59,7 @@ const command: Command = {
         state: { type: 'string' },
         'plan-only': { type: 'boolean', default: false },
         'no-plots': { type: 'boolean', default: false },
+        nice: { type: 'string', default: '-10' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -66,6 +69,8 @@ const command: Command = {
       return 0;
     }
     if (!v.trace) throw new UsageError('--trace DIR is required');
+    const nice = parseNice(v.nice!);
+    if (nice === undefined) throw new UsageError(`--nice must be an integer from -20 to 19, got "${v.nice}"`);
     const iat = (v.iat ?? DEFAULT_REPLAY_OPTIONS.iat) as WithinMinuteIat;
     if (!WITHIN_MINUTE_IATS.includes(iat)) throw new UsageError(`--iat must be one of ${WITHIN_MINUTE_IATS.join(', ')}, got "${v.iat}"`);
     const opts = {
@@ -86,6 +91,7 @@ const command: Command = {
 
     const runId = randomBytes(3).toString('hex');
     const provider = new HivelabProvider(await readPlatformAccess(statePaths(v.state).root), { experimentDir: process.cwd(), outDir, runId, log });
+    raiseClientPriority(nice, log);
     const interrupt = onInterrupt(log);
     try {
       const source = resolveFunctionDir('bench-trace', process.cwd());
