@@ -2,7 +2,8 @@
 // Warm-path benchmark: p50/p99 latency and throughput of warm invocations through the platform
 // (gateway → activator → queue-proxy → instance) versus calling the same instance's runtime shim
 // directly over its Unix socket, measured in the same run, alternating rounds so machine drift
-// hits both sides alike. Two platforms run side by side, one with tracing off (--trace-sample 0)
+// hits both sides alike. The platform is measured over TCP (its URL) and over its Unix socket (the
+// same gateway without the loopback TCP stack, as the direct call has). Two platforms run side by side, one with tracing off (--trace-sample 0)
 // and one tracing every invocation (--trace-sample 1), so the cost of tracing shows in the same run.
 //
 //   node bench/warm-path.mjs [--seconds 5] [--rounds 3] [--concurrency 1,32] [--json]
@@ -37,20 +38,22 @@ log(hivelab(states[1], 'up', '--detach', '--port', '0', '--trace-sample', '1').t
 try {
   const body = JSON.stringify({ n: 1 });
   const targets = states.map((state) => {
-    const { url } = JSON.parse(readFileSync(join(state, 'platform.json'), 'utf8'));
+    const { url, socket } = JSON.parse(readFileSync(join(state, 'platform.json'), 'utf8'));
     const tokens = JSON.parse(readFileSync(join(state, 'tokens.json'), 'utf8'));
     hivelab(state, 'deploy', join(ROOT, 'bench', 'functions', 'warm-echo'));
     const gateway = new Pool(url, { connections: 64, pipelining: 1 });
-    const send = () =>
-      gateway.request({
+    const gatewayUnix = new Pool('http://localhost', { socketPath: socket, connections: 64, pipelining: 1 });
+    const request = (pool) => () =>
+      pool.request({
         path: '/invoke/warm-echo',
         method: 'POST',
         headers: { authorization: `Bearer ${tokens.invoke}`, 'content-type': 'application/json' },
         body,
       });
-    return { state, gateway, send };
+    return { state, pools: [gateway, gatewayUnix], send: request(gateway), sendUnix: request(gatewayUnix) };
   });
   const [viaPlatform, viaTraced] = targets.map((t) => t.send);
+  const viaPlatformUnix = targets[0].sendUnix;
   // Warm up (cold start) and find the instance the untraced platform routes to.
   const first = await viaPlatform();
   await first.body.text();
@@ -91,32 +94,36 @@ try {
   const results = [];
   const summary = (xs) => ({ p50Ms: median(xs.map((x) => x.p50)), p99Ms: median(xs.map((x) => x.p99)), rps: median(xs.map((x) => x.rps)) });
   for (const c of levels) {
-    for (const f of [viaSocket, viaPlatform, viaTraced]) await measure(f, c, 1000); // warm-up at this level
+    for (const f of [viaSocket, viaPlatform, viaPlatformUnix, viaTraced]) await measure(f, c, 1000); // warm-up at this level
     const d = [];
     const p = [];
+    const u = [];
     const tr = [];
     for (let r = 0; r < rounds; r++) {
       d.push(await measure(viaSocket, c, seconds * 1000));
       p.push(await measure(viaPlatform, c, seconds * 1000));
+      u.push(await measure(viaPlatformUnix, c, seconds * 1000));
       tr.push(await measure(viaTraced, c, seconds * 1000));
-      log(`  c=${c} round ${r + 1}: direct p50 ${d.at(-1).p50.toFixed(3)} ms ${d.at(-1).rps.toFixed(0)} req/s | platform p50 ${p.at(-1).p50.toFixed(3)} ms ${p.at(-1).rps.toFixed(0)} req/s | traced p50 ${tr.at(-1).p50.toFixed(3)} ms ${tr.at(-1).rps.toFixed(0)} req/s`);
+      log(`  c=${c} round ${r + 1}: direct p50 ${d.at(-1).p50.toFixed(3)} ms ${d.at(-1).rps.toFixed(0)} req/s | platform p50 ${p.at(-1).p50.toFixed(3)} ms ${p.at(-1).rps.toFixed(0)} req/s | platform (unix) p50 ${u.at(-1).p50.toFixed(3)} ms ${u.at(-1).rps.toFixed(0)} req/s | traced p50 ${tr.at(-1).p50.toFixed(3)} ms ${tr.at(-1).rps.toFixed(0)} req/s`);
     }
-    const row = { concurrency: c, direct: summary(d), platform: summary(p), traced: summary(tr), errors: [...d, ...p, ...tr].reduce((s, x) => s + x.errors, 0) };
+    const row = { concurrency: c, direct: summary(d), platform: summary(p), platformUnix: summary(u), traced: summary(tr), errors: [...d, ...p, ...u, ...tr].reduce((s, x) => s + x.errors, 0) };
     row.addedP50Ms = row.platform.p50Ms - row.direct.p50Ms;
     row.throughputRatio = row.platform.rps / row.direct.rps;
+    row.unixAddedP50Ms = row.platformUnix.p50Ms - row.direct.p50Ms;
+    row.unixThroughputRatio = row.platformUnix.rps / row.direct.rps;
     row.tracingAddedP50Ms = row.traced.p50Ms - row.platform.p50Ms;
     results.push(row);
   }
-  for (const t of targets) await t.gateway.close();
+  for (const t of targets) for (const pool of t.pools) await pool.close();
   await direct.close();
 
   if (values.json) console.log(JSON.stringify({ label: values.label, seconds, rounds, results }, null, 2));
   else {
     console.log(`\nwarm path${values.label ? ` (${values.label})` : ''}: median of ${rounds} rounds of ${seconds} s, closed loop`);
-    console.log('conc | direct p50 / p99 ms | platform p50 / p99 ms | added p50 ms | direct req/s | platform req/s | ratio | traced p50 / p99 ms | traced req/s');
+    console.log('conc | direct p50 / p99 ms | platform p50 / p99 ms | added p50 ms | direct req/s | platform req/s | ratio | unix: added p50 ms, req/s, ratio | traced p50 / p99 ms | traced req/s');
     for (const r of results) {
       console.log(
-        `${String(r.concurrency).padStart(4)} | ${r.direct.p50Ms.toFixed(3)} / ${r.direct.p99Ms.toFixed(3)} | ${r.platform.p50Ms.toFixed(3)} / ${r.platform.p99Ms.toFixed(3)} | ${r.addedP50Ms.toFixed(3)} | ${r.direct.rps.toFixed(0)} | ${r.platform.rps.toFixed(0)} | ${(r.throughputRatio * 100).toFixed(0)} % | ${r.traced.p50Ms.toFixed(3)} / ${r.traced.p99Ms.toFixed(3)} | ${r.traced.rps.toFixed(0)}`,
+        `${String(r.concurrency).padStart(4)} | ${r.direct.p50Ms.toFixed(3)} / ${r.direct.p99Ms.toFixed(3)} | ${r.platform.p50Ms.toFixed(3)} / ${r.platform.p99Ms.toFixed(3)} | ${r.addedP50Ms.toFixed(3)} | ${r.direct.rps.toFixed(0)} | ${r.platform.rps.toFixed(0)} | ${(r.throughputRatio * 100).toFixed(0)} % | ${r.unixAddedP50Ms.toFixed(3)}, ${r.platformUnix.rps.toFixed(0)}, ${(r.unixThroughputRatio * 100).toFixed(0)} % | ${r.traced.p50Ms.toFixed(3)} / ${r.traced.p99Ms.toFixed(3)} | ${r.traced.rps.toFixed(0)}`,
       );
     }
     if (results.some((r) => r.errors > 0)) console.log(`errors: ${results.map((r) => r.errors).join(', ')}`);

@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
-import { stat, mkdtemp, writeFile, mkdir } from 'node:fs/promises';
+import { stat, mkdtemp, writeFile, mkdir, readFile } from 'node:fs/promises';
+import { Pool } from 'undici';
 import { tmpdir } from 'node:os';
 import { startTestPlatform, removeState, FIXTURES, EXAMPLES, eventually, type TestPlatform } from './harness.js';
 
@@ -115,6 +116,24 @@ describe('deploy and invoke sandboxed functions', () => {
     await writeFile(join(src, 'index.mjs'), `import { statSync } from 'node:fs'; export async function handler() { return { size: statSync('/var/task/.hivelab-padding').size }; }`);
     expect((await t.deploy(src)).status).toBe(201);
     expect((await t.invoke('padded')).json().size).toBe(3 * 1024 * 1024);
+  });
+
+  it('serves the same API on its Unix socket, tokens included', async () => {
+    const info = JSON.parse(await readFile(join(t.stateDir, 'platform.json'), 'utf8'));
+    expect(info.socket).toBe(t.platform.socket);
+    const client = new Pool('http://localhost', { socketPath: t.platform.socket });
+    try {
+      const call = async (token?: string) => {
+        const res = await client.request({ path: '/invoke/echo-node', method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: '{"via":"uds"}' });
+        return { status: res.statusCode, body: await res.body.json() as any };
+      };
+      expect((await call()).status).toBe(401);
+      const ok = await call(t.platform.tokens.invoke);
+      expect(ok.status).toBe(200);
+      expect(ok.body.event).toEqual({ via: 'uds' });
+    } finally {
+      await client.close();
+    }
   });
 
   it('writes the tokens with mode 0600', async () => {

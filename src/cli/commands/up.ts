@@ -166,7 +166,7 @@ const command: Command = {
       zipkinUrl: values.zipkin,
       otlpUrl: values.otlp,
     });
-    console.log(`Hivelab is up at ${platform.url}`);
+    console.log(`Hivelab is up at ${platform.url} (and on the Unix socket ${platform.socket})`);
     console.log(`  state:  ${paths.root}   tokens: ${paths.tokens}`);
     console.log(`  dashboard: ${platform.url}/  (sign in with the admin token from tokens.json)`);
     console.log(`  try:    npx hivelab ls   |   npx hivelab invoke hello-node --data '{"name":"you"}'`);
