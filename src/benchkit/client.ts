@@ -80,7 +80,6 @@ export interface OpenLoopResult {
 
 interface Target {
   pool: Http1Pool;
-  method: string;
   path: string;
   host: string;
   headers: [string, string][];
@@ -118,14 +117,14 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
     if (!t) {
       const u = new URL(req.url);
       const headers: [string, string][] = [['content-type', 'application/json'], ...Object.entries(req.headers ?? {})];
-      byHeaders.set(req.headers, (t = { pool: poolFor(u), method: 'POST', path: u.pathname + u.search, host: u.host, headers }));
+      byHeaders.set(req.headers, (t = { pool: poolFor(u), path: u.pathname + u.search, host: u.host, headers }));
     }
     return t;
   };
   const bytesOf = (t: Target, body: Buffer): Buffer => {
     if (t.lastBody !== body) {
       t.lastBody = body;
-      t.lastBytes = Buffer.concat([Buffer.from(requestHead(t.method, t.path, t.host, t.headers, body.length, reuse), 'latin1'), body]);
+      t.lastBytes = Buffer.concat([Buffer.from(requestHead('POST', t.path, t.host, t.headers, body.length, reuse), 'latin1'), body]);
     }
     return t.lastBytes!;
   };

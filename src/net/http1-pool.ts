@@ -135,12 +135,12 @@ class Connection implements ResponseSink {
     this.timer = undefined;
     // Free the connection before the handler runs, so a request it sends can reuse it.
     if (this.parser.keepAlive && this.pool.keepAlive) this.pool.released(this);
-    else this.destroy();
+    else this.fail();
     req.handler.onEnd();
   }
 
   /** Ends the connection; the request on it (if any) fails with `err`. */
-  fail(err: Error): void {
+  fail(err?: Error): void {
     if (this.dead) return;
     this.dead = true;
     if (this.timer) clearTimeout(this.timer);
@@ -148,14 +148,7 @@ class Connection implements ResponseSink {
     const req = this.current;
     this.current = undefined;
     this.pool.dropped(this, err);
-    req?.handler.onError(err);
-  }
-
-  destroy(): void {
-    if (this.dead) return;
-    this.dead = true;
-    this.socket.destroy();
-    this.pool.dropped(this);
+    req?.handler.onError(err ?? new Http1ConnectionError('the connection closed'));
   }
 }
 
