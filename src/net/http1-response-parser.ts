@@ -57,14 +57,10 @@ export class ResponseParser {
         case State.Head:
           off = this.readHead(data, off);
           break;
-        case State.Length: {
-          const n = Math.min(this.remaining, data.length - off);
-          this.remaining -= n;
-          this.body(data.subarray(off, off + n));
-          off += n;
+        case State.Length:
+          off = this.counted(data, off);
           if (this.remaining === 0) this.end();
           break;
-        }
         case State.UntilClose:
           this.body(off === 0 ? data : data.subarray(off));
           off = data.length;
@@ -79,14 +75,10 @@ export class ResponseParser {
           this.state = this.remaining === 0 ? State.Trailers : State.ChunkData;
           break;
         }
-        case State.ChunkData: {
-          const n = Math.min(this.remaining, data.length - off);
-          this.remaining -= n;
-          this.body(data.subarray(off, off + n));
-          off += n;
+        case State.ChunkData:
+          off = this.counted(data, off);
           if (this.remaining === 0) this.state = State.ChunkEnd;
           break;
-        }
         case State.ChunkEnd: {
           const [line, next] = this.readLine(data, off);
           off = next;
@@ -112,6 +104,14 @@ export class ResponseParser {
       return;
     }
     if (!this.idle) throw new ResponseParseError('connection closed in the middle of a response');
+  }
+
+  /** Passes on up to `remaining` body bytes from `off`; returns the next offset. */
+  private counted(data: Buffer, off: number): number {
+    const n = Math.min(this.remaining, data.length - off);
+    this.remaining -= n;
+    this.body(data.subarray(off, off + n));
+    return off + n;
   }
 
   private body(chunk: Buffer): void {
