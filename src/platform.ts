@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { mkdir, rm } from 'node:fs/promises';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { statePaths, type StatePaths } from './config/state.js';
 import { DEFAULTS } from './config/defaults.js';
@@ -148,27 +148,31 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     log,
   });
   const host = o.host ?? DEFAULTS.host;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? DEFAULTS.port, host, () => resolve());
-  });
-  url = `http://${host}:${(server.address() as AddressInfo).port}`;
   // The same gateway on a Unix socket, for clients on this host: it skips the loopback TCP stack,
   // which costs the gateway about as much per request as all of its own code (BENCHMARKS.md).
   const socket = join(paths.run, 'gateway.sock');
-  await mkdir(paths.run, { recursive: true });
-  await rm(socket, { force: true });
   const local = createNetServer((conn) => server.emit('connection', conn));
-  await new Promise<void>((resolve, reject) => {
-    local.once('error', reject);
-    local.listen(socket, () => resolve());
-  });
+  const listening = (srv: NetServer): Promise<void> =>
+    new Promise((resolve, reject) => {
+      srv.once('error', reject);
+      srv.once('listening', () => resolve());
+    });
   try {
+    server.listen(o.port ?? DEFAULTS.port, host);
+    await listening(server);
+    url = `http://${host}:${(server.address() as AddressInfo).port}`;
+    await mkdir(paths.run, { recursive: true });
+    await rm(socket, { force: true });
+    local.listen(socket);
+    await listening(local);
     await control.start();
   } catch (err) {
+    // A port in use or a worker that cannot start must not leave the data services running.
     local.close();
     server.close();
+    dashboard.close();
     await services?.stop();
+    await tracing.shutdown();
     throw err;
   }
   for (const dir of o.deploy ?? []) {

@@ -1,6 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { startTestPlatform, removeState, FIXTURES, EXAMPLES, eventually } from './harness.js';
 
 describe('platform lifecycle', () => {
@@ -40,6 +42,30 @@ describe('platform lifecycle', () => {
     await writeFile(join(t.stateDir, 'deployments.json'), '{"functions": {');
     await expect(startTestPlatform({}, t.stateDir)).rejects.toThrow(/deployments\.json is unreadable/);
     await removeState(t.stateDir);
+  });
+
+  it('a port already in use fails the start with EADDRINUSE and leaves no data service running', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as AddressInfo).port;
+    const state = await mkdtemp(join(tmpdir(), 'hivelab-test-'));
+    try {
+      await expect(startTestPlatform({ port }, state)).rejects.toThrow(/EADDRINUSE/);
+      // Redis (--dir) and the S3 server (directory) name the state folder on their command lines.
+      const survivors = async () => {
+        const found: string[] = [];
+        for (const pid of await readdir('/proc')) {
+          if (!/^\d+$/.test(pid)) continue;
+          const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+          if (cmd.includes(state)) found.push(cmd.replace(/\0/g, ' ').slice(0, 120));
+        }
+        return found;
+      };
+      await eventually(async () => (await survivors()).length === 0, 10_000, `no process of ${state} left: ${(await survivors()).join('; ')}`);
+    } finally {
+      blocker.close();
+      await removeState(state);
+    }
   });
 
   it('state files are written whole (no temporary files left behind)', async () => {
