@@ -16,8 +16,3 @@ export function raiseClientPriority(nice: number, log: (line: string) => void): 
   }
 }
 
-/** Parses a --nice value: an integer in [-20, 19]. */
-export function parseNice(text: string): number | undefined {
-  const n = Number(text);
-  return Number.isInteger(n) && n >= -20 && n <= 19 ? n : undefined;
-}

@@ -24,13 +24,19 @@ export class InstanceFailure extends Error {
   }
 }
 
-/** Collects one instance response into an InvocationResult (or the failure that ended it). */
+interface InstanceReply {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** Collects one instance response (or the failure that ended it). */
 class InstanceResponse implements Http1Handler {
-  status = 0;
-  headers: Record<string, string> = {};
+  private status = 0;
+  private readonly headers: Record<string, string> = {};
   private readonly chunks: Buffer[] = [];
   constructor(
-    private readonly resolve: (r: { status: number; headers: Record<string, string>; body: Buffer }) => void,
+    private readonly resolve: (r: InstanceReply) => void,
     private readonly reject: (e: Error) => void,
   ) {}
   onHead(status: number, headers: string[]): void {
@@ -109,7 +115,7 @@ export class QueueProxy {
     const traceparent = inv.trace.traceparent(process) ?? inv.traceparent;
     if (traceparent) headers.push(['traceparent', traceparent]);
     try {
-      const res = await new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>((resolve, reject) => {
+      const res = await new Promise<InstanceReply>((resolve, reject) => {
         this.pool.request(requestHead('POST', '/invoke', 'instance', headers, inv.body.length), inv.body, new InstanceResponse(resolve, reject), remaining);
       });
       process.end(res.status < 400 ? 'ok' : 'error');

@@ -1,5 +1,6 @@
 import { onInterrupt } from '../../benchkit/interrupt.js';
-import { parseNice, raiseClientPriority } from '../../benchkit/client-priority.js';
+import { raiseClientPriority } from '../../benchkit/client-priority.js';
+import { niceOption, niceUsage, parseNice } from '../nice-option.js';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { ExperimentError, loadExperiment, type Experiment } from '../../benchkit/experiment.js';
@@ -25,8 +26,7 @@ Options:
   --state DIR        Hivelab state folder for provider "hivelab" (default: $HIVELAB_STATE or ./.hivelab)
   --namespace NS     Kubernetes namespace for provider "knative" (default: default)
   --no-plots         skip the plots (faster on very large runs)
-  --nice N           the client's scheduling priority, -20..19 (default -10, needs root; 0 leaves
-                     it): on one machine the platform's cold starts would otherwise delay sends
+${niceUsage}
   -h, --help         this text
 
 Exit codes: 0 ok; 1 error; 2 usage or invalid experiment; 3 the client's send lag exceeded
@@ -58,7 +58,7 @@ const command: Command = {
         state: { type: 'string' },
         namespace: { type: 'string' },
         'no-plots': { type: 'boolean', default: false },
-        nice: { type: 'string', default: '-10' },
+        ...niceOption,
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -74,7 +74,6 @@ const command: Command = {
       if (!Number.isInteger(only) || only < 0) throw new UsageError(`--only must be a sub-experiment index ≥ 0, got "${v.only}"`);
     }
     const nice = parseNice(v.nice!);
-    if (nice === undefined) throw new UsageError(`--nice must be an integer from -20 to 19, got "${v.nice}"`);
     const file = resolve(positionals[0]!);
     let exp: Experiment;
     try {

@@ -9,7 +9,8 @@ import { DEFAULT_REPLAY_OPTIONS, planReplay, WITHIN_MINUTE_IATS, type WithinMinu
 import { runReplay } from '../../benchkit/replay/run.js';
 import { statePaths } from '../../config/state.js';
 import { UsageError, parseCommandArgs, type Command } from '../command.js';
-import { parseNice, raiseClientPriority } from '../../benchkit/client-priority.js';
+import { raiseClientPriority } from '../../benchkit/client-priority.js';
+import { niceOption, niceUsage, parseNice } from '../nice-option.js';
 
 const usage = `hivelab replay --trace DIR [options]
 
@@ -30,7 +31,7 @@ Options:
   --state DIR        Hivelab state folder (default: $HIVELAB_STATE or ./.hivelab)
   --plan-only        write plan.json and exit without deploying or sending
   --no-plots         skip plots
-  --nice N           the client's scheduling priority, -20..19 (default -10, needs root; 0 leaves it)
+${niceUsage}
   -h, --help         this text
 
 Exit codes: 0 ok; 1 error; 2 usage; 3 client send lag p99 > 1 ms (results distorted); 130 interrupted.`;
@@ -59,7 +60,7 @@ const command: Command = {
         state: { type: 'string' },
         'plan-only': { type: 'boolean', default: false },
         'no-plots': { type: 'boolean', default: false },
-        nice: { type: 'string', default: '-10' },
+        ...niceOption,
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -70,7 +71,6 @@ const command: Command = {
     }
     if (!v.trace) throw new UsageError('--trace DIR is required');
     const nice = parseNice(v.nice!);
-    if (nice === undefined) throw new UsageError(`--nice must be an integer from -20 to 19, got "${v.nice}"`);
     const iat = (v.iat ?? DEFAULT_REPLAY_OPTIONS.iat) as WithinMinuteIat;
     if (!WITHIN_MINUTE_IATS.includes(iat)) throw new UsageError(`--iat must be one of ${WITHIN_MINUTE_IATS.join(', ')}, got "${v.iat}"`);
     const opts = {
