@@ -7,6 +7,9 @@
  *   POST /v1/invoke/<fn>[?transfer=T]        body = object   → the callee's response, as the gateway gave it
  *   GET  /healthz                                            → 200 ok
  *
+ * put and invoke take the object as the body, or offered on a socket of the SDK's that the sidecar
+ * reads itself (headers `x-hivelab-upload` and `x-hivelab-object-length`; offered-upload.ts).
+ *
  * invoke with transfer xdt is cut-through: the reference goes to the gateway at once, as the event
  * `{"$xdt": ref}`, while the object is still streaming in from the producer, and the consumer's
  * sidecar pulls it as it arrives (only a window of pool buffers is held). storage, redis and
@@ -15,17 +18,18 @@
  */
 import http from 'node:http';
 import fs from 'node:fs';
+import { dirname } from 'node:path';
 import type { Socket } from 'node:net';
-import { PassThrough } from 'node:stream';
 import { forwardGathered } from './gathered-writes.js';
 import { isLocalBody, type LocalObjectBody } from '../xdt/local-retrieval.js';
 import { TransferError } from '../transfer/errors.js';
 import type { TransferServices } from '../transfer/services.js';
-import { normalizeContentType, parseTransfer, readAll, type IncomingObject, type OutgoingObject, type TransferKind } from '../transfer/object-stream.js';
+import { parseTransfer, readAll, type OutgoingObject, type TransferKind } from '../transfer/object-stream.js';
 import { inlineTooLarge } from '../transfer/inline.js';
 import { createXdtObject, ingestXdt, openObject, putObject } from './objects.js';
 import { invokeThroughGateway } from './gateway-client.js';
 import { eventRef } from '../runtime/node/sdk.js';
+import { uploadOf } from './upload.js';
 
 export type { TransferServices } from '../transfer/services.js';
 export { createTransferServices } from '../transfer/services.js';
@@ -37,6 +41,11 @@ export interface SidecarOptions {
   gatewayUrl: string;
   invokeToken: string;
   transfers: TransferServices;
+  /**
+   * A folder the sandbox cannot see, on the same file system as the socket's folder: uploads the SDK
+   * offers on a socket of its own are moved here before the sidecar connects (offered-upload.ts).
+   */
+  uploadDir: string;
   /** the function's transport (manifest) for calls that name none; else the worker's defaults */
   defaultTransfer?: TransferKind;
 }
@@ -109,68 +118,6 @@ async function sendLocal(res: http.ServerResponse, body: LocalObjectBody): Promi
   }
 }
 
-/**
- * An SDK upload. `body` is a stream we may stop reading (or a transport may destroy) without
- * destroying the connection we answer on: a PassThrough, made only when asked for. XDT ingest listens
- * to the request itself (`source`) and skips that hop.
- */
-class Upload implements IncomingObject {
-  readonly size: number;
-  readonly contentType: string;
-  readonly source: http.IncomingMessage;
-  private piped: PassThrough | undefined;
-
-  constructor(private readonly req: http.IncomingMessage) {
-    const len = req.headers['content-length'];
-    this.size = len === undefined ? -1 : Number(len);
-    this.contentType = normalizeContentType(req.headers['content-type']);
-    this.source = req;
-  }
-
-  get body(): PassThrough {
-    if (this.piped) return this.piped;
-    const body = (this.piped = new PassThrough({ highWaterMark: 1 << 20 }));
-    this.req.pipe(body);
-    // a producer that disconnects mid-upload must fail its object, not leave it waiting for bytes forever
-    this.req.on('close', () => {
-      if (!this.req.complete && !body.destroyed) body.destroy(new TransferError('XdtProducerGone', 'the producer disconnected during its upload'));
-    });
-    return body;
-  }
-
-  /** Everything uploaded has been read by whoever read it. */
-  get consumed(): boolean {
-    return this.piped ? this.piped.readableEnded : this.req.complete;
-  }
-
-  /** Stops reading; the rest of the upload is read and dropped, so the connection can still answer. */
-  discard(): void {
-    if (this.piped) {
-      this.req.unpipe(this.piped);
-      this.piped.destroy();
-    }
-    this.req.resume();
-  }
-}
-
-function incoming(req: http.IncomingMessage): Upload {
-  return new Upload(req);
-}
-
-function discard(_req: http.IncomingMessage, obj: Upload): void {
-  obj.discard();
-}
-
-/** Discards the rest of an upload and waits until it has all arrived (or the SDK hung up). */
-function drainUpload(req: http.IncomingMessage, obj: Upload): Promise<void> {
-  if (req.complete || req.destroyed) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    req.once('end', resolve);
-    req.once('close', resolve);
-    discard(req, obj);
-  });
-}
-
 const SOCKET_HIGH_WATER_MARK = 4 * 1024 * 1024;
 
 export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
@@ -191,8 +138,10 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     out?.then((o) => !Buffer.isBuffer(o.body) && o.body.destroy(), () => {});
   }
 
+  const dirs = { runDir: dirname(opts.socketPath), uploadDir: opts.uploadDir };
+
   async function handlePut(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
-    const obj = incoming(req);
+    const obj = uploadOf(req, dirs);
     try {
       const transfer = parseTransfer(url.searchParams.get('transfer'), opts.defaultTransfer ?? ts.defaultPutTransfer);
       const retrievals = Number(url.searchParams.get('retrievals') ?? '1');
@@ -203,7 +152,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     } catch (err) {
       // answer only once the whole upload is in: closing under the SDK's upload would turn this
       // typed error into an EPIPE on its side
-      await drainUpload(req, obj);
+      await obj.settle();
       sendError(res, err);
     }
   }
@@ -220,7 +169,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   }
 
   async function handleInvoke(req: http.IncomingMessage, res: http.ServerResponse, url: URL, fn: string): Promise<void> {
-    const obj = incoming(req);
+    const obj = uploadOf(req, dirs);
     const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
     const callerInvocationId = typeof req.headers['x-hivelab-invocation-id'] === 'string' ? req.headers['x-hivelab-invocation-id'] : undefined;
     let abandonStreamed: (() => void) | undefined;
@@ -232,11 +181,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         if (obj.size > ts.inlineLimitBytes) {
           // Drain the upload to its end rather than reset it, so the SDK reads this error
           // instead of an EPIPE (the body is local and at most a few times the limit).
-          discard(req, obj);
-          await new Promise<void>((resolve) => {
-            req.once('end', resolve);
-            req.once('close', resolve);
-          });
+          await obj.settle();
           throw inlineTooLarge(ts.inlineLimitBytes);
         }
         body = await readAll(obj.body, ts.inlineLimitBytes, () => inlineTooLarge(ts.inlineLimitBytes));
@@ -259,13 +204,13 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         traceparent,
         callerInvocationId,
       });
-      if (!req.complete) {
+      if (!obj.consumed) {
         // The callee answered before taking the whole object (refused: overloaded, unknown, crashed…).
         // Drop the object and drain the rest of the upload before answering, so the SDK reads this
         // answer instead of an EPIPE on a connection closed under its upload.
         abandonStreamed?.();
         abandonStreamed = undefined;
-        await drainUpload(req, obj);
+        await obj.settle();
       }
       const headers: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(upstream.headers)) {
@@ -280,11 +225,11 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     } catch (err) {
       abandonStreamed?.();
       abandonStreamed = undefined;
-      await drainUpload(req, obj);
+      await obj.settle();
       sendError(res, err);
     } finally {
       abandonStreamed?.();
-      if (!obj.consumed) discard(req, obj);
+      if (!obj.consumed) obj.discard();
     }
   }
 
@@ -315,6 +260,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
 
+  fs.mkdirSync(opts.uploadDir, { recursive: true, mode: 0o700 });
   try {
     fs.unlinkSync(opts.socketPath);
   } catch {

@@ -47,7 +47,7 @@ export async function ingestXdt(ts: TransferServices, object: XdtObject, obj: In
   try {
     // waiting for pool buffers is flow control, but bounded: a pool held by objects nobody retrieves
     // must end in a typed error, not a put that hangs until their expiry
-    await object.ingest(obj.source ?? obj.body, ts.streamWindow, AbortSignal.timeout(ts.poolWaitTimeoutMs));
+    await object.ingest(obj.offered ?? obj.source ?? obj.body, ts.streamWindow, AbortSignal.timeout(ts.poolWaitTimeoutMs));
   } catch (err) {
     const e = err instanceof TransferError ? err : new TransferError('XdtProducerGone', (err as Error).message);
     ts.store.abandon(object, e);

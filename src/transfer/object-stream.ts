@@ -2,6 +2,7 @@
 import type { Readable } from 'node:stream';
 import { TransferError } from './errors.js';
 import type { LocalObjectBody } from '../xdt/local-retrieval.js';
+import type { ByteSource } from '../xdt/xdt-object.js';
 
 export interface IncomingObject {
   /** the upload as a stream a transport may consume and destroy */
@@ -11,6 +12,8 @@ export interface IncomingObject {
    * reads it directly, without the extra stream hop `body` costs per piece
    */
   source?: Readable;
+  /** the upload as something that reads itself into XDT's pool buffers (an upload the SDK offered) */
+  offered?: ByteSource;
   /** declared length (content-length of the SDK's upload) */
   size: number;
   contentType: string;

@@ -32,11 +32,12 @@ const transfers = await createTransferServices({
   pool: config.transfers.pool,
   inlineLimitBytes: config.transfers.inlineLimitBytes,
 });
+const runRoot = join(config.stateDir, 'run');
 const manager = new InstanceManager(
   backend,
   {
     workerId: config.workerId,
-    runRoot: join(config.stateDir, 'run'),
+    runRoot,
     logRoot: join(config.stateDir, 'logs'),
     memoryBudgetMB: config.memoryBudgetMB,
   },
@@ -49,6 +50,8 @@ const manager = new InstanceManager(
       gatewayUrl: config.gatewayUrl,
       invokeToken: config.invokeToken,
       transfers,
+      // next to the instances' run folders (same file system), mounted into no sandbox
+      uploadDir: join(runRoot, '.uploads'),
       defaultTransfer: req.manifest.transfer,
     }),
   transfers.ttlMs,

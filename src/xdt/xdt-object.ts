@@ -15,6 +15,29 @@ import type { Readable } from 'node:stream';
 import { TransferError } from '../transfer/errors.js';
 import type { BufferPool } from './buffer-pool.js';
 
+/**
+ * Where an upload that reads itself writes (a socket with an `onread` buffer): straight into the
+ * object's pool buffers, with no chunk of its own in between.
+ */
+export interface ByteTarget {
+  /** where the next bytes go (at most what the object still lacks), or undefined while no buffer is free */
+  space(): Buffer | undefined;
+  /** `n` bytes were written at the start of the last `space()` */
+  wrote(n: number): void;
+  /** resolves once `space()` has room again (or rejects when the object failed) */
+  room(): Promise<void>;
+}
+
+/** An upload that reads itself into a ByteTarget; resolves once it has written the object's whole size. */
+export interface ByteSource {
+  readInto(target: ByteTarget): Promise<void>;
+  /**
+   * Stops reading at once. The kernel writes into the last buffer handed out whenever data arrives,
+   * so this must run before that buffer can go back to the pool.
+   */
+  stop(): void;
+}
+
 /** Where a retrieval writes; `flushed` fires once the sink no longer needs the chunk's memory. */
 export interface ChunkSink {
   write(chunk: Buffer, flushed: () => void): boolean;
@@ -86,8 +109,9 @@ export class XdtObject {
    * listened to, never destroyed, so the sidecar can still answer on its connection after a failure;
    * it is paused whenever the object waits for a buffer (backpressure to the producer). Event-driven
    * rather than `for await`: no promise and no extra stream hop per piece of a 100 MB upload.
+   * A ByteSource (an upload the sidecar reads itself) writes straight into the buffers instead.
    */
-  async ingest(source: Readable, streamWindow: number, signal?: AbortSignal): Promise<void> {
+  async ingest(source: Readable | ByteSource, streamWindow: number, signal?: AbortSignal): Promise<void> {
     try {
       const bufs =
         this.size > 0 && this.size < this.pool.bufferBytes
@@ -99,7 +123,12 @@ export class XdtObject {
       }
       this.owned = bufs;
       this.spare = bufs.slice().reverse();
-      await this.readUpload(source);
+      if ('readInto' in source) {
+        this.byteSource = source;
+        await source.readInto(this.target);
+      } else {
+        await this.readUpload(source);
+      }
       if (this.written !== this.size) {
         throw new TransferError('XdtProducerGone', `producer upload ended after ${this.written} of ${this.size} B`);
       }
@@ -158,23 +187,45 @@ export class XdtObject {
   }
 
   private cur: Chunk | undefined;
+  private byteSource: ByteSource | undefined;
+
+  /** The unfilled tail of the current buffer, bounded by what the object still lacks; a spare buffer when full. */
+  private space(): Buffer | undefined {
+    let cur = this.cur;
+    if (!cur || cur.len === cur.buf.length) {
+      const b = this.spare.pop();
+      if (!b) return undefined;
+      cur = this.cur = { buf: b, len: 0, pending: 0, fullyRead: false };
+      this.chunks.push(cur);
+    }
+    return cur.buf.subarray(cur.len, cur.len + Math.min(cur.buf.length - cur.len, this.size - this.written));
+  }
+
+  private wrote(n: number): void {
+    this.cur!.len += n;
+    this.written += n;
+  }
+
+  private readonly target: ByteTarget = {
+    space: () => this.space(),
+    wrote: (n) => {
+      this.wrote(n);
+      this.notify();
+    },
+    room: async () => {
+      this.spare.push(await this.nextBuffer());
+    },
+  };
 
   /** Copies what fits in the buffers at hand; returns how far into `data` it got. */
   private copyIn(data: Buffer, from: number): number {
     let off = from;
     while (off < data.length) {
-      let cur = this.cur;
-      if (!cur || cur.len === cur.buf.length) {
-        const b = this.spare.pop();
-        if (!b) return off;
-        cur = this.cur = { buf: b, len: 0, pending: 0, fullyRead: false };
-        this.chunks.push(cur);
-      }
-      const n = Math.min(data.length - off, cur.buf.length - cur.len);
-      data.copy(cur.buf, cur.len, off, off + n);
-      cur.len += n;
+      const to = this.space();
+      if (!to) return off;
+      const n = data.copy(to, 0, off, Math.min(data.length, off + to.length));
+      this.wrote(n);
       off += n;
-      this.written += n;
     }
     return off;
   }
@@ -241,6 +292,7 @@ export class XdtObject {
 
   fail(err: TransferError): void {
     if (!this.error) this.error = err;
+    this.byteSource?.stop();
     this.notify();
   }
 
@@ -248,6 +300,7 @@ export class XdtObject {
   free(): void {
     if (this.freed) return;
     this.freed = true;
+    this.byteSource?.stop();
     const bufs = this.owned;
     this.owned = [];
     this.spare = [];

@@ -80,7 +80,10 @@ describe('launch plan (pure)', () => {
     expect(env.A).toBe('1');
     expect(env.EXTRA).toBe('y');
     expect(env.NODE_EXTRA_CA_CERTS).toBeUndefined();
-    expect(Object.keys(env).filter((k) => !/^(HIVELAB_|PYTHON|PATH$|HOME$|TMPDIR$|LANG$|A$|EXTRA$)/.test(k))).toEqual([]);
+    expect(env.GLIBC_TUNABLES).toContain('glibc.malloc.mmap_max=0');
+    expect(Object.keys(env).filter((k) => !/^(HIVELAB_|PYTHON|PATH$|HOME$|TMPDIR$|LANG$|GLIBC_TUNABLES$|A$|EXTRA$)/.test(k))).toEqual([]);
+    // a function may set its own malloc tuning
+    expect(runtimeEnv(spec({ env: { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' } })).GLIBC_TUNABLES).toBe('glibc.malloc.arena_max=1');
   });
 
   test('hostname and cpu shares', () => {

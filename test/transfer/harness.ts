@@ -66,6 +66,7 @@ export class Harness {
       gatewayUrl: this.gatewayUrl,
       invokeToken: INVOKE_TOKEN,
       transfers: this.workers[worker]!,
+      uploadDir: path.join(this.dir, '.uploads'),
     });
     const inst = { instanceId, socketPath, sidecar, sdk: sdkFor({ invocationId: `inv-${instanceId}`, functionName: name, sidecar: socketPath }) };
     this.instances.push(inst);

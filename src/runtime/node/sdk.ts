@@ -6,15 +6,18 @@
  * part of the queue-proxy) over the Unix socket named by HIVELAB_SIDECAR. Every transport (inline,
  * storage, redis, xdt) is the sidecar's business; user code only ever holds opaque reference strings.
  *
- * Sidecar protocol (HTTP/1.1 over the Unix socket; mirrored by src/sidecar/protocol.ts):
+ * Sidecar protocol (HTTP/1.1 over the Unix socket; served by src/sidecar/index.ts):
  *   POST /v1/put?retrievals=N[&transfer=T]   body = object   → 200 {"ref": "<opaque>"}
  *   POST /v1/get                             body = ref      → 200 body = object
  *   POST /v1/invoke/<fn>[?transfer=T]        body = object   → the callee's response
+ * From 1 MiB, put and invoke send no body but offer the object on a socket of their own
+ * (`x-hivelab-upload`, `x-hivelab-object-length`; sdk-upload-offer.ts).
  * Objects travel as `application/octet-stream` (bytes) or `application/json` (any JSON value);
  * responses carry `text/plain` for strings. Errors: non-2xx with `{"error":{"type","message"}}`.
  */
 import http from 'node:http';
 import { postAndReadInto, ReadIntoError } from './sdk-read-into.js';
+import { OFFER_MIN_BYTES, offerUpload, type UploadOffer } from './sdk-upload-offer.js';
 
 /** The invocation this SDK instance acts for (forwarded so traces and logs line up). */
 export interface SdkInvocation {
@@ -74,11 +77,12 @@ interface SidecarResponse {
   body: Buffer;
 }
 
-function request(path: string, body: Buffer, contentType: string, inv: SdkInvocation): Promise<SidecarResponse> {
+function request(path: string, body: Buffer, contentType: string, inv: SdkInvocation, offered?: { name: string; length: number }): Promise<SidecarResponse> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = {
       'content-type': contentType,
       'content-length': body.length,
+      ...(offered && { 'x-hivelab-upload': offered.name, 'x-hivelab-object-length': offered.length }),
       'x-hivelab-invocation-id': inv.invocationId,
       'x-hivelab-function': inv.functionName,
     };
@@ -126,6 +130,22 @@ function request(path: string, body: Buffer, contentType: string, inv: SdkInvoca
   });
 }
 
+/** put and invoke: a large object is offered on a socket of ours for the sidecar to read (sdk-upload-offer.ts). */
+async function upload(path: string, body: Buffer, contentType: string, inv: SdkInvocation): Promise<SidecarResponse> {
+  if (body.length < OFFER_MIN_BYTES) return request(path, body, contentType, inv);
+  let offer: UploadOffer;
+  try {
+    offer = await offerUpload(sidecarPath(inv), body);
+  } catch {
+    return request(path, body, contentType, inv); // a run folder that takes no socket: push it
+  }
+  try {
+    return await request(path, Buffer.alloc(0), contentType, inv, { name: offer.name, length: body.length });
+  } finally {
+    offer.close();
+  }
+}
+
 /** get: the object lands in one buffer, read straight off the socket (sdk-read-into.ts). */
 async function getInto(ref: string, inv: SdkInvocation): Promise<SidecarResponse> {
   const headers: Record<string, string> = {
@@ -165,7 +185,7 @@ export function sdkFor(inv: SdkInvocation): HivelabSdk {
   return {
     async invoke(fn, obj, opts) {
       const { body, contentType } = encodeObject(obj);
-      const res = await request(`/v1/invoke/${encodeURIComponent(fn)}${query({ transfer: opts?.transfer })}`, body, contentType, inv);
+      const res = await upload(`/v1/invoke/${encodeURIComponent(fn)}${query({ transfer: opts?.transfer })}`, body, contentType, inv);
       if (res.status < 200 || res.status >= 300) throw toError(res);
       return decodeObject(res.body, res.contentType);
     },
@@ -182,7 +202,7 @@ export function sdkFor(inv: SdkInvocation): HivelabSdk {
       let res: SidecarResponse | undefined;
       for (let attempt = 1; !res; attempt++) {
         try {
-          res = await request(path, body, contentType, inv);
+          res = await upload(path, body, contentType, inv);
         } catch (err) {
           if (!(err instanceof HivelabSdkError) || err.type !== 'SidecarUnavailable' || attempt >= 3) throw err;
           await new Promise((r) => setTimeout(r, 20 * attempt));

@@ -49,7 +49,7 @@ async function handle(msg: { cmd: string; [k: string]: unknown }): Promise<unkno
       const socketPath = path.join(cfg!.runDir, `${instanceId}.sock`);
       sidecars.set(
         instanceId,
-        await startSidecar({ socketPath, instanceId, functionName: String(msg.functionName), gatewayUrl: cfg!.gatewayUrl, invokeToken: cfg!.invokeToken, transfers: ts! }),
+        await startSidecar({ socketPath, instanceId, functionName: String(msg.functionName), gatewayUrl: cfg!.gatewayUrl, invokeToken: cfg!.invokeToken, transfers: ts!, uploadDir: path.join(cfg!.runDir, '.uploads') }),
       );
       return { socketPath };
     }
