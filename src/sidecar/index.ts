@@ -219,7 +219,11 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       res.writeHead(upstream.statusCode ?? 502, headers);
       await new Promise<void>((resolve) => {
         upstream.on('error', () => res.destroy());
-        res.on('close', () => resolve());
+        res.on('close', () => {
+          // an SDK gone mid-answer: drop the rest rather than leave a kept-alive connection stuck on it
+          if (!upstream.complete) upstream.destroy();
+          resolve();
+        });
         upstream.pipe(res);
       });
     } catch (err) {
