@@ -1,6 +1,6 @@
 /**
- * The SDK's `get`, the hot half of every transfer: the object is read from the sidecar's Unix socket
- * straight into one buffer of its announced size. A plain http.request would have the kernel copy
+ * Every SDK call to the sidecar, and above all `get`, the hot half of every transfer: the answer is
+ * read from the sidecar's Unix socket straight into one buffer of its announced size. A plain http.request would have the kernel copy
  * each 64 KiB into a fresh chunk, run the HTTP parser and a 'data' event per chunk, then copy every
  * chunk again into the result (and leave 100 MB of garbage per 100 MB object). With the socket's
  * `onread` buffer pointing at the unfilled tail of the result, there is one copy (kernel → result)
@@ -17,7 +17,10 @@ export interface RawResponse {
   body: Buffer;
 }
 
-/** A failure before any answer (connect) or during it (broken off); sdk.ts maps them to typed errors. */
+/**
+ * A failure before any answer (`connect`: nothing was answered, so the call may be repeated) or
+ * during it (`response`: broken off); sdk.ts maps them to typed errors.
+ */
 export class ReadIntoError extends Error {
   constructor(
     readonly phase: 'connect' | 'response',
@@ -39,7 +42,6 @@ export function postAndReadInto(socketPath: string, path: string, headers: Recor
     let got = 0;
     let status = 0;
     let contentType: string | undefined;
-    let connected = false;
     let settled = false;
     const finish = (err: Error | undefined, res?: RawResponse) => {
       if (settled) return;
@@ -107,17 +109,24 @@ export function postAndReadInto(socketPath: string, path: string, headers: Recor
       },
     });
     sock.on('connect', () => {
-      connected = true;
       let req = `POST ${path} HTTP/1.1\r\nhost: sidecar\r\nconnection: close\r\ncontent-length: ${body.length}\r\n`;
       for (const [k, v] of Object.entries(headers)) req += `${k}: ${clean(v)}\r\n`;
+      // head and body in one writev
+      sock.cork();
       sock.write(req + '\r\n');
       sock.write(body);
+      sock.uncork();
     });
+    // an answer cut short is `response`; one that never started (refused, or the upload broke before
+    // the sidecar said anything) is `connect`
+    const answered = () => headLen > 0 || whole !== undefined;
     sock.on('error', (err) =>
-      finish(connected ? new ReadIntoError('response', `object transfer broke off after ${got} B: ${err.message}`) : new ReadIntoError('connect', err.message)),
+      finish(answered() ? new ReadIntoError('response', `object transfer broke off after ${got} B: ${err.message}`) : new ReadIntoError('connect', err.message)),
     );
     sock.on('close', () => {
-      if (!complete()) finish(new ReadIntoError('response', `object transfer broke off after ${got}${whole ? ` of ${whole.length}` : ''} B`));
+      if (complete()) return;
+      if (!answered()) finish(new ReadIntoError('connect', 'the sidecar closed the connection without an answer'));
+      else finish(new ReadIntoError('response', `object transfer broke off after ${got}${whole ? ` of ${whole.length}` : ''} B`));
     });
   });
 }

@@ -15,8 +15,7 @@
  * Objects travel as `application/octet-stream` (bytes) or `application/json` (any JSON value);
  * responses carry `text/plain` for strings. Errors: non-2xx with `{"error":{"type","message"}}`.
  */
-import http from 'node:http';
-import { postAndReadInto, ReadIntoError } from './sdk-read-into.js';
+import { postAndReadInto, ReadIntoError, type RawResponse } from './sdk-read-into.js';
 import { OFFER_MIN_BYTES, offerUpload, type UploadOffer } from './sdk-upload-offer.js';
 
 /** The invocation this SDK instance acts for (forwarded so traces and logs line up). */
@@ -71,63 +70,28 @@ export function decodeObject(body: Buffer, contentType: string | undefined): unk
   return body;
 }
 
-interface SidecarResponse {
-  status: number;
-  contentType: string | undefined;
-  body: Buffer;
-}
+type SidecarResponse = RawResponse;
 
-function request(path: string, body: Buffer, contentType: string, inv: SdkInvocation, offered?: { name: string; length: number }): Promise<SidecarResponse> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = {
-      'content-type': contentType,
-      'content-length': body.length,
-      ...(offered && { 'x-hivelab-upload': offered.name, 'x-hivelab-object-length': offered.length }),
-      'x-hivelab-invocation-id': inv.invocationId,
-      'x-hivelab-function': inv.functionName,
-    };
-    if (inv.traceparent) headers.traceparent = inv.traceparent;
-    let settled = false;
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      reject(err);
-    };
-    let responded = false;
-    const req = http.request({ socketPath: sidecarPath(inv), method: 'POST', path, headers, agent: false }, (res) => {
-      responded = true;
-      const ct = res.headers['content-type'];
-      const declared = res.headers['content-length'] === undefined ? -1 : Number(res.headers['content-length']);
-      // large objects: one allocation of the announced size instead of a list of chunks plus a concat
-      const whole = declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
-      const chunks: Buffer[] = [];
-      let got = 0;
-      res.on('data', (c: Buffer) => {
-        if (whole && got + c.length <= whole.length) c.copy(whole, got);
-        else chunks.push(c);
-        got += c.length;
-      });
-      res.on('error', () => fail(new HivelabSdkError('TransferAborted', `object transfer broke off after ${got} B`, 0)));
-      res.on('close', () => {
-        if (!res.complete) fail(new HivelabSdkError('TransferAborted', `object transfer broke off after ${got} B`, 0));
-      });
-      res.on('end', () => {
-        if (settled) return;
-        if (whole && got !== whole.length) {
-          fail(new HivelabSdkError('TransferAborted', `object transfer broke off after ${got} of ${whole.length} B`, 0));
-          return;
-        }
-        settled = true;
-        resolve({ status: res.statusCode ?? 0, contentType: Array.isArray(ct) ? ct[0] : ct, body: whole ?? Buffer.concat(chunks) });
-      });
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      // an upload cut short after the sidecar answered (it refused early): the answer is what counts
-      if (responded) return;
-      fail(new HivelabSdkError('SidecarUnavailable', `cannot reach the instance sidecar at ${sidecarPath(inv)} (${path.split('?')[0]}): ${err.message}`, 0));
-    });
-    req.end(body);
-  });
+/** One call to the sidecar; the answer lands in one buffer (sdk-read-into.ts). */
+async function request(path: string, body: Buffer, contentType: string, inv: SdkInvocation, offered?: { name: string; length: number }): Promise<SidecarResponse> {
+  const headers: Record<string, string> = {
+    'content-type': contentType,
+    'x-hivelab-invocation-id': inv.invocationId,
+    'x-hivelab-function': inv.functionName,
+  };
+  if (offered) {
+    headers['x-hivelab-upload'] = offered.name;
+    headers['x-hivelab-object-length'] = String(offered.length);
+  }
+  if (inv.traceparent) headers.traceparent = inv.traceparent;
+  try {
+    return await postAndReadInto(sidecarPath(inv), path, headers, body);
+  } catch (err) {
+    if (err instanceof ReadIntoError && err.phase === 'connect') {
+      throw new HivelabSdkError('SidecarUnavailable', `cannot reach the instance sidecar at ${sidecarPath(inv)} (${path.split('?')[0]}): ${err.message}`, 0);
+    }
+    throw new HivelabSdkError('TransferAborted', (err as Error).message, 0);
+  }
 }
 
 /** put and invoke: a large object is offered on a socket of ours for the sidecar to read (sdk-upload-offer.ts). */
@@ -143,24 +107,6 @@ async function upload(path: string, body: Buffer, contentType: string, inv: SdkI
     return await request(path, Buffer.alloc(0), contentType, inv, { name: offer.name, length: body.length });
   } finally {
     offer.close();
-  }
-}
-
-/** get: the object lands in one buffer, read straight off the socket (sdk-read-into.ts). */
-async function getInto(ref: string, inv: SdkInvocation): Promise<SidecarResponse> {
-  const headers: Record<string, string> = {
-    'content-type': 'text/plain; charset=utf-8',
-    'x-hivelab-invocation-id': inv.invocationId,
-    'x-hivelab-function': inv.functionName,
-  };
-  if (inv.traceparent) headers.traceparent = inv.traceparent;
-  try {
-    return await postAndReadInto(sidecarPath(inv), '/v1/get', headers, Buffer.from(ref, 'utf8'));
-  } catch (err) {
-    if (err instanceof ReadIntoError && err.phase === 'connect') {
-      throw new HivelabSdkError('SidecarUnavailable', `cannot reach the instance sidecar at ${sidecarPath(inv)} (/v1/get): ${err.message}`, 0);
-    }
-    throw new HivelabSdkError('TransferAborted', (err as Error).message, 0);
   }
 }
 
@@ -213,7 +159,7 @@ export function sdkFor(inv: SdkInvocation): HivelabSdk {
     },
     async get(ref) {
       if (typeof ref !== 'string' || ref.length === 0) throw new HivelabSdkError('XdtRefInvalid', 'reference must be a non-empty string', 0);
-      const res = await getInto(ref, inv);
+      const res = await request('/v1/get', Buffer.from(ref, 'utf8'), 'text/plain; charset=utf-8', inv);
       if (res.status < 200 || res.status >= 300) throw toError(res);
       return decodeObject(res.body, res.contentType);
     },
