@@ -3,6 +3,12 @@ import type { Invocation } from '../queue-proxy/invocation.js';
 
 export interface Buffered<T> {
   inv: Invocation;
+  /**
+   * The instance this invocation waits for: one started for it whose sidecar is already pulling the
+   * object its event refers to (XDT, thesis §6.4.1). A reference is retrieved once, so no other
+   * instance could serve it.
+   */
+  pinned?: T;
   /** Hands the invocation to an instance; called at most once. */
   release: (to: T) => void;
   fail: (err: Error) => void;
@@ -59,9 +65,28 @@ export class RequestBuffer<T> {
     });
   }
 
-  /** Takes the oldest waiting invocation. */
+  /** Takes the oldest waiting invocation that is not pinned to an instance. */
   shift(): Buffered<T> | undefined {
-    return this.items.shift();
+    const i = this.items.findIndex((b) => b.pinned === undefined);
+    return i < 0 ? undefined : this.items.splice(i, 1)[0];
+  }
+
+  /** Takes the oldest invocation pinned to `to`. */
+  takePinned(to: T): Buffered<T> | undefined {
+    const i = this.items.findIndex((b) => b.pinned === to);
+    return i < 0 ? undefined : this.items.splice(i, 1)[0];
+  }
+
+  /** Pins the oldest unpinned invocation that `accept`s to `to`, and returns it. */
+  pin(to: T, accept: (inv: Invocation) => boolean): Buffered<T> | undefined {
+    const b = this.items.find((x) => x.pinned === undefined && accept(x.inv));
+    if (b) b.pinned = to;
+    return b;
+  }
+
+  /** `from` will never serve: what was pinned to it waits for any instance again. */
+  unpin(from: T): void {
+    for (const b of this.items) if (b.pinned === from) b.pinned = undefined;
   }
 
   failAll(err: Error): void {

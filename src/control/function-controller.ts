@@ -4,11 +4,12 @@ import type { WorkerHandle } from './worker-handle.js';
 import type { ExitInfo } from '../sandbox/backend.js';
 import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
 import { QueueProxy, InstanceFailure } from '../queue-proxy/queue-proxy.js';
-import { RequestBuffer } from '../activator/request-buffer.js';
+import { RequestBuffer, type Buffered } from '../activator/request-buffer.js';
 import { lbPolicyFor, pickInstance } from '../activator/load-balancing.js';
 import { HttpError } from '../gateway/errors.js';
 import { newInstanceId } from '../util/ids.js';
 import { InstanceRecord } from './instance-record.js';
+import { referenceEvent } from '../transfer/reference-event.js';
 import type { ScalingSpec } from '../manifest/schema.js';
 import {
   createPolicy,
@@ -123,7 +124,7 @@ export class FunctionController {
           SpanNames.coldStart,
           inst.createdAt,
           inst.readyAt ?? Date.now(),
-          { [Attr.coldStartMode]: inst.mode, [Attr.instanceId]: inst.id },
+          { [Attr.coldStartMode]: inst.mode, [Attr.instanceId]: inst.id, ...(inst.prefetching && { [Attr.xdtPrefetch]: true }) },
           queued,
         );
         addPhaseTimings(inv.trace, inst.phases, span);
@@ -173,10 +174,21 @@ export class FunctionController {
     const policy = lbPolicyFor(this.deployment.manifest.concurrency);
     while (this.buffer.length > 0) {
       const routable = this.routable();
-      const i = pickInstance(policy, routable, this.cursor);
-      if (i < 0) break;
-      const inst = routable[i]!;
-      const next = this.buffer.shift()!;
+      let inst: InstanceRecord | undefined;
+      let next: Buffered<InstanceRecord> | undefined;
+      // first the invocations whose objects these very instances are already pulling
+      for (const r of routable) {
+        if (r.inFlight < r.capacity && (next = this.buffer.takePinned(r))) {
+          inst = r;
+          break;
+        }
+      }
+      if (!inst || !next) {
+        const i = pickInstance(policy, routable, this.cursor);
+        next = i < 0 ? undefined : this.buffer.shift();
+        if (!next) break;
+        inst = routable[i]!;
+      }
       inst.reserved++;
       // An invocation that waited for this instance to start paid the cold start.
       if (inst.served === 0 && inst.reserved + (inst.qp?.inFlight ?? 0) <= inst.concurrency) next.inv.cold = true;
@@ -243,6 +255,9 @@ export class FunctionController {
     }
     const inst = new InstanceRecord(newInstanceId(d.name), d.name, d.version, worker, d.manifest.concurrency);
     this.instances.push(inst);
+    // A waiting invocation whose event refers to an object goes to this instance, whose sidecar
+    // starts pulling the object while the runtime starts (thesis §6.4.1).
+    const prefetchFor = this.buffer.pin(inst, (inv) => referenceEvent(inv.body, inv.contentType) !== undefined);
     this.deps.emit({ type: 'instance', functionName: d.name, instanceId: inst.id, state: 'starting' });
     worker
       .startInstance({
@@ -252,11 +267,13 @@ export class FunctionController {
         functionDir: d.dir,
         manifest: d.manifest,
         coldStart: this.deps.coldStartMode(d),
+        ...(prefetchFor && { prefetch: { body: prefetchFor.inv.body.toString('utf8'), contentType: prefetchFor.inv.contentType } }),
       })
       .then(
         (started) => {
           if (inst.state !== 'starting') {
             // Recycled while it was starting (scale-down, removal): the worker did not know it yet.
+            this.buffer.unpin(inst);
             if (inst.state === 'draining') void inst.worker.stopInstance(inst.id, true).catch(() => {});
             return;
           }
@@ -270,6 +287,7 @@ export class FunctionController {
           inst.timings = started.timings;
           inst.phases = started.phases;
           inst.mode = started.mode;
+          inst.prefetching = started.prefetching === true;
           inst.state = 'ready';
           inst.readyAt = Date.now();
           this.deps.emit({
@@ -316,6 +334,7 @@ export class FunctionController {
 
   private forget(inst: InstanceRecord, info: ExitInfo): void {
     inst.markDead(info);
+    this.buffer.unpin(inst);
     const idx = this.instances.indexOf(inst);
     if (idx >= 0) this.instances.splice(idx, 1);
     this.deps.emit({ type: 'instance', functionName: this.name, instanceId: inst.id, state: 'dead', detail: info.reason });

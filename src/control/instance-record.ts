@@ -18,6 +18,8 @@ export class InstanceRecord {
   mode = 'boot';
   timings?: StartTimings;
   phases?: PhaseTiming[];
+  /** Its sidecar pulled the object of the invocation it was started for while it started. */
+  prefetching = false;
   pid?: number;
   exitInfo?: ExitInfo;
   workerDied = false;

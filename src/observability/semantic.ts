@@ -30,6 +30,8 @@ export const Attr = {
   faultsOnDemand: 'hivelab.ws.faults_on_demand',
   wsBytes: 'hivelab.ws.bytes',
   xdtBytes: 'hivelab.xdt.bytes',
+  /** The instance's sidecar pulled the event's object while the instance cold-started (thesis §6.4.1). */
+  xdtPrefetch: 'hivelab.xdt.prefetch',
   xdtDirection: 'hivelab.xdt.direction',
   statusCode: 'http.response.status_code',
 } as const;

@@ -28,7 +28,7 @@ import { parseTransfer, readAll, type OutgoingObject, type TransferKind } from '
 import { inlineTooLarge } from '../transfer/inline.js';
 import { createXdtObject, ingestXdt, openObject, putObject } from './objects.js';
 import { invokeThroughGateway } from './gateway-client.js';
-import { eventRef } from '../runtime/node/sdk.js';
+import { referenceEvent } from '../transfer/reference-event.js';
 import { uploadOf } from './upload.js';
 
 export type { TransferServices } from '../transfer/services.js';
@@ -56,9 +56,9 @@ export interface Sidecar {
    * Called by the worker with an invocation's body as it hands it to a (possibly still cold-starting)
    * instance: when the body is a reference event (`{"$xdt": ref}` / `{"$ref": ref}`), the sidecar
    * starts pulling the object now (thesis §6.4.1), and the shim's later `get` of that reference is
-   * served from the pull already under way. Anything else is ignored. Never throws.
+   * served from the pull already under way. Anything else is ignored (false). Never throws.
    */
-  prefetch(body: Buffer, contentType?: string): void;
+  prefetch(body: Buffer, contentType?: string): boolean;
   /** XDT objects of this instance that may still be retrieved: keep the instance alive while > 0 */
   pendingObjects(): number;
 }
@@ -279,18 +279,15 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   return {
     pendingObjects: () => ts.store.pendingObjects(opts.instanceId),
     prefetch(body, contentType) {
-      try {
-        if (body.length > 64 * 1024 || !(contentType ?? 'application/json').toLowerCase().startsWith('application/json')) return;
-        const ref = eventRef(JSON.parse(body.toString('utf8')));
-        if (ref === undefined || prefetched.has(ref)) return;
-        const out = openObject(ts, ref);
-        out.catch(() => {}); // the error is reported to the get that claims it
-        const timer = setTimeout(() => dropPrefetched(ref), PREFETCH_CLAIM_MS);
-        timer.unref();
-        prefetched.set(ref, { out, timer });
-      } catch {
-        // not a reference event
-      }
+      const ref = referenceEvent(body, contentType);
+      if (ref === undefined) return false;
+      if (prefetched.has(ref)) return true;
+      const out = openObject(ts, ref);
+      out.catch(() => {}); // the error is reported to the get that claims it
+      const timer = setTimeout(() => dropPrefetched(ref), PREFETCH_CLAIM_MS);
+      timer.unref();
+      prefetched.set(ref, { out, timer });
+      return true;
     },
     close() {
       closed ??= new Promise<void>((resolve) => {

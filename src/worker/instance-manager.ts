@@ -12,6 +12,8 @@ import { CriuInstance } from '../snapshot/instance.js';
 export interface InstanceSidecar {
   close(): Promise<void>;
   pendingObjects(): number;
+  /** Starts pulling the object an event refers to; false when the event refers to none. */
+  prefetch(body: Buffer, contentType?: string): boolean;
 }
 
 interface Running {
@@ -60,8 +62,11 @@ export class InstanceManager {
     let mode: ColdStartMode = 'boot';
     let snapshot: SnapshotStats | undefined;
     let phases: StartedInstance['phases'] | undefined;
+    let prefetching = false;
     try {
       sidecar = await this.startSidecar?.(req, runDir);
+      // the pull of the event's object overlaps the cold start (thesis §6.4.1)
+      prefetching = req.prefetch !== undefined && sidecar?.prefetch(Buffer.from(req.prefetch.body, 'utf8'), req.prefetch.contentType) === true;
       const spec = {
         instanceId: req.instanceId,
         manifest: req.manifest,
@@ -96,6 +101,7 @@ export class InstanceManager {
       phases: phases ?? instance.phases ?? [{ name: SpanNames.sandboxStart, startEpochMs: startedAt, endEpochMs: Date.now() }],
       mode,
       ...(snapshot ? { snapshot } : {}),
+      ...(prefetching ? { prefetching } : {}),
     };
   }
 

@@ -20,6 +20,11 @@ export interface StartRequest {
   functionDir: string;
   manifest: FunctionManifest;
   coldStart: ColdStartMode;
+  /**
+   * The event of the invocation this instance is started for, when it refers to an object
+   * (`{"$xdt": ref}` / `{"$ref": ref}`): the sidecar starts pulling it while the runtime starts.
+   */
+  prefetch?: { body: string; contentType?: string };
 }
 
 export interface StopRequest {
@@ -47,6 +52,8 @@ export interface StartedInstance {
   mode: ColdStartMode | 'boot';
   /** Snapshot and working-set figures of the function after this start (snapshot modes; for the dashboard). */
   snapshot?: SnapshotStats;
+  /** The sidecar began pulling the object of the start request's `prefetch` event. */
+  prefetching?: boolean;
 }
 
 export interface InstanceStats {
