@@ -51,3 +51,35 @@ it('Python put → Node get and Node put → Python get, byte-for-byte; typed er
   const { createHash } = await import('node:crypto');
   expect(JSON.parse(out)).toEqual({ n: data.length, sha: createHash('sha256').update(data).digest('hex'), j: { hello: ['wörld', 1] }, err: 'XdtRefExhausted' });
 });
+
+it('a large Python put is offered on a socket of its own; the sidecar reads it and nothing is left behind', async () => {
+  const p = await h.instance(0, 'py-offer');
+  const c = await h.instance(1, 'node-offer-consumer');
+  const fs = await import('node:fs/promises');
+  const out = await py(
+    [
+      'import hashlib, json, os, hivelab_sdk as s',
+      'data = os.urandom(5 * 1024 * 1024 + 7)',
+      'sdk = s.sdk_for("inv3", None, "py")',
+      // the offer itself: whoever connects first gets the bytes, then the socket is gone
+      'o = s._UploadOffer(os.environ["HIVELAB_SIDECAR"], b"abc")',
+      'import socket',
+      'k = socket.socket(socket.AF_UNIX); k.connect(o._path); got = b""',
+      'while True:',
+      '    b = k.recv(65536)',
+      '    if not b: break',
+      '    got += b',
+      'o.close()',
+      'print(json.dumps({"ref": sdk.put(data, transfer="xdt"), "sha": hashlib.sha256(data).hexdigest(), "n": len(data), "offer": got.decode(), "left": os.path.exists(o._path)}))',
+    ].join('\n'),
+    { HIVELAB_SIDECAR: p.socketPath },
+  );
+  const r = JSON.parse(out) as { ref: string; sha: string; n: number; offer: string; left: boolean };
+  expect(r.offer).toBe('abc');
+  expect(r.left).toBe(false);
+  const got = (await c.sdk.get(r.ref)) as Buffer;
+  const { createHash } = await import('node:crypto');
+  expect(got.length).toBe(r.n);
+  expect(createHash('sha256').update(got).digest('hex')).toBe(r.sha);
+  expect((await fs.readdir(h.dir)).filter((f) => f.startsWith('up-'))).toEqual([]);
+});

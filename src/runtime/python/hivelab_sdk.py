@@ -7,15 +7,21 @@ HIVELAB_SIDECAR (default /run/hivelab/qp.sock), with the same HTTP/1.1 protocol 
   POST /v1/get                             body = ref     -> 200 body = object
   POST /v1/invoke/<fn>[?transfer=T]        body = object  -> the callee's response
 Objects are bytes (application/octet-stream) or JSON values (application/json).
+From 2 MiB, put and invoke send no body but offer the object on a one-shot socket next to the
+sidecar's (x-hivelab-upload, x-hivelab-object-length), which the sidecar connects to and reads
+straight into its buffers (see src/runtime/node/sdk-upload-offer.ts).
 """
 import http.client
 import json
 import os
 import socket
+import threading
 import urllib.parse
 
 JSON_TYPE = "application/json"
 BYTES_TYPE = "application/octet-stream"
+# as the Node SDK: below this a pushed body costs no more than the extra socket an offer needs
+OFFER_MIN_BYTES = 2 * 1024 * 1024
 
 
 class HivelabSdkError(Exception):
@@ -41,6 +47,47 @@ class _UnixConnection(http.client.HTTPConnection):
             s.settimeout(self.timeout)
         s.connect(self._path)
         self.sock = s
+
+
+class _UploadOffer:
+    """Serves `body` once, to whoever connects first (the sidecar), from a socket in the run folder."""
+
+    def __init__(self, sidecar_path, body):
+        self.name = "up-%s.sock" % os.urandom(12).hex()
+        self._path = os.path.join(os.path.dirname(sidecar_path), self.name)
+        self._body = body
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._server.bind(self._path)
+            self._server.listen(1)
+        except OSError:
+            self._server.close()
+            raise
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        try:
+            conn, _ = self._server.accept()
+        except OSError:
+            return  # withdrawn before anyone came
+        with conn:
+            try:
+                conn.sendall(self._body)
+            except OSError:
+                pass  # the sidecar stopped reading an object it refused: its answer says why
+
+    def close(self):
+        try:
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes an accept() still waiting
+        except OSError:
+            pass
+        self._server.close()
+        self._thread.join(timeout=5)
+        try:
+            os.unlink(self._path)  # still there when the sidecar never claimed it
+        except OSError:
+            pass
 
 
 def _sidecar_path():
@@ -73,16 +120,25 @@ class HivelabSdk:
         self.traceparent = traceparent
         self.function_name = function_name or os.environ.get("HIVELAB_FUNCTION", "")
 
-    def _request(self, path, body, content_type):
+    def _request(self, path, body, content_type, offer=False):
         path_ = _sidecar_path()
         headers = {
             "content-type": content_type,
-            "content-length": str(len(body)),
             "x-hivelab-invocation-id": self.invocation_id,
             "x-hivelab-function": self.function_name,
         }
         if self.traceparent:
             headers["traceparent"] = self.traceparent
+        upload = None
+        if offer and len(body) >= OFFER_MIN_BYTES:
+            try:
+                upload = _UploadOffer(path_, body)
+                headers["x-hivelab-upload"] = upload.name
+                headers["x-hivelab-object-length"] = str(len(body))
+                body = b""
+            except OSError:
+                pass  # a run folder that takes no socket: push it
+        headers["content-length"] = str(len(body))
         conn = _UnixConnection(path_)
         try:
             try:
@@ -95,6 +151,8 @@ class HivelabSdk:
             ct = res.getheader("content-type")
         finally:
             conn.close()
+            if upload is not None:
+                upload.close()
         if status < 200 or status >= 300:
             try:
                 err = json.loads(data.decode("utf-8")).get("error") or {}
@@ -107,14 +165,14 @@ class HivelabSdk:
 
     def invoke(self, fn, obj, transfer=None):
         body, ct = encode_object(obj)
-        data, rct = self._request("/v1/invoke/%s%s" % (urllib.parse.quote(fn, safe=""), _query(transfer=transfer)), body, ct)
+        data, rct = self._request("/v1/invoke/%s%s" % (urllib.parse.quote(fn, safe=""), _query(transfer=transfer)), body, ct, offer=True)
         return decode_object(data, rct)
 
     def put(self, obj, retrievals=1, transfer=None):
         if not isinstance(retrievals, int) or retrievals < 1:
             raise HivelabSdkError("InvalidArgument", "retrievals must be a positive integer, got %r" % (retrievals,))
         body, ct = encode_object(obj)
-        data, _ = self._request("/v1/put%s" % _query(retrievals=retrievals, transfer=transfer), body, ct)
+        data, _ = self._request("/v1/put%s" % _query(retrievals=retrievals, transfer=transfer), body, ct, offer=True)
         return json.loads(data.decode("utf-8"))["ref"]
 
     def get(self, ref):
