@@ -13,9 +13,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache/criu"
 SRC="$CACHE/criu-$CRIU_VERSION"
 BIN="$SRC/criu/criu"
+# CRIU probes the kernel on every run (20-40 ms here) unless it finds its kerndat cache, which it
+# keeps only on a tmpfs; this machine's /run (its default) is not one. src/snapshot/criu.ts keeps the
+# folder root's own (KERNDAT_DIR there; keep the two in step).
+KERNDAT_DIR="/dev/shm/hivelab-criu"
 log() { echo "[setup-criu] $*"; }
 
-if [[ -x "$BIN" ]] && "$BIN" --version 2>/dev/null | grep -q "Version: $CRIU_VERSION"; then
+if [[ -x "$BIN" ]] && "$BIN" --version 2>/dev/null | grep -q "Version: $CRIU_VERSION" && grep -qa "$KERNDAT_DIR" "$BIN"; then
   log "CRIU $CRIU_VERSION already built: $BIN"
   exit 0
 fi
@@ -120,8 +124,9 @@ PY
 fi
 
 # --- 4. build and check ---------------------------------------------------------------------------
-log "building CRIU $CRIU_VERSION (make -j$(nproc) criu)"
-make -C "$SRC" -j"$(nproc)" criu >"$CACHE/build.log" 2>&1 || { tail -n 40 "$CACHE/build.log"; log "build failed (log: $CACHE/build.log)"; exit 1; }
+log "building CRIU $CRIU_VERSION (make -j$(nproc) criu RUNDIR=$KERNDAT_DIR)"
+touch "$SRC/criu/kerndat.c" # RUNDIR is compiled into kerndat.o only; an older build may have another
+make -C "$SRC" -j"$(nproc)" criu RUNDIR="$KERNDAT_DIR" >"$CACHE/build.log" 2>&1 || { tail -n 40 "$CACHE/build.log"; log "build failed (log: $CACHE/build.log)"; exit 1; }
 "$BIN" --version
 if [[ $(id -u) -eq 0 ]]; then
   log "criu check"

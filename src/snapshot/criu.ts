@@ -1,5 +1,5 @@
 import { execFile, spawn, type StdioOptions } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,8 +12,37 @@ export const CRIU_VERSION = '4.1.1';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/**
+ * Where our CRIU build keeps its kerndat cache (scripts/setup-criu.sh builds it with this RUNDIR).
+ * Without the cache CRIU probes the kernel on every dump and restore: 20-40 ms of each restore here.
+ */
+export const KERNDAT_DIR = '/dev/shm/hivelab-criu';
+
+let kerndatDirReady = false;
+
+/**
+ * Makes sure the kerndat folder is root's own (a 0700 directory, not a link). /dev/shm is
+ * world-writable: a folder someone else made there first could feed CRIU forged kernel facts, so one
+ * that is not ours is moved aside and made afresh. Any failure leaves CRIU without its cache, which
+ * costs time, never correctness.
+ */
+export function ensureKerndatDir(dir = KERNDAT_DIR): void {
+  try {
+    const st = lstatSync(dir, { throwIfNoEntry: false });
+    const ours = st?.isDirectory() === true && st.uid === 0 && (st.mode & 0o777) === 0o700;
+    if (st && !ours) renameSync(dir, `${dir}.untrusted-${process.pid}-${Date.now()}`);
+    if (!ours) mkdirSync(dir, { mode: 0o700 });
+  } catch {
+    // not root, or no /dev/shm: CRIU probes the kernel each time
+  }
+}
+
 /** Absolute path of the CRIU binary (env HIVELAB_CRIU overrides the set-up script's build). */
 export function criuBinary(): string {
+  if (!kerndatDirReady) {
+    kerndatDirReady = true;
+    ensureKerndatDir();
+  }
   return process.env.HIVELAB_CRIU ?? path.join(repoRoot, '.cache', 'criu', `criu-${CRIU_VERSION}`, 'criu', 'criu');
 }
 
