@@ -53,8 +53,8 @@ export interface SidecarOptions {
 export interface Sidecar {
   close(): Promise<void>;
   /**
-   * Called by the worker with an invocation's body as it hands it to a (possibly still cold-starting)
-   * instance: when the body is a reference event (`{"$xdt": ref}` / `{"$ref": ref}`), the sidecar
+   * Called by the worker with the body of the invocation an instance is being started for (before
+   * its runtime starts): when the body is a reference event (`{"$xdt": ref}` / `{"$ref": ref}`), the sidecar
    * starts pulling the object now (thesis §6.4.1), and the shim's later `get` of that reference is
    * served from the pull already under way. Anything else is ignored (false). Never throws.
    */
