@@ -5,6 +5,7 @@ import type { ScalingDecision } from '../autoscaler/index.js';
 import { getPlacement, NoCapacityError, type PlacementPolicy, type WorkerView } from '../placement/index.js';
 import { DeploymentStore, type Deployment } from './deployments.js';
 import { WorkerHandle } from './worker-handle.js';
+import { InstanceCgroup } from '../sandbox/cgroup.js';
 import { FunctionController, type ControllerEvent } from './function-controller.js';
 import { HttpError } from '../gateway/errors.js';
 import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
@@ -89,7 +90,12 @@ export class ControlPlane {
     this.opts.log('error', `worker ${w.id} (pid ${w.pid}) died; its instances are marked dead and it is being replaced`);
     for (const c of this.controllers.values()) {
       for (const inst of [...c.instances]) {
-        if (inst.worker === w) c.onInstanceExit(inst.id, { reason: 'crash', code: null, signal: null, detail: 'worker died' }, true);
+        if (inst.worker !== w) continue;
+        c.onInstanceExit(inst.id, { reason: 'crash', code: null, signal: null, detail: 'worker died' }, true);
+        // what does not die with its worker (snapshot-restored instances) is killed through its cgroups
+        void Promise.resolve()
+          .then(() => InstanceCgroup.of(inst.id).remove())
+          .catch((err: Error) => this.opts.log('warn', `instance ${inst.id} of dead worker ${w.id}: ${err.message}`));
       }
     }
     setTimeout(() => {

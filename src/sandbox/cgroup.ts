@@ -56,12 +56,22 @@ export class InstanceCgroup {
     private readonly root: string,
   ) {}
 
-  /** Creates (or, if a crashed worker left it behind, empties and reuses) the instance's groups. */
-  static async create(instanceId: string, limits: CgroupLimits, root = CGROUP_ROOT): Promise<InstanceCgroup> {
+  /**
+   * The groups of an instance someone else started, to kill and remove them: the control plane
+   * uses it for the instances of a worker that died. Snapshot-restored instances do not die with
+   * their worker (CRIU restores them detached, and a parent-death signal would fire as CRIU exits),
+   * so without this they would run on, unseen, holding their memory.
+   */
+  static of(instanceId: string, root = CGROUP_ROOT): InstanceCgroup {
     if (!SAFE_NAME.test(instanceId) || instanceId === '.' || instanceId === '..') {
       throw new CgroupError(`instance id ${JSON.stringify(instanceId)} is not usable as a cgroup name`);
     }
-    const cg = new InstanceCgroup(instanceId, root);
+    return new InstanceCgroup(instanceId, root);
+  }
+
+  /** Creates (or, if a crashed worker left it behind, empties and reuses) the instance's groups. */
+  static async create(instanceId: string, limits: CgroupLimits, root = CGROUP_ROOT): Promise<InstanceCgroup> {
+    const cg = InstanceCgroup.of(instanceId, root);
     for (const c of CONTROLLERS) {
       try {
         await mkdir(cg.dir(c), { recursive: true });
@@ -183,8 +193,8 @@ export class InstanceCgroup {
 }
 
 /**
- * Removes instance cgroups left behind by a worker that was killed before it could clean up (its
- * instances died with it). Only groups with no process and older than `minAgeMs` go, so a group
+ * Removes instance cgroups left behind by a worker that was killed before it could clean up (the
+ * control plane has killed their instances). Only groups with no process and older than `minAgeMs` go, so a group
  * another worker has just created for a starting instance is never touched; rmdir itself refuses a
  * group that still has tasks.
  */

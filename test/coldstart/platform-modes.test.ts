@@ -1,7 +1,7 @@
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, removeState, startTestPlatform, type TestPlatform } from '../platform/harness.js';
+import { eventually, FIXTURES, removeState, startTestPlatform, type TestPlatform } from '../platform/harness.js';
 import { instanceRecord, monitorPids, snapshotsUnavailable, stopInstances, workerInstanceStats } from './helpers.js';
 
 /**
@@ -147,6 +147,34 @@ describe.skipIf(unavailable !== null)('REAP monitor death in the live platform',
     const a = r.json() as Answer;
     expect(a.instanceId).not.toBe(victim);
     expect(instanceRecord(tp, fn, a.instanceId)?.mode).toBe('boot');
+  }, 120_000);
+});
+
+describe.skipIf(unavailable !== null)('a worker that dies', () => {
+  it('takes its restored instances with it (CRIU restores them detached: they are not its children)', async () => {
+    const tp = await startTestPlatform({ coldStart: 'snapshot', workers: 1 });
+    try {
+      expect((await tp.deploy(join(FIXTURES, 'snap-python'))).status).toBe(201);
+      expect((await coldInvoke(tp, 'snap-python')).mode).toBe('boot'); // makes the snapshot
+      const restored = await coldInvoke(tp, 'snap-python');
+      expect(restored.mode).toBe('snapshot');
+      const pid = instanceRecord(tp, 'snap-python', restored.a.instanceId)?.pid;
+      expect(pid).toBeGreaterThan(0);
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      expect(alive(pid!)).toBe(true);
+      process.kill(tp.platform.control.workers[0]!.pid!, 'SIGKILL');
+      await eventually(async () => !alive(pid!), 20_000, "the dead worker's instance to be gone");
+    } finally {
+      await tp.stop();
+      await removeState(tp.stateDir);
+    }
   }, 120_000);
 });
 
