@@ -46,6 +46,9 @@ export function criuBinary(): string {
   return process.env.HIVELAB_CRIU ?? path.join(repoRoot, '.cache', 'criu', `criu-${CRIU_VERSION}`, 'criu', 'criu');
 }
 
+/** The action script that brings a restored instance's loopback up (restores skip replaying its netns). */
+export const LOOPBACK_UP_SCRIPT = path.join(repoRoot, 'scripts', 'criu-loopback-up.sh');
+
 /** Why snapshots cannot work here, or null when CRIU is built and usable. */
 export function criuUnavailableReason(): string | null {
   const bin = criuBinary();

@@ -16,7 +16,8 @@ import { cleanEnv } from './criu.js';
  * by its host path; the worker's deployed copy is never written by the platform). See README.md.
  *
  * `setsid` makes the runtime its own session leader: CRIU refuses a tree whose session leader lives
- * outside its PID namespace.
+ * outside its PID namespace. A new network namespace starts with loopback down: `ip link set lo up`
+ * before the runtime starts (restores do the same, scripts/criu-loopback-up.sh).
  */
 
 export interface SnapshotLaunchSpec {
@@ -36,7 +37,8 @@ const CLOSE_INHERITED_FDS = 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2
  */
 export function buildSnapshotLaunchArgs(spec: SnapshotLaunchSpec): { file: string; args: string[] } {
   if (spec.argv.length === 0) throw new Error('snapshot launcher: empty argv');
-  const unshare = ['unshare', '--pid', '--net', '--ipc', '--uts', '--fork', 'setsid'];
+  // sh, then setsid, then the runtime: each execs the next, so the runtime stays PID 1
+  const unshare = ['unshare', '--pid', '--net', '--ipc', '--uts', '--fork', '/bin/sh', '-c', `'ip link set lo up && exec setsid "$0" "$@"'`];
   return {
     file: '/bin/bash',
     // Close every inherited descriptor above stderr first: a stray one (a parent's pipe without

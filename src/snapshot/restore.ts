@@ -5,7 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
-import { CriuError, cleanEnv, criuBinary, criuLogTail } from './criu.js';
+import { CriuError, cleanEnv, criuBinary, criuLogTail, LOOPBACK_UP_SCRIPT } from './criu.js';
 import type { ExternalFd } from './dump.js';
 
 /**
@@ -92,6 +92,9 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
     '--log-file', 'restore.log',
     '-v2',
     '--restore-detached',
+    // the instance's netns is loopback-only: make it empty and bring lo up ourselves (the script says why)
+    '--empty-ns', 'net',
+    '--action-script', LOOPBACK_UP_SCRIPT,
     '--manage-cgroups=ignore',
     '--ext-unix-sk',
     '--pidfile', pidfile,

@@ -184,10 +184,13 @@ describe.skipIf(unavailable !== null)('eager snapshot, lazy and criu-lazy cold s
       const tp = await startTestPlatform({ coldStart: mode, workers: 1 });
       try {
         expect((await tp.deploy(join(FIXTURES, 'snap-python'))).status).toBe(201);
-        const booted = await coldInvoke(tp, 'snap-python');
+        const booted = await coldInvoke(tp, 'snap-python', { loopback: true });
         expect(booted.mode).toBe('boot');
-        const restored = await coldInvoke(tp, 'snap-python');
+        expect((booted.a as Answer & { loopback?: string }).loopback).toBe('ok');
+        const restored = await coldInvoke(tp, 'snap-python', { loopback: true });
         expect(restored.mode).toBe(mode);
+        // restores leave the netns empty and bring lo up themselves (scripts/criu-loopback-up.sh)
+        expect((restored.a as Answer & { loopback?: string }).loopback).toBe('ok');
         expect(restored.a.digest).toBe(booted.a.digest);
         expect(restored.a.calls).toBe(booted.a.calls);
         expect(restored.a.instanceId).not.toBe(booted.a.instanceId);
