@@ -1,11 +1,12 @@
 /**
  * Every SDK call to the sidecar, and above all `get`, the hot half of every transfer: the answer is
- * read from the sidecar's Unix socket straight into one buffer of its announced size. A plain http.request would have the kernel copy
- * each 64 KiB into a fresh chunk, run the HTTP parser and a 'data' event per chunk, then copy every
- * chunk again into the result (and leave 100 MB of garbage per 100 MB object). With the socket's
- * `onread` buffer pointing at the unfilled tail of the result, there is one copy (kernel → result)
- * and no garbage. Only what the sidecar's get answers is parsed: a status line, headers and a body of
- * `content-length` bytes (the sidecar always sends one); the connection is closed after the response.
+ * read from the sidecar's Unix socket straight into one buffer of its announced size. A plain
+ * http.request would have the kernel copy each 64 KiB into a fresh chunk, run the HTTP parser and a
+ * 'data' event per chunk, then copy every chunk again into the result (and leave 100 MB of garbage
+ * per 100 MB object). With the socket's `onread` buffer pointing at the unfilled tail of the result,
+ * there is one copy (kernel → result) and no garbage. Only what the sidecar answers is parsed: a
+ * status line, headers and a body of `content-length` bytes (the sidecar always sends one); the
+ * connection is closed after the response.
  *
  * Loaded next to sdk.ts inside the sandbox: node: builtins only.
  */

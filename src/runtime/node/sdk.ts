@@ -10,7 +10,7 @@
  *   POST /v1/put?retrievals=N[&transfer=T]   body = object   → 200 {"ref": "<opaque>"}
  *   POST /v1/get                             body = ref      → 200 body = object
  *   POST /v1/invoke/<fn>[?transfer=T]        body = object   → the callee's response
- * From 1 MiB, put and invoke send no body but offer the object on a socket of their own
+ * From 2 MiB, put and invoke send no body but offer the object on a socket of their own
  * (`x-hivelab-upload`, `x-hivelab-object-length`; sdk-upload-offer.ts).
  * Objects travel as `application/octet-stream` (bytes) or `application/json` (any JSON value);
  * responses carry `text/plain` for strings. Errors: non-2xx with `{"error":{"type","message"}}`.
@@ -70,10 +70,8 @@ export function decodeObject(body: Buffer, contentType: string | undefined): unk
   return body;
 }
 
-type SidecarResponse = RawResponse;
-
 /** One call to the sidecar; the answer lands in one buffer (sdk-read-into.ts). */
-async function request(path: string, body: Buffer, contentType: string, inv: SdkInvocation, offered?: { name: string; length: number }): Promise<SidecarResponse> {
+async function request(path: string, body: Buffer, contentType: string, inv: SdkInvocation, offered?: { name: string; length: number }): Promise<RawResponse> {
   const headers: Record<string, string> = {
     'content-type': contentType,
     'x-hivelab-invocation-id': inv.invocationId,
@@ -95,7 +93,7 @@ async function request(path: string, body: Buffer, contentType: string, inv: Sdk
 }
 
 /** put and invoke: a large object is offered on a socket of ours for the sidecar to read (sdk-upload-offer.ts). */
-async function upload(path: string, body: Buffer, contentType: string, inv: SdkInvocation): Promise<SidecarResponse> {
+async function upload(path: string, body: Buffer, contentType: string, inv: SdkInvocation): Promise<RawResponse> {
   if (body.length < OFFER_MIN_BYTES) return request(path, body, contentType, inv);
   let offer: UploadOffer;
   try {
@@ -110,7 +108,7 @@ async function upload(path: string, body: Buffer, contentType: string, inv: SdkI
   }
 }
 
-function toError(res: SidecarResponse): HivelabSdkError {
+function toError(res: RawResponse): HivelabSdkError {
   try {
     const parsed = JSON.parse(res.body.toString('utf8')) as { error?: { type?: string; message?: string } };
     if (parsed.error?.type) return new HivelabSdkError(parsed.error.type, parsed.error.message ?? parsed.error.type, res.status);
@@ -145,7 +143,7 @@ export function sdkFor(inv: SdkInvocation): HivelabSdk {
       // An upload that broke off before any answer created no object (the sidecar drops an object
       // whose producer disconnected mid-upload), so resending it cannot duplicate one. Seen as a rare
       // EPIPE under load; the cause in the sidecar is not yet found.
-      let res: SidecarResponse | undefined;
+      let res: RawResponse | undefined;
       for (let attempt = 1; !res; attempt++) {
         try {
           res = await upload(path, body, contentType, inv);
