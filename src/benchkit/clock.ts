@@ -8,32 +8,8 @@ import { performance } from 'node:perf_hooks';
 export const now = (): number => performance.now();
 export const epochMs = (monotonicMs: number): number => performance.timeOrigin + monotonicMs;
 
-/** How early the coarse timer wakes before the deadline; the rest is a yielding spin. */
-export const SPIN_WINDOW_MS = 1.5;
-
 /**
- * Resolves at `targetMs` (on the `now()` scale) with sub-millisecond precision: a coarse setTimeout
- * (which fires up to ~1 ms late, more under load) sleeps until just before the deadline, then a
- * setImmediate loop polls the clock. The spin yields to I/O each turn, so responses arriving
- * meanwhile are still timestamped promptly; it burns CPU for at most SPIN_WINDOW_MS per wait.
+ * How early the open-loop client's coarse timer (setTimeout, which fires up to ~1 ms late, more
+ * under load) wakes before a send is due; the rest is a setImmediate loop polling the clock.
  */
-export function waitUntil(targetMs: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
-    const done = (): void => {
-      if (timer) clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const spin = (): void => {
-      timer = undefined;
-      if (now() >= targetMs || signal?.aborted) done();
-      else setImmediate(spin);
-    };
-    // A long IAT (STeLLAR's cold experiments wait 15 min) must still end at once on Ctrl-C.
-    signal?.addEventListener('abort', done, { once: true });
-    const coarse = targetMs - now() - SPIN_WINDOW_MS;
-    if (coarse > 1) timer = setTimeout(spin, coarse);
-    else spin();
-  });
-}
+export const SPIN_WINDOW_MS = 1.5;

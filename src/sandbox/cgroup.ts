@@ -1,4 +1,4 @@
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -194,12 +194,11 @@ export class InstanceCgroup {
 
 /**
  * Removes instance cgroups left behind by a worker that was killed before it could clean up (the
- * control plane has killed their instances). Only groups with no process and older than `minAgeMs` go, so a group
- * another worker has just created for a starting instance is never touched; rmdir itself refuses a
- * group that still has tasks.
+ * control plane has killed their instances). Only groups with no process and older than `minAgeMs`
+ * go, so a group another worker has just created for a starting instance is never touched; rmdir
+ * itself refuses a group that still has tasks.
  */
 export async function sweepOrphanCgroups(root = CGROUP_ROOT, minAgeMs = 60_000): Promise<number> {
-  const { readdir, readFile, rmdir, stat } = await import('node:fs/promises');
   let removed = 0;
   for (const c of CONTROLLERS) {
     const parent = join(root, c, CGROUP_PARENT);
