@@ -21,6 +21,8 @@ export interface Buffered<T> {
  */
 export class RequestBuffer<T> {
   private readonly items: Buffered<T>[] = [];
+  /** Entries pinned now: the common case, none, costs drain() no scan. */
+  private pinnedCount = 0;
 
   constructor(
     private readonly functionName: string,
@@ -55,6 +57,7 @@ export class RequestBuffer<T> {
       const timer = setTimeout(() => {
         const i = this.items.indexOf(entry);
         if (i >= 0) this.items.splice(i, 1);
+        if (i >= 0 && entry.pinned !== undefined) this.pinnedCount--;
         reject(
           limit < this.timeoutMs
             ? new HttpError(504, 'Timeout', `no instance of ${this.functionName} became available within the function's timeout`)
@@ -71,25 +74,37 @@ export class RequestBuffer<T> {
     return i < 0 ? undefined : this.items.splice(i, 1)[0];
   }
 
-  /** Takes the oldest invocation pinned to `to`. */
-  takePinned(to: T): Buffered<T> | undefined {
-    const i = this.items.findIndex((b) => b.pinned === to);
-    return i < 0 ? undefined : this.items.splice(i, 1)[0];
+  /** Takes the oldest pinned invocation whose instance `ready` says can take it now. */
+  takePinned(ready: (to: T) => boolean): Buffered<T> | undefined {
+    if (this.pinnedCount === 0) return undefined;
+    const i = this.items.findIndex((b) => b.pinned !== undefined && ready(b.pinned));
+    if (i < 0) return undefined;
+    this.pinnedCount--;
+    return this.items.splice(i, 1)[0];
   }
 
   /** Pins the oldest unpinned invocation that `accept`s to `to`, and returns it. */
   pin(to: T, accept: (inv: Invocation) => boolean): Buffered<T> | undefined {
     const b = this.items.find((x) => x.pinned === undefined && accept(x.inv));
-    if (b) b.pinned = to;
+    if (b) {
+      b.pinned = to;
+      this.pinnedCount++;
+    }
     return b;
   }
 
   /** `from` will never serve: what was pinned to it waits for any instance again. */
   unpin(from: T): void {
-    for (const b of this.items) if (b.pinned === from) b.pinned = undefined;
+    if (this.pinnedCount === 0) return;
+    for (const b of this.items) {
+      if (b.pinned !== from) continue;
+      b.pinned = undefined;
+      this.pinnedCount--;
+    }
   }
 
   failAll(err: Error): void {
+    this.pinnedCount = 0;
     for (const b of this.items.splice(0)) b.fail(err);
   }
 }

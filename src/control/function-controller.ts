@@ -4,7 +4,7 @@ import type { WorkerHandle } from './worker-handle.js';
 import type { ExitInfo } from '../sandbox/backend.js';
 import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
 import { QueueProxy, InstanceFailure } from '../queue-proxy/queue-proxy.js';
-import { RequestBuffer, type Buffered } from '../activator/request-buffer.js';
+import { RequestBuffer } from '../activator/request-buffer.js';
 import { lbPolicyFor, pickInstance } from '../activator/load-balancing.js';
 import { HttpError } from '../gateway/errors.js';
 import { newInstanceId } from '../util/ids.js';
@@ -174,15 +174,9 @@ export class FunctionController {
     const policy = lbPolicyFor(this.deployment.manifest.concurrency);
     while (this.buffer.length > 0) {
       const routable = this.routable();
-      let inst: InstanceRecord | undefined;
-      let next: Buffered<InstanceRecord> | undefined;
       // first the invocations whose objects these very instances are already pulling
-      for (const r of routable) {
-        if (r.inFlight < r.capacity && (next = this.buffer.takePinned(r))) {
-          inst = r;
-          break;
-        }
-      }
+      let next = this.buffer.takePinned((r) => r.inFlight < r.capacity && routable.includes(r));
+      let inst = next?.pinned;
       if (!inst || !next) {
         const i = pickInstance(policy, routable, this.cursor);
         next = i < 0 ? undefined : this.buffer.shift();
