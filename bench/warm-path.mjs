@@ -5,8 +5,10 @@
 // hits both sides alike. The platform is measured over TCP (its URL) and over its Unix socket (the
 // same gateway without the loopback TCP stack, as the direct call has). Two platforms run side by side, one with tracing off (--trace-sample 0)
 // and one tracing every invocation (--trace-sample 1), so the cost of tracing shows in the same run.
+// The gateway's CPU time per request (user + system, from /proc) shows what its busy-polling costs;
+// `--busy-poll US` is passed to both platforms (`hivelab up --busy-poll`, default 100).
 //
-//   node bench/warm-path.mjs [--seconds 5] [--rounds 3] [--concurrency 1,32] [--json]
+//   node bench/warm-path.mjs [--seconds 5] [--rounds 3] [--concurrency 1,32] [--busy-poll US] [--json]
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1,32' },
     json: { type: 'boolean', default: false },
     label: { type: 'string', default: '' },
+    'busy-poll': { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
@@ -32,8 +35,9 @@ const log = (...a) => values.json || console.error(...a);
 
 const states = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'hivelab-warm-')));
 const hivelab = (state, ...args) => execFileSync(process.execPath, [BIN, ...args, '--state', state], { encoding: 'utf8' });
-log(hivelab(states[0], 'up', '--detach', '--port', '0', '--trace-sample', '0').trim());
-log(hivelab(states[1], 'up', '--detach', '--port', '0', '--trace-sample', '1').trim());
+const poll = values['busy-poll'] === undefined ? [] : ['--busy-poll', values['busy-poll']];
+log(hivelab(states[0], 'up', '--detach', '--port', '0', '--trace-sample', '0', ...poll).trim());
+log(hivelab(states[1], 'up', '--detach', '--port', '0', '--trace-sample', '1', ...poll).trim());
 
 try {
   const body = JSON.stringify({ n: 1 });
@@ -53,6 +57,13 @@ try {
     return { state, pools: [gateway, gatewayUnix], send: request(gateway), sendUnix: request(gatewayUnix) };
   });
   const [viaPlatform, viaTraced] = targets.map((t) => t.send);
+  const gatewayPid = JSON.parse(readFileSync(join(states[0], 'platform.json'), 'utf8')).pid;
+  // CPU seconds (user + system) the process has used; fields 14 and 15 of /proc/PID/stat, in ticks.
+  const cpuSeconds = (pid) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  };
   const viaPlatformUnix = targets[0].sendUnix;
   // Warm up (cold start) and find the instance the untraced platform routes to.
   const first = await viaPlatform();
@@ -73,6 +84,7 @@ try {
   async function measure(send, c, ms) {
     const lat = [];
     let errors = 0;
+    const cpu0 = cpuSeconds(gatewayPid);
     const until = performance.now() + ms;
     await Promise.all(
       Array.from({ length: c }, async () => {
@@ -87,12 +99,13 @@ try {
     );
     lat.sort((a, b) => a - b);
     const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-    return { n: lat.length, errors, p50: q(0.5), p99: q(0.99), rps: lat.length / (ms / 1000) };
+    const gatewayCpuUs = ((cpuSeconds(gatewayPid) - cpu0) * 1e6) / Math.max(1, lat.length);
+    return { n: lat.length, errors, p50: q(0.5), p99: q(0.99), rps: lat.length / (ms / 1000), gatewayCpuUs };
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
   const results = [];
-  const summary = (xs) => ({ p50Ms: median(xs.map((x) => x.p50)), p99Ms: median(xs.map((x) => x.p99)), rps: median(xs.map((x) => x.rps)) });
+  const summary = (xs) => ({ p50Ms: median(xs.map((x) => x.p50)), p99Ms: median(xs.map((x) => x.p99)), rps: median(xs.map((x) => x.rps)), gatewayCpuUs: median(xs.map((x) => x.gatewayCpuUs)) });
   for (const c of levels) {
     for (const f of [viaSocket, viaPlatform, viaPlatformUnix, viaTraced]) await measure(f, c, 1000); // warm-up at this level
     const d = [];
@@ -104,7 +117,7 @@ try {
       p.push(await measure(viaPlatform, c, seconds * 1000));
       u.push(await measure(viaPlatformUnix, c, seconds * 1000));
       tr.push(await measure(viaTraced, c, seconds * 1000));
-      log(`  c=${c} round ${r + 1}: direct p50 ${d.at(-1).p50.toFixed(3)} ms ${d.at(-1).rps.toFixed(0)} req/s | platform p50 ${p.at(-1).p50.toFixed(3)} ms ${p.at(-1).rps.toFixed(0)} req/s | platform (unix) p50 ${u.at(-1).p50.toFixed(3)} ms ${u.at(-1).rps.toFixed(0)} req/s | traced p50 ${tr.at(-1).p50.toFixed(3)} ms ${tr.at(-1).rps.toFixed(0)} req/s`);
+      log(`  c=${c} round ${r + 1}: direct p50 ${d.at(-1).p50.toFixed(3)} ms ${d.at(-1).rps.toFixed(0)} req/s | platform p50 ${p.at(-1).p50.toFixed(3)} ms ${p.at(-1).rps.toFixed(0)} req/s, gateway CPU ${p.at(-1).gatewayCpuUs.toFixed(0)} µs/req | platform (unix) p50 ${u.at(-1).p50.toFixed(3)} ms ${u.at(-1).rps.toFixed(0)} req/s | traced p50 ${tr.at(-1).p50.toFixed(3)} ms ${tr.at(-1).rps.toFixed(0)} req/s`);
     }
     const row = { concurrency: c, direct: summary(d), platform: summary(p), platformUnix: summary(u), traced: summary(tr), errors: [...d, ...p, ...u, ...tr].reduce((s, x) => s + x.errors, 0) };
     row.addedP50Ms = row.platform.p50Ms - row.direct.p50Ms;
@@ -120,10 +133,10 @@ try {
   if (values.json) console.log(JSON.stringify({ label: values.label, seconds, rounds, results }, null, 2));
   else {
     console.log(`\nwarm path${values.label ? ` (${values.label})` : ''}: median of ${rounds} rounds of ${seconds} s, closed loop`);
-    console.log('conc | direct p50 / p99 ms | platform p50 / p99 ms | added p50 ms | direct req/s | platform req/s | ratio | unix: added p50 ms, req/s, ratio | traced p50 / p99 ms | traced req/s');
+    console.log('conc | direct p50 / p99 ms | platform p50 / p99 ms | added p50 ms | direct req/s | platform req/s | ratio | gateway CPU µs/req | unix: added p50 ms, req/s, ratio | traced p50 / p99 ms | traced req/s');
     for (const r of results) {
       console.log(
-        `${String(r.concurrency).padStart(4)} | ${r.direct.p50Ms.toFixed(3)} / ${r.direct.p99Ms.toFixed(3)} | ${r.platform.p50Ms.toFixed(3)} / ${r.platform.p99Ms.toFixed(3)} | ${r.addedP50Ms.toFixed(3)} | ${r.direct.rps.toFixed(0)} | ${r.platform.rps.toFixed(0)} | ${(r.throughputRatio * 100).toFixed(0)} % | ${r.unixAddedP50Ms.toFixed(3)}, ${r.platformUnix.rps.toFixed(0)}, ${(r.unixThroughputRatio * 100).toFixed(0)} % | ${r.traced.p50Ms.toFixed(3)} / ${r.traced.p99Ms.toFixed(3)} | ${r.traced.rps.toFixed(0)}`,
+        `${String(r.concurrency).padStart(4)} | ${r.direct.p50Ms.toFixed(3)} / ${r.direct.p99Ms.toFixed(3)} | ${r.platform.p50Ms.toFixed(3)} / ${r.platform.p99Ms.toFixed(3)} | ${r.addedP50Ms.toFixed(3)} | ${r.direct.rps.toFixed(0)} | ${r.platform.rps.toFixed(0)} | ${(r.throughputRatio * 100).toFixed(0)} % | ${r.platform.gatewayCpuUs.toFixed(0)} | ${r.unixAddedP50Ms.toFixed(3)}, ${r.platformUnix.rps.toFixed(0)}, ${(r.unixThroughputRatio * 100).toFixed(0)} % | ${r.traced.p50Ms.toFixed(3)} / ${r.traced.p99Ms.toFixed(3)} | ${r.traced.rps.toFixed(0)}`,
       );
     }
     if (results.some((r) => r.errors > 0)) console.log(`errors: ${results.map((r) => r.errors).join(', ')}`);

@@ -38,6 +38,8 @@ export interface PlatformOptions {
   traceSampleRate?: number;
   zipkinUrl?: string;
   otlpUrl?: string;
+  /** Gateway busy-poll window in µs after each invocation event; 0 turns polling off. */
+  busyPollUs?: number;
   /** Start the local S3-API server and Redis for the storage and redis transports (default true). */
   dataServices?: boolean;
   /** Each worker's XDT buffer pool: `buffers` × `bufferBytes` bounds what its producers hold. */
@@ -145,6 +147,7 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     extraRoutes,
     tracing,
     metrics,
+    busyPollUs: o.busyPollUs ?? DEFAULTS.busyPollUs,
     log,
   });
   const host = o.host ?? DEFAULTS.host;

@@ -13,6 +13,8 @@ export const DEFAULTS = {
   /** Memory a worker may commit to instances. */
   workerMemoryBudgetMB: 16 * 1024,
   workers: 1,
+  /** The gateway busy-polls this long after each invocation event (src/gateway/busy-poll.ts). */
+  busyPollUs: 100,
   /** Per worker: 64 × 4 MiB of XDT buffers. */
   xdtPool: { buffers: 64, bufferBytes: 4 * 1024 * 1024 },
 } as const;

@@ -10,6 +10,7 @@ import { readBody, readJson } from './body.js';
 import { bearerToken, roleOf, type Role, type Tokens } from './tokens.js';
 import type { Tracing, PlatformMetrics, InvocationOutcome } from '../observability/index.js';
 import { Attr } from '../observability/index.js';
+import { BusyPoll } from './busy-poll.js';
 
 /** A route handler mounted by another part of the platform (dashboard, metrics, traces, status). */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
@@ -22,6 +23,8 @@ export interface GatewayOptions {
   extraRoutes?: RouteHandler[];
   tracing: Tracing;
   metrics: PlatformMetrics;
+  /** Busy-poll window after each invocation event, in µs (0: the loop sleeps as usual). */
+  busyPollUs: number;
   log(level: 'info' | 'warn' | 'error', msg: string): void;
 }
 
@@ -51,6 +54,7 @@ function requireRole(req: IncomingMessage, tokens: Tokens, allowed: Role[]): Rol
 /** The HTTP front end: invocations, the admin API, and whatever routes other parts mount. */
 export function createGateway(opts: GatewayOptions): Server {
   const { control, tokens } = opts;
+  const poll = new BusyPoll(opts.busyPollUs / 1000);
 
   const describe = async (c: FunctionController, withMemory: boolean) => {
     const memory = new Map<string, number>();
@@ -83,6 +87,8 @@ export function createGateway(opts: GatewayOptions): Server {
   };
 
   async function invoke(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    // Poll through the instance's answer (and again after ours, for the client's next request).
+    poll.touch();
     const started = performance.now();
     const id = newInvocationId();
     res.setHeader('x-hivelab-invocation-id', id);
@@ -129,6 +135,7 @@ export function createGateway(opts: GatewayOptions): Server {
     if (handlerFailed) headers['x-hivelab-error'] = 'handler';
     res.writeHead(status, headers);
     res.end(result.body);
+    poll.touch();
     trace.setAttributes({ [Attr.cold]: result.cold, [Attr.instanceId]: result.instanceId, [Attr.statusCode]: status });
     trace.end(status < 400 ? 'ok' : 'error');
     opts.metrics.recordInvocation(name, result.instanceId, performance.now() - started, outcomeOf(status), result.cold);

@@ -15,6 +15,7 @@ const usage = `
 usage: hivelab up [--port 8080] [--state DIR] [--detach] [--workers N] [--cold-start MODE]
                   [--keep-alive SECONDS] [--inline-limit BYTES] [--examples]
                   [--policy NAME] [--trace-sample RATE] [--zipkin URL] [--otlp URL]
+                  [--busy-poll US]
 
 Starts the platform (gateway, activator, autoscaler, workers) and prints its URL.
   --port N            gateway port on 127.0.0.1 (default 8080; 0 picks a free one)
@@ -31,6 +32,8 @@ Starts the platform (gateway, activator, autoscaler, workers) and prints its URL
   --trace-sample R    fraction of invocations traced, 0..1 (default 1; 0 turns tracing off)
   --zipkin URL        also export traces to a Zipkin v2 endpoint (e.g. http://127.0.0.1:9411/api/v2/spans)
   --otlp URL          also export traces to an OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318/v1/traces)
+  --busy-poll US      the gateway polls instead of sleeping for US µs after each invocation event,
+                      so answers arriving meanwhile wake no one (default 100; 0 turns it off)
 
 The dashboard is at the printed URL (open it once with ?token=<admin token>).
 `;
@@ -97,6 +100,7 @@ const command: Command = {
         placement: { type: 'string' },
         zipkin: { type: 'string' },
         otlp: { type: 'string' },
+        'busy-poll': { type: 'string' },
       },
       allowPositionals: false,
     });
@@ -112,6 +116,7 @@ const command: Command = {
     }
     const keepAlive = int('keep-alive', values['keep-alive'], 0);
     const inlineLimit = int('inline-limit', values['inline-limit'], 1);
+    const busyPoll = int('busy-poll', values['busy-poll'], 0);
     const paths = statePaths(values.state);
     if (values.policy !== undefined && !policyNames().includes(values.policy)) {
       throw new UsageError(`--policy must be one of ${policyNames().join(', ')}, got "${values.policy}"`);
@@ -165,6 +170,7 @@ const command: Command = {
       workerMemoryBudgetMB: workerMemory,
       zipkinUrl: values.zipkin,
       otlpUrl: values.otlp,
+      busyPollUs: busyPoll,
     });
     console.log(`Hivelab is up at ${platform.url} (and on the Unix socket ${platform.socket})`);
     console.log(`  state:  ${paths.root}   tokens: ${paths.tokens}`);
