@@ -71,7 +71,7 @@ export class ControlPlane {
       gatewayUrl: this.opts.gatewayUrl(),
       invokeToken: this.opts.invokeToken,
       transfers: this.opts.transfers,
-    });
+    }, this.opts.log);
     w.on('instance-exit', (instanceId: string, info) => {
       for (const c of this.controllers.values()) c.onInstanceExit(instanceId, info);
     });

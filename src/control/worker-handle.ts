@@ -39,7 +39,10 @@ export class WorkerHandle extends EventEmitter {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   alive = false;
 
-  constructor(readonly config: WorkerConfig) {
+  constructor(
+    readonly config: WorkerConfig,
+    private readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void,
+  ) {
     super();
   }
 
@@ -56,7 +59,9 @@ export class WorkerHandle extends EventEmitter {
     delete env.NODE_EXTRA_CA_CERTS;
     const child = fork(WORKER_MAIN, [JSON.stringify(this.config)], {
       env,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // Whatever a worker prints goes to stderr: stdout may be a report (`hivelab coldstart --json`).
+      // Its log lines come over IPC and go through the platform's log, which honours `quiet`.
+      stdio: ['ignore', 2, 2, 'ipc'],
       serialization: 'advanced',
     });
     this.child = child;
@@ -86,7 +91,7 @@ export class WorkerHandle extends EventEmitter {
   private onMessage(m: WorkerMessage): void {
     if ('event' in m) {
       if (m.event === 'exit') this.emit('instance-exit', m.instanceId, m.info);
-      else if (m.event === 'log') console[m.level === 'info' ? 'log' : m.level](`[${this.id}] ${m.message}`);
+      else if (m.event === 'log') this.log(m.level, `[${this.id}] ${m.message}`);
       return;
     }
     const p = this.pending.get(m.reqId);
