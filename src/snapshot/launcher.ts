@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cleanEnv } from './criu.js';
 
@@ -28,6 +28,9 @@ export interface SnapshotLaunchSpec {
 }
 
 const CLOSE_INHERITED_FDS = 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done;';
+// The launcher joins the instance's cgroups (the arguments up to `--`) before anything else, so the
+// runtime is born in them and all of its memory, from the first page, is charged to its limit.
+const JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1" || { echo "hivelab snapshot launcher: cannot join cgroup $1" >&2; exit 97; }; shift; done; shift;';
 
 /**
  * Pure: the host command that starts `spec` in its own namespaces. The runtime's stdout and stderr
@@ -35,7 +38,7 @@ const CLOSE_INHERITED_FDS = 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2
  * graft a new one in its place (`--inherit-fd`), whereas Node's stdio "pipes" are socketpairs CRIU
  * refuses as external sockets, and a log file must not change size between dump and restore.
  */
-export function buildSnapshotLaunchArgs(spec: SnapshotLaunchSpec): { file: string; args: string[] } {
+export function buildSnapshotLaunchArgs(spec: SnapshotLaunchSpec, cgroupProcs: string[] = []): { file: string; args: string[] } {
   if (spec.argv.length === 0) throw new Error('snapshot launcher: empty argv');
   // sh, then setsid, then the runtime: each execs the next, so the runtime stays PID 1
   const unshare = ['unshare', '--pid', '--net', '--ipc', '--uts', '--fork', '/bin/sh', '-c', `'ip link set lo up && exec setsid "$0" "$@"'`];
@@ -43,7 +46,7 @@ export function buildSnapshotLaunchArgs(spec: SnapshotLaunchSpec): { file: strin
     file: '/bin/bash',
     // Close every inherited descriptor above stderr first: a stray one (a parent's pipe without
     // CLOEXEC) would become part of the snapshot and need a stand-in on every restore.
-    args: ['-c', `${CLOSE_INHERITED_FDS} ${unshare.join(' ')} "$@" 2>&1 | cat`, 'hivelab-snapshot-launcher', ...spec.argv],
+    args: ['-c', `${CLOSE_INHERITED_FDS} ${JOIN_CGROUPS} ${unshare.join(' ')} "$@" 2>&1 | cat`, 'hivelab-snapshot-launcher', ...cgroupProcs, '--', ...spec.argv],
   };
 }
 
@@ -62,18 +65,17 @@ export interface LaunchedInstance {
 
 /**
  * Starts the instance and resolves once its PID-1 runtime exists (not once it is ready: readiness is
- * the runtime's business, e.g. its socket accepting). `cgroupProcs`: `cgroup.procs` files to put the
- * runtime into (e.g. `InstanceCgroup.procsFiles` of src/sandbox/cgroup.ts) before it does real work.
+ * the runtime's business, e.g. its socket accepting). `cgroupProcs`: `cgroup.procs` files the
+ * runtime starts in (e.g. `InstanceCgroup.procsFiles` of src/sandbox/cgroup.ts).
  */
 export async function launchForSnapshot(spec: SnapshotLaunchSpec, cgroupProcs: string[] = []): Promise<LaunchedInstance> {
-  const { file, args } = buildSnapshotLaunchArgs(spec);
+  const { file, args } = buildSnapshotLaunchArgs(spec, cgroupProcs);
   const launcher = spawn(file, args, { cwd: spec.cwd, env: cleanEnv(spec.env), stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     launcher.once('exit', (code, signal) => resolve({ code, signal }));
     launcher.once('error', () => resolve({ code: null, signal: null }));
   });
   const pid = await findChild(launcher, exited);
-  for (const procs of cgroupProcs) await writeFile(procs, String(pid));
   return {
     pid,
     launcher,

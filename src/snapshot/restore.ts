@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -29,7 +29,7 @@ export interface RestoreOptions {
   externalFds: ExternalFd[];
   /** Lazy restore: a lazy-pages daemon must already listen on `<workDir>/lazy-pages.socket`. */
   lazyPages?: boolean;
-  /** `cgroup.procs` files to move the restored runtime into (e.g. InstanceCgroup.procsFiles). */
+  /** `cgroup.procs` files CRIU runs in, so the restored tasks start in them (InstanceCgroup.procsFiles). */
   cgroupProcs?: string[];
   /**
    * Aborts a restore in progress: CRIU and every task it created are SIGKILLed. Needed when a lazy
@@ -77,6 +77,24 @@ async function bindListener(socketPath: string): Promise<{ fd: number; release: 
 
 const EXIT_MARK = 'hivelab-criu-exit ';
 
+/**
+ * The shell around CRIU: `sh -c RESTORE_WRAPPER criu [cgroup.procs files…] -- [restore args…]`.
+ * It joins the instance's cgroups before CRIU starts, so the restored tasks are born in them and
+ * every page the restore brings in (CRIU's copies, the monitor's prefetch, lazy faults) is charged
+ * to the instance's memory limit. A task moved in afterwards would leave those charges behind
+ * (cgroup v1 does not move them), and the restored memory would escape the limit. Then it keeps
+ * `cat` forwarding the instance's output and reports CRIU's exit status on stderr.
+ */
+const RESTORE_WRAPPER = [
+  'criu=$0',
+  'for f do',
+  '  shift',
+  '  [ "$f" = -- ] && break',
+  `  echo $$ > "$f" || { echo "cannot join cgroup $f" >&2; echo "${EXIT_MARK}97" >&2; exit 97; }`,
+  'done',
+  `{ "$criu" restore "$@"; echo "${EXIT_MARK}$?" >&2; } | cat`,
+].join('\n');
+
 export async function restoreInstance(opts: RestoreOptions): Promise<RestoredInstance> {
   await mkdir(opts.workDir, { recursive: true });
   const pidfile = path.join(opts.workDir, 'restore.pid');
@@ -105,7 +123,7 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
 
   const t0 = performance.now();
   // CRIU's fd 1 is the new output pipe (read by cat), fd 3 the new listener.
-  const child = spawn('/bin/sh', ['-c', `{ "$0" restore "$@"; echo "${EXIT_MARK}$?" >&2; } | cat`, criuBinary(), ...args], {
+  const child = spawn('/bin/sh', ['-c', RESTORE_WRAPPER, criuBinary(), ...(opts.cgroupProcs ?? []), '--', ...args], {
     stdio: ['ignore', 'pipe', 'pipe', bound.fd],
     env: cleanEnv(),
   });
@@ -147,7 +165,6 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
   }
   const pid = Number((await readFile(pidfile, 'utf8')).trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new CriuError('criu restore wrote no pidfile', logTail);
-  for (const procs of opts.cgroupProcs ?? []) await writeFile(procs, String(pid));
   return {
     pid,
     restoreMs,

@@ -2,6 +2,7 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, FIXTURES, removeState, startTestPlatform, type TestPlatform } from '../platform/harness.js';
+import { InstanceCgroup } from '../../src/sandbox/cgroup.js';
 import { instanceRecord, monitorPids, snapshotsUnavailable, stopInstances, workerInstanceStats } from './helpers.js';
 
 /**
@@ -63,6 +64,9 @@ describe.skipIf(unavailable !== null)('snapshot cold starts in the live platform
       expect(stats?.monitor?.wsInstalled).toBe(true);
       expect(stats!.monitor!.prefetched).toBeGreaterThan(0.9 * withWs.workingSet.wsPages);
       expect(stats!.monitor!.onDemand).toBeLessThan(0.3 * withWs.workingSet.wsPages);
+      // The prefetched working set counts against the instance's memory limit.
+      const charged = Number(await readFile(join(InstanceCgroup.of(prefetched.a.instanceId).dir('memory'), 'memory.usage_in_bytes'), 'utf8'));
+      expect(charged).toBeGreaterThan(0.9 * withWs.workingSet.wsPages * 4096);
 
       // Same state and responses as the booted instance: init-time data intact, one warm-up before.
       for (const x of [recorded, prefetched]) {
@@ -196,6 +200,10 @@ describe.skipIf(unavailable !== null)('eager snapshot, lazy and criu-lazy cold s
         expect(restored.a.instanceId).not.toBe(booted.a.instanceId);
         const stats = await workerInstanceStats(tp, restored.a.instanceId);
         expect(stats?.memoryBytes).toBeGreaterThan(0);
+        // The restored 16 MB table (read by every invocation) counts against the instance's memory
+        // limit, whoever brought its pages in: CRIU itself (eager), our monitor or CRIU's daemon.
+        const charged = Number(await readFile(join(InstanceCgroup.of(restored.a.instanceId).dir('memory'), 'memory.usage_in_bytes'), 'utf8'));
+        expect(charged).toBeGreaterThan(16 * 1024 * 1024);
         if (mode === 'lazy') expect(stats?.monitor?.onDemand).toBeGreaterThan(1000);
       } finally {
         await tp.stop();

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, open, readFile, rm, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,6 +74,24 @@ describe('snapshot launcher', () => {
     for (const flag of ['--pid', '--net', '--ipc', '--uts', '--fork', 'setsid']) expect(script).toContain(flag);
     expect(script).not.toContain('--kill-child'); // a parent-death signal would kill every restore
     expect(args.slice(-2)).toEqual(['/usr/bin/node', 'x.js']);
+  });
+
+  it('starts the runtime inside the given cgroups', async () => {
+    // A scratch file stands in for cgroup.procs: the shell writes its own PID there before it
+    // starts anything, so everything it starts inherits the groups.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hivelab-launch-cg-'));
+    const procs = [path.join(dir, 'a.procs'), path.join(dir, 'b.procs')];
+    const { file, args } = buildSnapshotLaunchArgs({ argv: ['/bin/true'], env: {}, cwd: '/' }, procs);
+    expect(args.slice(-2)).toEqual(['--', '/bin/true']);
+    const child = spawn(file, args, { stdio: 'ignore' });
+    const code = await new Promise((r) => child.once('exit', r));
+    expect(code).toBe(0);
+    for (const p of procs) expect(Number((await readFile(p, 'utf8')).trim())).toBe(child.pid);
+    // An unwritable group stops the launch before the runtime runs.
+    const bad = buildSnapshotLaunchArgs({ argv: ['/bin/true'], env: {}, cwd: '/' }, [path.join(dir, 'missing', 'cgroup.procs')]);
+    const failed = spawn(bad.file, bad.args, { stdio: 'ignore' });
+    expect(await new Promise((r) => failed.once('exit', r))).toBe(97);
+    await rm(dir, { recursive: true, force: true });
   });
 });
 
