@@ -50,6 +50,24 @@ async function tryWrite(file: string, value: string, what: string): Promise<void
   }
 }
 
+/**
+ * A POSIX sh fragment (lines) for the shells that start an instance's processes: it writes the
+ * shell's own PID into each `cgroup.procs` file given as the script's leading arguments, up to a
+ * `--`, and shifts them off, so `"$@"` is what follows. Everything the shell starts afterwards is
+ * born in those groups and charged and limited from its first page; moving a task in later leaves
+ * what it already holds charged elsewhere (cgroup v1 does not move charges). A file that cannot be
+ * written names itself on stderr; `onFail` runs next, then the shell exits 97.
+ */
+export function joinCgroupsScript(who: string, onFail = ''): string[] {
+  return [
+    'for f do',
+    '  shift',
+    '  [ "$f" = -- ] && break',
+    `  echo $$ > "$f" || { echo "${who}: cannot join cgroup $f" >&2; ${onFail ? `${onFail}; ` : ''}exit 97; }`,
+    'done',
+  ];
+}
+
 export class InstanceCgroup {
   private constructor(
     readonly name: string,

@@ -1,6 +1,7 @@
 import { lstatSync, readlinkSync } from 'node:fs';
 import type { Runtime } from '../manifest/schema.js';
 import type { InstanceSpec } from './backend.js';
+import { joinCgroupsScript } from './cgroup.js';
 
 /**
  * How an instance's process tree is launched, as pure data, so the CRIU snapshot backend can reuse
@@ -179,11 +180,7 @@ export function buildBwrapArgs(input: LaunchInput): string[] {
  * about a millisecond; exit code 97 means joining a cgroup failed.)
  */
 const LAUNCHER = [
-  'for f do',
-  '  shift',
-  '  [ "$f" = -- ] && break',
-  '  echo $$ > "$f" || { echo "hivelab launcher: cannot join cgroup $f" >&2; exit 97; }',
-  'done',
+  ...joinCgroupsScript('hivelab launcher'),
   'ulimit -n "$HL_NOFILE" && ulimit -c "$HL_CORE" && ulimit -f "$HL_FSIZE_BLOCKS" || exit 98',
   'unset HL_NOFILE HL_CORE HL_FSIZE_BLOCKS',
   'exec "$@"',

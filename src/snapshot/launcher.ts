@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cleanEnv } from './criu.js';
+import { joinCgroupsScript } from '../sandbox/cgroup.js';
 
 /**
  * The snapshot launcher: starts an instance the way CRIU can checkpoint and restore it.
@@ -28,9 +29,8 @@ export interface SnapshotLaunchSpec {
 }
 
 const CLOSE_INHERITED_FDS = 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done;';
-// The launcher joins the instance's cgroups (the arguments up to `--`) before anything else, so the
-// runtime is born in them and all of its memory, from the first page, is charged to its limit.
-const JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1" || { echo "hivelab snapshot launcher: cannot join cgroup $1" >&2; exit 97; }; shift; done; shift;';
+// The launcher joins the instance's cgroups (the arguments up to `--`) before anything else.
+const JOIN_CGROUPS = joinCgroupsScript('hivelab snapshot launcher').join('\n');
 
 /**
  * Pure: the host command that starts `spec` in its own namespaces. The runtime's stdout and stderr
@@ -46,7 +46,7 @@ export function buildSnapshotLaunchArgs(spec: SnapshotLaunchSpec, cgroupProcs: s
     file: '/bin/bash',
     // Close every inherited descriptor above stderr first: a stray one (a parent's pipe without
     // CLOEXEC) would become part of the snapshot and need a stand-in on every restore.
-    args: ['-c', `${CLOSE_INHERITED_FDS} ${JOIN_CGROUPS} ${unshare.join(' ')} "$@" 2>&1 | cat`, 'hivelab-snapshot-launcher', ...cgroupProcs, '--', ...spec.argv],
+    args: ['-c', `${CLOSE_INHERITED_FDS}\n${JOIN_CGROUPS}\n${unshare.join(' ')} "$@" 2>&1 | cat`, 'hivelab-snapshot-launcher', ...cgroupProcs, '--', ...spec.argv],
   };
 }
 

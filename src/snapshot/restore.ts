@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { CriuError, cleanEnv, criuBinary, criuLogTail, LOOPBACK_UP_SCRIPT } from './criu.js';
 import type { ExternalFd } from './dump.js';
+import { joinCgroupsScript } from '../sandbox/cgroup.js';
 
 /**
  * Restoring an instance from its images, eagerly (CRIU copies every page) or lazily (CRIU leaves
@@ -80,18 +81,13 @@ const EXIT_MARK = 'hivelab-criu-exit ';
 /**
  * The shell around CRIU: `sh -c RESTORE_WRAPPER criu [cgroup.procs files…] -- [restore args…]`.
  * It joins the instance's cgroups before CRIU starts, so the restored tasks are born in them and
- * every page the restore brings in (CRIU's copies, the monitor's prefetch, lazy faults) is charged
- * to the instance's memory limit. A task moved in afterwards would leave those charges behind
- * (cgroup v1 does not move them), and the restored memory would escape the limit. Then it keeps
- * `cat` forwarding the instance's output and reports CRIU's exit status on stderr.
+ * every page the restore brings in (CRIU's copies, the monitor's prefetch, lazy faults) counts
+ * against the instance's memory limit. Then it keeps `cat` forwarding the instance's output and
+ * reports CRIU's exit status on stderr.
  */
 const RESTORE_WRAPPER = [
   'criu=$0',
-  'for f do',
-  '  shift',
-  '  [ "$f" = -- ] && break',
-  `  echo $$ > "$f" || { echo "cannot join cgroup $f" >&2; echo "${EXIT_MARK}97" >&2; exit 97; }`,
-  'done',
+  ...joinCgroupsScript('hivelab restore', `echo "${EXIT_MARK}97" >&2`),
   `{ "$criu" restore "$@"; echo "${EXIT_MARK}$?" >&2; } | cat`,
 ].join('\n');
 
