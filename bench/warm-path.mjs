@@ -8,9 +8,13 @@
 // The gateway's CPU time per request (user + system, from /proc) shows what its busy-polling costs;
 // `--busy-poll US` is passed to both platforms (`hivelab up --busy-poll`, default 100).
 //
-//   node bench/warm-path.mjs [--seconds 5] [--rounds 3] [--concurrency 1,32] [--busy-poll US] [--json]
+// `--stand-in FILE` also measures a stand-in for the platform (bench/stand-ins/*.mjs, started with
+// the instance's socket; it prints {"port": N}) in the same rounds: how much any proxy in the path
+// keeps of the direct throughput on this machine.
+//
+//   node bench/warm-path.mjs [--seconds 5] [--rounds 3] [--concurrency 1,32] [--busy-poll US] [--stand-in FILE] [--json]
 import { parseArgs } from 'node:util';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,6 +30,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     label: { type: 'string', default: '' },
     'busy-poll': { type: 'string' },
+    'stand-in': { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
@@ -79,6 +84,18 @@ try {
       headers: { 'content-type': 'application/json', 'x-hivelab-invocation-id': 'bench', 'x-hivelab-deadline': String(Date.now() + 60_000) },
       body,
     });
+  let standIn;
+  let viaStandIn;
+  if (values['stand-in']) {
+    standIn = spawn(process.execPath, [resolve(values['stand-in']), socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const { port } = await new Promise((ok, fail) => {
+      standIn.once('exit', (code) => fail(new Error(`stand-in ${values['stand-in']} exited (${code})`)));
+      standIn.stdout.once('data', (d) => ok(JSON.parse(String(d))));
+    });
+    const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 64, pipelining: 1 });
+    targets[0].pools.push(pool);
+    viaStandIn = () => pool.request({ path: '/invoke', method: 'POST', headers: { 'content-type': 'application/json', 'x-hivelab-invocation-id': 'bench', 'x-hivelab-deadline': String(Date.now() + 60_000) }, body });
+  }
 
   // Closed loop: `c` callers, each sending its next request when the previous one returned.
   async function measure(send, c, ms) {
@@ -107,7 +124,8 @@ try {
   const results = [];
   const summary = (xs) => ({ p50Ms: median(xs.map((x) => x.p50)), p99Ms: median(xs.map((x) => x.p99)), rps: median(xs.map((x) => x.rps)), gatewayCpuUs: median(xs.map((x) => x.gatewayCpuUs)) });
   for (const c of levels) {
-    for (const f of [viaSocket, viaPlatform, viaPlatformUnix, viaTraced]) await measure(f, c, 1000); // warm-up at this level
+    for (const f of [viaSocket, viaPlatform, viaPlatformUnix, viaTraced, viaStandIn].filter(Boolean)) await measure(f, c, 1000); // warm-up at this level
+    const si = [];
     const d = [];
     const p = [];
     const u = [];
@@ -117,18 +135,27 @@ try {
       p.push(await measure(viaPlatform, c, seconds * 1000));
       u.push(await measure(viaPlatformUnix, c, seconds * 1000));
       tr.push(await measure(viaTraced, c, seconds * 1000));
+      if (viaStandIn) {
+        si.push(await measure(viaStandIn, c, seconds * 1000));
+        log(`  c=${c} round ${r + 1}: stand-in p50 ${si.at(-1).p50.toFixed(3)} ms ${si.at(-1).rps.toFixed(0)} req/s`);
+      }
       log(`  c=${c} round ${r + 1}: direct p50 ${d.at(-1).p50.toFixed(3)} ms ${d.at(-1).rps.toFixed(0)} req/s | platform p50 ${p.at(-1).p50.toFixed(3)} ms ${p.at(-1).rps.toFixed(0)} req/s, gateway CPU ${p.at(-1).gatewayCpuUs.toFixed(0)} µs/req | platform (unix) p50 ${u.at(-1).p50.toFixed(3)} ms ${u.at(-1).rps.toFixed(0)} req/s | traced p50 ${tr.at(-1).p50.toFixed(3)} ms ${tr.at(-1).rps.toFixed(0)} req/s`);
     }
-    const row = { concurrency: c, direct: summary(d), platform: summary(p), platformUnix: summary(u), traced: summary(tr), errors: [...d, ...p, ...u, ...tr].reduce((s, x) => s + x.errors, 0) };
+    const row = { concurrency: c, direct: summary(d), platform: summary(p), platformUnix: summary(u), traced: summary(tr), errors: [...d, ...p, ...u, ...tr, ...si].reduce((s, x) => s + x.errors, 0) };
     row.addedP50Ms = row.platform.p50Ms - row.direct.p50Ms;
     row.throughputRatio = row.platform.rps / row.direct.rps;
     row.unixAddedP50Ms = row.platformUnix.p50Ms - row.direct.p50Ms;
     row.unixThroughputRatio = row.platformUnix.rps / row.direct.rps;
     row.tracingAddedP50Ms = row.traced.p50Ms - row.platform.p50Ms;
+    if (viaStandIn) {
+      row.standIn = summary(si);
+      row.standInThroughputRatio = row.standIn.rps / row.direct.rps;
+    }
     results.push(row);
   }
   for (const t of targets) for (const pool of t.pools) await pool.close();
   await direct.close();
+  standIn?.kill();
 
   if (values.json) console.log(JSON.stringify({ label: values.label, seconds, rounds, results }, null, 2));
   else {
@@ -139,6 +166,7 @@ try {
         `${String(r.concurrency).padStart(4)} | ${r.direct.p50Ms.toFixed(3)} / ${r.direct.p99Ms.toFixed(3)} | ${r.platform.p50Ms.toFixed(3)} / ${r.platform.p99Ms.toFixed(3)} | ${r.addedP50Ms.toFixed(3)} | ${r.direct.rps.toFixed(0)} | ${r.platform.rps.toFixed(0)} | ${(r.throughputRatio * 100).toFixed(0)} % | ${r.platform.gatewayCpuUs.toFixed(0)} | ${r.unixAddedP50Ms.toFixed(3)}, ${r.platformUnix.rps.toFixed(0)}, ${(r.unixThroughputRatio * 100).toFixed(0)} % | ${r.traced.p50Ms.toFixed(3)} / ${r.traced.p99Ms.toFixed(3)} | ${r.traced.rps.toFixed(0)}`,
       );
     }
+    for (const r of results.filter((x) => x.standIn)) console.log(`stand-in ${values['stand-in']}, c=${r.concurrency}: ${r.standIn.rps.toFixed(0)} req/s, ${(r.standInThroughputRatio * 100).toFixed(0)} % of direct (platform ${(r.throughputRatio * 100).toFixed(0)} %)`);
     if (results.some((r) => r.errors > 0)) console.log(`errors: ${results.map((r) => r.errors).join(', ')}`);
   }
 } finally {
