@@ -88,7 +88,7 @@ export function criuLogTail(logFile: string, lines = 12): string {
 /** Runs CRIU to completion (dump, check, --version). */
 export function run(args: string[], opts: { timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(criuBinary(), args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(criuBinary(), args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 << 20, env: cleanEnv(), killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       if (err) reject(Object.assign(err, { stdout, stderr }));
       else resolve({ stdout, stderr });
     });
@@ -108,9 +108,20 @@ export function spawnCriu(args: string[], stdio: StdioOptions): { child: ReturnT
   return { child, done };
 }
 
+/**
+ * CRIU's compel stops the parasite and the restorer at their final sigreturn with a hardware
+ * breakpoint set through ptrace. On some hosts (AMD EPYC Zen 5 VMs) those never fire and CRIU waits
+ * in wait4 forever. `CRIU_FAULT=130` is CRIU's own switch to stop on the syscall with
+ * PTRACE_SYSCALL instead, which works everywhere; `HIVELAB_CRIU_BREAKPOINTS=1` goes back to
+ * breakpoints where they are known to work.
+ */
+export function criuFaultEnv(): Record<string, string> {
+  return process.env.HIVELAB_CRIU_BREAKPOINTS === '1' ? {} : { CRIU_FAULT: '130' };
+}
+
 /** The environment for processes we checkpoint or measure: NODE_EXTRA_CA_CERTS costs 34 ms per start. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...criuFaultEnv(), ...extra };
   delete env.NODE_EXTRA_CA_CERTS;
   delete env.NODE_OPTIONS;
   return env;
