@@ -8,7 +8,7 @@ import type { ColdStartMode } from './manifest/schema.js';
 import { ControlPlane } from './control/control-plane.js';
 import { createGateway, type RouteHandler } from './gateway/server.js';
 import { loadOrCreateTokens, type Tokens } from './gateway/tokens.js';
-import { writeFileAtomic } from './util/atomic-write.js';
+import { writeFileAtomic } from './core/atomic-write.js';
 import { randomBytes } from 'node:crypto';
 import { startServices, type Services } from './services/index.js';
 import { roleOf } from './gateway/tokens.js';

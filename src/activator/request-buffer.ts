@@ -1,5 +1,5 @@
-import { HttpError } from '../gateway/errors.js';
-import type { Invocation } from '../queue-proxy/invocation.js';
+import { HttpError } from '../core/errors.js';
+import type { Invocation } from '../core/invocation.js';
 
 export interface Buffered<T> {
   inv: Invocation;

@@ -7,8 +7,8 @@ import { DeploymentStore, type Deployment } from './deployments.js';
 import { WorkerHandle } from './worker-handle.js';
 import { InstanceCgroup } from '../sandbox/cgroup.js';
 import { FunctionController, type ControllerEvent } from './function-controller.js';
-import { HttpError } from '../gateway/errors.js';
-import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
+import { HttpError } from '../core/errors.js';
+import type { Invocation, InvocationResult } from '../core/invocation.js';
 import type { WorkerConfig, WorkerStats } from '../worker/protocol.js';
 
 export interface ControlPlaneOptions {

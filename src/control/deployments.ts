@@ -3,7 +3,7 @@ import { cp, mkdir, readdir, readFile, rm, open, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { loadManifest, ManifestError } from '../manifest/validate.js';
 import type { FunctionManifest } from '../manifest/schema.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { writeFileAtomic } from '../core/atomic-write.js';
 
 /** A deployed function version: an immutable copy of the function folder inside the state folder. */
 export interface Deployment {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { HttpError } from './errors.js';
+import { HttpError } from '../core/errors.js';
 
 /**
  * Reads a request body up to `limit` bytes. A declared Content-Length over the limit is refused

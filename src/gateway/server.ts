@@ -1,11 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ControlPlane } from '../control/control-plane.js';
 import type { FunctionController } from '../control/function-controller.js';
-import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
+import type { Invocation, InvocationResult } from '../core/invocation.js';
 import { ManifestError } from '../manifest/validate.js';
 import { platformStatus } from '../control/status.js';
-import { newInvocationId } from '../util/ids.js';
-import { HttpError, notFound } from './errors.js';
+import { newInvocationId } from '../core/ids.js';
+import { HttpError, notFound } from '../core/errors.js';
 import { readBody, readJson } from './body.js';
 import { bearerToken, roleOf, type Role, type Tokens } from './tokens.js';
 import type { Tracing, PlatformMetrics, InvocationOutcome } from '../observability/index.js';

@@ -1,7 +1,7 @@
 import { readFile, mkdir, chmod } from 'node:fs/promises';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { writeFileAtomic } from '../core/atomic-write.js';
 
 /** `admin` may deploy and inspect; `invoke` may only run functions. */
 export interface Tokens {

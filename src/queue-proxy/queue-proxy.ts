@@ -1,7 +1,7 @@
 import { Http1Pool, Http1TimeoutError, requestHead, type Http1Handler } from '../net/http1-pool.js';
-import { HttpError } from '../gateway/errors.js';
+import { HttpError } from '../core/errors.js';
 import { ConcurrencyMeter } from './concurrency-meter.js';
-import type { Invocation, InvocationResult } from './invocation.js';
+import type { Invocation, InvocationResult } from '../core/invocation.js';
 import { SpanNames, Attr } from '../observability/semantic.js';
 
 export interface QueueProxyOptions {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RequestBuffer } from '../../src/activator/request-buffer.js';
-import type { Invocation } from '../../src/queue-proxy/invocation.js';
+import type { Invocation } from '../../src/core/invocation.js';
 import { referenceEvent } from '../../src/transfer/reference-event.js';
 
 const inv = (id: string): Invocation =>
