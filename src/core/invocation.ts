@@ -1,4 +1,4 @@
-import type { InvocationTrace } from '../observability/invocation-trace.js';
+import type { InvocationTrace } from './trace.js';
 
 /** One invocation as it travels from the gateway through the activator to a queue-proxy. */
 export interface Invocation {

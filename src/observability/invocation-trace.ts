@@ -1,45 +1,11 @@
 import { SpanStatusCode, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { AttributeValue } from './span-record.js';
+import type { Attributes, InvocationTrace, SpanStatus, TraceSpan } from '../core/trace.js';
+
+// The seam's types live on the ground floor (core/trace.ts) so the Invocation that carries a trace
+// needs nothing of OpenTelemetry; this file is their implementation.
+export type { Attributes, InvocationTrace, SpanStatus, TraceSpan };
 import { formatTraceparent } from './traceparent.js';
-
-export type Attributes = Record<string, AttributeValue | undefined>;
-export type SpanStatus = 'ok' | 'error';
-
-/** One phase of an invocation. Ending twice is harmless (the first end wins). */
-export interface TraceSpan {
-  readonly recording: boolean;
-  setAttribute(key: string, value: AttributeValue): void;
-  setAttributes(attrs: Attributes): void;
-  addEvent(name: string, attrs?: Attributes): void;
-  end(status?: SpanStatus, message?: string): void;
-  /** W3C traceparent naming this span as the parent: hand it to the next hop. */
-  traceparent(): string | undefined;
-}
-
-/**
- * The trace of one invocation, created by `Tracing.startInvocation`. Every phase the control plane
- * times goes through it; when the invocation is not sampled all of this is a shared no-op object,
- * so the warm path allocates nothing for tracing.
- */
-export interface InvocationTrace {
-  readonly sampled: boolean;
-  readonly traceId: string | undefined;
-  /** The invocation's root span. */
-  readonly root: TraceSpan;
-  /** Runs `fn` inside a child span (of `parent`, default the root); ends it when `fn` returns or settles. */
-  span<T>(name: string, fn: (span: TraceSpan) => T, attrs?: Attributes, parent?: TraceSpan): T;
-  startSpan(name: string, attrs?: Attributes, parent?: TraceSpan): TraceSpan;
-  /**
-   * A span timed elsewhere (e.g. the worker's sandbox restore), given as epoch milliseconds, so
-   * other processes report plain numbers instead of running their own tracer.
-   */
-  addCompletedSpan(name: string, startEpochMs: number, endEpochMs: number, attrs?: Attributes, parent?: TraceSpan, status?: SpanStatus): TraceSpan;
-  setAttributes(attrs: Attributes): void;
-  /** traceparent for the runtime (`parent` default: the root span). */
-  traceparent(parent?: TraceSpan): string | undefined;
-  /** Ends the root span; spans still open are ended with it, so a crash path cannot leak them. */
-  end(status?: SpanStatus, message?: string): void;
-}
 
 function clean(attrs: Attributes | undefined): Record<string, AttributeValue> | undefined {
   if (!attrs) return undefined;

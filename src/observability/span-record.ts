@@ -3,7 +3,8 @@
  * keeps on disk, what `GET /v1/traces/ID` returns, what the CLI and the dashboard draw. Times are
  * epoch milliseconds (fractional) so records from several processes line up on one axis.
  */
-export type AttributeValue = string | number | boolean;
+import type { AttributeValue } from '../core/trace.js';
+export type { AttributeValue };
 
 export interface SpanEventRecord {
   name: string;
