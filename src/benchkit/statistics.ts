@@ -1,8 +1,11 @@
+import { percentile } from '../core/percentile.js';
+
+// The kit's modules take the platform's one percentile from here.
+export { percentile };
+
 /**
- * Latency statistics as STeLLAR reports them. Percentiles use linear interpolation between closest
- * ranks (Hyndman & Fan type 7, numpy's and R's default): for sorted x[0..n−1] and p in [0,100],
- * h = (n − 1)·p/100 and P = x[⌊h⌋] + (h − ⌊h⌋)·(x[⌊h⌋+1] − x[⌊h⌋]). So p0 = min, p100 = max, and
- * p50 of an even-sized sample is the mean of the two middle values.
+ * Latency statistics as STeLLAR reports them. Percentiles are the platform's one definition
+ * (core/percentile.ts: linear interpolation between closest ranks, Hyndman & Fan type 7).
  * The standard deviation is the sample one (divides by n − 1). The tail-to-median ratio (TMR) is
  * p99 / p50 (thesis §3.4: above 10 is "potentially problematic").
  */
@@ -24,18 +27,6 @@ export interface LatencyStatistics {
 }
 
 export const STATISTICS_COLUMNS = ['count', 'errors', 'mean', 'sd', 'min', 'p25', 'p50', 'p75', 'p95', 'p99', 'max', 'tmr'] as const;
-
-/** Percentile p (0–100) of an ascending-sorted sample; NaN for an empty one. */
-export function percentile(sorted: readonly number[], p: number): number {
-  const n = sorted.length;
-  if (n === 0) return NaN;
-  if (p <= 0) return sorted[0]!;
-  if (p >= 100) return sorted[n - 1]!;
-  const h = ((n - 1) * p) / 100;
-  const lo = Math.floor(h);
-  const hi = Math.min(lo + 1, n - 1);
-  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
-}
 
 export function latencyStatistics(latenciesMs: readonly number[], errors = 0): LatencyStatistics {
   const xs = [...latenciesMs].sort((a, b) => a - b);

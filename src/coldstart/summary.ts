@@ -1,20 +1,19 @@
-/** Pure: summary statistics of a sample (nearest-rank percentiles). */
+import { percentile } from '../core/percentile.js';
+
+/** Pure: summary statistics of a sample (the platform's one percentile, core/percentile.ts). */
 export interface Summary {
   median: number;
   p99: number;
   mean: number;
 }
 
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank]!;
-}
+export { percentile };
 
+/** An empty sample summarises to zeros, as the study's tables always have. */
 export function summarize(values: number[]): Summary {
   const s = [...values].sort((a, b) => a - b);
-  const mean = s.length ? s.reduce((a, b) => a + b, 0) / s.length : 0;
-  return { median: percentile(s, 50), p99: percentile(s, 99), mean };
+  if (s.length === 0) return { median: 0, p99: 0, mean: 0 };
+  return { median: percentile(s, 50), p99: percentile(s, 99), mean: mean(s) };
 }
 
 export function mean(values: number[]): number {

@@ -1,3 +1,5 @@
+import { percentile } from '../core/percentile.js';
+
 /**
  * Live request rate and latency percentiles over the last few seconds, for the dashboard: what
  * Prometheus would compute with rate() and histogram_quantile(), without a Prometheus. One-second
@@ -58,13 +60,8 @@ export class RollingWindow {
       for (const l of b.latencies) all.push(l);
     }
     all.sort((a, b) => a - b);
-    return { rps: count / this.windowSeconds, count, errors, p50Ms: quantile(all, 0.5), p99Ms: quantile(all, 0.99) };
+    // The platform's one percentile (core/percentile.ts); null, not NaN, so the JSON says "no data".
+    const empty = all.length === 0;
+    return { rps: count / this.windowSeconds, count, errors, p50Ms: empty ? null : percentile(all, 50), p99Ms: empty ? null : percentile(all, 99) };
   }
-}
-
-/** Nearest-rank quantile of sorted values (the definition STeLLAR's reports use). */
-export function quantile(sorted: readonly number[], q: number): number | null {
-  if (sorted.length === 0) return null;
-  const rank = Math.max(1, Math.ceil(q * sorted.length));
-  return sorted[rank - 1]!;
 }

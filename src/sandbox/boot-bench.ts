@@ -5,6 +5,7 @@ import type { Runtime } from '../manifest/schema.js';
 import { parseManifest } from '../manifest/validate.js';
 import type { InstanceSpec } from './backend.js';
 import { ProcessBackend, type ProcessBackendOptions } from './process-backend.js';
+import { percentile } from '../core/percentile.js';
 
 /**
  * Boot cold start of the process backend: spawn → ready for a hello function through the runtime
@@ -47,9 +48,8 @@ export interface BootBenchRow {
 
 export function distribution(samples: number[]): Distribution {
   const s = [...samples].sort((a, b) => a - b);
-  // Nearest-rank percentiles: with N=20 the p99 is the maximum, which is the honest answer.
-  const rank = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-  return { n: s.length, medianMs: rank(50), p99Ms: rank(99), minMs: s[0]!, maxMs: s[s.length - 1]! };
+  // The platform's one percentile (core/percentile.ts): with N=20 the p99 lies between the two largest.
+  return { n: s.length, medianMs: percentile(s, 50), p99Ms: percentile(s, 99), minMs: s[0]!, maxMs: s[s.length - 1]! };
 }
 
 export interface BootBenchOptions {

@@ -4,10 +4,10 @@ import { toCsv, toTable } from '../../src/coldstart/report.js';
 import type { StudyReport } from '../../src/coldstart/study.js';
 
 describe('cold-start study reporting', () => {
-  it('summarizes with nearest-rank percentiles', () => {
-    expect(summarize([5, 1, 3])).toEqual({ median: 3, p99: 5, mean: 3 });
-    expect(percentile([], 50)).toBe(0);
-    expect(percentile([1, 2, 3, 4], 50)).toBe(2);
+  it('summarizes with the platform percentile (interpolated), zeros when empty', () => {
+    expect(summarize([5, 1, 3])).toEqual({ median: 3, p99: 4.96, mean: 3 });
+    expect(summarize([])).toEqual({ median: 0, p99: 0, mean: 0 });
+    expect(percentile([1, 2, 3, 4], 50)).toBe(2.5);
   });
 
   it('writes one CSV row per function x mode x concurrency, and a table with the disk figure', () => {

@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { startServices, type Services } from '../../services/index.js';
 import { sdkFor, resolveEventRefs, decodeObject, type HivelabSdk } from '../../runtime/node/sdk.js';
 import { XDT_HTTP2_OPTIONS, widenSessionWindow } from '../http2-settings.js';
+import { percentile } from '../../core/percentile.js';
 
 export const PATTERNS = ['1-1', 'scatter', 'gather', 'broadcast'] as const;
 export type Pattern = (typeof PATTERNS)[number];
@@ -79,11 +80,6 @@ function spawnWorker(): WorkerProc {
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   return new WorkerProc(fork(entry, [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-}
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 /** The ceiling: one bare HTTP/2 stream of `size` bytes from a worker process to this one. */
@@ -220,13 +216,13 @@ export async function runStandaloneBench(opts: StandaloneBenchOptions): Promise<
               lat.push(performance.now() - t0);
             }
             lat.sort((a, b) => a - b);
-            const median = quantile(lat, 0.5);
+            const median = percentile(lat, 50);
             const row: BenchRow = {
               pattern,
               sizeBytes: size,
               degree,
               transport,
-              latencyMs: { median: round(median), p99: round(quantile(lat, 0.99)) },
+              latencyMs: { median: round(median), p99: round(percentile(lat, 99)) },
               effectiveMBps: round((size * degree) / 1e6 / (median / 1000)),
             };
             rows.push(row);
