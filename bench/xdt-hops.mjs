@@ -17,7 +17,7 @@ import { startRawStreamSource } from '../dist/xdt/bench/http2-raw.js';
 const size = Number(process.argv[2] ?? 100) * 1024 * 1024;
 const iterations = Number(process.argv[3] ?? 8);
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'xdt-hops-'));
-const entry = new URL('../dist/xdt/bench/worker-process.js', import.meta.url).pathname;
+const entry = new URL('../dist/benchkit/xdt/worker-process.js', import.meta.url).pathname;
 let seq = 0;
 function worker() {
   const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

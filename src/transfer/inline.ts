@@ -4,7 +4,7 @@
  */
 import { TransferError } from './errors.js';
 import { readAll, type IncomingObject, type OutgoingObject } from './object-stream.js';
-import { sealReference, type RefPayload } from '../xdt/reference.js';
+import { sealReference, type RefPayload } from './reference.js';
 
 export function inlineTooLarge(limit: number): TransferError {
   return new TransferError('InlineTooLarge', `object exceeds the inline limit of ${limit} B; use transfer "xdt", "storage" or "redis"`);

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { TransferError } from './errors.js';
 import { readAll, type IncomingObject, type OutgoingObject } from './object-stream.js';
-import { sealReference, type RefPayload } from '../xdt/reference.js';
+import { sealReference, type RefPayload } from './reference.js';
 
 export interface RedisConfig {
   host: string;

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { TransferError } from './errors.js';
 import { readAll, type IncomingObject, type OutgoingObject } from './object-stream.js';
-import { sealReference, type RefPayload } from '../xdt/reference.js';
+import { sealReference, type RefPayload } from './reference.js';
 
 export interface S3Config {
   endpoint: string;

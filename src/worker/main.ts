@@ -3,7 +3,7 @@ import type { WorkerConfig, WorkerMessage, WorkerRequest } from './protocol.js';
 import { InstanceManager } from './instance-manager.js';
 import { createSandboxBackend } from './backends.js';
 import { sweepOrphanCgroups } from '../sandbox/cgroup.js';
-import { createTransferServices, startSidecar } from '../sidecar/index.js';
+import { createTransferServices, startSidecar } from '../xdt/sidecar/index.js';
 
 /**
  * A worker process: runs instances for the control plane and reports their deaths. It lives in its

@@ -7,7 +7,7 @@
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { TransferError } from '../transfer/errors.js';
-import { assertNotExpired, openReference } from './reference.js';
+import { assertNotExpired, openReference } from '../transfer/reference.js';
 import type { XdtObjectStore } from './object-store.js';
 import type { ChunkSink } from './xdt-object.js';
 import { XDT_HTTP2_OPTIONS, widenSessionWindow } from './http2-settings.js';

@@ -12,8 +12,8 @@ import { startRedis } from '../../src/services/redis.js';
 import { StorageTransport } from '../../src/transfer/storage.js';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { openObject } from '../../src/sidecar/objects.js';
-import { openReference } from '../../src/xdt/reference.js';
+import { openObject } from '../../src/xdt/sidecar/objects.js';
+import { openReference } from '../../src/transfer/reference.js';
 
 let dir = '';
 let services: Services;

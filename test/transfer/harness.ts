@@ -11,8 +11,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { startServices, type Services } from '../../src/services/index.js';
-import { createTransferServices, type TransferServices, type TransferServicesOptions } from '../../src/transfer/services.js';
-import { startSidecar, type Sidecar } from '../../src/sidecar/index.js';
+import { createTransferServices, type TransferServices, type TransferServicesOptions } from '../../src/xdt/services.js';
+import { startSidecar, type Sidecar } from '../../src/xdt/sidecar/index.js';
 import { sdkFor, resolveEventRefs, decodeObject, type HivelabSdk } from '../../src/runtime/node/sdk.js';
 
 export const INVOKE_TOKEN = 'test-invoke-token';

@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startTestPlatform, removeState, type TestPlatform } from '../platform/harness.js';
-import { deployWorkload, runWorkload, WORKLOADS_DIR } from '../../src/xdt/bench/workloads.js';
-import type { PlatformClient } from '../../src/cli/client.js';
+import { deployWorkload, runWorkload, WORKLOADS_DIR } from '../../src/benchkit/xdt/workloads.js';
+import type { PlatformClient } from '../../src/gateway/client.js';
 
 describe('real workloads through the platform', () => {
   let t: TestPlatform;

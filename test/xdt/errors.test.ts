@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Harness, pattern, type Instance } from '../transfer/harness.js';
-import { sealReference } from '../../src/xdt/reference.js';
+import { sealReference } from '../../src/transfer/reference.js';
 
 const h = new Harness();
 let producer: Instance;

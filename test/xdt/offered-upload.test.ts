@@ -1,5 +1,5 @@
 /**
- * Offered uploads (src/sidecar/offered-upload.ts): the SDK names a socket of its own in the run folder
+ * Offered uploads (src/xdt/sidecar/offered-upload.ts): the SDK names a socket of its own in the run folder
  * and the sidecar reads the object from it straight into pool buffers. The offers here are made by the
  * test itself, so each case controls what the "SDK" does: serve all, serve part, serve slowly, or plant
  * something that is not its socket.

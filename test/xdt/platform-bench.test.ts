@@ -10,9 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestPlatform, removeState, type TestPlatform } from '../platform/harness.js';
-import { runPlatformPatterns } from '../../src/xdt/bench/platform-patterns.js';
-import { writeTransferPlots } from '../../src/xdt/bench/plots.js';
-import type { PlatformClient } from '../../src/cli/client.js';
+import { runPlatformPatterns } from '../../src/benchkit/xdt/platform-patterns.js';
+import { writeTransferPlots } from '../../src/benchkit/xdt/plots.js';
+import type { PlatformClient } from '../../src/gateway/client.js';
 
 let t: TestPlatform;
 let client: PlatformClient;

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
-import { connect, callJson } from '../client.js';
+import { connect, callJson } from '../../gateway/client.js';
 
 const usage = `
 usage: hivelab deploy DIR [DIR ...] [--state DIR]

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
-import { connect, call } from '../client.js';
+import { connect, call } from '../../gateway/client.js';
 
 const usage = `
 usage: hivelab invoke NAME [--data JSON | --data-file FILE] [--content-type TYPE] [--json] [--state DIR]

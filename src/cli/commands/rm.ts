@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
-import { connect, callJson } from '../client.js';
+import { connect, callJson } from '../../gateway/client.js';
 
 const usage = `
 usage: hivelab rm NAME [NAME ...] [--state DIR]

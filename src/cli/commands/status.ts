@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
-import { connect, callJson } from '../client.js';
+import { connect, callJson } from '../../gateway/client.js';
 import type { PlatformStatus } from '../../control/status.js';
 
 const usage = `

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
-import { connect, callJson } from '../client.js';
+import { connect, callJson } from '../../gateway/client.js';
 import type { TraceRecord, TraceSummary } from '../../observability/span-record.js';
 import { renderWaterfall } from '../../observability/waterfall-text.js';
 

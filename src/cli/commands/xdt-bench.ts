@@ -4,13 +4,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { UsageError, type Command } from '../command.js';
-import { connect, type PlatformClient } from '../client.js';
+import { connect, type PlatformClient } from '../../gateway/client.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { startPlatform } from '../../platform.js';
-import { PATTERNS, runStandaloneBench, type BenchRow, type Pattern } from '../../xdt/bench/standalone.js';
-import { runPlatformPatterns } from '../../xdt/bench/platform-patterns.js';
-import { benchWorkload, workloadNames } from '../../xdt/bench/workloads.js';
-import { writeTransferPlots } from '../../xdt/bench/plots.js';
+import { PATTERNS, runStandaloneBench, type BenchRow, type Pattern } from '../../benchkit/xdt/standalone.js';
+import { runPlatformPatterns } from '../../benchkit/xdt/platform-patterns.js';
+import { benchWorkload, workloadNames } from '../../benchkit/xdt/workloads.js';
+import { writeTransferPlots } from '../../benchkit/xdt/plots.js';
 
 const usage = `
 usage: hivelab xdt-bench [--patterns 1-1,scatter,gather,broadcast] [--sizes 10KB,1MB,10MB,100MB]

@@ -2,7 +2,7 @@
  * Large uploads (put, invoke with an object) are offered instead of pushed: the SDK listens on a
  * one-shot Unix socket next to the sidecar's (the instance's run folder, the one folder both sides
  * see), names it in the request, and writes the object to whoever connects: the sidecar, which reads
- * it straight into its XDT pool buffers (src/sidecar/offered-upload.ts explains why that matters).
+ * it straight into its XDT pool buffers (src/xdt/sidecar/offered-upload.ts explains why that matters).
  *
  * Loaded next to sdk.ts inside the sandbox: node: builtins only.
  */

@@ -6,7 +6,7 @@
  * part of the queue-proxy) over the Unix socket named by HIVELAB_SIDECAR. Every transport (inline,
  * storage, redis, xdt) is the sidecar's business; user code only ever holds opaque reference strings.
  *
- * Sidecar protocol (HTTP/1.1 over the Unix socket; served by src/sidecar/index.ts):
+ * Sidecar protocol (HTTP/1.1 over the Unix socket; served by src/xdt/sidecar/index.ts):
  *   POST /v1/put?retrievals=N[&transfer=T]   body = object   → 200 {"ref": "<opaque>"}
  *   POST /v1/get                             body = ref      → 200 body = object
  *   POST /v1/invoke/<fn>[?transfer=T]        body = object   → the callee's response

@@ -21,18 +21,18 @@ import fs from 'node:fs';
 import { dirname } from 'node:path';
 import type { Socket } from 'node:net';
 import { forwardGathered } from './gathered-writes.js';
-import { isLocalBody, type LocalObjectBody } from '../xdt/local-retrieval.js';
-import { TransferError } from '../transfer/errors.js';
-import type { TransferServices } from '../transfer/services.js';
-import { parseTransfer, readAll, type OutgoingObject, type TransferKind } from '../transfer/object-stream.js';
-import { inlineTooLarge } from '../transfer/inline.js';
+import { isLocalBody, type LocalObjectBody } from '../local-retrieval.js';
+import { TransferError } from '../../transfer/errors.js';
+import type { TransferServices } from '../services.js';
+import { parseTransfer, readAll, type OutgoingObject, type TransferKind } from '../../transfer/object-stream.js';
+import { inlineTooLarge } from '../../transfer/inline.js';
 import { createXdtObject, ingestXdt, openObject, putObject } from './objects.js';
 import { invokeThroughGateway } from './gateway-client.js';
-import { referenceEvent } from '../transfer/reference-event.js';
+import { referenceEvent } from '../../transfer/reference-event.js';
 import { uploadOf } from './upload.js';
 
-export type { TransferServices } from '../transfer/services.js';
-export { createTransferServices } from '../transfer/services.js';
+export type { TransferServices } from '../services.js';
+export { createTransferServices } from '../services.js';
 
 export interface SidecarOptions {
   socketPath: string;

@@ -8,9 +8,9 @@
 import http2 from 'node:http2';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { createTransferServices, type TransferServices } from '../../transfer/services.js';
-import { startSidecar, type Sidecar } from '../../sidecar/index.js';
-import { XDT_HTTP2_OPTIONS, widenSessionWindow } from '../http2-settings.js';
+import { createTransferServices, type TransferServices } from '../../xdt/services.js';
+import { startSidecar, type Sidecar } from '../../xdt/sidecar/index.js';
+import { XDT_HTTP2_OPTIONS, widenSessionWindow } from '../../xdt/http2-settings.js';
 
 interface StartMsg {
   stateDir: string;

@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { TopLevelSpec } from 'vega-lite';
-import { writePlot } from '../../benchkit/plots.js';
+import { writePlot } from '../plots.js';
 import type { BenchRow } from './standalone.js';
 
 function spec(rows: BenchRow[], title: string, field: 'latency' | 'bandwidth'): TopLevelSpec {

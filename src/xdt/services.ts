@@ -4,14 +4,14 @@
  * pulls from other workers, and the storage/redis clients. Created once per worker.
  */
 import { randomBytes } from 'node:crypto';
-import { BufferPool } from '../xdt/buffer-pool.js';
-import { XdtObjectStore } from '../xdt/object-store.js';
-import { startPeerServer, type XdtPeerServer } from '../xdt/peer-server.js';
-import { XdtPeerClient } from '../xdt/peer-client.js';
-import { checkSealKey } from '../xdt/reference.js';
-import { StorageTransport, type S3Config } from './storage.js';
-import { RedisTransport, type RedisConfig } from './redis-transport.js';
-import type { TransferKind } from './object-stream.js';
+import { BufferPool } from './buffer-pool.js';
+import { XdtObjectStore } from './object-store.js';
+import { startPeerServer, type XdtPeerServer } from './peer-server.js';
+import { XdtPeerClient } from './peer-client.js';
+import { checkSealKey } from '../transfer/reference.js';
+import { StorageTransport, type S3Config } from '../transfer/storage.js';
+import { RedisTransport, type RedisConfig } from '../transfer/redis-transport.js';
+import type { TransferKind } from '../transfer/object-stream.js';
 
 export interface TransferServicesOptions {
   stateDir: string;

@@ -7,10 +7,10 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { call, type PlatformClient } from '../../cli/client.js';
-import { percentile } from '../../benchkit/statistics.js';
+import { call, type PlatformClient } from '../../gateway/client.js';
+import { percentile } from '../statistics.js';
 
-/** workloads/ at the repository root, from src/xdt/bench (vitest) and dist/xdt/bench (CLI) alike. */
+/** workloads/ at the repository root, from src/benchkit/xdt (vitest) and dist/benchkit/xdt (CLI) alike. */
 export const WORKLOADS_DIR = resolve(import.meta.dirname, '../../../workloads');
 
 export interface WorkloadSpec {

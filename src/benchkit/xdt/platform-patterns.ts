@@ -6,8 +6,8 @@
  * between two processes, is measured in the same run as the ceiling.
  */
 import { join } from 'node:path';
-import { call, type PlatformClient } from '../../cli/client.js';
-import { percentile } from '../../benchkit/statistics.js';
+import { call, type PlatformClient } from '../../gateway/client.js';
+import { percentile } from '../statistics.js';
 import { WORKLOADS_DIR } from './workloads.js';
 import { startRawStreamSource, type RawStreamSource } from './http2-raw.js';
 import type { BenchRow, Pattern } from './standalone.js';

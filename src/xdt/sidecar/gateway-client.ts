@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { TransferError } from '../transfer/errors.js';
+import { TransferError } from '../../transfer/errors.js';
 
 export interface GatewayTarget {
   gatewayUrl: string;

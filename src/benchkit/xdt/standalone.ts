@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { startServices, type Services } from '../../services/index.js';
 import { sdkFor, resolveEventRefs, decodeObject, type HivelabSdk } from '../../runtime/node/sdk.js';
-import { XDT_HTTP2_OPTIONS, widenSessionWindow } from '../http2-settings.js';
+import { XDT_HTTP2_OPTIONS, widenSessionWindow } from '../../xdt/http2-settings.js';
 import { percentile } from '../../core/percentile.js';
 
 export const PATTERNS = ['1-1', 'scatter', 'gather', 'broadcast'] as const;

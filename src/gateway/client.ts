@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { request } from 'undici';
 import { statePaths } from '../config/state.js';
-import { readTokens, type Tokens } from '../gateway/tokens.js';
+import { readTokens, type Tokens } from './tokens.js';
 
 /** What a CLI command needs to talk to a running platform: its URL and tokens, from the state folder. */
 export interface PlatformClient {

@@ -6,7 +6,7 @@
  * Wire form: `hl1.` + base64url(iv[12] ‖ ciphertext ‖ tag[16]); the plaintext is the JSON payload.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { TransferError } from '../transfer/errors.js';
+import { TransferError } from './errors.js';
 
 const PREFIX = 'hl1.';
 const AAD = Buffer.from('hivelab-reference-v1');

@@ -3,13 +3,13 @@
  * sealed reference; `openObject` turns any reference back into the object's bytes (pulling XDT
  * objects from the producer worker over HTTP/2, cut-through unless the reference says otherwise).
  */
-import { TransferError } from '../transfer/errors.js';
-import type { TransferServices } from '../transfer/services.js';
-import { readAll, type IncomingObject, type OutgoingObject, type TransferKind } from '../transfer/object-stream.js';
-import { getInline, putInline } from '../transfer/inline.js';
-import { assertNotExpired, openReference, sealReference } from '../xdt/reference.js';
-import type { XdtObject } from '../xdt/xdt-object.js';
-import { LocalObjectBody } from '../xdt/local-retrieval.js';
+import { TransferError } from '../../transfer/errors.js';
+import type { TransferServices } from '../services.js';
+import { readAll, type IncomingObject, type OutgoingObject, type TransferKind } from '../../transfer/object-stream.js';
+import { getInline, putInline } from '../../transfer/inline.js';
+import { assertNotExpired, openReference, sealReference } from '../../transfer/reference.js';
+import type { XdtObject } from '../xdt-object.js';
+import { LocalObjectBody } from '../local-retrieval.js';
 
 function unavailable(kind: string): TransferError {
   return new TransferError('TransferUnavailable', `transfer "${kind}" is not configured on this worker`);

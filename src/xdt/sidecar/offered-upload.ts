@@ -19,9 +19,9 @@ import { randomUUID } from 'node:crypto';
 import { lstatSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { TransferError } from '../transfer/errors.js';
-import { normalizeContentType } from '../transfer/object-stream.js';
-import type { ByteSource, ByteTarget } from '../xdt/xdt-object.js';
+import { TransferError } from '../../transfer/errors.js';
+import { normalizeContentType } from '../../transfer/object-stream.js';
+import type { ByteSource, ByteTarget } from '../xdt-object.js';
 import type { SdkUpload } from './upload.js';
 
 const OFFER_NAME = /^up-[0-9a-f]{24}\.sock$/;

@@ -5,8 +5,8 @@
  */
 import type http from 'node:http';
 import { PassThrough } from 'node:stream';
-import { TransferError } from '../transfer/errors.js';
-import { normalizeContentType, type IncomingObject } from '../transfer/object-stream.js';
+import { TransferError } from '../../transfer/errors.js';
+import { normalizeContentType, type IncomingObject } from '../../transfer/object-stream.js';
 import { OfferedUpload } from './offered-upload.js';
 
 export interface SdkUpload extends IncomingObject {

@@ -8,7 +8,7 @@ import http2 from 'node:http2';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { XDT_HTTP2_OPTIONS, widenSessionWindow } from '../http2-settings.js';
+import { XDT_HTTP2_OPTIONS, widenSessionWindow } from '../../xdt/http2-settings.js';
 
 export interface RawStreamSource {
   /** one stream of `size` bytes, resolved with the byte count when the last byte arrived */
@@ -19,7 +19,7 @@ export interface RawStreamSource {
 export async function startRawStreamSource(): Promise<RawStreamSource> {
   // next to this module when built; from the build when this module runs from source (vitest)
   const built = fileURLToPath(new URL('./worker-process.js', import.meta.url));
-  const entry = existsSync(built) ? built : resolve(import.meta.dirname, '../../../dist/xdt/bench/worker-process.js');
+  const entry = existsSync(built) ? built : resolve(import.meta.dirname, '../../../dist/benchkit/xdt/worker-process.js');
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   const child: ChildProcess = fork(entry, [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
