@@ -1,8 +1,29 @@
 /** Shapes shared by the transports: an object on its way in (from the SDK) and out (to the SDK). */
 import type { Readable } from 'node:stream';
 import { TransferError } from './errors.js';
-import type { LocalObjectBody } from '../xdt/local-retrieval.js';
-import type { ByteSource } from '../xdt/xdt-object.js';
+
+/**
+ * Where an upload that reads itself writes (a socket with an `onread` buffer): straight into the
+ * object's pool buffers, with no chunk of its own in between.
+ */
+export interface ByteTarget {
+  /** where the next bytes go (at most what the object still lacks), or undefined while no buffer is free */
+  space(): Buffer | undefined;
+  /** `n` bytes were written at the start of the last `space()` */
+  wrote(n: number): void;
+  /** resolves once `space()` has room again (or rejects when the object failed) */
+  room(): Promise<void>;
+}
+
+/** An upload that reads itself into a ByteTarget; resolves once it has written the object's whole size. */
+export interface ByteSource {
+  readInto(target: ByteTarget): Promise<void>;
+  /**
+   * Stops reading at once. The kernel writes into the last buffer handed out whenever data arrives,
+   * so this must run before that buffer can go back to the pool.
+   */
+  stop(): void;
+}
 
 export interface IncomingObject {
   /** the upload as a stream a transport may consume and destroy */
@@ -19,11 +40,15 @@ export interface IncomingObject {
   contentType: string;
 }
 
-export interface OutgoingObject {
+/**
+ * `Held`: an object this very worker holds, which only the transport holding it can read (XDT's
+ * LocalObjectBody, served from its pool buffers with no HTTP/2 hop); the other transports have none.
+ */
+export interface OutgoingObject<Held = never> {
   contentType: string;
   size: number;
   /** a stream, whole bytes, or an XDT object held by this very worker (read from its pool buffers) */
-  body: Readable | Buffer | LocalObjectBody;
+  body: Readable | Buffer | Held;
 }
 
 /** Reads a whole stream, refusing more than `limit` bytes (so a wrong size can never balloon memory). */

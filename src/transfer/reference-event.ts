@@ -4,7 +4,7 @@
  * invocation waiting for a cold start, so anything else is turned away without parsing: only small
  * JSON bodies written the way the sidecar writes them (compact, the key first) are parsed.
  */
-import { eventRef } from '../runtime/node/sdk.js';
+import { eventRef } from '../runtime/node/event-ref.js';
 
 const MAX_REFERENCE_EVENT_BYTES = 64 * 1024;
 const PREFIXES = ['{"$xdt":', '{"$ref":'].map((p) => Buffer.from(p));

@@ -14,29 +14,7 @@
 import type { Readable } from 'node:stream';
 import { TransferError } from '../transfer/errors.js';
 import type { BufferPool } from './buffer-pool.js';
-
-/**
- * Where an upload that reads itself writes (a socket with an `onread` buffer): straight into the
- * object's pool buffers, with no chunk of its own in between.
- */
-export interface ByteTarget {
-  /** where the next bytes go (at most what the object still lacks), or undefined while no buffer is free */
-  space(): Buffer | undefined;
-  /** `n` bytes were written at the start of the last `space()` */
-  wrote(n: number): void;
-  /** resolves once `space()` has room again (or rejects when the object failed) */
-  room(): Promise<void>;
-}
-
-/** An upload that reads itself into a ByteTarget; resolves once it has written the object's whole size. */
-export interface ByteSource {
-  readInto(target: ByteTarget): Promise<void>;
-  /**
-   * Stops reading at once. The kernel writes into the last buffer handed out whenever data arrives,
-   * so this must run before that buffer can go back to the pool.
-   */
-  stop(): void;
-}
+import type { ByteSource, ByteTarget } from '../transfer/object-stream.js';
 
 /** Where a retrieval writes; `flushed` fires once the sink no longer needs the chunk's memory. */
 export interface ChunkSink {

@@ -17,6 +17,9 @@
  */
 import { postAndReadInto, ReadIntoError, type RawResponse } from './sdk-read-into.js';
 import { OFFER_MIN_BYTES, offerUpload, type UploadOffer } from './sdk-upload-offer.js';
+import { eventRef } from './event-ref.js';
+
+export { eventRef };
 
 /** The invocation this SDK instance acts for (forwarded so traces and logs line up). */
 export interface SdkInvocation {
@@ -162,16 +165,6 @@ export function sdkFor(inv: SdkInvocation): HivelabSdk {
       return decodeObject(res.body, res.contentType);
     },
   };
-}
-
-/** True when `event` is exactly `{"$xdt": ref}` or `{"$ref": ref}` — an object passed by reference. */
-export function eventRef(event: unknown): string | undefined {
-  if (event === null || typeof event !== 'object' || Array.isArray(event) || Buffer.isBuffer(event)) return undefined;
-  const keys = Object.keys(event);
-  if (keys.length !== 1) return undefined;
-  const v = (event as Record<string, unknown>)[keys[0]!];
-  if ((keys[0] === '$xdt' || keys[0] === '$ref') && typeof v === 'string') return v;
-  return undefined;
 }
 
 /**

@@ -74,7 +74,7 @@ function sendError(res: http.ServerResponse, err: unknown): void {
   res.end(body);
 }
 
-function sendObject(res: http.ServerResponse, out: OutgoingObject): Promise<void> {
+function sendObject(res: http.ServerResponse, out: OutgoingObject<LocalObjectBody>): Promise<void> {
   res.writeHead(200, { 'content-type': out.contentType, 'content-length': out.size });
   const body = out.body;
   if (Buffer.isBuffer(body)) {
@@ -124,9 +124,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const ts = opts.transfers;
   const sockets = new Set<Socket>();
   // reference → pull started ahead of the consumer's get (dropped if not claimed in time)
-  const prefetched = new Map<string, { out: Promise<OutgoingObject>; timer: NodeJS.Timeout }>();
+  const prefetched = new Map<string, { out: Promise<OutgoingObject<LocalObjectBody>>; timer: NodeJS.Timeout }>();
   const PREFETCH_CLAIM_MS = 120_000;
-  function takePrefetched(ref: string): Promise<OutgoingObject> | undefined {
+  function takePrefetched(ref: string): Promise<OutgoingObject<LocalObjectBody>> | undefined {
     const p = prefetched.get(ref);
     if (!p) return undefined;
     prefetched.delete(ref);

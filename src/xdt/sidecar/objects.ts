@@ -75,7 +75,7 @@ export async function putObject(ts: TransferServices, instanceId: string, obj: I
   }
 }
 
-export async function openObject(ts: TransferServices, ref: string): Promise<OutgoingObject> {
+export async function openObject(ts: TransferServices, ref: string): Promise<OutgoingObject<LocalObjectBody>> {
   const payload = openReference(ts.sealKey, ref);
   assertNotExpired(payload);
   switch (payload.t) {

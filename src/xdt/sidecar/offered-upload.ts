@@ -20,9 +20,8 @@ import { lstatSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { TransferError } from '../../transfer/errors.js';
-import { normalizeContentType } from '../../transfer/object-stream.js';
-import type { ByteSource, ByteTarget } from '../xdt-object.js';
-import type { SdkUpload } from './upload.js';
+import { normalizeContentType, type ByteSource, type ByteTarget } from '../../transfer/object-stream.js';
+import type { SdkUpload } from './sdk-upload.js';
 
 const OFFER_NAME = /^up-[0-9a-f]{24}\.sock$/;
 /** where bytes land when a read happens while no pool buffer is free (they are placed once one is) */

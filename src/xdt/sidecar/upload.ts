@@ -6,20 +6,12 @@
 import type http from 'node:http';
 import { PassThrough } from 'node:stream';
 import { TransferError } from '../../transfer/errors.js';
-import { normalizeContentType, type IncomingObject } from '../../transfer/object-stream.js';
+import { normalizeContentType } from '../../transfer/object-stream.js';
 import { OfferedUpload } from './offered-upload.js';
+import type { SdkUpload } from './sdk-upload.js';
 
-export interface SdkUpload extends IncomingObject {
-  /** everything uploaded has been read by whoever read it */
-  readonly consumed: boolean;
-  /** stops reading; what is left of the upload is dropped */
-  discard(): void;
-  /**
-   * Discards the rest and resolves once the request may be answered: a pushed body has all arrived
-   * (closing under the SDK's upload would turn our answer into an EPIPE on its side), or the SDK hung up.
-   */
-  settle(): Promise<void>;
-}
+export type { SdkUpload };
+
 
 /**
  * A pushed upload. `body` is a stream we may stop reading (or a transport may destroy) without
