@@ -1,4 +1,4 @@
-import type { ScalingSpec } from '../manifest/schema.js';
+import type { ScalingSpec } from './spec.js';
 
 /**
  * A function's scaling parameters resolved to numbers, with Knative's defaults where `function.json`

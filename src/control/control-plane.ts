@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { StatePaths } from '../config/state.js';
-import type { ColdStartMode, ScalingSpec } from '../manifest/schema.js';
+import type { ColdStartMode } from '../manifest/schema.js';
+import type { ScalingSpec } from '../autoscaler/spec.js';
 import type { ScalingDecision } from '../autoscaler/index.js';
 import { getPlacement, NoCapacityError, type PlacementPolicy, type WorkerView } from '../placement/index.js';
 import { DeploymentStore, type Deployment } from './deployments.js';

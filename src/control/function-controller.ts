@@ -10,7 +10,7 @@ import { HttpError } from '../core/errors.js';
 import { newInstanceId } from '../core/ids.js';
 import { InstanceRecord } from './instance-record.js';
 import { referenceEvent } from '../transfer/reference-event.js';
-import type { ScalingSpec } from '../manifest/schema.js';
+import type { ScalingSpec } from '../autoscaler/spec.js';
 import {
   createPolicy,
   resolveScalingConfig,

@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { scalingSchema, type ScalingSpec } from '../autoscaler/spec.js';
+
+// The `scaling` block is the autoscaler's own vocabulary (autoscaler/spec.ts); the manifest embeds it.
+export { scalingSchema, type ScalingSpec };
 
 /**
  * The `function.json` manifest. Every field a researcher may set lives here, so a typo or a bad
@@ -17,22 +21,6 @@ export type Transfer = (typeof TRANSFERS)[number];
 
 const FUNCTION_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-export const scalingSchema = z
-  .object({
-    policy: z.string().min(1).optional(),
-    target: z.number().positive().optional(),
-    targetUtilization: z.number().gt(0).max(1).optional(),
-    stableWindowS: z.number().min(6).max(3600).optional(),
-    panicWindowPct: z.number().min(1).max(100).optional(),
-    panicThreshold: z.number().min(1.1).max(10).optional(),
-    minScale: z.number().int().min(0).optional(),
-    maxScale: z.number().int().min(0).optional(),
-    initialScale: z.number().int().min(0).optional(),
-    scaleToZeroGraceS: z.number().min(0).optional(),
-    keepAliveS: z.number().min(0).optional(),
-  })
-  .strict();
-export type ScalingSpec = z.infer<typeof scalingSchema>;
 
 export const manifestSchema = z
   .object({

@@ -1,5 +1,5 @@
 import type { AzureFunctionTrace, AzureTrace } from '../azure-trace/types.js';
-import type { ScalingSpec } from '../manifest/schema.js';
+import type { ScalingSpec } from '../autoscaler/spec.js';
 import { Rng } from '../azure-trace/rng.js';
 import { resolveScalingConfig, type ScalingConfig } from '../autoscaler/config.js';
 import type { ConcurrencySample, ScaleState, ScalingPolicy } from '../autoscaler/policy.js';
