@@ -14,7 +14,7 @@ import { startServices, type Services } from './services/index.js';
 import { roleOf } from './gateway/tokens.js';
 import { Tracing, PlatformMetrics } from './observability/index.js';
 import { createDashboard } from './dashboard/index.js';
-import { ControlPlaneView, type PlatformBusEvent } from './control/platform-view.js';
+import { ControlPlaneView, type PlatformBusEvent } from './dashboard/control-plane-view.js';
 
 export interface PlatformOptions {
   stateDir?: string;

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import type { ControlPlane } from './control-plane.js';
-import type { ControllerEvent } from './function-controller.js';
-import type { FunctionView, InstanceState, PlatformEvent, PlatformView, SnapshotStats } from '../dashboard/platform-view.js';
-import { ScaleHistory } from '../dashboard/scale-history.js';
+import type { ControlPlane } from '../control/control-plane.js';
+import type { ControllerEvent } from '../control/function-controller.js';
+import type { FunctionView, InstanceState, PlatformEvent, PlatformView, SnapshotStats } from './platform-view.js';
+import { ScaleHistory } from './scale-history.js';
 
 /** Platform-wide events: the controllers', plus worker ups and downs. */
 export type PlatformBusEvent = ControllerEvent | { type: 'worker'; workerId: string; state: 'up' | 'dead' };
