@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { statePaths, type StatePaths } from './config/state.js';
 import { DEFAULTS } from './config/defaults.js';
 import type { ColdStartMode } from './manifest/schema.js';
-import { ControlPlane } from './control/control-plane.js';
+import { ControlPlane, type PlatformBusEvent } from './control/control-plane.js';
 import { createGateway, type RouteHandler } from './gateway/server.js';
 import { loadOrCreateTokens, type Tokens } from './gateway/tokens.js';
 import { writeFileAtomic } from './core/atomic-write.js';
@@ -14,7 +14,7 @@ import { startServices, type Services } from './services/index.js';
 import { roleOf } from './gateway/tokens.js';
 import { Tracing, PlatformMetrics } from './observability/index.js';
 import { createDashboard } from './dashboard/index.js';
-import { ControlPlaneView, type PlatformBusEvent } from './dashboard/control-plane-view.js';
+import { ControlPlaneView } from './dashboard/control-plane-view.js';
 
 export interface PlatformOptions {
   stateDir?: string;

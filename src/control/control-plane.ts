@@ -12,6 +12,9 @@ import { HttpError } from '../core/errors.js';
 import type { Invocation, InvocationResult } from '../core/invocation.js';
 import type { WorkerConfig, WorkerStats } from '../worker/protocol.js';
 
+/** Platform-wide events: the controllers', plus worker ups and downs. */
+export type PlatformBusEvent = ControllerEvent | { type: 'worker'; workerId: string; state: 'up' | 'dead' };
+
 export interface ControlPlaneOptions {
   paths: StatePaths;
   rootDir: string;
@@ -28,7 +31,7 @@ export interface ControlPlaneOptions {
   transfers: WorkerConfig['transfers'];
   invokeToken: string;
   log(level: 'info' | 'warn' | 'error', msg: string): void;
-  emit(event: ControllerEvent | { type: 'worker'; workerId: string; state: 'up' | 'dead' }): void;
+  emit(event: PlatformBusEvent): void;
   onDecision(functionName: string, decision: ScalingDecision, ready: number): void;
 }
 

@@ -1,11 +1,8 @@
 import { EventEmitter } from 'node:events';
-import type { ControlPlane } from '../control/control-plane.js';
-import type { ControllerEvent } from '../control/function-controller.js';
-import type { FunctionView, InstanceState, PlatformEvent, PlatformView, SnapshotStats } from './platform-view.js';
+import type { ControlPlane, PlatformBusEvent } from '../control/control-plane.js';
+import type { InstanceState } from '../control/instance-record.js';
+import type { FunctionView, PlatformEvent, PlatformView, SnapshotStats } from './platform-view.js';
 import { ScaleHistory } from './scale-history.js';
-
-/** Platform-wide events: the controllers', plus worker ups and downs. */
-export type PlatformBusEvent = ControllerEvent | { type: 'worker'; workerId: string; state: 'up' | 'dead' };
 
 /**
  * The dashboard's window onto the control plane: it reads the controllers' live state and turns the
@@ -47,7 +44,7 @@ export class ControlPlaneView implements PlatformView {
         .filter((i) => i.state !== 'dead')
         .map((i) => ({
           id: i.id,
-          state: (i.state === 'draining' ? 'stopping' : i.state) as InstanceState,
+          state: i.state as Exclude<InstanceState, 'dead'>,
           coldStartMode: i.mode,
           startedAt: i.createdAt,
           inFlight: i.inFlight,

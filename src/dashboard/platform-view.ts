@@ -1,14 +1,17 @@
 /**
  * What the dashboard needs to know about the running platform, and nothing about how the platform
- * keeps it. The control plane implements `PlatformView` over its own state; the dashboard renders
- * whatever it returns, so the page works the same against the real platform and a test's state.
+ * keeps it. `ControlPlaneView` (control-plane-view.ts) implements `PlatformView` over the control
+ * plane's state; the dashboard renders whatever it returns, so the page works the same against the
+ * real platform and a test's state.
  */
 
+import type { InstanceState as ControlInstanceState } from '../control/instance-record.js';
+
 /**
- * `busy`: at its concurrency limit; `draining`: finishing its requests before it stops;
- * `snapshotted`: stopped, kept as a snapshot to restore from.
+ * An instance's state as the control plane keeps it (control/instance-record.ts), less `dead`:
+ * the dashboard shows live instances only.
  */
-export type InstanceState = 'starting' | 'ready' | 'busy' | 'draining' | 'snapshotted' | 'stopping';
+export type InstanceState = Exclude<ControlInstanceState, 'dead'>;
 
 export interface InstanceView {
   id: string;
