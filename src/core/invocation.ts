@@ -9,7 +9,6 @@ export interface Invocation {
   traceparent: string | undefined;
   /** Epoch ms after which the invocation fails with 504. */
   deadline: number;
-  receivedAt: number;
   /** Set when the invocation had to wait for a new instance to start. */
   cold: boolean;
   /** Times it was re-dispatched after its instance's worker died. */

@@ -105,7 +105,6 @@ export function createGateway(opts: GatewayOptions): Server {
       contentType: req.headers['content-type'],
       traceparent: incoming,
       deadline: now + c.deployment.manifest.timeoutMs,
-      receivedAt: now,
       cold: false,
       retries: 0,
       trace,

@@ -73,15 +73,6 @@ export class QueueProxy {
     return this.meter.inFlight;
   }
 
-  get queued(): number {
-    return this.waiting.length;
-  }
-
-  /** True when an invocation would start at once. */
-  get hasFreeSlot(): boolean {
-    return !this.closed && this.meter.inFlight < this.opts.concurrency;
-  }
-
   async invoke(inv: Invocation): Promise<InvocationResult> {
     if (this.closed) throw new InstanceFailure('connection', `instance ${this.opts.instanceId} is gone`);
     if (this.meter.inFlight >= this.opts.concurrency) {

@@ -43,7 +43,7 @@ export class InstanceManager {
     private readonly objectTtlMs = 10 * 60_000,
   ) {}
 
-  async start(req: StartRequest, extraEnv: Record<string, string> = {}): Promise<StartedInstance> {
+  async start(req: StartRequest): Promise<StartedInstance> {
     const memoryMB = req.manifest.memoryMB;
     if (this.committedMB + memoryMB > this.opts.memoryBudgetMB) {
       throw Object.assign(
@@ -73,7 +73,6 @@ export class InstanceManager {
         functionDir: req.functionDir,
         runDir,
         logFile: join(logDir, `${req.instanceId}.log`),
-        env: extraEnv,
       };
       if (this.backend instanceof WorkerBackend) {
         // The cold-start mode picks the backend (snapshot modes fall back to boot where they must).
