@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "monitor.h"
+#include "events.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>

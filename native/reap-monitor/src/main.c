@@ -1,12 +1,11 @@
 #define _GNU_SOURCE
 #include "monitor.h"
+#include "events.h"
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 /*
@@ -16,39 +15,6 @@
  * Events on stdout, one JSON object per line. Exits when told, when stdin closes (the worker died)
  * or when the watched instance exits.
  */
-
-uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-void emit(const char *fmt, ...)
-{
-	va_list ap;
-	/* the fetch thread reports too: keep each event one whole line */
-	flockfile(stdout);
-	va_start(ap, fmt);
-	vfprintf(stdout, fmt, ap);
-	va_end(ap);
-	fputc('\n', stdout);
-	fflush(stdout);
-	funlockfile(stdout);
-}
-
-void emit_stats(const struct monitor *m, const char *event)
-{
-	const struct stats *s = &m->st;
-	emit("{\"event\":\"%s\",\"wsPages\":%llu,\"prefetched\":%llu,\"onDemand\":%llu,\"zeroPages\":%llu,"
-	     "\"faults\":%llu,\"bytesRead\":%llu,\"fetchUs\":%llu,\"installUs\":%llu,\"wsInstalled\":%s,"
-	     "\"fileRanges\":%llu,\"fileBytes\":%llu,\"fileUs\":%llu,\"readUs\":%llu}",
-	     event, (unsigned long long)s->ws_pages, (unsigned long long)s->prefetched, (unsigned long long)s->on_demand,
-	     (unsigned long long)s->zero_pages, (unsigned long long)s->faults, (unsigned long long)s->bytes_read,
-	     (unsigned long long)s->fetch_us, (unsigned long long)s->install_us, m->ws_installed ? "true" : "false",
-	     (unsigned long long)s->file_ranges, (unsigned long long)s->file_bytes, (unsigned long long)s->file_us,
-	     (unsigned long long)s->read_us);
-}
 
 static void usage(const char *why)
 {

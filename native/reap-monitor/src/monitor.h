@@ -89,9 +89,4 @@ void file_pages_readahead(struct monitor *m);
 /* fault_loop.c */
 int monitor_run(struct monitor *m);
 
-/* main.c: one JSON line per event on stdout (the worker reads them). */
-void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void emit_stats(const struct monitor *m, const char *event);
-uint64_t now_us(void);
-
 #endif
