@@ -3,7 +3,9 @@ import type { QueueProxy } from '../queue-proxy/queue-proxy.js';
 import type { WorkerHandle } from './worker-handle.js';
 import type { PhaseTiming } from '../observability/semantic.js';
 
-export type InstanceState = 'starting' | 'ready' | 'busy' | 'draining' | 'dead';
+import type { InstanceState } from './instance-state.js';
+
+export type { InstanceState };
 
 /** The control plane's view of one instance. */
 export class InstanceRecord {

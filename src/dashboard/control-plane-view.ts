@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ControlPlane, PlatformBusEvent } from '../control/control-plane.js';
-import type { InstanceState } from '../control/instance-record.js';
+import type { InstanceState } from '../control/instance-state.js';
 import type { FunctionView, PlatformEvent, PlatformView, SnapshotStats } from './platform-view.js';
 import { ScaleHistory } from './scale-history.js';
 

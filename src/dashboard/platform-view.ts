@@ -5,7 +5,7 @@
  * real platform and a test's state.
  */
 
-import type { InstanceState as ControlInstanceState } from '../control/instance-record.js';
+import type { InstanceState as ControlInstanceState } from '../control/instance-state.js';
 
 /**
  * An instance's state as the control plane keeps it (control/instance-record.ts), less `dead`:
