@@ -4,8 +4,7 @@ import type { WorkerHandle } from './worker-handle.js';
 import type { ExitInfo } from '../sandbox/backend.js';
 import type { Invocation, InvocationResult } from '../core/invocation.js';
 import { QueueProxy, InstanceFailure } from '../queue-proxy/queue-proxy.js';
-import { RequestBuffer } from '../activator/request-buffer.js';
-import { lbPolicyFor, pickInstance } from '../activator/load-balancing.js';
+import { Activator } from '../activator/activator.js';
 import { HttpError } from '../core/errors.js';
 import { newInstanceId } from '../core/ids.js';
 import { InstanceRecord } from './instance-record.js';
@@ -46,14 +45,14 @@ export type ControllerEvent =
 const EXIT_REPORT_GRACE_MS = 2000;
 
 /**
- * Everything the control plane does for one function: the activator's buffering and load balancing,
- * starting instances when requests outnumber free slots, routing through each instance's
- * queue-proxy, recycling failed and idle instances.
+ * Everything the control plane does for one function: its instances' lifecycle (start, recycle,
+ * retire old versions), the autoscaler's decisions and their actuation, and retries when the
+ * platform failed. Routing and buffering are its activator's (activator/activator.ts), which it
+ * tells when instances come and go and which asks it for capacity.
  */
 export class FunctionController {
   readonly instances: InstanceRecord[] = [];
-  private readonly buffer: RequestBuffer<InstanceRecord>;
-  private readonly cursor = { next: 0 };
+  private readonly activator: Activator<InstanceRecord>;
   private closed = false;
   private policy!: ScalingPolicy;
   /** The latest decision and metric sample, for status output. */
@@ -64,7 +63,10 @@ export class FunctionController {
     public deployment: Deployment,
     private readonly deps: ControllerDeps,
   ) {
-    this.buffer = new RequestBuffer(deployment.name, deps.activatorQueueDepth, deps.activatorTimeoutMs);
+    this.activator = new Activator(
+      { functionName: deployment.name, concurrency: deployment.manifest.concurrency, queueDepth: deps.activatorQueueDepth, timeoutMs: deps.activatorTimeoutMs },
+      { routable: () => this.routable(), askForCapacity: () => this.decideAndAct() },
+    );
     this.resetPolicy();
     this.decideAndAct(); // initialScale
   }
@@ -83,7 +85,7 @@ export class FunctionController {
   }
 
   get bufferedCount(): number {
-    return this.buffer.length;
+    return this.activator.buffered;
   }
 
   /** Instances that serve or will serve the current version. */
@@ -99,36 +101,17 @@ export class FunctionController {
 
   async invoke(inv: Invocation): Promise<InvocationResult> {
     if (this.closed) throw new HttpError(404, 'NotFound', `function ${this.name} was removed`);
-    const routable = this.routable();
-    const now = performance.now();
-    this.policy.onArrival(now, this.demand());
-    const i = pickInstance(lbPolicyFor(this.deployment.manifest.concurrency), routable, this.cursor);
-    let inst: InstanceRecord;
-    if (i >= 0) {
-      inst = routable[i]!;
-    } else {
-      const queued = inv.trace.startSpan(SpanNames.activatorQueue);
-      const waiting = this.buffer.wait(inv);
-      // The activator's poke: a buffered request asks the autoscaler for a decision at once.
-      this.decideAndAct(now);
-      try {
-        inst = await waiting;
-      } catch (err) {
-        queued.end('error', (err as Error).message);
-        throw err;
-      }
-      inst.reserved--;
-      queued.end();
-      if (inv.cold && inv.trace.sampled) {
-        const span = inv.trace.addCompletedSpan(
-          SpanNames.coldStart,
-          inst.createdAt,
-          inst.readyAt ?? Date.now(),
-          { [Attr.coldStartMode]: inst.mode, [Attr.instanceId]: inst.id, ...(inst.prefetching && { [Attr.xdtPrefetch]: true }) },
-          queued,
-        );
-        addPhaseTimings(inv.trace, inst.phases, span);
-      }
+    this.policy.onArrival(performance.now(), this.demand());
+    const { instance: inst, waited } = await this.activator.route(inv);
+    if (waited && inv.cold && inv.trace.sampled) {
+      const span = inv.trace.addCompletedSpan(
+        SpanNames.coldStart,
+        inst.createdAt,
+        inst.readyAt ?? Date.now(),
+        { [Attr.coldStartMode]: inst.mode, [Attr.instanceId]: inst.id, ...(inst.prefetching && { [Attr.xdtPrefetch]: true }) },
+        waited,
+      );
+      addPhaseTimings(inv.trace, inst.phases, span);
     }
     return this.dispatch(inst, inv);
   }
@@ -164,44 +147,21 @@ export class FunctionController {
     } finally {
       inst.lastActive = Date.now();
       if (inst.state === 'busy' && inst.inFlight === 0) inst.state = 'ready';
-      this.drain();
+      this.activator.drain();
     }
-  }
-
-  /** Hands buffered invocations to instances with free slots. */
-  private drain(): void {
-    if (this.buffer.length === 0) return;
-    const policy = lbPolicyFor(this.deployment.manifest.concurrency);
-    while (this.buffer.length > 0) {
-      const routable = this.routable();
-      // first the invocations whose objects these very instances are already pulling
-      let next = this.buffer.takePinned((r) => r.inFlight < r.capacity && routable.includes(r));
-      let inst = next?.pinned;
-      if (!inst || !next) {
-        const i = pickInstance(policy, routable, this.cursor);
-        next = i < 0 ? undefined : this.buffer.shift();
-        if (!next) break;
-        inst = routable[i]!;
-      }
-      inst.reserved++;
-      // An invocation that waited for this instance to start paid the cold start.
-      if (inst.served === 0 && inst.reserved + (inst.qp?.inFlight ?? 0) <= inst.concurrency) next.inv.cold = true;
-      next.release(inst);
-    }
-    if (this.buffer.length > 0) this.decideAndAct();
   }
 
   /** Requests in flight on the current version's instances plus those buffered here. */
   private demand(): number {
-    let n = this.buffer.length;
+    let n = this.activator.buffered;
     for (const i of this.instances) if (i.version === this.deployment.version) n += i.inFlight;
     return n;
   }
 
   /** Once a second: the queue-proxies' metrics, summed over instances, to the scaling policy. */
   sampleMetrics(now = performance.now()): void {
-    let concurrency = this.buffer.length;
-    let peak = this.buffer.length;
+    let concurrency = this.activator.buffered;
+    let peak = this.activator.buffered;
     let requests = 0;
     for (const inst of this.instances) {
       if (!inst.qp) continue;
@@ -226,7 +186,7 @@ export class FunctionController {
     this.deps.onDecision(this.name, decision, ready.length);
     const { start, stop } = scaleDelta(decision.desired, ready.length, starting);
     // Whatever the policy says, a buffered request always has an instance on its way.
-    const floor = this.buffer.length > 0 && live.length === 0 ? 1 : 0;
+    const floor = this.activator.buffered > 0 && live.length === 0 ? 1 : 0;
     for (let n = 0; n < Math.max(start, floor); n++) this.startInstance();
     if (stop > 0) {
       const idle = pickIdleToStop(ready.map((i) => ({ id: i.id, inFlight: i.inFlight, lastUsedAt: i.lastActive })), stop);
@@ -244,14 +204,14 @@ export class FunctionController {
     try {
       worker = this.deps.place(d);
     } catch (err) {
-      if (this.live().length === 0) this.buffer.failAll(err as Error);
+      if (this.live().length === 0) this.activator.failAll(err as Error);
       return undefined;
     }
     const inst = new InstanceRecord(newInstanceId(d.name), d.name, d.version, worker, d.manifest.concurrency);
     this.instances.push(inst);
     // A waiting invocation whose event refers to an object goes to this instance, whose sidecar
     // starts pulling the object while the runtime starts (thesis §6.4.1).
-    const prefetchFor = this.buffer.pin(inst, (inv) => referenceEvent(inv.body, inv.contentType) !== undefined);
+    const prefetchFor = this.activator.pin(inst, (inv) => referenceEvent(inv.body, inv.contentType) !== undefined);
     this.deps.emit({ type: 'instance', functionName: d.name, instanceId: inst.id, state: 'starting' });
     worker
       .startInstance({
@@ -261,13 +221,13 @@ export class FunctionController {
         functionDir: d.dir,
         manifest: d.manifest,
         coldStart: this.deps.coldStartMode(d),
-        ...(prefetchFor && { prefetch: { body: prefetchFor.inv.body.toString('utf8'), contentType: prefetchFor.inv.contentType } }),
+        ...(prefetchFor && { prefetch: { body: prefetchFor.body.toString('utf8'), contentType: prefetchFor.contentType } }),
       })
       .then(
         (started) => {
           if (inst.state !== 'starting') {
             // Recycled while it was starting (scale-down, removal): the worker did not know it yet.
-            this.buffer.unpin(inst);
+            this.activator.unpin(inst);
             if (inst.state === 'draining') void inst.worker.stopInstance(inst.id, true).catch(() => {});
             return;
           }
@@ -295,7 +255,7 @@ export class FunctionController {
             ...(started.snapshot ? { snapshot: started.snapshot } : {}),
           });
           if (this.closed || inst.version !== this.deployment.version) void this.recycle(inst);
-          else this.drain();
+          else this.activator.drain();
         },
         (err: Error & { detail?: string }) => {
           this.deps.log('error', `${d.name}: instance ${inst.id} failed to start: ${err.message}${err.detail ? `\n${err.detail}` : ''}`);
@@ -303,7 +263,7 @@ export class FunctionController {
           // Requests waiting for this function fail with the reason instead of waiting for a timeout
           // when nothing else could serve them (e.g. the handler does not even import).
           if (this.live().length === 0) {
-            this.buffer.failAll(
+            this.activator.failAll(
               new HttpError(502, 'InstanceStartFailed', `an instance of ${d.name} failed to start: ${err.message}`, {
                 detail: err.detail,
               }),
@@ -323,12 +283,12 @@ export class FunctionController {
       this.deps.log('warn', `${this.name}: instance ${inst.id} exited (${info.reason}${info.signal ? `, ${info.signal}` : ''}${info.code !== null ? `, code ${info.code}` : ''})`);
     }
     this.forget(inst, info);
-    if (this.buffer.length > 0) this.decideAndAct();
+    if (this.activator.buffered > 0) this.decideAndAct();
   }
 
   private forget(inst: InstanceRecord, info: ExitInfo): void {
     inst.markDead(info);
-    this.buffer.unpin(inst);
+    this.activator.unpin(inst);
     const idx = this.instances.indexOf(inst);
     if (idx >= 0) this.instances.splice(idx, 1);
     this.deps.emit({ type: 'instance', functionName: this.name, instanceId: inst.id, state: 'dead', detail: info.reason });
@@ -359,6 +319,7 @@ export class FunctionController {
   /** A new version: new invocations go to new instances; old ones finish their work and stop. */
   redeploy(d: Deployment): void {
     this.deployment = d;
+    this.activator.concurrency = d.manifest.concurrency;
     this.resetPolicy();
     this.retireOldVersions();
     this.decideAndAct();
@@ -366,7 +327,7 @@ export class FunctionController {
 
   async shutdown(reason = `function ${this.name} was removed`): Promise<void> {
     this.closed = true;
-    this.buffer.failAll(new HttpError(404, 'NotFound', reason));
+    this.activator.failAll(new HttpError(404, 'NotFound', reason));
     await Promise.allSettled(this.instances.map((i) => this.recycle(i, true)));
   }
 }

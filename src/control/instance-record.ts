@@ -37,8 +37,13 @@ export class InstanceRecord {
     readonly concurrency: number,
   ) {}
 
+  /** Invocations inside its queue-proxy. */
+  get admitted(): number {
+    return this.qp?.inFlight ?? 0;
+  }
+
   get inFlight(): number {
-    return (this.qp?.inFlight ?? 0) + this.reserved;
+    return this.admitted + this.reserved;
   }
 
   get capacity(): number {
