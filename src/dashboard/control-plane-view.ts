@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { ControlPlane, PlatformBusEvent } from '../control/control-plane.js';
 import type { InstanceState } from '../control/instance-state.js';
-import type { FunctionView, PlatformEvent, PlatformView, SnapshotStats } from './platform-view.js';
+import type { FunctionView, PlatformEvent, PlatformView } from './platform-view.js';
+import type { SnapshotStats } from '../coldstart/stats.js';
 import { ScaleHistory } from './scale-history.js';
 
 /**
@@ -38,7 +39,7 @@ export class ControlPlaneView implements PlatformView {
       name: c.name,
       version: c.deployment.version,
       runtime: c.deployment.manifest.runtime,
-      coldStartMode: c.deployment.manifest.coldStart,
+      ...this.coldStart(c.deployment),
       queued: c.bufferedCount,
       instances: c.instances
         .filter((i) => i.state !== 'dead')
@@ -51,6 +52,15 @@ export class ControlPlaneView implements PlatformView {
           invocations: i.served,
         })),
     }));
+  }
+
+  private coldStart(d: Parameters<NonNullable<ControlPlaneView['control']>['coldStartOf']>[0]): Pick<FunctionView, 'coldStartMode' | 'coldStartFallback'> {
+    const c = this.control!.coldStartOf(d);
+    return { coldStartMode: c.mode === c.configured ? c.mode : `${c.configured}→${c.mode}`, ...(c.fallback ? { coldStartFallback: c.fallback } : {}) };
+  }
+
+  snapshotSupport() {
+    return this.control?.snapshots ?? { available: true };
   }
 
   scaleHistory(functionName: string) {

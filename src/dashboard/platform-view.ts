@@ -6,6 +6,7 @@
  */
 
 import type { InstanceState as ControlInstanceState } from '../control/instance-state.js';
+import type { SnapshotStats } from '../coldstart/stats.js';
 
 /**
  * An instance's state as the control plane keeps it (control/instance-record.ts), less `dead`:
@@ -30,8 +31,10 @@ export interface FunctionView {
   name: string;
   version?: string;
   runtime?: string;
-  /** The function's configured cold-start mode. */
+  /** The function's cold-start mode (`reap→boot` where the configured one cannot work here). */
   coldStartMode?: string;
+  /** Why the function boots instead of its configured mode. */
+  coldStartFallback?: string;
   /** Requests the activator holds waiting for an instance. */
   queued?: number;
   instances: InstanceView[];
@@ -46,21 +49,8 @@ export interface ScalePoint {
   panic: boolean;
 }
 
-/** Snapshot and working-set figures of a function's current version (all optional: modes differ). */
-export interface SnapshotStats {
-  /** Size of the snapshot image on disk. */
-  snapshotBytes?: number;
-  /** Guest/process memory captured in the snapshot. */
-  memoryBytes?: number;
-  /** Working set recorded by REAP's record phase. */
-  workingSetBytes?: number;
-  workingSetPages?: number;
-  /** Over the function's restores so far: pages installed by prefetch vs faulted in on demand. */
-  pagesPrefetched?: number;
-  pagesOnDemand?: number;
-  restores?: number;
-  lastRestoreMs?: number;
-}
+/** Snapshot and working-set figures (owned by the cold-start coordinator, which counts them). */
+export type { SnapshotStats };
 
 /** Something changed (instance started, became ready, scaled, deployed...): the page refreshes. */
 export interface PlatformEvent {
@@ -78,6 +68,8 @@ export interface PlatformView {
   /** Oldest first; the dashboard draws the last few minutes. */
   scaleHistory(functionName: string): ScalePoint[];
   snapshotStats(functionName: string): SnapshotStats | undefined;
+  /** Whether snapshot cold starts work on this machine (absent: they do). */
+  snapshotSupport?(): { available: boolean; reason?: string };
   /** Subscribes to platform events; returns the unsubscribe function. */
   onEvent(listener: (event: PlatformEvent) => void): () => void;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { percentile, summarize } from '../../src/coldstart/summary.js';
-import { toCsv, toTable } from '../../src/coldstart/report.js';
-import type { StudyReport } from '../../src/coldstart/study.js';
+import { percentile, summarize } from '../../src/benchkit/coldstart/summary.js';
+import { toCsv, toTable } from '../../src/benchkit/coldstart/report.js';
+import type { StudyReport } from '../../src/benchkit/coldstart/study.js';
 
 describe('cold-start study reporting', () => {
   it('summarizes with the platform percentile (interpolated), zeros when empty', () => {
@@ -13,6 +13,7 @@ describe('cold-start study reporting', () => {
   it('writes one CSV row per function x mode x concurrency, and a table with the disk figure', () => {
     const report: StudyReport = {
       disk: { directReadMBps: 1900 },
+      snapshots: { available: true },
       results: [
         {
           function: 'helloworld-node',

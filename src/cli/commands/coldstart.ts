@@ -4,9 +4,9 @@ import { basename, join, resolve } from 'node:path';
 import { UsageError, parseCommandArgs, type Command } from '../command.js';
 import { COLD_START_MODES, type ColdStartMode, type Runtime } from '../../manifest/schema.js';
 import { catalogue } from '../../suite/catalogue.js';
-import { CACHE_STATES, type CacheState } from '../../coldstart/cache.js';
-import { runStudy, type StudyFunction } from '../../coldstart/study.js';
-import { toCsv, toTable } from '../../coldstart/report.js';
+import { CACHE_STATES, type CacheState } from '../../benchkit/coldstart/cache.js';
+import { runStudy, type StudyFunction } from '../../benchkit/coldstart/study.js';
+import { toCsv, toTable } from '../../benchkit/coldstart/report.js';
 
 const usage = `Usage: hivelab coldstart [options]
 
@@ -87,13 +87,17 @@ const command: Command = {
       progress: (line) => process.stderr.write(`[coldstart] ${line}\n`),
     });
     process.stderr.write(toTable(report));
+    if (report.skippedModes?.length) {
+      process.stderr.write(`snapshots unavailable on this machine (${report.snapshots.reason}): ${report.skippedModes.join(', ')} not measured\n`);
+    }
     if (values.out) {
       await mkdir(values.out, { recursive: true });
       await writeFile(join(values.out, 'coldstart.csv'), toCsv(report));
       await writeFile(join(values.out, 'coldstart.json'), JSON.stringify(report, null, 2));
     }
     if (values.json) console.log(JSON.stringify(report, null, 2));
-    return 0;
+    // Nothing measured at all because snapshots cannot work here: a failure, not an empty success.
+    return report.results.length === 0 && report.skippedModes?.length ? 1 : 0;
   },
 };
 
