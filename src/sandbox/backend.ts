@@ -20,6 +20,16 @@ export interface InstanceSpec {
   logFile: string;
   /** Extra environment for the runtime (on top of the manifest's `env`). */
   env?: Record<string, string>;
+  /**
+   * The function's unprivileged uid (and gid, default the same) the runtime runs as; one per
+   * function, from the worker's `SandboxUids` (docs/SANDBOX.md). Default: the range's first uid.
+   */
+  uid?: number;
+  gid?: number;
+  /** Host path of an OCI image's unpacked root, used as `/` instead of the host skeleton (no host /usr, /etc). */
+  rootfs?: string;
+  /** Size of the instance's private /tmp (default: `tmpSizeBytes(memoryMB)` in launch.ts). */
+  tmpSizeBytes?: number;
 }
 
 /** Why an instance stopped. `oom`: killed by the memory cgroup; `crash`: exited or died on its own. */
