@@ -1,9 +1,11 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExitInfo, InstanceSpec } from '../sandbox/backend.js';
 import type { StartRequest, StartedInstance, WorkerStats } from './protocol.js';
 import { SpanNames } from '../observability/semantic.js';
 import type { ColdStart, ColdStarter } from '../coldstart/start.js';
+import { mountRunDir, unmountRunDir } from '../sandbox/run-dir.js';
+import type { SandboxUids } from '../sandbox/uids.js';
 
 /** The provider-side part of an instance's queue-proxy, living next to it in the worker. */
 export interface InstanceSidecar {
@@ -30,6 +32,8 @@ interface Running {
 export class InstanceManager {
   private readonly running = new Map<string, Running>();
   private committedMB = 0;
+  /** Run folders being unmounted and removed; a worker shutting down waits for them. */
+  private readonly cleanups = new Set<Promise<void>>();
 
   constructor(
     private readonly starter: ColdStarter,
@@ -39,6 +43,11 @@ export class InstanceManager {
     private readonly startSidecar?: (req: StartRequest, runDir: string) => Promise<InstanceSidecar>,
     /** Longest a stop waits for the instance's XDT objects to be retrieved (their expiry). */
     private readonly objectTtlMs = 10 * 60_000,
+    /**
+     * The functions' sandbox uids. With them, each instance runs as its function's uid and its run
+     * folder is a tmpfs of its own (docs/SANDBOX.md); without (unit tests of the manager), a plain folder.
+     */
+    private readonly uids?: SandboxUids,
   ) {}
 
   async start(req: StartRequest): Promise<StartedInstance> {
@@ -51,7 +60,16 @@ export class InstanceManager {
     }
     const runDir = join(this.opts.runRoot, req.instanceId);
     const logDir = join(this.opts.logRoot, req.functionName);
-    await mkdir(runDir, { recursive: true, mode: 0o755 });
+    const uid = await this.uids?.uidFor(req.functionName);
+    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    if (uid !== undefined) {
+      try {
+        await mountRunDir(runDir, uid, uid);
+      } catch (err) {
+        await rm(runDir, { recursive: true, force: true });
+        throw err;
+      }
+    }
     await mkdir(logDir, { recursive: true });
     this.committedMB += memoryMB;
     const startedAt = Date.now();
@@ -60,6 +78,9 @@ export class InstanceManager {
     let prefetching = false;
     try {
       sidecar = await this.startSidecar?.(req, runDir);
+      // the sidecar (root) made qp.sock; connecting needs write permission on it, in a folder only
+      // the function's uid (and root) can enter
+      if (sidecar && uid !== undefined) await chown(join(runDir, 'qp.sock'), uid, uid);
       // the pull of the event's object overlaps the cold start (thesis §6.4.1)
       prefetching = req.prefetch !== undefined && sidecar?.prefetch(Buffer.from(req.prefetch.body, 'utf8'), req.prefetch.contentType) === true;
       const spec: InstanceSpec = {
@@ -70,13 +91,14 @@ export class InstanceManager {
         logFile: join(logDir, `${req.instanceId}.log`),
         coldStart: req.coldStart ?? 'boot',
         version: req.version,
+        ...(uid !== undefined ? { uid, gid: uid } : {}),
       };
       // The mode actually used comes back with the instance (snapshot modes fall back to boot).
       started = await this.starter.start(spec);
     } catch (err) {
       this.committedMB -= memoryMB;
       await sidecar?.close().catch(() => {});
-      await rm(runDir, { recursive: true, force: true });
+      await this.removeRunDir(runDir);
       throw err;
     }
     const { instance, mode, stats: snapshot, phases } = started;
@@ -112,6 +134,8 @@ export class InstanceManager {
 
   async stopAll(): Promise<void> {
     await Promise.allSettled([...this.running.keys()].map((id) => this.stop(id, true)));
+    // the instances' run-folder mounts must not outlive the worker
+    await Promise.allSettled([...this.cleanups]);
   }
 
   async stats(): Promise<WorkerStats> {
@@ -138,7 +162,14 @@ export class InstanceManager {
     this.running.delete(instanceId);
     this.committedMB -= r.memoryMB;
     void r.sidecar?.close().catch(() => {});
-    void rm(r.runDir, { recursive: true, force: true });
+    const cleanup = this.removeRunDir(r.runDir).catch(() => {});
+    this.cleanups.add(cleanup);
+    void cleanup.finally(() => this.cleanups.delete(cleanup));
     this.onExit(instanceId, info);
+  }
+
+  private async removeRunDir(runDir: string): Promise<void> {
+    if (this.uids) await unmountRunDir(runDir);
+    await rm(runDir, { recursive: true, force: true });
   }
 }

@@ -1,4 +1,4 @@
-import { percentile } from '../core/percentile.js';
+import { percentile } from '../../core/percentile.js';
 
 /** Pure: summary statistics of a sample (the platform's one percentile, core/percentile.ts). */
 export interface Summary {
