@@ -11,6 +11,7 @@ import { bearerToken, roleOf, type Role, type Tokens } from './tokens.js';
 import type { Tracing, PlatformMetrics, InvocationOutcome } from '../observability/index.js';
 import { Attr } from '../observability/index.js';
 import { BusyPoll } from './busy-poll.js';
+import { decodePathSegment, parseRequestTarget } from '../util/request-url.js';
 
 /** A route handler mounted by another part of the platform (dashboard, metrics, traces, status). */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
@@ -49,6 +50,10 @@ function requireRole(req: IncomingMessage, tokens: Tokens, allowed: Role[]): Rol
     throw new HttpError(403, 'Forbidden', role ? `the ${role} token may not do this` : 'the token is not valid for this platform');
   }
   return role;
+}
+
+function badPath(path: string): HttpError {
+  return new HttpError(400, 'BadRequest', `malformed request path ${JSON.stringify(path.slice(0, 200))} (bad percent-encoding)`);
 }
 
 /** The HTTP front end: invocations, the admin API, and whatever routes other parts mount. */
@@ -153,8 +158,8 @@ export function createGateway(opts: GatewayOptions): Server {
       if (req.method === 'GET') {
         sendJson(res, 200, { functions: await Promise.all(control.listControllers().map((c) => describe(c, false))) });
       } else if (req.method === 'POST') {
-        const body = (await readJson(req)) as { path?: unknown };
-        if (typeof body.path !== 'string' || !body.path) {
+        const body = (await readJson(req)) as { path?: unknown } | null;
+        if (typeof body !== 'object' || body === null || typeof body.path !== 'string' || !body.path) {
           throw new HttpError(400, 'BadRequest', 'expected {"path": "/absolute/path/to/function/folder"}');
         }
         try {
@@ -170,7 +175,8 @@ export function createGateway(opts: GatewayOptions): Server {
     const m = /^\/v1\/functions\/([^/]+)$/.exec(path);
     if (m) {
       requireRole(req, tokens, ['admin']);
-      const name = decodeURIComponent(m[1]!);
+      const name = decodePathSegment(m[1]!);
+      if (name === undefined) throw badPath(path);
       const c = control.controller(name);
       if (!c) throw notFound(`no function named "${name}" is deployed`);
       if (req.method === 'GET') sendJson(res, 200, await describe(c, true));
@@ -185,11 +191,14 @@ export function createGateway(opts: GatewayOptions): Server {
 
   const server = createServer(async (req, res) => {
     try {
-      const url = new URL(req.url ?? '/', 'http://gateway');
+      const url = parseRequestTarget(req.url, 'http://gateway');
+      if (!url) throw badPath(req.url ?? '');
       const path = url.pathname;
       if (path.startsWith('/invoke/')) {
         if (req.method !== 'POST') throw new HttpError(405, 'MethodNotAllowed', 'invoke a function with POST');
-        await invoke(req, res, decodeURIComponent(path.slice('/invoke/'.length)));
+        const name = decodePathSegment(path.slice('/invoke/'.length));
+        if (name === undefined) throw badPath(path);
+        await invoke(req, res, name);
         return;
       }
       if (path === '/v1/health') {

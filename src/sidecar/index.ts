@@ -30,6 +30,7 @@ import { createXdtObject, ingestXdt, openObject, putObject } from './objects.js'
 import { invokeThroughGateway } from './gateway-client.js';
 import { referenceEvent } from '../transfer/reference-event.js';
 import { uploadOf } from './upload.js';
+import { decodePathSegment, parseRequestTarget } from '../util/request-url.js';
 
 export type { TransferServices } from '../transfer/services.js';
 export { createTransferServices } from '../transfer/services.js';
@@ -240,12 +241,19 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   // large socket buffers: objects cross this socket in MBs, and a 16 KiB high-water mark would stop
   // the flow every few pieces (a pause/resume round trip each time)
   const server = http.createServer({ highWaterMark: SOCKET_HIGH_WATER_MARK }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://sidecar');
+    // Function code talks to this server: nothing it sends may throw out of this handler, which
+    // would take the worker (and every instance on it) down.
+    const url = parseRequestTarget(req.url, 'http://sidecar');
+    const invoked = url?.pathname.startsWith('/v1/invoke/') ? decodePathSegment(url.pathname.slice('/v1/invoke/'.length)) : undefined;
     let work: Promise<void>;
-    if (req.method === 'POST' && url.pathname === '/v1/put') work = handlePut(req, res, url);
+    if (!url || (url.pathname.startsWith('/v1/invoke/') && invoked === undefined)) {
+      req.resume();
+      sendError(res, new TransferError('InvalidArgument', `malformed request target ${JSON.stringify((req.url ?? '').slice(0, 200))}`));
+      return;
+    } else if (req.method === 'POST' && url.pathname === '/v1/put') work = handlePut(req, res, url);
     else if (req.method === 'POST' && url.pathname === '/v1/get') work = handleGet(req, res);
-    else if (req.method === 'POST' && url.pathname.startsWith('/v1/invoke/')) {
-      work = handleInvoke(req, res, url, decodeURIComponent(url.pathname.slice('/v1/invoke/'.length)));
+    else if (req.method === 'POST' && invoked !== undefined) {
+      work = handleInvoke(req, res, url, invoked);
     } else if (req.method === 'GET' && url.pathname === '/healthz') {
       res.end('ok');
       return;
