@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { statePaths, type StatePaths } from './config/state.js';
@@ -65,7 +65,11 @@ export const ROOT_DIR = fileURLToPath(new URL('..', import.meta.url));
 /** Starts the whole platform in this process (control plane + gateway) with its worker processes. */
 export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> {
   const paths = statePaths(o.stateDir);
-  await mkdir(paths.root, { recursive: true });
+  // The state folder holds tokens, tenants' code, logs, snapshots (process memory) and stored
+  // objects: no other local user may enter it, whatever mode a file inside is created with. The
+  // sandboxes see only what is bind-mounted into them, which needs no search permission here.
+  await mkdir(paths.root, { recursive: true, mode: 0o700 });
+  await chmod(paths.root, 0o700);
   const tokens = await loadOrCreateTokens(paths.tokens);
   const log = (level: 'info' | 'warn' | 'error', msg: string): void => {
     if (o.quiet && level === 'info') return;

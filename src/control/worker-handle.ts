@@ -57,7 +57,10 @@ export class WorkerHandle extends EventEmitter {
   async spawn(): Promise<void> {
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    const child = fork(WORKER_MAIN, [JSON.stringify(this.config)], {
+    // The config holds the XDT seal key, the invoke token and the Redis password: it travels over the
+    // IPC channel (an inherited descriptor) as the first message, never in argv or the environment,
+    // which any local user can read in /proc/<pid>/cmdline and (for argv) ps.
+    const child = fork(WORKER_MAIN, [], {
       env,
       // Whatever a worker prints goes to stderr: stdout may be a report (`hivelab coldstart --json`).
       // Its log lines come over IPC and go through the platform's log, which honours `quiet`.
@@ -65,6 +68,7 @@ export class WorkerHandle extends EventEmitter {
       serialization: 'advanced',
     });
     this.child = child;
+    child.send({ op: 'configure', config: this.config });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: WorkerMessage): void => {
         if ('event' in m && m.event === 'ready') {

@@ -25,12 +25,18 @@ export async function startManagedProcess(opts: {
   command: string;
   args: string[];
   spawn?: SpawnOptions;
+  /** written to the child's stdin, then closed: how secrets reach it (never argv, never env) */
+  stdin?: string;
   /** resolves once the service answers; polled until `readyTimeoutMs` */
   probe: () => Promise<boolean>;
   readyTimeoutMs?: number;
   onCrash?: (err: ServiceCrashedError) => void;
 }): Promise<ManagedProcess> {
-  const child = spawn(opts.command, opts.args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts.spawn });
+  const child = spawn(opts.command, opts.args, { stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...opts.spawn });
+  if (opts.stdin !== undefined) {
+    child.stdin?.on('error', () => {}); // a child that dies at once: its exit is reported below
+    child.stdin?.end(opts.stdin);
+  }
   let tail = '';
   const keep = (d: Buffer) => {
     tail = (tail + d.toString('utf8')).slice(-4000);

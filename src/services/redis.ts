@@ -44,17 +44,21 @@ export async function startRedis(opts: {
   onCrash?: (err: ServiceCrashedError) => void;
 }): Promise<RedisService> {
   const dir = path.join(opts.stateDir, 'redis');
-  await fs.mkdir(dir, { recursive: true });
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fs.chmod(dir, 0o700);
   const host = '127.0.0.1';
   const port = await freePort(host);
   const password = randomBytes(18).toString('base64url');
+  // The password goes in the configuration redis-server reads from stdin (`redis-server -`), not on
+  // its command line, where every local user could read it in /proc/<pid>/cmdline.
+  const config = `requirepass "${password}"\n`;
   const args = [
+    '-',
     '--bind', host,
     '--port', String(port),
     '--dir', dir,
     '--save', '',
     '--appendonly', 'no',
-    '--requirepass', password,
     '--protected-mode', 'yes',
     '--daemonize', 'no',
     '--logfile', '',
@@ -67,6 +71,7 @@ export async function startRedis(opts: {
     name: 'redis-server',
     command: opts.binary ?? '/usr/bin/redis-server',
     args,
+    stdin: config,
     probe: () => ping(host, port, password),
     onCrash: opts.onCrash,
   });

@@ -11,11 +11,21 @@ import { createTransferServices, startSidecar } from '../sidecar/index.js';
  * detectable, as a node failure is in a real cluster.
  */
 
-const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
-if (!config.workerId || !process.send) {
-  console.error('hivelab worker: must be started by the control plane (with an IPC channel and a config argument)');
+if (!process.send) {
+  console.error('hivelab worker: must be started by the control plane (with an IPC channel)');
   process.exit(2);
 }
+// The config (with the seal key, the invoke token and the Redis password) is the first IPC message:
+// secrets never sit in argv or the environment, which other local users can read.
+const config = await new Promise<WorkerConfig>((resolve) => {
+  process.once('message', (m: { op?: string; config?: WorkerConfig }) => {
+    if (m?.op !== 'configure' || !m.config?.workerId) {
+      console.error('hivelab worker: the first message must be {op: "configure", config}');
+      process.exit(2);
+    }
+    resolve(m.config);
+  });
+});
 
 const send = (msg: WorkerMessage): void => {
   if (process.connected) process.send!(msg);
