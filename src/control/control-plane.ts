@@ -46,6 +46,8 @@ export class ControlPlane {
   private ticks = 0;
   private readonly placement: PlacementPolicy;
   private stopping = false;
+  /** Workers that died and whose replacement is under way. */
+  private readonly respawning = new Set<string>();
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.deployments = new DeploymentStore(opts.paths.functions, opts.paths.deployments);
@@ -88,6 +90,8 @@ export class ControlPlane {
     this.opts.emit({ type: 'worker', workerId: w.id, state: 'dead' });
     if (this.stopping) return;
     this.opts.log('error', `worker ${w.id} (pid ${w.pid}) died; its instances are marked dead and it is being replaced`);
+    // before its instances are forgotten: what they held waits for the replacement
+    this.respawning.add(w.id);
     for (const c of this.controllers.values()) {
       for (const inst of [...c.instances]) {
         if (inst.worker !== w) continue;
@@ -100,13 +104,25 @@ export class ControlPlane {
     }
     setTimeout(() => {
       if (this.stopping) return;
-      this.spawnWorker(w.id).catch((err) => this.opts.log('error', `could not restart worker ${w.id}: ${(err as Error).message}`));
+      this.spawnWorker(w.id).then(
+        () => {
+          this.respawning.delete(w.id);
+          for (const c of this.controllers.values()) c.capacityReturned();
+        },
+        (err) => {
+          this.respawning.delete(w.id);
+          this.opts.log('error', `could not restart worker ${w.id}: ${(err as Error).message}`);
+          // what waited for it fails now, with the placement's reason, instead of at its deadline
+          for (const c of this.controllers.values()) c.capacityReturned();
+        },
+      );
     }, WORKER_RESPAWN_MS).unref();
   }
 
   private newController(d: Deployment): FunctionController {
     return new FunctionController(d, {
       place: (dep) => this.place(dep),
+      capacityReturning: () => this.respawning.size > 0 && !this.stopping,
       coldStartMode: (dep) => dep.manifest.coldStart ?? this.opts.defaultColdStart,
       defaultScaling: this.opts.defaultScaling,
       activatorQueueDepth: this.opts.activatorQueueDepth,
