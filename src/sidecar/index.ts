@@ -49,7 +49,12 @@ export interface SidecarOptions {
   uploadDir: string;
   /** the function's transport (manifest) for calls that name none; else the worker's defaults */
   defaultTransfer?: TransferKind;
+  /** connections the instance may hold open to its sidecar at once; default 64 */
+  maxConnections?: number;
 }
+
+/** Per instance: far above what the SDK uses (one per call in progress), far below the worker's fd limit. */
+export const DEFAULT_SIDECAR_CONNECTIONS = 64;
 
 export interface Sidecar {
   close(): Promise<void>;
@@ -146,7 +151,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     try {
       const transfer = parseTransfer(url.searchParams.get('transfer'), opts.defaultTransfer ?? ts.defaultPutTransfer);
       const retrievals = Number(url.searchParams.get('retrievals') ?? '1');
-      const ref = await putObject(ts, opts.instanceId, obj, retrievals, transfer);
+      const ref = await putObject(ts, opts.instanceId, obj, retrievals, transfer, opts.functionName);
       const body = JSON.stringify({ ref });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
@@ -189,7 +194,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         contentType = obj.contentType;
       } else if (transfer === 'xdt') {
         // cut-through: the invocation leaves now, the bytes follow as the consumer pulls them
-        const { object, ref } = createXdtObject(ts, opts.instanceId, obj, 1, 'streamed');
+        const { object, ref } = createXdtObject(ts, opts.instanceId, obj, 1, 'streamed', opts.functionName);
         const ingest = ingestXdt(ts, object, obj);
         ingest.catch(() => {});
         abandonStreamed = () => {
@@ -197,7 +202,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         };
         body = Buffer.from(JSON.stringify({ $xdt: ref }));
       } else {
-        const ref = await putObject(ts, opts.instanceId, obj, 1, transfer);
+        const ref = await putObject(ts, opts.instanceId, obj, 1, transfer, opts.functionName);
         body = Buffer.from(JSON.stringify(transfer === 'xdt-saf' ? { $xdt: ref } : { $ref: ref }));
       }
       const upstream = await invokeThroughGateway({ gatewayUrl: opts.gatewayUrl, invokeToken: opts.invokeToken }, fn, body, {
@@ -268,6 +273,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
+  // The worker's descriptors are shared by every instance on it: one function opening sockets to its
+  // sidecar without end must not exhaust them for the others (the excess is closed at once).
+  server.maxConnections = opts.maxConnections ?? DEFAULT_SIDECAR_CONNECTIONS;
   // large objects: never cut a slow SDK upload short
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;

@@ -19,7 +19,8 @@ export interface TransferServicesOptions {
   sealKey: Buffer;
   s3?: S3Config;
   redis?: RedisConfig;
-  pool: { buffers: number; bufferBytes: number };
+  /** `ownerShare`: the fraction of the pool one function may hold (default 0.75, buffer-pool.ts) */
+  pool: { buffers: number; bufferBytes: number; ownerShare?: number };
   /** buffers a cut-through (streamed) transfer may hold at once; default 8 */
   streamWindow?: number;
   /** inline limit, default 6 MiB (the gateway's) */
