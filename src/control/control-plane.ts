@@ -5,6 +5,7 @@ import type { ScalingDecision } from '../autoscaler/index.js';
 import { getPlacement, NoCapacityError, type PlacementPolicy, type WorkerView } from '../placement/index.js';
 import { DeploymentStore, type Deployment } from './deployments.js';
 import { WorkerHandle } from './worker-handle.js';
+import { MemoryLedger } from '../transfer/retrieval-ledger.js';
 import { InstanceCgroup } from '../sandbox/cgroup.js';
 import { FunctionController, type ControllerEvent } from './function-controller.js';
 import { HttpError } from '../gateway/errors.js';
@@ -48,6 +49,8 @@ export class ControlPlane {
   private stopping = false;
   /** Workers that died and whose replacement is under way. */
   private readonly respawning = new Set<string>();
+  /** Retrievals of inline and storage references, counted once for the whole platform. */
+  private readonly ledger = new MemoryLedger();
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.deployments = new DeploymentStore(opts.paths.functions, opts.paths.deployments);
@@ -73,7 +76,7 @@ export class ControlPlane {
       gatewayUrl: this.opts.gatewayUrl(),
       invokeToken: this.opts.invokeToken,
       transfers: this.opts.transfers,
-    }, this.opts.log);
+    }, this.opts.log, this.ledger);
     w.on('instance-exit', (instanceId: string, info) => {
       for (const c of this.controllers.values()) c.onInstanceExit(instanceId, info);
     });

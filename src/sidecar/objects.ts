@@ -71,7 +71,7 @@ export async function putObject(
   if (!Number.isInteger(retrievals) || retrievals < 1) throw new TransferError('InvalidArgument', `retrievals must be a positive integer, got ${retrievals}`);
   switch (transfer) {
     case 'inline':
-      return putInline(ts.sealKey, obj, ts.inlineLimitBytes, ts.ttlMs);
+      return putInline(ts.sealKey, obj, ts.inlineLimitBytes, ts.ttlMs, retrievals);
     case 'storage':
       if (!ts.storage) throw unavailable(transfer);
       return ts.storage.put(ts.sealKey, obj, retrievals, ts.ttlMs);
@@ -92,9 +92,13 @@ export async function openObject(ts: TransferServices, ref: string): Promise<Out
   assertNotExpired(payload);
   switch (payload.t) {
     case 'inline':
+      // neither an inline reference nor S3 can count its retrievals: the platform's ledger does
+      if (payload.i === undefined || payload.n === undefined) throw new TransferError('XdtRefInvalid', 'inline reference without a retrieval count');
+      await ts.ledger.claim(`inline:${payload.i}`, payload.n, payload.e);
       return getInline(payload);
     case 'storage':
       if (!ts.storage) throw unavailable('storage');
+      await ts.ledger.claim(`storage:${payload.b}/${payload.k}`, payload.n, payload.e);
       return ts.storage.get(payload);
     case 'redis':
       if (!ts.redis) throw unavailable('redis');

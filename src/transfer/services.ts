@@ -12,6 +12,7 @@ import { checkSealKey } from '../xdt/reference.js';
 import { StorageTransport, type S3Config } from './storage.js';
 import { RedisTransport, type RedisConfig } from './redis-transport.js';
 import type { TransferKind } from './object-stream.js';
+import { MemoryLedger, type RetrievalLedger } from './retrieval-ledger.js';
 
 export interface TransferServicesOptions {
   stateDir: string;
@@ -37,6 +38,8 @@ export interface TransferServicesOptions {
   defaultInvokeTransfer?: TransferKind;
   /** interface of the peer server; default 127.0.0.1 */
   peerHost?: string;
+  /** where inline and storage retrievals are counted; default one of this worker's own (retrieval-ledger.ts) */
+  ledger?: RetrievalLedger;
 }
 
 export interface TransferServices {
@@ -56,6 +59,7 @@ export interface TransferServices {
   readonly poolWaitTimeoutMs: number;
   readonly defaultPutTransfer: TransferKind;
   readonly defaultInvokeTransfer: TransferKind;
+  readonly ledger: RetrievalLedger;
   close(): Promise<void>;
 }
 
@@ -84,6 +88,7 @@ export async function createTransferServices(opts: TransferServicesOptions): Pro
     poolWaitTimeoutMs: opts.poolWaitTimeoutMs ?? 120_000,
     defaultPutTransfer: opts.defaultPutTransfer ?? 'xdt',
     defaultInvokeTransfer: opts.defaultInvokeTransfer ?? 'inline',
+    ledger: opts.ledger ?? new MemoryLedger(),
     async close() {
       store.clear();
       peerClient.close();

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { WorkerConfig, WorkerMessage, WorkerRequest } from './protocol.js';
+import type { LedgerReply, WorkerConfig, WorkerMessage, WorkerRequest } from './protocol.js';
+import { exhausted, type RetrievalLedger } from '../transfer/retrieval-ledger.js';
 import { InstanceManager } from './instance-manager.js';
 import { createSandboxBackend } from './backends.js';
 import { sweepOrphanCgroups } from '../sandbox/cgroup.js';
@@ -33,6 +34,19 @@ const send = (msg: WorkerMessage): void => {
 
 // Groups orphaned by a worker that was killed (e.g. the one this worker replaces).
 void sweepOrphanCgroups().catch(() => {});
+// Retrievals of inline and storage references are counted in the control plane's ledger, so that
+// a reference is not retrieved once more on every worker.
+const ledgerWaiters = new Map<number, (ok: boolean) => void>();
+let ledgerSeq = 0;
+const ledger: RetrievalLedger = {
+  claim(id, n, e) {
+    const seq = ++ledgerSeq;
+    return new Promise<void>((resolve, reject) => {
+      ledgerWaiters.set(seq, (ok) => (ok ? resolve() : reject(exhausted())));
+      send({ event: 'ledger-claim', seq, id, n, e });
+    });
+  },
+};
 const backend = await createSandboxBackend(config);
 const transfers = await createTransferServices({
   stateDir: config.stateDir,
@@ -41,6 +55,7 @@ const transfers = await createTransferServices({
   redis: config.transfers.redis,
   pool: config.transfers.pool,
   inlineLimitBytes: config.transfers.inlineLimitBytes,
+  ledger,
 });
 const runRoot = join(config.stateDir, 'run');
 const manager = new InstanceManager(
@@ -78,7 +93,12 @@ async function handle(req: WorkerRequest): Promise<unknown> {
   }
 }
 
-process.on('message', (req: WorkerRequest) => {
+process.on('message', (req: WorkerRequest | LedgerReply) => {
+  if (req.op === 'ledger-reply') {
+    ledgerWaiters.get(req.seq)?.(req.ok);
+    ledgerWaiters.delete(req.seq);
+    return;
+  }
   handle(req).then(
     (result) => send({ reqId: req.reqId, ok: true, result: result ?? null }),
     (err: Error & { detail?: string; type?: string }) =>
