@@ -42,6 +42,10 @@ export interface PlatformOptions {
   busyPollUs?: number;
   /** Start the local S3-API server and Redis for the storage and redis transports (default true). */
   dataServices?: boolean;
+  /** Deadlines for receiving a request body (idle and total); defaults in gateway/body.ts. */
+  bodyDeadlines?: { idleMs: number; totalMs: number };
+  /** Bytes of request bodies still arriving the gateway holds at once (default 256 MiB). */
+  bodyBudgetBytes?: number;
   /** Each worker's XDT buffer pool: `buffers` × `bufferBytes` bounds what its producers hold. */
   xdtPool?: { buffers: number; bufferBytes: number };
 }
@@ -153,6 +157,8 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     metrics,
     busyPollUs: o.busyPollUs ?? DEFAULTS.busyPollUs,
     log,
+    bodyDeadlines: o.bodyDeadlines,
+    bodyBudgetBytes: o.bodyBudgetBytes,
   });
   const host = o.host ?? DEFAULTS.host;
   // The same gateway on a Unix socket, for clients on this host: it skips the loopback TCP stack,

@@ -6,7 +6,8 @@ import { ManifestError } from '../manifest/validate.js';
 import { platformStatus } from '../control/status.js';
 import { newInvocationId } from '../util/ids.js';
 import { HttpError, notFound } from './errors.js';
-import { readBody, readJson } from './body.js';
+import { BodyBudget, DEFAULT_BODY_BUDGET_BYTES, DEFAULT_BODY_DEADLINES, readBody, readJson, type BodyDeadlines } from './body.js';
+import { answerAfterDrain, answerClientError } from './lingering-close.js';
 import { bearerToken, roleOf, type Role, type Tokens } from './tokens.js';
 import type { Tracing, PlatformMetrics, InvocationOutcome } from '../observability/index.js';
 import { Attr } from '../observability/index.js';
@@ -27,6 +28,10 @@ export interface GatewayOptions {
   /** Busy-poll window after each invocation event, in µs (0: the loop sleeps as usual). */
   busyPollUs: number;
   log(level: 'info' | 'warn' | 'error', msg: string): void;
+  /** Idle and total deadlines for receiving a request body (body.ts). */
+  bodyDeadlines?: BodyDeadlines;
+  /** Bytes of bodies still arriving the gateway holds at once, over all requests (body.ts). */
+  bodyBudgetBytes?: number;
 }
 
 function outcomeOf(status: number): InvocationOutcome {
@@ -60,6 +65,8 @@ function badPath(path: string): HttpError {
 export function createGateway(opts: GatewayOptions): Server {
   const { control, tokens } = opts;
   const poll = new BusyPoll(opts.busyPollUs / 1000);
+  const deadlines = opts.bodyDeadlines ?? DEFAULT_BODY_DEADLINES;
+  const budget = new BodyBudget(opts.bodyBudgetBytes ?? DEFAULT_BODY_BUDGET_BYTES);
 
   const describe = async (c: FunctionController, withMemory: boolean) => {
     const memory = new Map<string, number>();
@@ -117,7 +124,7 @@ export function createGateway(opts: GatewayOptions): Server {
     };
     let result: InvocationResult;
     try {
-      inv.body = await readBody(req, opts.inlineLimitBytes);
+      inv.body = await readBody(req, opts.inlineLimitBytes, deadlines, budget);
       result = await control.invoke(name, inv);
     } catch (err) {
       const e = err instanceof HttpError ? err : new HttpError(500, 'InternalError', (err as Error).message);
@@ -158,7 +165,7 @@ export function createGateway(opts: GatewayOptions): Server {
       if (req.method === 'GET') {
         sendJson(res, 200, { functions: await Promise.all(control.listControllers().map((c) => describe(c, false))) });
       } else if (req.method === 'POST') {
-        const body = (await readJson(req)) as { path?: unknown } | null;
+        const body = (await readJson(req, undefined, deadlines)) as { path?: unknown } | null;
         if (typeof body !== 'object' || body === null || typeof body.path !== 'string' || !body.path) {
           throw new HttpError(400, 'BadRequest', 'expected {"path": "/absolute/path/to/function/folder"}');
         }
@@ -215,12 +222,18 @@ export function createGateway(opts: GatewayOptions): Server {
         res.destroy();
         return;
       }
-      // A refused oversized body is not drained: close the connection instead of reading it.
-      if (e.status === 413) res.setHeader('connection', 'close');
-      sendJson(res, e.status, e.toJSON());
-      if (e.status === 413) res.once('finish', () => req.destroy());
+      // Refused before the body was read (too large, over the budget, or not wanted: 401, 404…):
+      // drop the rest of the body before answering, so the client still sending it reads this
+      // answer rather than a reset. A body too slow to wait for (408) is answered at once.
+      if (!req.complete && e.status !== 408) answerAfterDrain(req, res, () => sendJson(res, e.status, e.toJSON()));
+      else {
+        if (!req.complete) res.setHeader('connection', 'close');
+        sendJson(res, e.status, e.toJSON());
+      }
     }
   });
+  // Malformed or oversized request heads (431 above --max-http-header-size): answered, not reset.
+  server.on('clientError', answerClientError);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 0;
