@@ -94,13 +94,15 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     try {
       services = await startServices({
         stateDir: paths.root,
-        onCrash: (err) => log('error', `data service crashed: ${err.message}; the storage/redis transports will fail until restart`),
+        onCrash: (err) => log('error', `data service crashed: ${err.message}; restarting it (the storage/redis transports fail until then)`),
+        onRestart: (name, n) => log('warn', `data service ${name} restarted (${n} restart${n === 1 ? '' : 's'} so far)`),
       });
     } catch (err) {
       log('warn', `storage and redis transports unavailable: ${(err as Error).message}`);
     }
   }
   const view = new ControlPlaneView();
+  if (services) view.serviceStatus = () => services!.status();
   const onEvent = (e: PlatformBusEvent): void => {
     if (e.type === 'instance' && e.state === 'dead') metrics.instanceGone(e.functionName, e.instanceId);
     if (e.type === 'instance' && e.state === 'ready' && e.startMs !== undefined) metrics.recordColdStart(e.functionName, e.mode ?? 'boot', e.startMs);
@@ -158,6 +160,7 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     busyPollUs: o.busyPollUs ?? DEFAULTS.busyPollUs,
     log,
     bodyDeadlines: o.bodyDeadlines,
+    serviceStatus: services ? () => services!.status() : undefined,
     bodyBudgetBytes: o.bodyBudgetBytes,
   });
   const host = o.host ?? DEFAULTS.host;

@@ -1,4 +1,5 @@
 import type { ControlPlane } from './control-plane.js';
+import type { ServiceStatus } from '../services/managed-process.js';
 
 export interface FunctionStatus {
   name: string;
@@ -28,10 +29,12 @@ export interface WorkerStatus {
 export interface PlatformStatus {
   functions: FunctionStatus[];
   workers: WorkerStatus[];
+  /** The data services (Redis, the S3 server) and their supervision: running / restarting, restarts. */
+  services: ServiceStatus[];
 }
 
 /** What `hivelab status` and `GET /v1/status` show: the autoscaler's view and the fleet's. */
-export async function platformStatus(control: ControlPlane): Promise<PlatformStatus> {
+export async function platformStatus(control: ControlPlane, services: ServiceStatus[] = []): Promise<PlatformStatus> {
   const functions = control.listControllers().map((c) => {
     const current = c.instances.filter((i) => i.version === c.deployment.version);
     return {
@@ -64,5 +67,5 @@ export async function platformStatus(control: ControlPlane): Promise<PlatformSta
       memoryInUseMB: Math.round((s?.instances.reduce((n, i) => n + i.memoryBytes, 0) ?? 0) / (1024 * 1024)),
     };
   });
-  return { functions, workers };
+  return { functions, workers, services };
 }

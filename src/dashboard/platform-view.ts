@@ -3,6 +3,7 @@
  * keeps it. The control plane implements `PlatformView` over its own state; the dashboard renders
  * whatever it returns, so the page works the same against the real platform and a test's state.
  */
+import type { ServiceStatus } from '../services/managed-process.js';
 
 /**
  * `busy`: at its concurrency limit; `draining`: finishing its requests before it stops;
@@ -75,6 +76,8 @@ export interface PlatformView {
   /** Oldest first; the dashboard draws the last few minutes. */
   scaleHistory(functionName: string): ScalePoint[];
   snapshotStats(functionName: string): SnapshotStats | undefined;
+  /** The data services' supervision state (Redis, the S3 server); none when they are not run. */
+  services?(): ServiceStatus[];
   /** Subscribes to platform events; returns the unsubscribe function. */
   onEvent(listener: (event: PlatformEvent) => void): () => void;
 }

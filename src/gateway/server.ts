@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ControlPlane } from '../control/control-plane.js';
+import type { ServiceStatus } from '../services/managed-process.js';
 import type { FunctionController } from '../control/function-controller.js';
 import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
 import { ManifestError } from '../manifest/validate.js';
@@ -28,6 +29,8 @@ export interface GatewayOptions {
   /** Busy-poll window after each invocation event, in µs (0: the loop sleeps as usual). */
   busyPollUs: number;
   log(level: 'info' | 'warn' | 'error', msg: string): void;
+  /** The data services' supervision state, for /v1/status. */
+  serviceStatus?: () => ServiceStatus[];
   /** Idle and total deadlines for receiving a request body (body.ts). */
   bodyDeadlines?: BodyDeadlines;
   /** Bytes of bodies still arriving the gateway holds at once, over all requests (body.ts). */
@@ -157,7 +160,7 @@ export function createGateway(opts: GatewayOptions): Server {
     const path = url.pathname;
     if (path === '/v1/status' && req.method === 'GET') {
       requireRole(req, tokens, ['admin']);
-      sendJson(res, 200, await platformStatus(control));
+      sendJson(res, 200, await platformStatus(control, opts.serviceStatus?.()));
       return true;
     }
     if (path === '/v1/functions') {

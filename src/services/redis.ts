@@ -7,13 +7,14 @@ import net from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort } from './free-port.js';
-import { startManagedProcess, type ManagedProcess, type ServiceCrashedError } from './managed-process.js';
+import { startManagedProcess, type ManagedProcess, type ServiceCrashedError, type ServiceStatus } from './managed-process.js';
 
 export interface RedisService {
   host: string;
   port: number;
   password: string;
   readonly crashed: boolean;
+  status(): ServiceStatus;
   stop(): Promise<void>;
 }
 
@@ -42,6 +43,7 @@ export async function startRedis(opts: {
   binary?: string;
   maxMemoryBytes?: number;
   onCrash?: (err: ServiceCrashedError) => void;
+  onRestart?: (name: string, restarts: number) => void;
 }): Promise<RedisService> {
   const dir = path.join(opts.stateDir, 'redis');
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -74,6 +76,7 @@ export async function startRedis(opts: {
     stdin: config,
     probe: () => ping(host, port, password),
     onCrash: opts.onCrash,
+    onRestart: opts.onRestart,
   });
   return {
     host,
@@ -82,6 +85,7 @@ export async function startRedis(opts: {
     get crashed() {
       return proc.crashed;
     },
+    status: () => proc.status(),
     stop: () => proc.stop(),
   };
 }

@@ -9,12 +9,13 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { freePort } from './free-port.js';
-import { startManagedProcess, type ServiceCrashedError } from './managed-process.js';
+import { startManagedProcess, type ServiceCrashedError, type ServiceStatus } from './managed-process.js';
 import type { S3Config } from '../transfer/storage.js';
 
 export interface S3Service {
   config: S3Config;
   readonly crashed: boolean;
+  status(): ServiceStatus;
   stop(): Promise<void>;
 }
 
@@ -32,7 +33,12 @@ function probe(port: number): Promise<boolean> {
   });
 }
 
-export async function startS3(opts: { stateDir: string; bucket?: string; onCrash?: (err: ServiceCrashedError) => void }): Promise<S3Service> {
+export async function startS3(opts: {
+  stateDir: string;
+  bucket?: string;
+  onCrash?: (err: ServiceCrashedError) => void;
+  onRestart?: (name: string, restarts: number) => void;
+}): Promise<S3Service> {
   const dir = path.join(opts.stateDir, 's3');
   // tenants' objects: readable by the platform only (the folder, and each file s3rver writes)
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -75,12 +81,14 @@ export async function startS3(opts: { stateDir: string; bucket?: string; onCrash
     stdin: JSON.stringify(credentials),
     probe: () => probe(port),
     onCrash: opts.onCrash,
+    onRestart: opts.onRestart,
   });
   return {
     config: { endpoint: `http://127.0.0.1:${port}`, bucket, region: 'us-east-1', credentials },
     get crashed() {
       return proc.crashed;
     },
+    status: () => proc.status(),
     stop: () => proc.stop(),
   };
 }
