@@ -66,6 +66,19 @@ function renderTraces(state) {
       h('td', null, t.cold ? h('span', { class: 'badge cold' }, 'cold') : null, t.error ? h('span', { class: 'badge error' }, 'error') : null))))));
 }
 
+function renderServices(state) {
+  const services = state.services ?? [];
+  if (services.length === 0) return replace($('services'), h('p', { class: 'empty' }, 'No data services running.'));
+  replace($('services'), h('table', { class: 'services' },
+    h('thead', null, h('tr', null, ['service', 'state', 'pid', 'restarts', 'last crash'].map((c) => h('th', null, c)))),
+    h('tbody', null, services.map((v) => h('tr', { 'data-service': v.name, 'data-state': v.state },
+      h('td', null, h('strong', null, v.name)),
+      h('td', null, h('span', { class: `badge ${v.state === 'running' ? 'ok' : 'error'}` }, v.state)),
+      h('td', { class: 'num' }, String(v.pid ?? '–')),
+      h('td', { class: 'num' }, String(v.restarts)),
+      h('td', null, v.lastCrash ?? '–'))))));
+}
+
 function renderEvents(state) {
   replace($('events'), state.events.slice().reverse().map((e) => h('li', { 'data-type': e.type },
     h('time', null, new Date(e.time).toLocaleTimeString()), ' ', h('strong', null, e.type), ' ',
@@ -88,6 +101,7 @@ function render(state) {
   renderScale(state);
   section('snapshots', [state.snapshots, state.functions.map((f) => [f.name, f.snapshot])], renderSnapshots, state);
   section('traces', state.traces, renderTraces, state);
+  section('services', state.services, renderServices, state);
   section('events', state.events, renderEvents, state);
   document.body.dataset.updated = String(state.time);
 }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { statePaths, type StatePaths } from './config/state.js';
@@ -43,6 +43,10 @@ export interface PlatformOptions {
   busyPollUs?: number;
   /** Start the local S3-API server and Redis for the storage and redis transports (default true). */
   dataServices?: boolean;
+  /** Deadlines for receiving a request body (idle and total); defaults in gateway/body.ts. */
+  bodyDeadlines?: { idleMs: number; totalMs: number };
+  /** Bytes of request bodies still arriving the gateway holds at once (default 256 MiB). */
+  bodyBudgetBytes?: number;
   /** Each worker's XDT buffer pool: `buffers` × `bufferBytes` bounds what its producers hold. */
   xdtPool?: { buffers: number; bufferBytes: number };
 }
@@ -66,7 +70,11 @@ export const ROOT_DIR = fileURLToPath(new URL('..', import.meta.url));
 /** Starts the whole platform in this process (control plane + gateway) with its worker processes. */
 export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> {
   const paths = statePaths(o.stateDir);
-  await mkdir(paths.root, { recursive: true });
+  // The state folder holds tokens, tenants' code, logs, snapshots (process memory) and stored
+  // objects: no other local user may enter it, whatever mode a file inside is created with. The
+  // sandboxes see only what is bind-mounted into them, which needs no search permission here.
+  await mkdir(paths.root, { recursive: true, mode: 0o700 });
+  await chmod(paths.root, 0o700);
   const tokens = await loadOrCreateTokens(paths.tokens);
   const log = (level: 'info' | 'warn' | 'error', msg: string): void => {
     if (o.quiet && level === 'info') return;
@@ -87,7 +95,8 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     try {
       services = await startServices({
         stateDir: paths.root,
-        onCrash: (err) => log('error', `data service crashed: ${err.message}; the storage/redis transports will fail until restart`),
+        onCrash: (err) => log('error', `data service crashed: ${err.message}; restarting it (the storage/redis transports fail until then)`),
+        onRestart: (name, n) => log('warn', `data service ${name} restarted (${n} restart${n === 1 ? '' : 's'} so far)`),
       });
     } catch (err) {
       log('warn', `storage and redis transports unavailable: ${(err as Error).message}`);
@@ -97,6 +106,7 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
   const snapshots = await snapshotSupport();
   if (!snapshots.available) log('warn', `snapshots unavailable on this machine: ${snapshots.reason}; functions with a snapshot cold-start mode boot`);
   const view = new ControlPlaneView();
+  if (services) view.serviceStatus = () => services!.status();
   const onEvent = (e: PlatformBusEvent): void => {
     if (e.type === 'instance' && e.state === 'dead') metrics.instanceGone(e.functionName, e.instanceId);
     if (e.type === 'instance' && e.state === 'ready' && e.startMs !== undefined) metrics.recordColdStart(e.functionName, e.mode ?? 'boot', e.startMs);
@@ -154,6 +164,9 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     metrics,
     busyPollUs: o.busyPollUs ?? DEFAULTS.busyPollUs,
     log,
+    bodyDeadlines: o.bodyDeadlines,
+    serviceStatus: services ? () => services!.status() : undefined,
+    bodyBudgetBytes: o.bodyBudgetBytes,
   });
   const host = o.host ?? DEFAULTS.host;
   // The same gateway on a Unix socket, for clients on this host: it skips the loopback TCP stack,

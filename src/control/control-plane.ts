@@ -8,6 +8,7 @@ import { DeploymentStore, type Deployment } from './deployments.js';
 import { WorkerHandle } from './worker-handle.js';
 import { killLeftovers } from '../coldstart/leftovers.js';
 import { effectiveColdStart, type SnapshotSupport } from '../coldstart/availability.js';
+import { MemoryLedger } from '../transfer/retrieval-ledger.js';
 import { FunctionController, type ControllerEvent } from './function-controller.js';
 import { HttpError } from '../core/errors.js';
 import type { Invocation, InvocationResult } from '../core/invocation.js';
@@ -53,6 +54,10 @@ export class ControlPlane {
   private ticks = 0;
   private readonly placement: PlacementPolicy;
   private stopping = false;
+  /** Workers that died and whose replacement is under way. */
+  private readonly respawning = new Set<string>();
+  /** Retrievals of inline and storage references, counted once for the whole platform. */
+  private readonly ledger = new MemoryLedger();
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.deployments = new DeploymentStore(opts.paths.functions, opts.paths.deployments);
@@ -87,7 +92,7 @@ export class ControlPlane {
       invokeToken: this.opts.invokeToken,
       transfers: this.opts.transfers,
       ...(this.opts.snapshots ? { snapshots: this.opts.snapshots } : {}),
-    }, this.opts.log);
+    }, this.opts.log, this.ledger);
     w.on('instance-exit', (instanceId: string, info) => {
       for (const c of this.controllers.values()) c.onInstanceExit(instanceId, info);
     });
@@ -105,6 +110,8 @@ export class ControlPlane {
     if (this.stopping) return;
     this.opts.log('error', `worker ${w.id} (pid ${w.pid}) died; its instances are marked dead and it is being replaced`);
     const orphans: string[] = [];
+    // before its instances are forgotten: what they held waits for the replacement
+    this.respawning.add(w.id);
     for (const c of this.controllers.values()) {
       for (const inst of [...c.instances]) {
         if (inst.worker !== w) continue;
@@ -121,7 +128,18 @@ export class ControlPlane {
     }
     setTimeout(() => {
       if (this.stopping) return;
-      this.spawnWorker(w.id).catch((err) => this.opts.log('error', `could not restart worker ${w.id}: ${(err as Error).message}`));
+      this.spawnWorker(w.id).then(
+        () => {
+          this.respawning.delete(w.id);
+          for (const c of this.controllers.values()) c.capacityReturned();
+        },
+        (err) => {
+          this.respawning.delete(w.id);
+          this.opts.log('error', `could not restart worker ${w.id}: ${(err as Error).message}`);
+          // what waited for it fails now, with the placement's reason, instead of at its deadline
+          for (const c of this.controllers.values()) c.capacityReturned();
+        },
+      );
     }, WORKER_RESPAWN_MS).unref();
   }
 
@@ -139,6 +157,7 @@ export class ControlPlane {
   private newController(d: Deployment): FunctionController {
     return new FunctionController(d, {
       place: (dep) => this.place(dep),
+      capacityReturning: () => this.respawning.size > 0 && !this.stopping,
       coldStartMode: (dep) => dep.manifest.coldStart ?? this.opts.defaultColdStart,
       defaultScaling: this.opts.defaultScaling,
       activatorQueueDepth: this.opts.activatorQueueDepth,

@@ -24,6 +24,11 @@ import type { SnapshotStats } from '../coldstart/stats.js';
 export interface ControllerDeps {
   /** Chooses the worker for a new instance; throws HttpError(503) when none can take it. */
   place(deployment: Deployment): WorkerHandle;
+  /**
+   * A dead worker is being replaced: a placement that fails now may succeed in a moment, so buffered
+   * requests keep waiting (within their deadline) instead of failing with "no live workers".
+   */
+  capacityReturning(): boolean;
   coldStartMode(deployment: Deployment): ColdStartMode;
   /** Platform-wide scaling defaults under each manifest's own `scaling` block. */
   defaultScaling: Partial<ScalingSpec>;
@@ -204,7 +209,9 @@ export class FunctionController {
     try {
       worker = this.deps.place(d);
     } catch (err) {
-      if (this.live().length === 0) this.activator.failAll(err as Error);
+      // Knative's activator holds requests while capacity comes back; so do we while a worker is
+      // being replaced (capacityReturned() pokes this controller once it is up).
+      if (this.live().length === 0 && !this.deps.capacityReturning()) this.activator.failAll(err as Error);
       return undefined;
     }
     const inst = new InstanceRecord(newInstanceId(d.name), d.name, d.version, worker, d.manifest.concurrency);
@@ -262,7 +269,7 @@ export class FunctionController {
           this.forget(inst, { reason: 'start-failed', code: null, signal: null, detail: err.message });
           // Requests waiting for this function fail with the reason instead of waiting for a timeout
           // when nothing else could serve them (e.g. the handler does not even import).
-          if (this.live().length === 0) {
+          if (this.live().length === 0 && !(err.name === 'WorkerError' && (err as { type?: string }).type === 'WorkerDied' && this.deps.capacityReturning())) {
             this.activator.failAll(
               new HttpError(502, 'InstanceStartFailed', `an instance of ${d.name} failed to start: ${err.message}`, {
                 detail: err.detail,
@@ -272,6 +279,11 @@ export class FunctionController {
         },
       );
     return inst;
+  }
+
+  /** A worker (re)joined the fleet: buffered requests that could not be placed get an instance now. */
+  capacityReturned(): void {
+    if (this.activator.buffered > 0) this.decideAndAct();
   }
 
   /** Called when the worker reports an instance's exit (or the worker itself died). */

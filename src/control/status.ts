@@ -1,4 +1,5 @@
 import type { ControlPlane } from './control-plane.js';
+import type { ServiceStatus } from '../services/managed-process.js';
 
 export interface FunctionStatus {
   name: string;
@@ -32,10 +33,12 @@ export interface PlatformStatus {
   snapshots: { available: boolean; reason?: string; stopMode?: string };
   functions: FunctionStatus[];
   workers: WorkerStatus[];
+  /** The data services (Redis, the S3 server) and their supervision: running / restarting, restarts. */
+  services: ServiceStatus[];
 }
 
 /** What `hivelab status` and `GET /v1/status` show: the autoscaler's view and the fleet's. */
-export async function platformStatus(control: ControlPlane): Promise<PlatformStatus> {
+export async function platformStatus(control: ControlPlane, services: ServiceStatus[] = []): Promise<PlatformStatus> {
   const functions = control.listControllers().map((c) => {
     const current = c.instances.filter((i) => i.version === c.deployment.version);
     return {
@@ -69,5 +72,5 @@ export async function platformStatus(control: ControlPlane): Promise<PlatformSta
       memoryInUseMB: Math.round((s?.instances.reduce((n, i) => n + i.memoryBytes, 0) ?? 0) / (1024 * 1024)),
     };
   });
-  return { snapshots: control.snapshots, functions, workers };
+  return { snapshots: control.snapshots, functions, workers, services };
 }

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type {
+  LedgerReply,
   StartRequest,
   StartedInstance,
   WorkerConfig,
@@ -11,6 +12,7 @@ import type {
   WorkerStats,
 } from '../worker/protocol.js';
 import type { ExitInfo } from '../sandbox/backend.js';
+import { MemoryLedger } from '../transfer/retrieval-ledger.js';
 
 type DistributiveOmit<T, K extends keyof any> = T extends unknown ? Omit<T, K> : never;
 
@@ -42,6 +44,8 @@ export class WorkerHandle extends EventEmitter {
   constructor(
     readonly config: WorkerConfig,
     private readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void,
+    /** the platform's one ledger of inline and storage retrievals, shared by every worker */
+    private readonly ledger: MemoryLedger = new MemoryLedger(),
   ) {
     super();
   }
@@ -57,7 +61,10 @@ export class WorkerHandle extends EventEmitter {
   async spawn(): Promise<void> {
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    const child = fork(WORKER_MAIN, [JSON.stringify(this.config)], {
+    // The config holds the XDT seal key, the invoke token and the Redis password: it travels over the
+    // IPC channel (an inherited descriptor) as the first message, never in argv or the environment,
+    // which any local user can read in /proc/<pid>/cmdline and (for argv) ps.
+    const child = fork(WORKER_MAIN, [], {
       env,
       // Whatever a worker prints goes to stderr: stdout may be a report (`hivelab coldstart --json`).
       // Its log lines come over IPC and go through the platform's log, which honours `quiet`.
@@ -65,6 +72,7 @@ export class WorkerHandle extends EventEmitter {
       serialization: 'advanced',
     });
     this.child = child;
+    child.send({ op: 'configure', config: this.config });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: WorkerMessage): void => {
         if ('event' in m && m.event === 'ready') {
@@ -92,6 +100,10 @@ export class WorkerHandle extends EventEmitter {
     if ('event' in m) {
       if (m.event === 'exit') this.emit('instance-exit', m.instanceId, m.info);
       else if (m.event === 'log') this.log(m.level, `[${this.id}] ${m.message}`);
+      else if (m.event === 'ledger-claim') {
+        const reply: LedgerReply = { op: 'ledger-reply', seq: m.seq, ok: this.ledger.take(m.id, m.n, m.e) };
+        if (this.child?.connected) this.child.send(reply);
+      }
       return;
     }
     const p = this.pending.get(m.reqId);

@@ -1,3 +1,4 @@
+import type { ServiceStatus } from '../services/managed-process.js';
 import { EventEmitter } from 'node:events';
 import type { ControlPlane, PlatformBusEvent } from '../control/control-plane.js';
 import type { InstanceState } from '../control/instance-state.js';
@@ -14,6 +15,12 @@ export class ControlPlaneView implements PlatformView {
   readonly scale = new ScaleHistory();
   private readonly snapshots = new Map<string, SnapshotStats>();
   control?: ControlPlane;
+  /** Set by the platform when it runs the data services. */
+  serviceStatus?: () => ServiceStatus[];
+
+  services(): ServiceStatus[] {
+    return this.serviceStatus?.() ?? [];
+  }
 
   constructor() {
     this.bus.setMaxListeners(0);

@@ -1,3 +1,4 @@
+import type { ServiceStatus } from '../services/managed-process.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -44,6 +45,8 @@ export interface DashboardState {
   functions: FunctionPanel[];
   traces: TraceSummary[];
   events: PlatformEvent[];
+  /** Redis and the S3 server: running, restarting after a crash (with their restart count). */
+  services: ServiceStatus[];
 }
 
 export interface Dashboard {
@@ -122,6 +125,7 @@ export function createDashboard(opts: DashboardOptions): Dashboard {
       }),
       traces: opts.traces.list({ last: 25 }),
       events: events.slice(),
+      services: opts.view.services?.() ?? [],
     };
   }
 

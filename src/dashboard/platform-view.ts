@@ -4,6 +4,7 @@
  * plane's state; the dashboard renders whatever it returns, so the page works the same against the
  * real platform and a test's state.
  */
+import type { ServiceStatus } from '../services/managed-process.js';
 
 import type { InstanceState as ControlInstanceState } from '../control/instance-state.js';
 import type { SnapshotStats } from '../coldstart/stats.js';
@@ -70,6 +71,8 @@ export interface PlatformView {
   snapshotStats(functionName: string): SnapshotStats | undefined;
   /** Whether snapshot cold starts work on this machine (absent: they do). */
   snapshotSupport?(): { available: boolean; reason?: string };
+  /** The data services' supervision state (Redis, the S3 server); none when they are not run. */
+  services?(): ServiceStatus[];
   /** Subscribes to platform events; returns the unsubscribe function. */
   onEvent(listener: (event: PlatformEvent) => void): () => void;
 }

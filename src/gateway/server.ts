@@ -1,16 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ControlPlane } from '../control/control-plane.js';
+import type { ServiceStatus } from '../services/managed-process.js';
 import type { FunctionController } from '../control/function-controller.js';
 import type { Invocation, InvocationResult } from '../core/invocation.js';
 import { ManifestError } from '../manifest/validate.js';
 import { platformStatus } from '../control/status.js';
 import { newInvocationId } from '../core/ids.js';
 import { HttpError, notFound } from '../core/errors.js';
-import { readBody, readJson } from './body.js';
+import { BodyBudget, DEFAULT_BODY_BUDGET_BYTES, DEFAULT_BODY_DEADLINES, readBody, readJson, type BodyDeadlines } from './body.js';
+import { answerAfterDrain, answerClientError } from './lingering-close.js';
 import { bearerToken, roleOf, type Role, type Tokens } from './tokens.js';
 import type { Tracing, PlatformMetrics, InvocationOutcome } from '../observability/index.js';
 import { Attr } from '../observability/index.js';
 import { BusyPoll } from './busy-poll.js';
+import { decodePathSegment, parseRequestTarget } from '../core/request-url.js';
 
 /** A route handler mounted by another part of the platform (dashboard, metrics, traces, status). */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
@@ -26,6 +29,12 @@ export interface GatewayOptions {
   /** Busy-poll window after each invocation event, in µs (0: the loop sleeps as usual). */
   busyPollUs: number;
   log(level: 'info' | 'warn' | 'error', msg: string): void;
+  /** The data services' supervision state, for /v1/status. */
+  serviceStatus?: () => ServiceStatus[];
+  /** Idle and total deadlines for receiving a request body (body.ts). */
+  bodyDeadlines?: BodyDeadlines;
+  /** Bytes of bodies still arriving the gateway holds at once, over all requests (body.ts). */
+  bodyBudgetBytes?: number;
 }
 
 function outcomeOf(status: number): InvocationOutcome {
@@ -51,10 +60,16 @@ function requireRole(req: IncomingMessage, tokens: Tokens, allowed: Role[]): Rol
   return role;
 }
 
+function badPath(path: string): HttpError {
+  return new HttpError(400, 'BadRequest', `malformed request path ${JSON.stringify(path.slice(0, 200))} (bad percent-encoding)`);
+}
+
 /** The HTTP front end: invocations, the admin API, and whatever routes other parts mount. */
 export function createGateway(opts: GatewayOptions): Server {
   const { control, tokens } = opts;
   const poll = new BusyPoll(opts.busyPollUs / 1000);
+  const deadlines = opts.bodyDeadlines ?? DEFAULT_BODY_DEADLINES;
+  const budget = new BodyBudget(opts.bodyBudgetBytes ?? DEFAULT_BODY_BUDGET_BYTES);
 
   const describe = async (c: FunctionController, withMemory: boolean) => {
     const memory = new Map<string, number>();
@@ -112,7 +127,7 @@ export function createGateway(opts: GatewayOptions): Server {
     };
     let result: InvocationResult;
     try {
-      inv.body = await readBody(req, opts.inlineLimitBytes);
+      inv.body = await readBody(req, opts.inlineLimitBytes, deadlines, budget);
       result = await control.invoke(name, inv);
     } catch (err) {
       const e = err instanceof HttpError ? err : new HttpError(500, 'InternalError', (err as Error).message);
@@ -145,7 +160,7 @@ export function createGateway(opts: GatewayOptions): Server {
     const path = url.pathname;
     if (path === '/v1/status' && req.method === 'GET') {
       requireRole(req, tokens, ['admin']);
-      sendJson(res, 200, await platformStatus(control));
+      sendJson(res, 200, await platformStatus(control, opts.serviceStatus?.()));
       return true;
     }
     if (path === '/v1/functions') {
@@ -153,8 +168,8 @@ export function createGateway(opts: GatewayOptions): Server {
       if (req.method === 'GET') {
         sendJson(res, 200, { functions: await Promise.all(control.listControllers().map((c) => describe(c, false))) });
       } else if (req.method === 'POST') {
-        const body = (await readJson(req)) as { path?: unknown };
-        if (typeof body.path !== 'string' || !body.path) {
+        const body = (await readJson(req, undefined, deadlines)) as { path?: unknown } | null;
+        if (typeof body !== 'object' || body === null || typeof body.path !== 'string' || !body.path) {
           throw new HttpError(400, 'BadRequest', 'expected {"path": "/absolute/path/to/function/folder"}');
         }
         try {
@@ -170,7 +185,8 @@ export function createGateway(opts: GatewayOptions): Server {
     const m = /^\/v1\/functions\/([^/]+)$/.exec(path);
     if (m) {
       requireRole(req, tokens, ['admin']);
-      const name = decodeURIComponent(m[1]!);
+      const name = decodePathSegment(m[1]!);
+      if (name === undefined) throw badPath(path);
       const c = control.controller(name);
       if (!c) throw notFound(`no function named "${name}" is deployed`);
       if (req.method === 'GET') sendJson(res, 200, await describe(c, true));
@@ -185,11 +201,14 @@ export function createGateway(opts: GatewayOptions): Server {
 
   const server = createServer(async (req, res) => {
     try {
-      const url = new URL(req.url ?? '/', 'http://gateway');
+      const url = parseRequestTarget(req.url, 'http://gateway');
+      if (!url) throw badPath(req.url ?? '');
       const path = url.pathname;
       if (path.startsWith('/invoke/')) {
         if (req.method !== 'POST') throw new HttpError(405, 'MethodNotAllowed', 'invoke a function with POST');
-        await invoke(req, res, decodeURIComponent(path.slice('/invoke/'.length)));
+        const name = decodePathSegment(path.slice('/invoke/'.length));
+        if (name === undefined) throw badPath(path);
+        await invoke(req, res, name);
         return;
       }
       if (path === '/v1/health') {
@@ -206,12 +225,18 @@ export function createGateway(opts: GatewayOptions): Server {
         res.destroy();
         return;
       }
-      // A refused oversized body is not drained: close the connection instead of reading it.
-      if (e.status === 413) res.setHeader('connection', 'close');
-      sendJson(res, e.status, e.toJSON());
-      if (e.status === 413) res.once('finish', () => req.destroy());
+      // Refused before the body was read (too large, over the budget, or not wanted: 401, 404…):
+      // drop the rest of the body before answering, so the client still sending it reads this
+      // answer rather than a reset. A body too slow to wait for (408) is answered at once.
+      if (!req.complete && e.status !== 408) answerAfterDrain(req, res, () => sendJson(res, e.status, e.toJSON()));
+      else {
+        if (!req.complete) res.setHeader('connection', 'close');
+        sendJson(res, e.status, e.toJSON());
+      }
     }
   });
+  // Malformed or oversized request heads (431 above --max-http-header-size): answered, not reset.
+  server.on('clientError', answerClientError);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 0;

@@ -4,22 +4,29 @@
  */
 import { startRedis, type RedisService } from './redis.js';
 import { startS3, type S3Service } from './s3.js';
-import type { ServiceCrashedError } from './managed-process.js';
+import type { ServiceCrashedError, ServiceStatus } from './managed-process.js';
 
 export type { RedisService } from './redis.js';
 export type { S3Service } from './s3.js';
 export { ServiceCrashedError } from './managed-process.js';
+export type { ServiceStatus } from './managed-process.js';
 
 export interface Services {
   s3: S3Service;
   redis: RedisService;
+  /** each service's supervision state (running, restarting after a crash, stopped) */
+  status(): ServiceStatus[];
   stop(): Promise<void>;
 }
 
-export async function startServices(opts: { stateDir: string; onCrash?: (err: ServiceCrashedError) => void }): Promise<Services> {
+export async function startServices(opts: {
+  stateDir: string;
+  onCrash?: (err: ServiceCrashedError) => void;
+  onRestart?: (name: string, restarts: number) => void;
+}): Promise<Services> {
   const [s3, redis] = await Promise.allSettled([
-    startS3({ stateDir: opts.stateDir, onCrash: opts.onCrash }),
-    startRedis({ stateDir: opts.stateDir, onCrash: opts.onCrash }),
+    startS3({ stateDir: opts.stateDir, onCrash: opts.onCrash, onRestart: opts.onRestart }),
+    startRedis({ stateDir: opts.stateDir, onCrash: opts.onCrash, onRestart: opts.onRestart }),
   ]);
   if (s3.status === 'rejected' || redis.status === 'rejected') {
     if (s3.status === 'fulfilled') await s3.value.stop();
@@ -29,6 +36,7 @@ export async function startServices(opts: { stateDir: string; onCrash?: (err: Se
   return {
     s3: s3.value,
     redis: redis.value,
+    status: () => [s3.value.status(), redis.value.status()],
     async stop() {
       await Promise.all([s3.value.stop(), redis.value.stop()]);
     },

@@ -7,13 +7,14 @@ import net from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort } from './free-port.js';
-import { startManagedProcess, type ManagedProcess, type ServiceCrashedError } from './managed-process.js';
+import { startManagedProcess, type ManagedProcess, type ServiceCrashedError, type ServiceStatus } from './managed-process.js';
 
 export interface RedisService {
   host: string;
   port: number;
   password: string;
   readonly crashed: boolean;
+  status(): ServiceStatus;
   stop(): Promise<void>;
 }
 
@@ -42,19 +43,24 @@ export async function startRedis(opts: {
   binary?: string;
   maxMemoryBytes?: number;
   onCrash?: (err: ServiceCrashedError) => void;
+  onRestart?: (name: string, restarts: number) => void;
 }): Promise<RedisService> {
   const dir = path.join(opts.stateDir, 'redis');
-  await fs.mkdir(dir, { recursive: true });
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fs.chmod(dir, 0o700);
   const host = '127.0.0.1';
   const port = await freePort(host);
   const password = randomBytes(18).toString('base64url');
+  // The password goes in the configuration redis-server reads from stdin (`redis-server -`), not on
+  // its command line, where every local user could read it in /proc/<pid>/cmdline.
+  const config = `requirepass "${password}"\n`;
   const args = [
+    '-',
     '--bind', host,
     '--port', String(port),
     '--dir', dir,
     '--save', '',
     '--appendonly', 'no',
-    '--requirepass', password,
     '--protected-mode', 'yes',
     '--daemonize', 'no',
     '--logfile', '',
@@ -67,8 +73,10 @@ export async function startRedis(opts: {
     name: 'redis-server',
     command: opts.binary ?? '/usr/bin/redis-server',
     args,
+    stdin: config,
     probe: () => ping(host, port, password),
     onCrash: opts.onCrash,
+    onRestart: opts.onRestart,
   });
   return {
     host,
@@ -77,6 +85,7 @@ export async function startRedis(opts: {
     get crashed() {
       return proc.crashed;
     },
+    status: () => proc.status(),
     stop: () => proc.stop(),
   };
 }

@@ -32,7 +32,7 @@ export type RefPayload =
     }
   | { t: 'storage'; b: string; k: string; n: number; e: number }
   | { t: 'redis'; k: string; n: number; e: number; c?: string }
-  | { t: 'inline'; c: string; d: string; e: number };
+  | { t: 'inline'; c: string; d: string; e: number; i?: string; n?: number };
 
 export function sealReference(key: Buffer, payload: RefPayload): string {
   const iv = randomBytes(12);

@@ -2,8 +2,8 @@
  * The storage transport: objects go through an S3-API object store (the embedded s3rver by default,
  * any S3 endpoint otherwise) — the baseline XDT is compared against. The object key travels inside
  * a sealed reference, so user code still cannot name or read arbitrary keys.
- * Retrievals are not counted here (S3 has no atomic counter); objects are deleted at expiry by the
- * bucket owner's lifecycle, not by the transport.
+ * S3 has no atomic counter: retrievals are counted in the platform's retrieval ledger before each
+ * get (sidecar/objects.ts); objects are deleted at expiry by the bucket owner's lifecycle.
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { WorkerConfig, WorkerEvent, WorkerMessage, WorkerRequest } from './protocol.js';
+import type { LedgerReply, WorkerConfig, WorkerEvent, WorkerMessage, WorkerRequest } from './protocol.js';
+import { exhausted, type RetrievalLedger } from '../transfer/retrieval-ledger.js';
 import { InstanceManager } from './instance-manager.js';
 import { createColdStartCoordinator } from '../coldstart/coordinator.js';
 import { sweepOrphanCgroups } from '../sandbox/cgroup.js';
@@ -13,11 +14,21 @@ import { createTransferServices, startSidecar } from '../xdt/sidecar/index.js';
  * detectable, as a node failure is in a real cluster.
  */
 
-const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
-if (!config.workerId || !process.send) {
-  console.error('hivelab worker: must be started by the control plane (with an IPC channel and a config argument)');
+if (!process.send) {
+  console.error('hivelab worker: must be started by the control plane (with an IPC channel)');
   process.exit(2);
 }
+// The config (with the seal key, the invoke token and the Redis password) is the first IPC message:
+// secrets never sit in argv or the environment, which other local users can read.
+const config = await new Promise<WorkerConfig>((resolve) => {
+  process.once('message', (m: { op?: string; config?: WorkerConfig }) => {
+    if (m?.op !== 'configure' || !m.config?.workerId) {
+      console.error('hivelab worker: the first message must be {op: "configure", config}');
+      process.exit(2);
+    }
+    resolve(m.config);
+  });
+});
 
 const send = (msg: WorkerMessage): void => {
   if (process.connected) process.send!(msg);
@@ -36,6 +47,19 @@ const coldStarter = createColdStartCoordinator({
   log: workerLog,
   ...(config.snapshots && !config.snapshots.available ? { snapshotsUnavailable: config.snapshots.reason ?? 'snapshots unavailable' } : {}),
 });
+// Retrievals of inline and storage references are counted in the control plane's ledger, so that
+// a reference is not retrieved once more on every worker.
+const ledgerWaiters = new Map<number, (ok: boolean) => void>();
+let ledgerSeq = 0;
+const ledger: RetrievalLedger = {
+  claim(id, n, e) {
+    const seq = ++ledgerSeq;
+    return new Promise<void>((resolve, reject) => {
+      ledgerWaiters.set(seq, (ok) => (ok ? resolve() : reject(exhausted())));
+      send({ event: 'ledger-claim', seq, id, n, e });
+    });
+  },
+};
 const transfers = await createTransferServices({
   stateDir: config.stateDir,
   sealKey: Buffer.from(config.transfers.sealKeyHex, 'hex'),
@@ -43,6 +67,7 @@ const transfers = await createTransferServices({
   redis: config.transfers.redis,
   pool: config.transfers.pool,
   inlineLimitBytes: config.transfers.inlineLimitBytes,
+  ledger,
 });
 const runRoot = join(config.stateDir, 'run');
 // Run-folder tmpfs mounts of instances a killed worker left behind.
@@ -84,7 +109,12 @@ async function handle(req: WorkerRequest): Promise<unknown> {
   }
 }
 
-process.on('message', (req: WorkerRequest) => {
+process.on('message', (req: WorkerRequest | LedgerReply) => {
+  if (req.op === 'ledger-reply') {
+    ledgerWaiters.get(req.seq)?.(req.ok);
+    ledgerWaiters.delete(req.seq);
+    return;
+  }
   handle(req).then(
     (result) => send({ reqId: req.reqId, ok: true, result: result ?? null }),
     (err: Error & { detail?: string; type?: string }) =>

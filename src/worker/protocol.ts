@@ -41,6 +41,13 @@ export interface StatsRequest {
   reqId: number;
 }
 
+/** The control plane's answer to a worker's `ledger-claim` (not a request: it gets no reply). */
+export interface LedgerReply {
+  op: 'ledger-reply';
+  seq: number;
+  ok: boolean;
+}
+
 export type WorkerRequest = StartRequest | StopRequest | StatsRequest;
 
 export interface StartedInstance {
@@ -80,11 +87,13 @@ export type WorkerReply =
 export type WorkerEvent =
   | { event: 'ready'; workerId: string }
   | { event: 'exit'; instanceId: string; info: ExitInfo }
-  | { event: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+  | { event: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  /** one retrieval of an inline or storage reference, counted in the platform's ledger */
+  | { event: 'ledger-claim'; seq: number; id: string; n: number; e: number };
 
 export type WorkerMessage = WorkerReply | WorkerEvent;
 
-/** How the control plane configures a worker process (passed as JSON in argv). */
+/** How the control plane configures a worker process (its first IPC message; it holds secrets). */
 export interface WorkerConfig {
   workerId: string;
   stateDir: string;

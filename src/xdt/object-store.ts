@@ -28,7 +28,7 @@ export class XdtObjectStore {
     this.pool = pool;
   }
 
-  create(opts: { instanceId: string; contentType: string; size: number; retrievals: number; ttlMs: number; streaming: boolean }): XdtObject {
+  create(opts: { instanceId: string; owner?: string; contentType: string; size: number; retrievals: number; ttlMs: number; streaming: boolean }): XdtObject {
     if (this.goneInstances.has(opts.instanceId)) throw REASON_ERROR.gone();
     const key = randomBytes(16).toString('base64url');
     const expiresAt = Date.now() + opts.ttlMs;

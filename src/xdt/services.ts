@@ -12,6 +12,7 @@ import { checkSealKey } from '../transfer/reference.js';
 import { StorageTransport, type S3Config } from '../transfer/storage.js';
 import { RedisTransport, type RedisConfig } from '../transfer/redis-transport.js';
 import type { TransferKind } from '../transfer/object-stream.js';
+import { MemoryLedger, type RetrievalLedger } from '../transfer/retrieval-ledger.js';
 
 export interface TransferServicesOptions {
   stateDir: string;
@@ -19,7 +20,8 @@ export interface TransferServicesOptions {
   sealKey: Buffer;
   s3?: S3Config;
   redis?: RedisConfig;
-  pool: { buffers: number; bufferBytes: number };
+  /** `ownerShare`: the fraction of the pool one function may hold (default 0.75, buffer-pool.ts) */
+  pool: { buffers: number; bufferBytes: number; ownerShare?: number };
   /** buffers a cut-through (streamed) transfer may hold at once; default 8 */
   streamWindow?: number;
   /** inline limit, default 6 MiB (the gateway's) */
@@ -36,6 +38,8 @@ export interface TransferServicesOptions {
   defaultInvokeTransfer?: TransferKind;
   /** interface of the peer server; default 127.0.0.1 */
   peerHost?: string;
+  /** where inline and storage retrievals are counted; default one of this worker's own (retrieval-ledger.ts) */
+  ledger?: RetrievalLedger;
 }
 
 export interface TransferServices {
@@ -55,6 +59,7 @@ export interface TransferServices {
   readonly poolWaitTimeoutMs: number;
   readonly defaultPutTransfer: TransferKind;
   readonly defaultInvokeTransfer: TransferKind;
+  readonly ledger: RetrievalLedger;
   close(): Promise<void>;
 }
 
@@ -83,6 +88,7 @@ export async function createTransferServices(opts: TransferServicesOptions): Pro
     poolWaitTimeoutMs: opts.poolWaitTimeoutMs ?? 120_000,
     defaultPutTransfer: opts.defaultPutTransfer ?? 'xdt',
     defaultInvokeTransfer: opts.defaultInvokeTransfer ?? 'inline',
+    ledger: opts.ledger ?? new MemoryLedger(),
     async close() {
       store.clear();
       peerClient.close();

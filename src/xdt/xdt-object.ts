@@ -33,6 +33,8 @@ interface Chunk {
 export class XdtObject {
   readonly key: string;
   readonly instanceId: string;
+  /** whose share of the pool the buffers count against (the producer's function) */
+  readonly owner: string;
   readonly contentType: string;
   readonly size: number;
   readonly expiresAt: number;
@@ -56,12 +58,14 @@ export class XdtObject {
     pool: BufferPool;
     key: string;
     instanceId: string;
+    owner?: string;
     contentType: string;
     size: number;
     retrievals: number;
     expiresAt: number;
     streaming: boolean;
   }) {
+    this.owner = opts.owner ?? opts.instanceId;
     this.pool = opts.pool;
     this.key = opts.key;
     this.instanceId = opts.instanceId;
@@ -93,10 +97,10 @@ export class XdtObject {
     try {
       const bufs =
         this.size > 0 && this.size < this.pool.bufferBytes
-          ? await this.pool.acquireBytes(this.size, signal)
-          : await this.pool.acquire(this.buffersNeeded(streamWindow), signal);
+          ? await this.pool.acquireBytes(this.size, signal, this.owner)
+          : await this.pool.acquire(this.buffersNeeded(streamWindow), signal, this.owner);
       if (this.freed || this.error) {
-        this.pool.release(bufs);
+        this.pool.release(bufs, this.owner);
         throw this.error ?? new TransferError('XdtProducerGone', 'object dropped before its upload started');
       }
       this.owned = bufs;
@@ -283,7 +287,7 @@ export class XdtObject {
     this.owned = [];
     this.spare = [];
     this.chunks = [];
-    if (bufs.length > 0) this.pool.release(bufs);
+    if (bufs.length > 0) this.pool.release(bufs, this.owner);
     this.notify();
   }
 

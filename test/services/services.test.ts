@@ -14,6 +14,7 @@ import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { openObject } from '../../src/xdt/sidecar/objects.js';
 import { openReference } from '../../src/transfer/reference.js';
+import { MemoryLedger } from '../../src/transfer/retrieval-ledger.js';
 
 let dir = '';
 let services: Services;
@@ -46,25 +47,33 @@ it('s3rver stores objects under <state>/s3', async () => {
   expect(payload.t).toBe('storage');
   const files = await fs.readdir(path.join(dir, 's3'), { recursive: true });
   expect(files.some((f) => String(f).includes('hivelab'))).toBe(true);
-  const out = await openObject({ sealKey: key, storage: t } as never, ref);
+  const out = await openObject({ sealKey: key, storage: t, ledger: new MemoryLedger() } as never, ref);
   const chunks: Buffer[] = [];
   for await (const c of out.body as Readable) chunks.push(c as Buffer);
   expect(Buffer.concat(chunks).equals(data)).toBe(true);
   t.close();
 });
 
-it('a redis-server that dies is reported as crashed', async () => {
+it('a redis-server that dies is reported as crashed, and restarted', async () => {
   let reported: Error | undefined;
   const r = await startRedis({ stateDir: dir, onCrash: (e) => (reported = e) });
+  const firstPid = r.status().pid;
   const client = new Redis({ host: r.host, port: r.port, password: r.password, lazyConnect: true, maxRetriesPerRequest: 0 });
   client.on('error', () => {});
   // SHUTDOWN NOSAVE: the server exits although nobody called stop()
   await client.call('SHUTDOWN', 'NOSAVE').catch(() => {});
   client.disconnect();
-  for (let i = 0; i < 200 && !r.crashed; i++) await new Promise((res) => setTimeout(res, 50));
-  expect(r.crashed).toBe(true);
+  for (let i = 0; i < 200 && !reported; i++) await new Promise((res) => setTimeout(res, 50));
   expect(reported).toBeInstanceOf(ServiceCrashedError);
+  for (let i = 0; i < 400 && r.status().restarts === 0; i++) await new Promise((res) => setTimeout(res, 50));
+  expect(r.status()).toMatchObject({ state: 'running', restarts: 1 });
+  expect(r.status().pid).not.toBe(firstPid);
+  expect(r.crashed).toBe(false);
+  const again = new Redis({ host: r.host, port: r.port, password: r.password, lazyConnect: true });
+  expect(await again.ping()).toBe('PONG');
+  again.disconnect();
   await r.stop();
+  expect(r.status().state).toBe('stopped');
 });
 
 it('a service that cannot start fails with its reason instead of hanging', async () => {

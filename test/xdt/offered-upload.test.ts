@@ -19,7 +19,7 @@ let consumer: Instance;
 
 beforeAll(async () => {
   // small buffers and an 8-buffer stream window: a 6 MB streamed object has to wait for buffers
-  await h.start({ services: false, workers: 1, worker: { pool: { buffers: 24, bufferBytes: 256 * 1024 }, poolWaitTimeoutMs: 2000 } });
+  await h.start({ services: false, workers: 1, worker: { pool: { buffers: 24, bufferBytes: 256 * 1024, ownerShare: 1 }, poolWaitTimeoutMs: 2000 } });
   producer = await h.instance(0, 'producer');
   consumer = await h.instance(0, 'consumer');
 });

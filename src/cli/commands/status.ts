@@ -7,7 +7,8 @@ const usage = `
 usage: hivelab status [--json] [--state DIR]
 
 Per function: ready and starting instances, the autoscaler's desired scale and panic mode, the
-observed concurrency and the activator's queue. Per worker: its instances and memory.
+observed concurrency and the activator's queue. Per worker: its instances and memory. Per data
+service (Redis, the S3 server): running or restarting after a crash, and its restarts.
 `;
 
 function table(rows: string[][]): string {
@@ -45,6 +46,15 @@ const command: Command = {
         ...s.workers.map((w) => [w.id, String(w.pid ?? '-'), w.alive ? 'yes' : 'no', String(w.instances.length), `${w.memoryCommittedMB}/${w.memoryBudgetMB} MB`, `${w.memoryInUseMB} MB`]),
       ]),
     );
+    if (s.services?.length) {
+      console.log();
+      console.log(
+        table([
+          ['SERVICE', 'STATE', 'PID', 'RESTARTS', 'LAST CRASH'],
+          ...s.services.map((v) => [v.name, v.state, String(v.pid ?? '-'), String(v.restarts), (v.lastCrash ?? '-').split('\n')[0]!.slice(0, 80)]),
+        ]),
+      );
+    }
     return 0;
   },
 };

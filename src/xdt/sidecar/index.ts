@@ -30,6 +30,7 @@ import { createXdtObject, ingestXdt, openObject, putObject } from './objects.js'
 import { invokeThroughGateway } from './gateway-client.js';
 import { referenceEvent } from '../../transfer/reference-event.js';
 import { uploadOf } from './upload.js';
+import { decodePathSegment, parseRequestTarget } from '../../core/request-url.js';
 
 export type { TransferServices } from '../services.js';
 export { createTransferServices } from '../services.js';
@@ -48,7 +49,12 @@ export interface SidecarOptions {
   uploadDir: string;
   /** the function's transport (manifest) for calls that name none; else the worker's defaults */
   defaultTransfer?: TransferKind;
+  /** connections the instance may hold open to its sidecar at once; default 64 */
+  maxConnections?: number;
 }
+
+/** Per instance: far above what the SDK uses (one per call in progress), far below the worker's fd limit. */
+export const DEFAULT_SIDECAR_CONNECTIONS = 64;
 
 export interface Sidecar {
   close(): Promise<void>;
@@ -145,7 +151,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     try {
       const transfer = parseTransfer(url.searchParams.get('transfer'), opts.defaultTransfer ?? ts.defaultPutTransfer);
       const retrievals = Number(url.searchParams.get('retrievals') ?? '1');
-      const ref = await putObject(ts, opts.instanceId, obj, retrievals, transfer);
+      const ref = await putObject(ts, opts.instanceId, obj, retrievals, transfer, opts.functionName);
       const body = JSON.stringify({ ref });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
@@ -188,7 +194,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         contentType = obj.contentType;
       } else if (transfer === 'xdt') {
         // cut-through: the invocation leaves now, the bytes follow as the consumer pulls them
-        const { object, ref } = createXdtObject(ts, opts.instanceId, obj, 1, 'streamed');
+        const { object, ref } = createXdtObject(ts, opts.instanceId, obj, 1, 'streamed', opts.functionName);
         const ingest = ingestXdt(ts, object, obj);
         ingest.catch(() => {});
         abandonStreamed = () => {
@@ -196,7 +202,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         };
         body = Buffer.from(JSON.stringify({ $xdt: ref }));
       } else {
-        const ref = await putObject(ts, opts.instanceId, obj, 1, transfer);
+        const ref = await putObject(ts, opts.instanceId, obj, 1, transfer, opts.functionName);
         body = Buffer.from(JSON.stringify(transfer === 'xdt-saf' ? { $xdt: ref } : { $ref: ref }));
       }
       const upstream = await invokeThroughGateway({ gatewayUrl: opts.gatewayUrl, invokeToken: opts.invokeToken }, fn, body, {
@@ -240,12 +246,19 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   // large socket buffers: objects cross this socket in MBs, and a 16 KiB high-water mark would stop
   // the flow every few pieces (a pause/resume round trip each time)
   const server = http.createServer({ highWaterMark: SOCKET_HIGH_WATER_MARK }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://sidecar');
+    // Function code talks to this server: nothing it sends may throw out of this handler, which
+    // would take the worker (and every instance on it) down.
+    const url = parseRequestTarget(req.url, 'http://sidecar');
+    const invoked = url?.pathname.startsWith('/v1/invoke/') ? decodePathSegment(url.pathname.slice('/v1/invoke/'.length)) : undefined;
     let work: Promise<void>;
-    if (req.method === 'POST' && url.pathname === '/v1/put') work = handlePut(req, res, url);
+    if (!url || (url.pathname.startsWith('/v1/invoke/') && invoked === undefined)) {
+      req.resume();
+      sendError(res, new TransferError('InvalidArgument', `malformed request target ${JSON.stringify((req.url ?? '').slice(0, 200))}`));
+      return;
+    } else if (req.method === 'POST' && url.pathname === '/v1/put') work = handlePut(req, res, url);
     else if (req.method === 'POST' && url.pathname === '/v1/get') work = handleGet(req, res);
-    else if (req.method === 'POST' && url.pathname.startsWith('/v1/invoke/')) {
-      work = handleInvoke(req, res, url, decodeURIComponent(url.pathname.slice('/v1/invoke/'.length)));
+    else if (req.method === 'POST' && invoked !== undefined) {
+      work = handleInvoke(req, res, url, invoked);
     } else if (req.method === 'GET' && url.pathname === '/healthz') {
       res.end('ok');
       return;
@@ -260,6 +273,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
+  // The worker's descriptors are shared by every instance on it: one function opening sockets to its
+  // sidecar without end must not exhaust them for the others (the excess is closed at once).
+  server.maxConnections = opts.maxConnections ?? DEFAULT_SIDECAR_CONNECTIONS;
   // large objects: never cut a slow SDK upload short
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;

@@ -22,13 +22,18 @@ export function createXdtObject(
   obj: { size: number; contentType: string },
   retrievals: number,
   mode: 'stored' | 'streamed' | 'saf',
+  /** whose share of the worker's pool the object counts against; default the instance */
+  owner?: string,
 ): { object: XdtObject; ref: string } {
   if (!Number.isInteger(obj.size) || obj.size < 0) throw new TransferError('InvalidArgument', 'XDT needs the object length (content-length) up front');
   const streaming = mode === 'streamed';
-  if (!streaming && obj.size > ts.pool.capacityBytes) {
-    throw new TransferError('XdtObjectTooLarge', `object of ${obj.size} B exceeds the XDT buffer pool (${ts.pool.capacityBytes} B)`);
+  if (!streaming && obj.size > ts.pool.objectLimitBytes) {
+    throw new TransferError(
+      'XdtObjectTooLarge',
+      `object of ${obj.size} B exceeds what one function may hold in the worker's XDT buffer pool (${ts.pool.objectLimitBytes} of ${ts.pool.capacityBytes} B)`,
+    );
   }
-  const object = ts.store.create({ instanceId, contentType: obj.contentType, size: obj.size, retrievals, ttlMs: ts.ttlMs, streaming });
+  const object = ts.store.create({ instanceId, owner, contentType: obj.contentType, size: obj.size, retrievals, ttlMs: ts.ttlMs, streaming });
   const ref = sealReference(ts.sealKey, {
     t: 'xdt',
     a: ts.peer.address,
@@ -55,11 +60,18 @@ export async function ingestXdt(ts: TransferServices, object: XdtObject, obj: In
   }
 }
 
-export async function putObject(ts: TransferServices, instanceId: string, obj: IncomingObject, retrievals: number, transfer: TransferKind): Promise<string> {
+export async function putObject(
+  ts: TransferServices,
+  instanceId: string,
+  obj: IncomingObject,
+  retrievals: number,
+  transfer: TransferKind,
+  owner?: string,
+): Promise<string> {
   if (!Number.isInteger(retrievals) || retrievals < 1) throw new TransferError('InvalidArgument', `retrievals must be a positive integer, got ${retrievals}`);
   switch (transfer) {
     case 'inline':
-      return putInline(ts.sealKey, obj, ts.inlineLimitBytes, ts.ttlMs);
+      return putInline(ts.sealKey, obj, ts.inlineLimitBytes, ts.ttlMs, retrievals);
     case 'storage':
       if (!ts.storage) throw unavailable(transfer);
       return ts.storage.put(ts.sealKey, obj, retrievals, ts.ttlMs);
@@ -68,7 +80,7 @@ export async function putObject(ts: TransferServices, instanceId: string, obj: I
       return ts.redis.put(ts.sealKey, obj, retrievals, ts.ttlMs);
     case 'xdt':
     case 'xdt-saf': {
-      const { object, ref } = createXdtObject(ts, instanceId, obj, retrievals, transfer === 'xdt' ? 'stored' : 'saf');
+      const { object, ref } = createXdtObject(ts, instanceId, obj, retrievals, transfer === 'xdt' ? 'stored' : 'saf', owner);
       await ingestXdt(ts, object, obj);
       return ref;
     }
@@ -80,9 +92,13 @@ export async function openObject(ts: TransferServices, ref: string): Promise<Out
   assertNotExpired(payload);
   switch (payload.t) {
     case 'inline':
+      // neither an inline reference nor S3 can count its retrievals: the platform's ledger does
+      if (payload.i === undefined || payload.n === undefined) throw new TransferError('XdtRefInvalid', 'inline reference without a retrieval count');
+      await ts.ledger.claim(`inline:${payload.i}`, payload.n, payload.e);
       return getInline(payload);
     case 'storage':
       if (!ts.storage) throw unavailable('storage');
+      await ts.ledger.claim(`storage:${payload.b}/${payload.k}`, payload.n, payload.e);
       return ts.storage.get(payload);
     case 'redis':
       if (!ts.redis) throw unavailable('redis');
