@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { percentile } from '../../src/core/percentile.js';
 import { latencyStatistics } from '../../src/benchkit/statistics.js';
-import { summarize } from '../../src/coldstart/summary.js';
+import { summarize } from '../../src/benchkit/coldstart/summary.js';
 import { RollingWindow } from '../../src/observability/rolling-window.js';
 
 const SRC = join(import.meta.dirname, '../../src');

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Harness, pattern } from '../transfer/harness.js';
-import { DEFAULT_SIDECAR_CONNECTIONS } from '../../src/sidecar/index.js';
+import { DEFAULT_SIDECAR_CONNECTIONS } from '../../src/xdt/sidecar/index.js';
 
 const MB = 1024 * 1024;
 const h = new Harness();
