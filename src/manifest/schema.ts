@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { AnnotationError, expandKnativeAnnotations } from './knative-annotations.js';
+import { runtimeFromAlias } from './runtime-aliases.js';
 
 /**
  * The `function.json` manifest. Every field a researcher may set lives here, so a typo or a bad
@@ -15,12 +17,19 @@ export type ColdStartMode = (typeof COLD_START_MODES)[number];
 export const TRANSFERS = ['inline', 'storage', 'redis', 'xdt'] as const;
 export type Transfer = (typeof TRANSFERS)[number];
 
+export const HTTP_EVENT_FORMATS = ['raw', 'apigateway-v1', 'apigateway-v2'] as const;
+export type HttpEventFormat = (typeof HTTP_EVENT_FORMATS)[number];
+
 const FUNCTION_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-export const scalingSchema = z
+export const SCALING_METRICS = ['concurrency', 'rps'] as const;
+
+const scalingObject = z
   .object({
     policy: z.string().min(1).optional(),
-    target: z.number().positive().optional(),
+    /** KPA: what `target` counts, in-flight requests per instance (default) or requests per second. */
+    metric: z.enum(SCALING_METRICS).optional(),
+    target: z.number().min(0.01).optional(),
     targetUtilization: z.number().gt(0).max(1).optional(),
     stableWindowS: z.number().min(6).max(3600).optional(),
     panicWindowPct: z.number().min(1).max(100).optional(),
@@ -28,16 +37,36 @@ export const scalingSchema = z
     minScale: z.number().int().min(0).optional(),
     maxScale: z.number().int().min(0).optional(),
     initialScale: z.number().int().min(0).optional(),
-    scaleToZeroGraceS: z.number().min(0).optional(),
+    scaleToZeroGraceS: z.number().min(0).max(3600).optional(),
+    /** KPA: scale-downs take effect only after the higher count has not been wanted for this long. */
+    scaleDownDelayS: z.number().int().min(0).max(3600).optional(),
+    /** KPA: from zero, scale to at least this many at once (Knative: ≥ 2 to have an effect). */
+    activationScale: z.number().int().min(1).optional(),
+    /** KPA: the last instance stays at least this long after the decision to go to zero. */
+    scaleToZeroRetentionS: z.number().min(0).max(3600).optional(),
+    maxScaleUpRate: z.number().gt(1).optional(),
+    maxScaleDownRate: z.number().gt(1).optional(),
     keepAliveS: z.number().min(0).optional(),
   })
   .strict();
-export type ScalingSpec = z.infer<typeof scalingSchema>;
+
+/** `autoscaling.knative.dev/…` keys are rewritten to the fields above first (knative-annotations.ts). */
+export const scalingSchema = z.preprocess((raw, ctx) => {
+  try {
+    return expandKnativeAnnotations(raw);
+  } catch (e) {
+    if (!(e instanceof AnnotationError)) throw e;
+    ctx.addIssue({ code: 'custom', message: e.message });
+    return z.NEVER;
+  }
+}, scalingObject);
+export type ScalingSpec = z.infer<typeof scalingObject>;
 
 export const manifestSchema = z
   .object({
     name: z.string().regex(FUNCTION_NAME, 'must be lower-case letters, digits and dashes (max 63)'),
-    runtime: z.enum(RUNTIMES),
+    /** `node`/`python`, or a Lambda runtime name (`nodejs20.x`, `python3.12`, …) as an alias. */
+    runtime: z.preprocess(runtimeFromAlias, z.enum(RUNTIMES)),
     handler: z
       .string()
       .regex(/^[A-Za-z0-9_./-]+\.[A-Za-z_$][A-Za-z0-9_$]*$/, 'must look like "module.function", e.g. "index.handler"'),
@@ -50,6 +79,13 @@ export const manifestSchema = z
     coldStart: z.enum(COLD_START_MODES).optional(),
     transfer: z.enum(TRANSFERS).optional(),
     scaling: scalingSchema.optional(),
+    /**
+     * What an HTTP invocation hands the handler: the raw body (default), or an API Gateway proxy
+     * event (REST v1 / HTTP API v2) whose `{statusCode, headers, body, isBase64Encoded}` result
+     * becomes the HTTP response (src/gateway/apigateway-event.ts). A request may choose per call
+     * with the header `x-hivelab-event`.
+     */
+    event: z.enum(HTTP_EVENT_FORMATS).optional(),
   })
   .strict();
 
