@@ -38,23 +38,18 @@ const ALIASES: Record<string, [string, Conv]> = {
   'scale-to-zero-grace-period': ['scaleToZeroGraceS', 'seconds'],
 };
 
+import { GoDurationError, parseGoDurationSeconds as goDuration } from '../util/go-duration.js';
+
 export class AnnotationError extends Error {}
 
-/** Go's time.ParseDuration subset Knative annotations use ("60s", "1m30s", "1h", "500ms"), in seconds. A bare number is seconds. */
+/** Go durations as Knative parses them ("60s", "1m30s"); a bare number is seconds. */
 export function parseGoDurationSeconds(text: string): number {
-  const t = text.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Number(t);
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  const unit: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
-  let total = 0;
-  let matched = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t)) !== null) {
-    total += Number(m[1]) * unit[m[2]!]!;
-    matched = re.lastIndex;
+  try {
+    return goDuration(text, true);
+  } catch (e) {
+    if (e instanceof GoDurationError) throw new AnnotationError(e.message);
+    throw e;
   }
-  if (matched === 0 || matched !== t.length) throw new AnnotationError(`"${text}" is not a duration like "60s", "1m30s" or "500ms"`);
-  return total;
 }
 
 function convert(key: string, raw: unknown, conv: Conv): unknown {
