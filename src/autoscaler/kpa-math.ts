@@ -72,3 +72,23 @@ export function panicWindowMs(stableWindowMs: number, panicWindowPct: number): n
 export function scaleToZeroAt(lastActiveAt: number, stableWindowMs: number, graceMs: number): number {
   return lastActiveAt + stableWindowMs + graceMs;
 }
+
+/** Knative's requests-per-second-target-default. */
+export const DEFAULT_RPS_TARGET = 200;
+
+/**
+ * Per-instance requests-per-second target under metric "rps": `max(0.01, target · utilisation)`,
+ * 200 · 0.7 = 140 by default. The concurrency limit does not cap it (Knative caps only the
+ * concurrency metric by containerConcurrency).
+ */
+export function rpsTargetPerInstance(utilization: number, target?: number): number {
+  return Math.max(0.01, (target ?? DEFAULT_RPS_TARGET) * utilization);
+}
+
+/**
+ * Activation scale: a non-zero want (`raw`, before the rate clamps) is raised to at least
+ * `activationScale`; Knative applies it only when it is above 1, and never to a want of zero.
+ */
+export function activationFloor(desired: number, raw: number, activationScale: number): number {
+  return activationScale > 1 && raw > 0 && desired < activationScale ? activationScale : desired;
+}

@@ -1,6 +1,7 @@
 import type { ConcurrencySample, ScaleState, ScalingDecision, ScalingPolicy } from './policy.js';
 import { applyScaleBounds, type ScalingConfig } from './config.js';
 import { WindowAverage } from './window-average.js';
+import { SlidingMax } from './sliding-max.js';
 import {
   clamp,
   desiredFromAverage,
@@ -11,6 +12,8 @@ import {
   rateUpperBound,
   scaleToZeroAt,
   targetPerInstance,
+  rpsTargetPerInstance,
+  activationFloor,
 } from './kpa-math.js';
 
 /**
@@ -29,16 +32,22 @@ export class KpaPolicy implements ScalingPolicy {
   /** Last sign of life: a non-zero sample, an arrival, or reaching the initial scale. */
   private lastActiveAt = Number.NaN;
   private initialReached: boolean;
+  /** Knative's scale-down-delay window: the maximum want over the delay (absent when the delay is 0). */
+  private readonly delay: SlidingMax | undefined;
 
   constructor(private readonly cfg: ScalingConfig) {
     this.window = new WindowAverage(cfg.stableWindowMs);
-    this.target = targetPerInstance(cfg.concurrency, cfg.targetUtilization, cfg.target);
+    this.target =
+      cfg.metric === 'rps' ? rpsTargetPerInstance(cfg.targetUtilization, cfg.target) : targetPerInstance(cfg.concurrency, cfg.targetUtilization, cfg.target);
+    this.delay = cfg.scaleDownDelayMs > 0 ? new SlidingMax(cfg.scaleDownDelayMs) : undefined;
     this.panicMs = panicWindowMs(cfg.stableWindowMs, cfg.panicWindowPct);
     this.initialReached = cfg.initialScale === 0;
   }
 
   record(sample: ConcurrencySample): void {
-    this.window.record(sample.at, sample.concurrency);
+    // RPS: a sample covers one second, so its request count is that second's rate (Knative's
+    // collector buckets per second too).
+    this.window.record(sample.at, this.cfg.metric === 'rps' ? sample.requests : sample.concurrency);
     if (sample.concurrency > 0 || sample.peak > 0 || sample.requests > 0) {
       this.lastActiveAt = Number.isNaN(this.lastActiveAt) ? sample.at : Math.max(this.lastActiveAt, sample.at);
     }
@@ -51,17 +60,19 @@ export class KpaPolicy implements ScalingPolicy {
 
   decide(now: number, state: ScaleState): ScalingDecision {
     const cfg = this.cfg;
-    if (!this.initialReached && state.ready >= cfg.initialScale) {
-      this.initialReached = true;
-      this.onArrival(now);
-    }
+    // Knative marks the scale target initialised after it has computed this reconcile's scale
+    // (computeActiveCondition runs after scaler.scale), so the decision that first sees the initial
+    // scale reached still holds it; the next one is free.
+    const reachesInitial = !this.initialReached && state.ready >= cfg.initialScale;
     const stableAvg = this.window.average(now, cfg.stableWindowMs);
     const panicAvg = this.window.average(now, this.panicMs);
     // (two scalars rather than rateBounds' pair: the simulator calls this tens of millions of times)
     const lo = rateLowerBound(state.ready, cfg.maxScaleDownRate);
     const hi = rateUpperBound(state.ready, cfg.maxScaleUpRate);
-    const desiredStable = clamp(desiredFromAverage(stableAvg, this.target), lo, hi);
-    const desiredPanic = clamp(desiredFromAverage(panicAvg, this.target), lo, hi);
+    const dspc = desiredFromAverage(stableAvg, this.target);
+    const dppc = desiredFromAverage(panicAvg, this.target);
+    const desiredStable = activationFloor(clamp(dspc, lo, hi), dspc, cfg.activationScale);
+    const desiredPanic = activationFloor(clamp(dppc, lo, hi), dppc, cfg.activationScale);
 
     if (isOverPanicThreshold(desiredPanic, state.ready, cfg.panicThreshold)) {
       this.lastOverAt = now;
@@ -79,12 +90,21 @@ export class KpaPolicy implements ScalingPolicy {
       desired = this.maxPanic;
       reason = 'panic';
     }
+    if (this.delay) {
+      // Scale-down delay: the highest want of the last scaleDownDelay wins (ups pass at once).
+      this.delay.push(now, desired);
+      const held = this.delay.max(now);
+      if (held > desired) {
+        desired = held;
+        reason = 'scale-down-delay';
+      }
+    }
 
     let wakeAt = now + cfg.tickMs;
     if (desired === 0) {
       const zeroAt = Number.isNaN(this.lastActiveAt)
         ? -Infinity
-        : scaleToZeroAt(this.lastActiveAt, cfg.stableWindowMs, cfg.scaleToZeroGraceMs);
+        : scaleToZeroAt(this.lastActiveAt, cfg.stableWindowMs, Math.max(cfg.scaleToZeroGraceMs, cfg.scaleToZeroRetentionMs));
       if (now < zeroAt) {
         desired = 1;
         reason = state.ready + state.starting === 0 ? 'scale-from-zero' : 'scale-to-zero-grace';
@@ -98,6 +118,11 @@ export class KpaPolicy implements ScalingPolicy {
       desired = cfg.initialScale;
       reason = 'initial-scale';
       wakeAt = now + cfg.tickMs;
+    }
+    if (reachesInitial) {
+      this.initialReached = true;
+      this.onArrival(now);
+      wakeAt = Math.min(wakeAt, now + cfg.tickMs);
     }
     const bounded = applyScaleBounds(desired, cfg);
     if (bounded > desired) reason = 'min-scale';

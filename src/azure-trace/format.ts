@@ -45,3 +45,6 @@ export function invocationHeader(minutes = MINUTES_PER_DAY): string {
   for (let m = 1; m <= minutes; m++) cols.push(String(m));
   return cols.join(',');
 }
+
+/** The Trigger of a function whose invocations file has no Trigger column (In-Vitro's derived traces may lack it). */
+export const UNKNOWN_TRIGGER = 'unknown';

@@ -5,3 +5,5 @@ export { runTraceSynth, TRACE_SYNTH_USAGE } from './synth-command.js';
 export { TraceFormatError } from './errors.js';
 export { traceFileNames, dayLabel, MINUTES_PER_DAY } from './format.js';
 export { Rng } from './rng.js';
+export { detectTraceLayout, UnknownTraceError, INVITRO_FILES, type TraceLayout } from './detect.js';
+export { readAzure2021, AZURE2021_COLUMNS } from './azure2021.js';

@@ -1,5 +1,7 @@
 import { access, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { detectTraceLayout, INVITRO_FILES } from './detect.js';
+import { readAzure2021 } from './azure2021.js';
 import type { AzureFunctionTrace, AzureTrace, DurationPercentiles, MemoryPercentiles } from './types.js';
 import { readLines } from './line-reader.js';
 import { CsvRow, headerIndex } from './csv-row.js';
@@ -12,6 +14,7 @@ import {
   MEMORY_COLUMNS,
   MEMORY_PERCENTILES,
   traceFileNames,
+  UNKNOWN_TRIGGER,
 } from './format.js';
 
 /**
@@ -23,54 +26,61 @@ import {
 export const functionKey = (owner: string, app: string, fn: string): string => `${owner}/${app}/${fn}`;
 export const appKey = (owner: string, app: string): string => `${owner}/${app}`;
 
+/**
+ * An invocations file: the key columns HashOwner, HashApp, HashFunction (and Trigger, optional: the
+ * traces In-Vitro derives may lack it) anywhere in the header; every other column is a minute, in
+ * file order. Minute labels must be whole numbers counting up by one, but need not start at 1: a
+ * slice of a day (In-Vitro's tools/mapper test files start at minute 540) reads as its own timeline,
+ * as In-Vitro reads minute columns by position.
+ */
 export async function readInvocations(file: string): Promise<{ minutes: number; functions: AzureFunctionTrace[] }> {
   const functions: AzureFunctionTrace[] = [];
   let width = 0;
-  let minutes = 0;
-  let first = 0;
+  let minuteCols: number[] = [];
+  let key: { owner: number; app: number; fn: number; trigger: number } | undefined;
   for await (const { line, text } of readLines(file)) {
     if (line === 1) {
-      const idx = headerIndex(file, text, INVOCATION_KEY_COLUMNS);
+      const idx = headerIndex(file, text, INVOCATION_KEY_COLUMNS.filter((c) => c !== 'Trigger'));
       const names = text.split(',').map((s) => s.trim());
-      first = INVOCATION_KEY_COLUMNS.length;
-      for (let i = 0; i < first; i++) {
-        if (idx.get(INVOCATION_KEY_COLUMNS[i]!) !== i) {
-          throw new TraceFormatError(file, 1, 1, `header must start with ${INVOCATION_KEY_COLUMNS.join(',')}`);
-        }
+      key = { owner: idx.get('HashOwner')!, app: idx.get('HashApp')!, fn: idx.get('HashFunction')!, trigger: idx.get('Trigger') ?? -1 };
+      const keys = new Set([key.owner, key.app, key.fn, key.trigger]);
+      minuteCols = names.map((_, i) => i).filter((i) => !keys.has(i));
+      let prev: number | undefined;
+      for (const i of minuteCols) {
+        const n = names[i]!;
+        const col = names.slice(0, i).join(',').length + (i > 0 ? 2 : 1);
+        if (!/^\d+$/.test(n)) throw new TraceFormatError(file, 1, col, `expected a minute column (a whole number) or one of ${INVOCATION_KEY_COLUMNS.join(',')}, found "${n}"`);
+        if (prev !== undefined && Number(n) !== prev + 1) throw new TraceFormatError(file, 1, col, `minute columns must count up by one: "${n}" follows "${prev}"`);
+        prev = Number(n);
       }
-      minutes = names.length - first;
-      for (let m = 1; m <= minutes; m++) {
-        if (names[first + m - 1] !== String(m)) {
-          const col = names.slice(0, first + m - 1).join(',').length + 2;
-          throw new TraceFormatError(file, 1, col, `expected minute column "${m}", found "${names[first + m - 1]}"`);
-        }
-      }
-      if (minutes === 0) throw new TraceFormatError(file, 1, 1, 'header has no minute columns');
+      if (minuteCols.length === 0) throw new TraceFormatError(file, 1, 1, 'header has no minute columns');
       width = names.length;
       continue;
     }
     if (text.trim() === '') continue;
     const row = new CsvRow(file, line, text);
     if (row.cells.length !== width) {
-      row.fail(Math.min(row.cells.length, width), `expected ${width} cells (4 keys + ${minutes} minutes), found ${row.cells.length}`);
+      row.fail(Math.min(row.cells.length, width), `expected ${width} cells (${width - minuteCols.length} keys + ${minuteCols.length} minutes), found ${row.cells.length}`);
     }
+    const minutes = minuteCols.length;
     const perMinute = new Array<number>(minutes);
     for (let m = 0; m < minutes; m++) {
-      const c = row.cells[first + m]!;
+      const ci = minuteCols[m]!;
+      const c = row.cells[ci]!;
       // Fast path for the common case of a small non-negative integer.
-      const x = c.length > 0 && c.length < 10 && /^\d+$/.test(c) ? +c : row.count(first + m, `minute ${m + 1}`);
-      perMinute[m] = x;
+      perMinute[m] = c.length > 0 && c.length < 10 && /^\d+$/.test(c) ? +c : row.count(ci, `minute ${m + 1}`);
     }
+    const k = key!;
     functions.push({
-      hashOwner: row.text_(0, 'HashOwner'),
-      hashApp: row.text_(1, 'HashApp'),
-      hashFunction: row.text_(2, 'HashFunction'),
-      trigger: row.text_(3, 'Trigger'),
+      hashOwner: row.text_(k.owner, 'HashOwner'),
+      hashApp: row.text_(k.app, 'HashApp'),
+      hashFunction: row.text_(k.fn, 'HashFunction'),
+      trigger: k.trigger >= 0 ? row.text_(k.trigger, 'Trigger') : UNKNOWN_TRIGGER,
       perMinute,
     });
   }
   if (width === 0) throw new TraceFormatError(file, 1, 1, 'empty file: expected a header row');
-  return { minutes, functions };
+  return { minutes: minuteCols.length, functions };
 }
 
 /**
@@ -158,6 +168,20 @@ export async function listTraceDays(dir: string): Promise<string[]> {
     .sort();
 }
 
+/** Joins durations and memory onto the functions of an invocations file. */
+async function readTrio(label: string, files: { invocations: string; durations: string; memory: string }): Promise<AzureTrace> {
+  const { minutes, functions } = await readInvocations(files.invocations);
+  const durations = (await exists(files.durations)) ? await readDurations(files.durations) : undefined;
+  const memory = (await exists(files.memory)) ? await readMemory(files.memory) : undefined;
+  for (const f of functions) {
+    const d = durations?.get(functionKey(f.hashOwner, f.hashApp, f.hashFunction));
+    if (d) f.duration = d;
+    const m = memory?.get(functionKey(f.hashOwner, f.hashApp, f.hashFunction)) ?? memory?.get(appKey(f.hashOwner, f.hashApp));
+    if (m) f.memory = m;
+  }
+  return { day: label, minutes, functions };
+}
+
 /**
  * One day. The durations and memory files are optional (the published memory files cover fewer days
  * than the invocation files); functions then simply lack `duration` / `memory`.
@@ -166,18 +190,7 @@ export async function readTraceDay(dir: string, day: string): Promise<AzureTrace
   const names = traceFileNames(day);
   const invFile = join(dir, names.invocations);
   if (!(await exists(invFile))) throw new Error(`trace day ${day}: ${invFile} not found`);
-  const { minutes, functions } = await readInvocations(invFile);
-  const durFile = join(dir, names.durations);
-  const memFile = join(dir, names.memory);
-  const durations = (await exists(durFile)) ? await readDurations(durFile) : undefined;
-  const memory = (await exists(memFile)) ? await readMemory(memFile) : undefined;
-  for (const f of functions) {
-    const d = durations?.get(functionKey(f.hashOwner, f.hashApp, f.hashFunction));
-    if (d) f.duration = d;
-    const m = memory?.get(functionKey(f.hashOwner, f.hashApp, f.hashFunction)) ?? memory?.get(appKey(f.hashOwner, f.hashApp));
-    if (m) f.memory = m;
-  }
-  return { day, minutes, functions };
+  return readTrio(day, { invocations: invFile, durations: join(dir, names.durations), memory: join(dir, names.memory) });
 }
 
 export interface ReadTraceOptions {
@@ -190,9 +203,17 @@ export interface ReadTraceOptions {
  * concatenated (zeros on days it does not appear); its duration and memory come from the first day
  * that has them.
  */
-export async function readAzureTrace(dir: string, opts: ReadTraceOptions = {}): Promise<AzureTrace> {
-  const found = await listTraceDays(dir);
-  if (found.length === 0) throw new Error(`no invocations_per_function_md.anon.dNN.csv files in ${dir}`);
+export async function readAzureTrace(path: string, opts: ReadTraceOptions = {}): Promise<AzureTrace> {
+  const layout = await detectTraceLayout(path);
+  if (layout.kind === 'invitro') {
+    if (opts.days !== undefined && opts.days !== 1 && !(Array.isArray(opts.days) && opts.days.length === 1)) {
+      throw new Error(`${path}: an In-Vitro trace folder holds one timeline; --days does not apply`);
+    }
+    return readTrio(basename(path), { invocations: join(path, INVITRO_FILES.invocations), durations: join(path, INVITRO_FILES.durations), memory: join(path, INVITRO_FILES.memory) });
+  }
+  if (layout.kind === 'azure2021') return readAzure2021(layout.file);
+  const dir = path;
+  const found = layout.days;
   let days = found;
   if (Array.isArray(opts.days)) {
     for (const d of opts.days) if (!found.includes(d)) throw new Error(`trace day ${d} not in ${dir} (found ${found.join(', ')})`);

@@ -18,6 +18,8 @@ export interface OutgoingRequest {
   url: string;
   body: Buffer;
   headers?: Record<string, string>;
+  /** POST unless given (STeLLAR's request format is a GET with the parameters in the query). */
+  method?: 'GET' | 'POST';
 }
 
 /** A function's own timestamps for one hop of a chain (epoch ms, taken inside the function). */
@@ -82,6 +84,7 @@ interface Target {
   pool: Http1Pool;
   path: string;
   host: string;
+  method: string;
   headers: [string, string][];
   /** The last body sent and its whole request (head + body), reused while the body is the same. */
   lastBody?: Buffer;
@@ -117,14 +120,14 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
     if (!t) {
       const u = new URL(req.url);
       const headers: [string, string][] = [['content-type', 'application/json'], ...Object.entries(req.headers ?? {})];
-      byHeaders.set(req.headers, (t = { pool: poolFor(u), path: u.pathname + u.search, host: u.host, headers }));
+      byHeaders.set(req.headers, (t = { pool: poolFor(u), path: u.pathname + u.search, host: u.host, method: req.method ?? 'POST', headers }));
     }
     return t;
   };
   const bytesOf = (t: Target, body: Buffer): Buffer => {
     if (t.lastBody !== body) {
       t.lastBody = body;
-      t.lastBytes = Buffer.concat([Buffer.from(requestHead('POST', t.path, t.host, t.headers, body.length, reuse), 'latin1'), body]);
+      t.lastBytes = Buffer.concat([Buffer.from(requestHead(t.method, t.path, t.host, t.headers, body.length, reuse), 'latin1'), body]);
     }
     return t.lastBytes!;
   };

@@ -13,7 +13,8 @@ import { z } from 'zod';
 export const PROVIDERS = ['hivelab', 'endpoints', 'knative'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
-export const IAT_TYPES = ['fixed', 'exponential', 'shifted-exponential', 'step'] as const;
+/** `stellar-*`: STeLLAR's own IAT types and round structure (src/benchkit/stellar/iat.ts). */
+export const IAT_TYPES = ['fixed', 'exponential', 'shifted-exponential', 'step', 'stellar-stochastic', 'stellar-deterministic', 'stellar-step'] as const;
 export type IatType = (typeof IAT_TYPES)[number];
 
 export const BENCH_TRANSFERS = ['inline', 'storage', 'xdt'] as const;
@@ -44,6 +45,19 @@ export const subExperimentSchema = z
     /** A response at least this slow counts as cold when the target gives no x-hivelab-cold header. */
     coldThresholdMs: z.number().positive().default(500),
     endpoints: z.array(z.string().url()).min(1).optional(),
+    /**
+     * How a request reaches the function: `hivelab` (POST, JSON body, what bench-functions read) or
+     * `stellar` (STeLLAR's GET with IncrementLimit, PayloadLengthBytes and DataTransferChainIDs in the
+     * query, what STeLLAR's own functions read).
+     */
+    requestFormat: z.enum(['hivelab', 'stellar']).default('hivelab'),
+    /**
+     * function.json fields for a `function` folder that has none (a Lambda function as written, e.g.
+     * STeLLAR's hellopy: {"runtime": "python3.9", "handler": "lambda_function.lambda_handler", "event": "apigateway-v2"}).
+     */
+    functionSettings: z.record(z.unknown()).optional(),
+    /** stellar request format: busy-spin loop increments per ms of service time (default: calibrated on this host). */
+    incrementsPerMs: z.number().positive().optional(),
     /** Requests one instance serves at once (hivelab manifest `concurrency`, Knative containerConcurrency). */
     concurrency: z.number().int().min(1).max(1000).default(1),
     /** knative only: the container image running the function (the padding must be baked into it). */
@@ -117,14 +131,17 @@ export function parseExperiment(raw: unknown, source = 'experiment'): Experiment
   throw new ExperimentError(`${source} is invalid:\n${lines.join('\n')}`);
 }
 
-/** Reads a .json, .yaml or .yml experiment file. */
-export async function loadExperiment(file: string): Promise<Experiment> {
+/** The parsed but unvalidated content of a .json, .yaml or .yml experiment file. */
+export async function readExperimentFile(file: string): Promise<unknown> {
   const text = await readFile(file, 'utf8');
-  let raw: unknown;
   try {
-    raw = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
+    return extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
     throw new ExperimentError(`${file}: not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
   }
-  return parseExperiment(raw, file);
+}
+
+/** Reads a .json, .yaml or .yml experiment file. */
+export async function loadExperiment(file: string): Promise<Experiment> {
+  return parseExperiment(await readExperimentFile(file), file);
 }

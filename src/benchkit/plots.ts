@@ -68,8 +68,17 @@ export function cdfPoints(latenciesMs: readonly number[], maxPoints = 1000): { l
 const W = 520;
 const H = 300;
 
-export function cdfSpec(series: { title: string; latenciesMs: readonly number[] }[], title = 'Latency CDF'): TopLevelSpec {
-  const values = series.flatMap((s) => cdfPoints(s.latenciesMs).map((p) => ({ ...p, series: s.title })));
+/** Below this a latency is drawn at it on a log axis (a log scale has no zero). */
+export const LOG_AXIS_FLOOR_MS = 0.01;
+
+/**
+ * `logX`: a log latency axis, as STeLLAR's plots use — on a linear one a single slow
+ * sub-experiment (seconds of cold starts) squeezes every warm one (milliseconds) against the left edge.
+ */
+export function cdfSpec(series: { title: string; latenciesMs: readonly number[] }[], title = 'Latency CDF', opts: { logX?: boolean } = {}): TopLevelSpec {
+  const values = series.flatMap((s) =>
+    cdfPoints(s.latenciesMs).map((p) => ({ ...p, latencyMs: opts.logX ? Math.max(LOG_AXIS_FLOOR_MS, p.latencyMs) : p.latencyMs, series: s.title })),
+  );
   return {
     title,
     width: W,
@@ -77,7 +86,7 @@ export function cdfSpec(series: { title: string; latenciesMs: readonly number[] 
     data: { values },
     mark: { type: 'line', interpolate: 'step-after' },
     encoding: {
-      x: { field: 'latencyMs', type: 'quantitative', title: 'latency (ms)', scale: { zero: false } },
+      x: { field: 'latencyMs', type: 'quantitative', title: opts.logX ? 'latency (ms, log scale)' : 'latency (ms)', scale: opts.logX ? { type: 'log' } : { zero: false } },
       y: { field: 'fraction', type: 'quantitative', title: 'fraction of requests', scale: { domain: [0, 1] } },
       color: { field: 'series', type: 'nominal', title: null, legend: series.length > 1 ? { orient: 'bottom-right' } : null },
     },

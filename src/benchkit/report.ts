@@ -52,7 +52,7 @@ export async function writeReport(outDir: string, subs: readonly WrittenSubExper
   const { base, rows } = table31(subs, opts.baseline);
   await writeFile(join(outDir, 'table-3.1.csv'), table31Csv(rows));
   const withData = subs.filter((s) => s.latenciesMs.length > 0);
-  const overall = withData.length ? await renderSvg(cdfSpec(withData.map((s) => ({ title: s.summary.title, latenciesMs: s.latenciesMs })), 'Latency CDF, all sub-experiments')) : '';
+  const overall = withData.length ? await renderSvg(cdfSpec(withData.map((s) => ({ title: s.summary.title, latenciesMs: s.latenciesMs })), 'Latency CDF, all sub-experiments (log scale)', { logX: true })) : '';
   const tableRows = subs
     .map(({ summary: s }, i) => {
       const r = rows[i]!;
@@ -70,11 +70,11 @@ export async function writeReport(outDir: string, subs: readonly WrittenSubExper
 <p>Latencies in ms as seen by the client (send → full response). Percentiles: linear interpolation between closest ranks.
 TMR = p99 / p50. MR and TR (STeLLAR table 3.1) are the median and the p99 normalised to the median of the base warm experiment, <b>${esc(base)}</b>.
 Lag = the client's burst-start send lag p99 (ms).</p>
-${(opts.notes ?? []).map((n) => `<p>${esc(n)}</p>`).join('\n')}
 <table><thead><tr><th>sub-experiment</th><th>count</th><th>errors</th><th>mean</th><th>p50</th><th>p99</th><th>max</th><th>TMR</th><th>cold</th><th>MR</th><th>TR</th><th>lag p99</th><th>per-hop transfer</th></tr></thead>
 <tbody>
 ${tableRows}
 </tbody></table>
+${(opts.notes ?? []).map((n) => `<p class="note">${esc(n)}</p>`).join('\n')}
 <section>${overall}</section>
 ${sections}
 </body></html>

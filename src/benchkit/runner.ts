@@ -8,7 +8,10 @@ import { ProgressBar } from './progress.js';
 import type { Deployment, Provider } from './providers/provider.js';
 import { writeReport } from './report.js';
 import { planRequests } from './schedule.js';
-import { sendLag, sendLagViolation } from './send-lag.js';
+import { collapseLagViolations, sendLag, sendLagExcess } from './send-lag.js';
+import { calibrateIncrementsPerMs, incrementLimit, stellarQuery, stellarUrl } from './stellar/request.js';
+import { writeStellarSub, type StellarOutput } from './stellar/results.js';
+import { now } from './clock.js';
 
 /**
  * Runs an experiment end to end: for each sub-experiment, deploy through the provider, warm up
@@ -26,12 +29,14 @@ export interface RunOptions {
   plots?: boolean;
   log?: (line: string) => void;
   title?: string;
+  /** Also write STeLLAR's result files (a STeLLAR experiment file was run). */
+  stellar?: StellarOutput;
 }
 
 export interface RunResult {
   subs: WrittenSubExperiment[];
   reportFile?: string;
-  /** One message per sub-experiment whose client send lag exceeded maxSendLagP99Ms. */
+  /** One `[i] title: excess` per sub-experiment whose client send lag exceeded maxSendLagP99Ms (collapseLagViolations joins them). */
   lagViolations: string[];
   interrupted: boolean;
 }
@@ -44,8 +49,20 @@ export function requestBody(sub: Pick<SubExperiment, 'payloadBytes' | 'chainLeng
   return Buffer.from(JSON.stringify(ev));
 }
 
+const EMPTY = Buffer.alloc(0);
+
 export function outgoingRequests(sub: SubExperiment, dep: Deployment): OutgoingRequest[] {
   const plan = planRequests({ ...sub, replicas: dep.urls.length });
+  if (sub.requestFormat === 'stellar') {
+    const perMs = sub.incrementsPerMs ?? (sub.serviceTimes.some((t) => t > 0) ? calibrateIncrementsPerMs() : 0);
+    const urls = new Map<string, string>();
+    return plan.map((p) => {
+      const key = `${p.replica}:${p.serviceTimeMs}`;
+      let url = urls.get(key);
+      if (!url) urls.set(key, (url = stellarUrl(dep.urls[p.replica]!, stellarQuery(incrementLimit(p.serviceTimeMs, perMs), sub.payloadBytes, dep.chain(p.replica)))));
+      return { id: p.id, burstId: p.burstId, replica: p.replica, scheduledMs: p.scheduledMs, url, body: EMPTY, headers: dep.headers, method: 'GET' as const };
+    });
+  }
   const bodies = new Map<string, Buffer>();
   return plan.map((p) => {
     const key = `${p.replica}:${p.serviceTimeMs}`;
@@ -58,10 +75,12 @@ export function outgoingRequests(sub: SubExperiment, dep: Deployment): OutgoingR
 async function warmUp(sub: SubExperiment, dep: Deployment, signal?: AbortSignal): Promise<void> {
   for (let w = 0; w < sub.warmup && !signal?.aborted; w++) {
     for (let r = 0; r < dep.urls.length && !signal?.aborted; r++) {
-      const res = await request(dep.urls[r]!, {
-        method: 'POST',
+      const stellar = sub.requestFormat === 'stellar';
+      const url = stellar ? stellarUrl(dep.urls[r]!, stellarQuery(0, sub.payloadBytes, dep.chain(r))) : dep.urls[r]!;
+      const res = await request(url, {
+        method: stellar ? 'GET' : 'POST',
         headers: { 'content-type': 'application/json', ...dep.headers },
-        body: requestBody(sub, sub.serviceTimes[0]!, dep.chain(r)),
+        body: stellar ? undefined : requestBody(sub, sub.serviceTimes[0]!, dep.chain(r)),
         headersTimeout: sub.timeoutMs,
         bodyTimeout: sub.timeoutMs,
       });
@@ -80,7 +99,8 @@ async function runSub(exp: Experiment, sub: SubExperiment, index: number, opts: 
     reuseConnections: sub.reuseConnections,
     timeoutMs: sub.timeoutMs,
     coldThresholdMs: sub.coldThresholdMs,
-    keepBodies: sub.chainLength > 1,
+    // STeLLAR's result files need each response's RequestID and TimestampChain.
+    keepBodies: sub.chainLength > 1 || opts.stellar !== undefined,
     onRecord: (r: RequestRecord) => bar.tick(isSuccess(r)),
     signal: opts.signal,
   });
@@ -91,7 +111,12 @@ async function runSub(exp: Experiment, sub: SubExperiment, index: number, opts: 
     { index, title: sub.title, records: res.records, lag, interrupted: res.interrupted, abandoned: res.abandoned, settings: { ...sub, endpoints: dep.urls } },
     { plots: opts.plots },
   );
-  const v = sendLagViolation(lag, exp.maxSendLagP99Ms);
+  if (opts.stellar) {
+    // Wall-clock time of the run's t = 0, for STeLLAR's RFC 3339 Sent At / Received At.
+    const epochAtStart = Date.now() - (now() - res.startMs);
+    await writeStellarSub(opts.stellar, index, res.records, epochAtStart);
+  }
+  const v = sendLagExcess(lag, exp.maxSendLagP99Ms);
   log(`[${index}] ${sub.title}: ${written.summary.count} ok, ${written.summary.errors} errors, p50 ${written.summary.p50.toFixed(2)} ms, p99 ${written.summary.p99.toFixed(2)} ms → ${written.dir}`);
   return { written, violation: v && `[${index}] ${sub.title}: ${v}`, interrupted: res.interrupted };
 }
@@ -133,7 +158,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     reportFile = await writeReport(opts.outDir, subs, {
       title: opts.title ?? 'Hivelab benchmark',
       baseline: exp.baseline,
-      notes: [...(interrupted ? ['Interrupted: the figures cover what was measured before Ctrl-C.'] : []), ...lagViolations],
+      notes: [...(interrupted ? ['Interrupted: the figures cover what was measured before Ctrl-C.'] : []), ...(lagViolations.length ? [collapseLagViolations(lagViolations)] : [])],
     });
     await writeFile(join(opts.outDir, 'summary.json'), JSON.stringify(jsonSummary(subs), null, 2) + '\n');
   }

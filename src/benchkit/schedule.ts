@@ -1,5 +1,6 @@
 import type { IatType, SubExperiment } from './experiment.js';
 import { exponential, seededRng, type Rng } from './rng.js';
+import { isStellarIat, stellarRoundDelays } from './stellar/iat.js';
 
 /**
  * Inter-arrival times (IATs) between bursts, in seconds. There are `bursts − 1` of them; the first
@@ -29,6 +30,8 @@ export function interArrivalTimes(iatType: IatType, iatSeconds: number, count: n
       case 'step':
         out.push(i * iatSeconds);
         break;
+      default:
+        throw new Error(`${iatType}: a STeLLAR IAT type, scheduled by stellarBurstSchedule`);
     }
   }
   return out;
@@ -41,6 +44,8 @@ export interface Burst {
   size: number;
   /** Which replica (identical function copy) the whole burst goes to: round-robin over bursts. */
   replica: number;
+  /** STeLLAR schedules: the round (one burst per replica) this burst belongs to. */
+  round?: number;
 }
 
 export interface PlannedRequest {
@@ -54,6 +59,7 @@ export interface PlannedRequest {
 
 /** Burst times for a sub-experiment: sizes cycle through burstSizes, replicas are taken round-robin. */
 export function burstSchedule(s: Pick<SubExperiment, 'bursts' | 'burstSizes' | 'iatSeconds' | 'iatType' | 'iatShiftSeconds' | 'replicas' | 'seed'>): Burst[] {
+  if (isStellarIat(s.iatType)) return stellarBurstSchedule(s);
   const iats = interArrivalTimes(s.iatType, s.iatSeconds, s.bursts - 1, seededRng(s.seed), s.iatShiftSeconds);
   const bursts: Burst[] = [];
   let t = 0;
@@ -73,8 +79,32 @@ export function planRequests(s: Pick<SubExperiment, 'bursts' | 'burstSizes' | 'i
   let id = 0;
   for (const b of burstSchedule(s)) {
     for (let i = 0; i < b.size; i++) {
-      out.push({ id, burstId: b.id, scheduledMs: b.atMs, replica: b.replica, serviceTimeMs: s.serviceTimes[id % s.serviceTimes.length]! });
+      // STeLLAR: round k's requests all spin for DesiredServiceTimes[min(k, len − 1)].
+      const st = b.round !== undefined ? s.serviceTimes[Math.min(b.round, s.serviceTimes.length - 1)]! : s.serviceTimes[id % s.serviceTimes.length]!;
+      out.push({ id, burstId: b.id, scheduledMs: b.atMs, replica: b.replica, serviceTimeMs: st });
       id++;
+    }
+  }
+  return out;
+}
+
+/**
+ * STeLLAR's run loop (src/benchmarking/run.go): round k first sleeps its delay (the first round
+ * too), then sends one burst to each replica; every burst of round k has size burstSizes[k % len];
+ * rounds go on until `bursts` bursts were sent. STeLLAR waits for each burst before the next
+ * replica's; here a round's bursts leave together (open loop), which only matters when a burst
+ * takes longer than nothing.
+ */
+export function stellarBurstSchedule(s: Pick<SubExperiment, 'bursts' | 'burstSizes' | 'iatSeconds' | 'iatType' | 'replicas' | 'seed'>): Burst[] {
+  const rounds = Math.ceil(s.bursts / s.replicas);
+  if (!isStellarIat(s.iatType)) throw new Error(`stellarBurstSchedule: ${s.iatType} is not a STeLLAR IAT type`);
+  const delays = stellarRoundDelays(s.iatType, s.iatSeconds, rounds, seededRng(s.seed));
+  const out: Burst[] = [];
+  let t = 0;
+  for (let k = 0; k < rounds; k++) {
+    t += delays[k]!;
+    for (let r = 0; r < s.replicas && out.length < s.bursts; r++) {
+      out.push({ id: out.length, atMs: t, size: s.burstSizes[k % s.burstSizes.length]!, replica: r, round: k });
     }
   }
   return out;

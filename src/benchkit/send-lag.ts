@@ -42,12 +42,27 @@ export function sendLag(records: readonly Pick<RequestRecord, 'burstId' | 'sched
   };
 }
 
+const LAG_ADVICE =
+  'the client could not keep to the schedule, so the measured IATs and latencies are distorted. ' +
+  'Lower the rate, stop other load on this machine, or raise maxSendLagP99Ms.';
+
+/** The short statement of one sub-experiment's excess lag, or undefined when the client kept to the schedule. */
+export function sendLagExcess(lag: SendLag, maxP99Ms: number): string | undefined {
+  if (!(lag.burstStartP99Ms > maxP99Ms)) return undefined;
+  return `burst-start lag p99 ${lag.burstStartP99Ms.toFixed(3)} ms > ${maxP99Ms} ms (max ${lag.burstStartMaxMs.toFixed(3)} ms)`;
+}
+
 /** The message to fail the run with, or undefined when the client kept to the schedule. */
 export function sendLagViolation(lag: SendLag, maxP99Ms: number): string | undefined {
-  if (!(lag.burstStartP99Ms > maxP99Ms)) return undefined;
-  return (
-    `client send lag too high: burst-start lag p99 ${lag.burstStartP99Ms.toFixed(3)} ms > ${maxP99Ms} ms ` +
-    `(max ${lag.burstStartMaxMs.toFixed(3)} ms): the client could not keep to the schedule, so the measured ` +
-    `IATs and latencies are distorted. Lower the rate, stop other load on this machine, or raise maxSendLagP99Ms.`
-  );
+  const excess = sendLagExcess(lag, maxP99Ms);
+  return excess && `client send lag too high: ${excess}: ${LAG_ADVICE}`;
+}
+
+/**
+ * Several sub-experiments' excess lags as ONE line (each `[i] title: excess`): the advice is the
+ * same for all, and nine copies of it would push the results off the top of the page.
+ */
+export function collapseLagViolations(perSub: readonly string[]): string {
+  if (perSub.length === 0) return '';
+  return `client send lag too high in ${perSub.length} sub-experiment${perSub.length > 1 ? 's' : ''} (${perSub.join('; ')}): ${LAG_ADVICE}`;
 }

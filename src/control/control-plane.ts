@@ -215,8 +215,8 @@ export class ControlPlane {
     }
   }
 
-  async deploy(path: string): Promise<{ deployment: Deployment; changed: boolean }> {
-    const r = await this.deployments.deploy(path);
+  async deploy(path: string, settings?: Record<string, unknown>): Promise<{ deployment: Deployment; changed: boolean }> {
+    const r = await this.deployments.deploy(path, settings);
     const existing = this.controllers.get(r.deployment.name);
     if (!existing) this.controllers.set(r.deployment.name, this.newController(r.deployment));
     else if (r.changed) existing.redeploy(r.deployment);

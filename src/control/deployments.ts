@@ -1,7 +1,7 @@
 import { createHash, randomFillSync } from 'node:crypto';
-import { cp, mkdir, readdir, readFile, rm, open, stat } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, open, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { loadManifest, ManifestError } from '../manifest/validate.js';
+import { loadManifest, ManifestError, parseManifest, readManifestObject } from '../manifest/validate.js';
 import type { FunctionManifest } from '../manifest/schema.js';
 import { writeFileAtomic } from '../core/atomic-write.js';
 
@@ -95,11 +95,17 @@ export class DeploymentStore {
   }
 
   /** Validates and copies a function folder; returns the deployment and whether its version changed. */
-  async deploy(sourceDir: string): Promise<{ deployment: Deployment; changed: boolean }> {
+  /**
+   * `settings` (manifest fields, e.g. from `hivelab deploy DIR --runtime nodejs20.x --handler
+   * index.handler`) are laid over the folder's function.json, which may then be absent (a Lambda
+   * function folder as written). The copy always gets the resulting function.json, so a restart
+   * reloads exactly what was deployed.
+   */
+  async deploy(sourceDir: string, settings?: Record<string, unknown>): Promise<{ deployment: Deployment; changed: boolean }> {
     const src = resolve(sourceDir);
     const st = await stat(src).catch(() => null);
     if (!st?.isDirectory()) throw new ManifestError(`${src} is not a folder`);
-    const manifest = await loadManifest(src);
+    const manifest = settings ? parseManifest({ ...(await readManifestObject(src, true)), ...settings }) : await loadManifest(src);
     const version = await folderVersion(src, manifest);
     const previous = this.deployments.get(manifest.name);
     if (previous?.version === version) return { deployment: previous, changed: false };
@@ -108,6 +114,7 @@ export class DeploymentStore {
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     await cp(src, dir, { recursive: true, filter: (p) => !p.includes('/__pycache__') });
+    if (settings) await writeFile(join(dir, 'function.json'), JSON.stringify(manifest, null, 2) + '\n');
     if (manifest.paddingMB > 0) await writePadding(join(dir, PADDING_FILE), manifest.paddingMB);
 
     const deployment: Deployment = {

@@ -7,6 +7,8 @@ export interface Invocation {
   body: Buffer;
   contentType: string | undefined;
   traceparent: string | undefined;
+  /** Lambda Invoke API's X-Amz-Client-Context (base64 JSON), handed to the runtime as is. */
+  clientContext?: string;
   /** Epoch ms after which the invocation fails with 504. */
   deadline: number;
   /** Set when the invocation had to wait for a new instance to start. */

@@ -14,6 +14,10 @@ import type { Tracing, PlatformMetrics, InvocationOutcome } from '../observabili
 import { Attr } from '../observability/index.js';
 import { BusyPoll } from './busy-poll.js';
 import { decodePathSegment, parseRequestTarget } from '../core/request-url.js';
+import { EVENT_HEADER, apiGatewayEvent, eventFormatFor } from './apigateway-event.js';
+import { proxiedHeaders, proxyResponse } from './apigateway-response.js';
+import { createLambdaInvokeApi } from './lambda-invoke-api.js';
+import type { HttpEventFormat } from '../manifest/schema.js';
 
 /** A route handler mounted by another part of the platform (dashboard, metrics, traces, status). */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
@@ -102,7 +106,9 @@ export function createGateway(opts: GatewayOptions): Server {
     };
   };
 
-  async function invoke(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+  const lambdaApi = createLambdaInvokeApi({ control, tokens, tracing: opts.tracing, metrics: opts.metrics, log: opts.log, inlineLimitBytes: opts.inlineLimitBytes });
+
+  async function invoke(req: IncomingMessage, res: ServerResponse, name: string, subPath = '/', rawQuery = ''): Promise<void> {
     // Poll through the instance's answer (and again after ours, for the client's next request).
     poll.touch();
     const started = performance.now();
@@ -111,6 +117,16 @@ export function createGateway(opts: GatewayOptions): Server {
     requireRole(req, tokens, ['invoke', 'admin']);
     const c = control.controller(name);
     if (!c) throw notFound(`no function named "${name}" is deployed`);
+    let format: HttpEventFormat;
+    try {
+      format = eventFormatFor(c.deployment.manifest.event, req.headers[EVENT_HEADER]);
+    } catch (err) {
+      throw new HttpError(400, 'BadRequest', (err as Error).message);
+    }
+    if (format === 'raw') {
+      if (req.method !== 'POST') throw new HttpError(405, 'MethodNotAllowed', 'invoke a function with POST (or give it "event": "apigateway-v1"/"apigateway-v2" for any method)');
+      if (subPath !== '/') throw notFound(`no function named "${name}${subPath}" is deployed`);
+    }
     const incoming = req.headers.traceparent as string | undefined;
     const trace = opts.tracing.startInvocation(name, id, incoming);
     const now = Date.now();
@@ -128,6 +144,11 @@ export function createGateway(opts: GatewayOptions): Server {
     let result: InvocationResult;
     try {
       inv.body = await readBody(req, opts.inlineLimitBytes, deadlines, budget);
+      if (format !== 'raw') {
+        const parts = { method: req.method ?? 'GET', path: subPath, rawQuery, headers: req.headers, body: inv.body, requestId: id, sourceIp: req.socket.remoteAddress ?? '', now };
+        inv.body = apiGatewayEvent(format, parts, name);
+        inv.contentType = 'application/json';
+      }
       result = await control.invoke(name, inv);
     } catch (err) {
       const e = err instanceof HttpError ? err : new HttpError(500, 'InternalError', (err as Error).message);
@@ -139,6 +160,9 @@ export function createGateway(opts: GatewayOptions): Server {
       opts.metrics.recordInvocation(name, instanceId, performance.now() - started, outcomeOf(e.status), inv.cold);
       throw e;
     }
+    if (format !== 'raw') {
+      result = proxyResponse(format, result, name, opts.log);
+    }
     const handlerFailed = result.status === 500 && result.headers['x-hivelab-error'] === 'handler';
     const status = handlerFailed ? 502 : result.status;
     const headers: Record<string, string | number> = {
@@ -148,6 +172,11 @@ export function createGateway(opts: GatewayOptions): Server {
     };
     if (result.headers['content-type']) headers['content-type'] = result.headers['content-type'];
     if (handlerFailed) headers['x-hivelab-error'] = 'handler';
+    else if (result.headers['x-hivelab-error'] === 'proxy-response') headers['x-hivelab-error'] = 'proxy-response';
+    // Errors the instance's runtime caught outside any answer (src/runtime/node/shim.cts), so far.
+    const uncaught = result.headers['x-hivelab-uncaught-errors'];
+    if (uncaught) headers['x-hivelab-uncaught-errors'] = uncaught;
+    for (const [k, v] of proxiedHeaders(result)) res.appendHeader(k, v);
     res.writeHead(status, headers);
     res.end(result.body);
     poll.touch();
@@ -168,12 +197,15 @@ export function createGateway(opts: GatewayOptions): Server {
       if (req.method === 'GET') {
         sendJson(res, 200, { functions: await Promise.all(control.listControllers().map((c) => describe(c, false))) });
       } else if (req.method === 'POST') {
-        const body = (await readJson(req, undefined, deadlines)) as { path?: unknown } | null;
+        const body = (await readJson(req, undefined, deadlines)) as { path?: unknown; manifest?: unknown } | null;
         if (typeof body !== 'object' || body === null || typeof body.path !== 'string' || !body.path) {
-          throw new HttpError(400, 'BadRequest', 'expected {"path": "/absolute/path/to/function/folder"}');
+          throw new HttpError(400, 'BadRequest', 'expected {"path": "/absolute/path/to/function/folder", "manifest"?: {…fields over its function.json}}');
+        }
+        if (body.manifest !== undefined && (body.manifest === null || typeof body.manifest !== 'object' || Array.isArray(body.manifest))) {
+          throw new HttpError(400, 'BadRequest', '"manifest" must be an object of function.json fields');
         }
         try {
-          const { deployment, changed } = await control.deploy(body.path);
+          const { deployment, changed } = await control.deploy(body.path, body.manifest as Record<string, unknown> | undefined);
           sendJson(res, changed ? 201 : 200, { name: deployment.name, version: deployment.version, changed });
         } catch (err) {
           if (err instanceof ManifestError) throw new HttpError(400, 'InvalidManifest', err.message, { field: err.field });
@@ -205,12 +237,15 @@ export function createGateway(opts: GatewayOptions): Server {
       if (!url) throw badPath(req.url ?? '');
       const path = url.pathname;
       if (path.startsWith('/invoke/')) {
-        if (req.method !== 'POST') throw new HttpError(405, 'MethodNotAllowed', 'invoke a function with POST');
-        const name = decodePathSegment(path.slice('/invoke/'.length));
+        // /invoke/NAME[/sub/path]: the sub-path (and any method) only for API Gateway events.
+        const rest = path.slice('/invoke/'.length);
+        const slash = rest.indexOf('/');
+        const name = decodePathSegment(slash < 0 ? rest : rest.slice(0, slash));
         if (name === undefined) throw badPath(path);
-        await invoke(req, res, name);
+        await invoke(req, res, name, slash < 0 ? '/' : rest.slice(slash), url.search.slice(1));
         return;
       }
+      if (await lambdaApi(req, res, url)) return;
       if (path === '/v1/health') {
         sendJson(res, 200, { ok: true });
         return;

@@ -4,6 +4,7 @@ import { scalingSchema, type ScalingSpec } from '../autoscaler/spec.js';
 // The `scaling` block is the autoscaler's own vocabulary (autoscaler/spec.ts); the manifest embeds it.
 export { scalingSchema, type ScalingSpec };
 import { refusedEnvReason } from './env-rule.js';
+import { runtimeFromAlias } from './runtime-aliases.js';
 
 /**
  * The `function.json` manifest. Every field a researcher may set lives here, so a typo or a bad
@@ -20,13 +21,17 @@ export type ColdStartMode = (typeof COLD_START_MODES)[number];
 export const TRANSFERS = ['inline', 'storage', 'redis', 'xdt'] as const;
 export type Transfer = (typeof TRANSFERS)[number];
 
+export const HTTP_EVENT_FORMATS = ['raw', 'apigateway-v1', 'apigateway-v2'] as const;
+export type HttpEventFormat = (typeof HTTP_EVENT_FORMATS)[number];
+
 const FUNCTION_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 
 export const manifestSchema = z
   .object({
     name: z.string().regex(FUNCTION_NAME, 'must be lower-case letters, digits and dashes (max 63)'),
-    runtime: z.enum(RUNTIMES),
+    /** `node`/`python`, or a Lambda runtime name (`nodejs20.x`, `python3.12`, …) as an alias. */
+    runtime: z.preprocess(runtimeFromAlias, z.enum(RUNTIMES)),
     handler: z
       .string()
       .regex(/^[A-Za-z0-9_./-]+\.[A-Za-z_$][A-Za-z0-9_$]*$/, 'must look like "module.function", e.g. "index.handler"'),
@@ -47,6 +52,13 @@ export const manifestSchema = z
     coldStart: z.enum(COLD_START_MODES).optional(),
     transfer: z.enum(TRANSFERS).optional(),
     scaling: scalingSchema.optional(),
+    /**
+     * What an HTTP invocation hands the handler: the raw body (default), or an API Gateway proxy
+     * event (REST v1 / HTTP API v2) whose `{statusCode, headers, body, isBase64Encoded}` result
+     * becomes the HTTP response (src/gateway/apigateway-event.ts). A request may choose per call
+     * with the header `x-hivelab-event`.
+     */
+    event: z.enum(HTTP_EVENT_FORMATS).optional(),
   })
   .strict();
 

@@ -41,12 +41,13 @@ function checkScaling(m: FunctionManifest): void {
   }
 }
 
-/** Reads and validates `<dir>/function.json`. */
-export async function loadManifest(dir: string): Promise<FunctionManifest> {
+/** `<dir>/function.json` parsed but not validated; `{}` when absent and `optional`. */
+export async function readManifestObject(dir: string, optional = false): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(join(dir, 'function.json'), 'utf8');
   } catch (err) {
+    if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new ManifestError(`cannot read ${join(dir, 'function.json')}: ${(err as Error).message}`);
   }
   let raw: unknown;
@@ -55,5 +56,11 @@ export async function loadManifest(dir: string): Promise<FunctionManifest> {
   } catch (err) {
     throw new ManifestError(`function.json is not valid JSON: ${(err as Error).message}`);
   }
-  return parseManifest(raw);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ManifestError('function.json must be a JSON object');
+  return raw as Record<string, unknown>;
+}
+
+/** Reads and validates `<dir>/function.json`. */
+export async function loadManifest(dir: string): Promise<FunctionManifest> {
+  return parseManifest(await readManifestObject(dir));
 }

@@ -101,6 +101,7 @@ export class QueueProxy {
       ['x-hivelab-deadline', String(inv.deadline)],
     ];
     if (inv.contentType) headers.push(['content-type', inv.contentType]);
+    if (inv.clientContext) headers.push(['x-amz-client-context', inv.clientContext]);
     const process = inv.trace.startSpan(SpanNames.functionProcess, { [Attr.instanceId]: this.opts.instanceId });
     // The runtime continues this trace, so `context.invoke` chains stay one trace.
     const traceparent = inv.trace.traceparent(process) ?? inv.traceparent;

@@ -1,3 +1,4 @@
+import { lambdaEnv } from './lambda-env.js';
 import { lstatSync, readlinkSync } from 'node:fs';
 import type { Runtime } from '../manifest/schema.js';
 import type { InstanceSpec } from './backend.js';
@@ -130,6 +131,9 @@ export function runtimeEnv(
     // 100 MB object per invocation would otherwise fault in 25 600 fresh pages for each one, half
     // the time of an XDT get (bench/xdt-hops.mjs). The instance's memory limit still bounds it.
     GLIBC_TUNABLES: 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=268435456',
+    // Lambda's variables (AWS_LAMBDA_FUNCTION_NAME, LAMBDA_TASK_ROOT, …) before the manifest's env,
+    // so a function may set its own AWS_REGION.
+    ...lambdaEnv(m, spec.instanceId, paths.taskRoot, SANDBOX_RUNTIME_DIR),
     ...m.env,
     HIVELAB_SOCKET: `${paths.runDir}/fn.sock`,
     HIVELAB_SIDECAR: `${paths.runDir}/qp.sock`,

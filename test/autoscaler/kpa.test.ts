@@ -152,8 +152,10 @@ describe('KPA policy', () => {
     const p = new KpaPolicy(cfg({ initialScale: 3 }));
     expect(p.decide(0, { ready: 0, starting: 0 })).toMatchObject({ desired: 3, reason: 'initial-scale' });
     expect(p.decide(4 * S, { ready: 2, starting: 1 }).desired).toBe(3);
-    // reached at 6 s: rate clamp floor(3/2) = 1, then held at 1 until 6 + 90 s
-    expect(p.decide(6 * S, { ready: 3, starting: 0 }).desired).toBe(1);
+    // reached at 6 s: like Knative, that decision still holds 3 (the target is marked initialised
+    // after the scale is computed); at 8 s the rate clamp floor(3/2) = 1, then 1 until 6 + 90 s
+    expect(p.decide(6 * S, { ready: 3, starting: 0 })).toMatchObject({ desired: 3, reason: 'initial-scale' });
+    expect(p.decide(8 * S, { ready: 3, starting: 0 }).desired).toBe(1);
     expect(p.decide(95 * S, { ready: 1, starting: 0 }).desired).toBe(1);
     expect(p.decide(96 * S, { ready: 1, starting: 0 }).desired).toBe(0);
   });

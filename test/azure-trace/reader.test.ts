@@ -80,7 +80,7 @@ describe('Azure trace reader', () => {
     await writeFile(f, 'HashOwner,HashApp,HashFunction,Trigger,1,2\no,a,f,http,1,2.5\n');
     await expect(readInvocations(f)).rejects.toThrow(`${f}:2:14: minute 2: expected a whole count, found "2.5"`);
     await writeFile(f, 'HashOwner,HashApp,HashFunction,Trigger,1,3\n');
-    await expect(readInvocations(f)).rejects.toThrow(`${f}:1:42: expected minute column "2", found "3"`);
+    await expect(readInvocations(f)).rejects.toThrow(`${f}:1:42: minute columns must count up by one: "3" follows "1"`);
     const d = join(dir, 'function_durations_percentiles.anon.d09.csv');
     await writeFile(d, DUR.replace(',percentile_Average_99', ''));
     const { readDurations } = await import('../../src/azure-trace/reader.js');

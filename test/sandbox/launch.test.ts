@@ -136,7 +136,10 @@ describe('sandbox spec (pure)', () => {
     expect(env.EXTRA).toBe('y');
     expect(env.NODE_EXTRA_CA_CERTS).toBeUndefined();
     expect(env.GLIBC_TUNABLES).toContain('glibc.malloc.mmap_max=0');
-    expect(Object.keys(env).filter((k) => !/^(HIVELAB_|PYTHON|PATH$|HOME$|TMPDIR$|LANG$|GLIBC_TUNABLES$|A$|EXTRA$)/.test(k))).toEqual([]);
+    // Lambda's reserved variables (src/sandbox/lambda-env.ts) are the platform's, not the host's.
+    const lambda = /^(AWS_REGION|AWS_DEFAULT_REGION|AWS_EXECUTION_ENV|AWS_LAMBDA_[A-Z_]+|LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR|_HANDLER|TZ)$/;
+    expect(Object.keys(env).filter((k) => !lambda.test(k) && !/^(HIVELAB_|PYTHON|PATH$|HOME$|TMPDIR$|LANG$|GLIBC_TUNABLES$|A$|EXTRA$)/.test(k))).toEqual([]);
+    expect(Object.keys(env).filter((k) => /^AWS_(ACCESS|SECRET|SESSION)/.test(k))).toEqual([]); // no credentials, ever
     // the platform itself (spec.env) may still tune malloc
     expect(runtimeEnv(spec({ env: { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' } })).GLIBC_TUNABLES).toBe('glibc.malloc.arena_max=1');
   });

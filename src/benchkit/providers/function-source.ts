@@ -9,11 +9,13 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 
  * Finds a sub-experiment's `function`: a folder path (relative to the experiment file), else a
  * benchmark function under bench-functions/, else a suite function under functions/.
  */
-export function resolveFunctionDir(fn: string, experimentDir: string): string {
+export function resolveFunctionDir(fn: string, experimentDir: string, manifestOptional = false): string {
   const candidates = isAbsolute(fn) ? [fn] : [resolve(experimentDir, fn), join(REPO_ROOT, 'bench-functions', fn), join(REPO_ROOT, 'functions', fn)];
   for (const c of candidates) {
     if (existsSync(join(c, 'function.json')) && statSync(c).isDirectory()) return c;
   }
+  // A Lambda function folder as written has no function.json; its settings come from the experiment.
+  if (manifestOptional) for (const c of candidates) if (existsSync(c) && statSync(c).isDirectory()) return c;
   throw new Error(`function "${fn}": no folder with a function.json at ${candidates.join(', ')}`);
 }
 

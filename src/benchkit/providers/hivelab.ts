@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,7 +65,8 @@ export class HivelabProvider implements Provider {
    * HTTP call. Returns the function's invoke URL.
    */
   async deployCopy(source: string, name: string, overrides: Record<string, unknown>, what: string): Promise<string> {
-    const baseManifest = JSON.parse(await readFile(join(source, 'function.json'), 'utf8')) as Record<string, unknown>;
+    // A folder without function.json (a Lambda function as written) takes its settings from `overrides`.
+    const baseManifest = existsSync(join(source, 'function.json')) ? (JSON.parse(await readFile(join(source, 'function.json'), 'utf8')) as Record<string, unknown>) : {};
     this.workDir ??= await mkdtemp(join(tmpdir(), 'hivelab-bench-'));
     const dir = join(this.workDir, name);
     await cp(source, dir, { recursive: true });
@@ -81,13 +83,13 @@ export class HivelabProvider implements Provider {
   }
 
   async deploy(sub: SubExperiment, index: number): Promise<Deployment> {
-    const source = resolveFunctionDir(sub.function, this.ctx.experimentDir);
+    const source = resolveFunctionDir(sub.function, this.ctx.experimentDir, sub.functionSettings !== undefined);
     const names: string[][] = [];
     for (let r = 0; r < sub.replicas; r++) {
       const row: string[] = [];
       for (let h = 0; h < sub.chainLength; h++) {
         const name = benchFunctionName(this.ctx.runId, index, sub.function, r, h);
-        await this.deployCopy(source, name, { memoryMB: sub.memoryMB, paddingMB: sub.imageSizeMB, concurrency: sub.concurrency }, `sub-experiment "${sub.title}"`);
+        await this.deployCopy(source, name, { ...sub.functionSettings, memoryMB: sub.memoryMB, paddingMB: sub.imageSizeMB, concurrency: sub.concurrency }, `sub-experiment "${sub.title}"`);
         row.push(name);
       }
       names.push(row);

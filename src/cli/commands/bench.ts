@@ -3,26 +3,34 @@ import { raiseClientPriority } from '../../benchkit/client-priority.js';
 import { niceOption, niceUsage, parseNice } from '../nice-option.js';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
-import { ExperimentError, loadExperiment, type Experiment } from '../../benchkit/experiment.js';
-import { EndpointsProvider, readEndpointsFile } from '../../benchkit/providers/endpoints.js';
+import { ExperimentError, parseExperiment, readExperimentFile, type Experiment } from '../../benchkit/experiment.js';
+import { EndpointsFileError, EndpointsProvider, readEndpointsFileAny, type EndpointsFile } from '../../benchkit/providers/endpoints.js';
+import { convertStellar, isStellarExperiment, type ConvertedStellar } from '../../benchkit/stellar/experiment-file.js';
+import { assignStellarEndpoints, StellarEndpointsProvider, stellarGatewayUrl } from '../../benchkit/stellar/endpoints-file.js';
+import { stellarRunRoot } from '../../benchkit/stellar/results.js';
 import { HivelabProvider, readPlatformAccess } from '../../benchkit/providers/hivelab.js';
 import { KnativeProvider } from '../../benchkit/providers/knative.js';
 import type { Provider, ProviderContext } from '../../benchkit/providers/provider.js';
 import { jsonSummary, runExperiment } from '../../benchkit/runner.js';
+import { collapseLagViolations } from '../../benchkit/send-lag.js';
 import { statePaths } from '../../config/state.js';
 import { UsageError, parseCommandArgs, type Command } from '../command.js';
 
 const usage = `hivelab bench EXPERIMENT [options]
 
-Runs a STeLLAR-style experiment file (JSON or YAML; see experiments/) and writes, per
-sub-experiment, latencies.csv, statistics.csv, summary.json and latency plots (SVG + PNG), plus
-report.html and table-3.1.csv across sub-experiments.
+Runs an experiment file: Hivelab's (JSON or YAML; see experiments/) or STeLLAR's own, unchanged
+(PascalCase: Sequential, Provider, SubExperiments…). Writes, per sub-experiment, latencies.csv,
+statistics.csv, summary.json and latency plots (SVG + PNG), plus report.html and table-3.1.csv
+across sub-experiments; for a STeLLAR file also STeLLAR's result folders under stellar/<time>/.
+A STeLLAR file runs on this Hivelab (its Function folders next to the file, else bench-spin), or,
+with --endpoints, against the endpoints of a STeLLAR endpoints file in STeLLAR's request format.
 
 Options:
   --out DIR          output folder (default: bench-results/<experiment>-<time>)
   --only N           run only sub-experiment N (0-based, as in the output folder names)
   --json             print {subExperiments:[{title,count,errors,p50Ms,p99Ms,tmr,coldCount,clientLagP99Ms}]}
-  --endpoints FILE   JSON array of URLs for provider "endpoints"
+  --endpoints FILE   JSON array of URLs for provider "endpoints", or a STeLLAR endpoints file
+                     ([{GatewayID, FunctionMemoryMB, ImageSizeMB, PackageType}])
   --state DIR        Hivelab state folder for provider "hivelab" (default: $HIVELAB_STATE or ./.hivelab)
   --namespace NS     Kubernetes namespace for provider "knative" (default: default)
   --no-plots         skip the plots (faster on very large runs)
@@ -32,10 +40,23 @@ ${niceUsage}
 Exit codes: 0 ok; 1 error; 2 usage or invalid experiment; 3 the client's send lag exceeded
 maxSendLagP99Ms (results are written but distorted); 130 interrupted (results so far written).`;
 
-export async function makeProvider(exp: Experiment, ctx: ProviderContext, o: { endpointsFile?: string; state?: string; namespace?: string }): Promise<Provider> {
+export async function makeProvider(
+  exp: Experiment,
+  ctx: ProviderContext,
+  o: { endpoints?: EndpointsFile; state?: string; namespace?: string; stellar?: ConvertedStellar },
+): Promise<Provider> {
   switch (exp.provider) {
-    case 'endpoints':
-      return new EndpointsProvider(o.endpointsFile ? await readEndpointsFile(o.endpointsFile) : undefined);
+    case 'endpoints': {
+      const e = o.endpoints;
+      if (o.stellar && e?.kind === 'stellar') {
+        const notes: string[] = [];
+        const p = new StellarEndpointsProvider(assignStellarEndpoints(e.endpoints, o.stellar.subs, o.stellar.provider, notes));
+        for (const n of notes) ctx.log(`note: ${n}`);
+        return p;
+      }
+      const urls = e === undefined ? undefined : e.kind === 'urls' ? e.urls : e.endpoints.map((x) => stellarGatewayUrl(o.stellar?.provider ?? '', x.GatewayID));
+      return new EndpointsProvider(urls);
+    }
     case 'hivelab':
       return new HivelabProvider(await readPlatformAccess(statePaths(o.state).root), ctx);
     case 'knative':
@@ -76,10 +97,17 @@ const command: Command = {
     const nice = parseNice(v.nice!);
     const file = resolve(positionals[0]!);
     let exp: Experiment;
+    let stellar: ConvertedStellar | undefined;
+    let endpoints: EndpointsFile | undefined;
     try {
-      exp = await loadExperiment(file);
+      if (v.endpoints !== undefined) endpoints = await readEndpointsFileAny(resolve(v.endpoints));
+      const raw = await readExperimentFile(file);
+      if (isStellarExperiment(raw)) {
+        stellar = convertStellar(raw, file, { endpoints: endpoints !== undefined, experimentDir: dirname(file) });
+        exp = stellar.experiment;
+      } else exp = parseExperiment(raw, file);
     } catch (e) {
-      if (e instanceof ExperimentError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (e instanceof ExperimentError || e instanceof EndpointsFileError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
         process.stderr.write(`${(e as Error).message}\n`);
         return 2;
       }
@@ -89,17 +117,30 @@ const command: Command = {
     const outDir = resolve(v.out ?? join('bench-results', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
     const log = (l: string): void => void process.stderr.write(l + '\n');
     const ctx: ProviderContext = { experimentDir: dirname(file), outDir, runId: randomBytes(3).toString('hex'), log };
-    const provider = await makeProvider(exp, ctx, { endpointsFile: v.endpoints, state: v.state, namespace: v.namespace });
+    for (const n of stellar?.notes ?? []) log(`note: ${n}`);
+    let provider: Provider;
+    try {
+      provider = await makeProvider(exp, ctx, { endpoints, state: v.state, namespace: v.namespace, stellar });
+    } catch (e) {
+      // Endpoints that do not fit the experiment are a usage error, like a bad file.
+      if (stellar && endpoints) {
+        log((e as Error).message);
+        return 2;
+      }
+      throw e;
+    }
 
     raiseClientPriority(nice, log);
     const interrupt = onInterrupt(log);
     try {
-      const res = await runExperiment(exp, { outDir, provider, only, signal: interrupt.signal, progress: process.stderr.isTTY, plots: !v['no-plots'], log, title: `hivelab bench ${name}` });
+      const stellarOut = stellar ? { root: stellarRunRoot(outDir), subs: stellar.subs } : undefined;
+      const res = await runExperiment(exp, { outDir, provider, only, signal: interrupt.signal, progress: process.stderr.isTTY, plots: !v['no-plots'], log, title: `hivelab bench ${name}`, stellar: stellarOut });
+      if (stellarOut) log(`STeLLAR result files: ${stellarOut.root}`);
       if (v.json) process.stdout.write(JSON.stringify(jsonSummary(res.subs)) + '\n');
       if (res.reportFile) log(`report: ${res.reportFile}`);
       if (res.interrupted) return 130;
       if (res.lagViolations.length) {
-        for (const l of res.lagViolations) log(`ERROR ${l}`);
+        log(`ERROR ${collapseLagViolations(res.lagViolations)}`);
         return 3;
       }
       return 0;

@@ -21,7 +21,8 @@ and replays their per-minute invocation counts open-loop; each invocation runs f
 from its function's duration percentiles. Writes invocations.csv, statistics, plots, report.html.
 
 Options:
-  --trace DIR        the trace folder (required)
+  --trace DIR|FILE   the trace (required): Azure 2019 day files, an In-Vitro folder
+                     (invocations.csv, durations.csv, memory.csv) or the Azure 2021 log
   --sample N         functions to sample (default ${DEFAULT_REPLAY_OPTIONS.sample})
   --minutes M        minutes of the trace to replay from its start (default ${DEFAULT_REPLAY_OPTIONS.minutes})
   --iat KIND         within-minute arrivals: ${WITHIN_MINUTE_IATS.join(' | ')} (default ${DEFAULT_REPLAY_OPTIONS.iat})

@@ -15,7 +15,10 @@ Runs scaling policies on a virtual clock against an invocation trace in the Azur
 format (hivelab trace synth writes one) and reports cold starts and idle memory per policy. Every
 policy sees the same invocations (same seed).
 
-  --trace DIR          folder with invocations_per_function_md.anon.dNN.csv (+ durations, memory)
+  --trace DIR|FILE     Azure 2019 day files as published (invocations_per_function_md.anon.dNN.csv
+                       + durations, memory), an In-Vitro folder (invocations.csv, durations.csv,
+                       memory.csv: its examples, its sampler's samples/SIZE/), or the Azure 2021
+                       invocation log (app,func,end_timestamp,duration)
   --policy NAMES       one or more of: ${policyNames().join(', ')} (comma separated)
   --days N             use the first N days of the trace (default: all)
   --functions N        use only the first N functions

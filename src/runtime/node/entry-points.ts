@@ -6,3 +6,5 @@
 export type {} from './shim.cjs';
 export type {} from './reseed.cjs';
 export type { Handler } from './handler-loader.cjs';
+export type {} from './lambda-context.cjs';
+export type {} from './lambda-callback.cjs';

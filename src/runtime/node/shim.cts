@@ -9,6 +9,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { closeSync, rmSync, writeSync } from 'node:fs';
 import { installReseedableRandom, reseedAll, wrapCryptoIfLoaded } from './reseed.cjs';
 import { HandlerLoadError, loadHandler, type Handler } from './handler-loader.cjs';
+import { decodeClientContext, lambdaContextFields } from './lambda-context.cjs';
+import { runLambdaStyle, type AnyHandler } from './lambda-callback.cjs';
 
 // Before anything else (and before the handler module runs), so no generator escapes reseeding.
 installReseedableRandom();
@@ -51,9 +53,29 @@ function errorBody(err: unknown): ErrorBody {
   return { error: { type: typeof err, message: String(err), stack: '' } };
 }
 
+/**
+ * Errors no invocation caught (a callback handler throwing from a timer, a rejected promise nobody
+ * awaited, a throw after the answer went out). They must neither kill the instance unseen nor
+ * vanish: each is written to the instance log, counted (GET /healthz, and the
+ * x-hivelab-uncaught-errors header on every later answer), and fails the invocations in flight at
+ * that moment — with one request per instance (the default) that is exactly the one that broke.
+ * The instance keeps serving.
+ */
+let uncaughtErrors = 0;
+const inFlight = new Set<(err: unknown) => void>();
+function onUncaught(kind: string, err: unknown): void {
+  uncaughtErrors++;
+  const e = err as Error;
+  process.stderr.write(`hivelab node shim: ${kind} (${inFlight.size ? `failing ${inFlight.size} invocation(s) in flight` : 'no invocation in flight: after its answer'}; the instance keeps serving): ${e?.stack ?? String(err)}\n`);
+  for (const fail of [...inFlight]) fail(err);
+}
+process.on('uncaughtException', (err) => onUncaught('uncaught exception', err));
+process.on('unhandledRejection', (reason) => onUncaught('unhandled promise rejection', reason));
+
 function send(res: ServerResponse, status: number, contentType: string, body: Buffer | string, extra?: Record<string, string>): void {
   const payload = typeof body === 'string' ? Buffer.from(body) : body;
-  res.writeHead(status, { 'content-type': contentType, 'content-length': payload.length, ...extra });
+  const counted = uncaughtErrors ? { 'x-hivelab-uncaught-errors': String(uncaughtErrors) } : undefined;
+  res.writeHead(status, { 'content-type': contentType, 'content-length': payload.length, ...counted, ...extra });
   res.end(payload);
 }
 
@@ -103,7 +125,9 @@ async function invoke(handler: Handler, req: IncomingMessage, res: ServerRespons
   const deadlineHeader = Number(req.headers['x-hivelab-deadline']);
   const deadline = Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : Date.now() + timeoutMs;
   const sdk = sdkModule ?? (await loadSdk().catch(() => undefined));
-  const context = {
+  const context: Record<string, unknown> = {
+    // Lambda's fields first: Hivelab's own names (functionName is the same value) win.
+    ...lambdaContextFields(env, invocationId, deadline, decodeClientContext(req.headers['x-amz-client-context'] as string | undefined)),
     invocationId,
     functionName,
     instanceId,
@@ -120,7 +144,17 @@ async function invoke(handler: Handler, req: IncomingMessage, res: ServerRespons
     if (resolve && event !== null && typeof event === 'object' && !Buffer.isBuffer(event)) {
       event = await resolve(event, { invocationId, traceparent, functionName });
     }
-    [contentType, payload] = encodeResult(await handler(event, context));
+    let failNow!: (err: unknown) => void;
+    const outcome = new Promise<unknown>((resolve, reject) => {
+      failNow = reject;
+      runLambdaStyle(handler as AnyHandler, event, context).then(resolve, reject);
+    });
+    inFlight.add(failNow);
+    try {
+      [contentType, payload] = encodeResult(await outcome);
+    } finally {
+      inFlight.delete(failNow);
+    }
   } catch (err) {
     sendError(res, 500, 'handler', err);
     return;
@@ -164,6 +198,7 @@ async function main(): Promise<void> {
     let work: Promise<void>;
     if (route === 'POST /invoke') work = invoke(handler, req, res);
     else if (route === 'GET /healthz') work = Promise.resolve(send(res, 200, 'text/plain', 'ok'));
+    else if (route === 'GET /_hivelab/uncaught') work = Promise.resolve(send(res, 200, 'application/json', JSON.stringify({ uncaughtErrors })));
     else if (route === 'POST /_hivelab/restored') work = restored(req, res);
     else work = Promise.resolve(sendError(res, 404, 'not-found', new Error(`no route ${route}`)));
     work.catch((err) => {

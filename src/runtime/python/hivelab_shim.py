@@ -77,7 +77,7 @@ class _UnavailableSdk:
 class Context:
     """What the handler gets as `context` (snake_case, with the contract's camelCase aliases)."""
 
-    def __init__(self, invocation_id, traceparent, deadline_ms):
+    def __init__(self, invocation_id, traceparent, deadline_ms, client_context=None):
         self.invocation_id = self.invocationId = invocation_id
         self.function_name = self.functionName = FUNCTION_NAME
         self.instance_id = self.instanceId = INSTANCE_ID
@@ -90,10 +90,49 @@ class Context:
         self.put = sdk.put
         self.get = sdk.get
 
+        # AWS Lambda's LambdaContext (developer guide, "Python context object"), from the Lambda
+        # variables the platform sets, so Lambda handlers (and STeLLAR's hellopy) run unchanged.
+        self.aws_request_id = invocation_id
+        self.function_version = ENV.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = ENV.get("HIVELAB_LAMBDA_ARN", "")
+        self.memory_limit_in_mb = ENV.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", str(MEMORY_MB))
+        self.log_group_name = ENV.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = ENV.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = _CognitoIdentity()
+        self.client_context = client_context
+
     def get_remaining_time_ms(self):
         return max(0, int(self._deadline_ms - time.time() * 1000))
 
     getRemainingTimeMs = get_remaining_time_ms
+    get_remaining_time_in_millis = get_remaining_time_ms
+
+
+class _CognitoIdentity:
+    cognito_identity_id = None
+    cognito_identity_pool_id = None
+
+
+class _ClientContext:
+    """Lambda's client_context: `client`, `custom`, `env` from the Invoke API's X-Amz-Client-Context."""
+
+    def __init__(self, raw):
+        self.client = raw.get("client")
+        self.custom = raw.get("custom")
+        self.env = raw.get("env")
+
+
+def _client_context(header):
+    if not header:
+        return None
+    try:
+        import base64
+        import json
+
+        raw = json.loads(base64.b64decode(header))
+        return _ClientContext(raw) if isinstance(raw, dict) else None
+    except Exception:  # noqa: BLE001 - an unreadable client context is simply absent, as on Lambda
+        return None
 
 
 # ---- handler ----
@@ -282,7 +321,12 @@ def handle_invoke(conn, handler, headers, body):
     except ValueError:
         deadline = time.time() * 1000 + TIMEOUT_MS
     _wait_warm()
-    context = Context(headers.get("x-hivelab-invocation-id", ""), headers.get("traceparent"), deadline)
+    context = Context(
+        headers.get("x-hivelab-invocation-id", ""),
+        headers.get("traceparent"),
+        deadline,
+        _client_context(headers.get("x-amz-client-context")),
+    )
     try:
         # An event passed by reference ({"$xdt": ref} / {"$ref": ref}) becomes the object itself; a
         # failed pull fails the invocation like a handler error (with the SDK's error type).
