@@ -8,7 +8,7 @@ import { runtimeArgvFor, runtimeEnv } from '../sandbox/launch.js';
 import { SpanNames, type PhaseTiming } from '../observability/semantic.js';
 import { launchForSnapshot } from '../snapshot/launcher.js';
 import { createSnapshot, invalidateSnapshots, openSnapshot, snapshotDir, type Snapshot } from '../snapshot/store.js';
-import { CriuInstance } from '../snapshot/instance.js';
+import { CriuInstance } from './criu-instance.js';
 import { waitHealthy } from '../snapshot/invoke.js';
 import { CriuDeadlineError } from '../snapshot/deadline.js';
 import { runtimeVersion } from './runtime-version.js';

@@ -6,7 +6,7 @@ import { InstanceCgroup } from '../sandbox/cgroup.js';
 import { Attr, SpanNames, type PhaseTiming } from '../observability/semantic.js';
 import { restoreInstance, type RestoredInstance } from '../snapshot/restore.js';
 import { commitWorkingSet, dropWorkingSet, type Snapshot } from '../snapshot/store.js';
-import { CriuInstance } from '../snapshot/instance.js';
+import { CriuInstance } from './criu-instance.js';
 import { unixRequest } from '../snapshot/invoke.js';
 import { startCriuLazyPages } from '../snapshot/criu-lazy.js';
 import { restoreWithMonitor, type MonitoredInstance } from '../reap/lazy-restore.js';

@@ -22,23 +22,7 @@ const MAX_EXCEPTIONS = 2;
  * only shrink: an entry that no longer runs against the table fails the test until it is deleted.
  * It is no exception: when the cold-start branch has merged it must be empty.
  */
-const PENDING_COLD_START_ISSUE: readonly string[] = [
-  'coldstart/study.ts -> platform.ts',
-  'control/function-controller.ts -> dashboard/platform-view.ts',
-  'sandbox/snapshot-backend.ts -> dashboard/platform-view.ts',
-  'sandbox/snapshot-backend.ts -> reap/file-pages.ts',
-  'sandbox/snapshot-backend.ts -> reap/lazy-restore.ts',
-  'sandbox/snapshot-backend.ts -> reap/monitor.ts',
-  'sandbox/snapshot-backend.ts -> snapshot/criu-lazy.ts',
-  'sandbox/snapshot-backend.ts -> snapshot/instance.ts',
-  'sandbox/snapshot-backend.ts -> snapshot/invoke.ts',
-  'sandbox/snapshot-backend.ts -> snapshot/launcher.ts',
-  'sandbox/snapshot-backend.ts -> snapshot/restore.ts',
-  'sandbox/snapshot-backend.ts -> snapshot/store.ts',
-  'snapshot/instance.ts -> reap/monitor.ts',
-  'worker/instance-manager.ts -> dashboard/platform-view.ts',
-  'worker/protocol.ts -> dashboard/platform-view.ts',
-];
+const PENDING_COLD_START_ISSUE: readonly string[] = [];
 
 /** The rows of a marked table in the document: `<!-- NAME:begin -->` … `<!-- NAME:end -->`. */
 export function tableRows(doc: string, name: string): string[][] {
