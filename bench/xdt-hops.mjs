@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sdkFor } from '../dist/runtime/node/sdk.js';
-import { startRawStreamSource } from '../dist/xdt/bench/http2-raw.js';
+import { startRawStreamSource } from '../dist/benchkit/xdt/http2-raw.js';
 
 const size = Number(process.argv[2] ?? 100) * 1024 * 1024;
 const iterations = Number(process.argv[3] ?? 8);

@@ -8,8 +8,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { runStandaloneBench } from '../dist/xdt/bench/standalone.js';
-import { runPlatformPatterns } from '../dist/xdt/bench/platform-patterns.js';
+import { runStandaloneBench } from '../dist/benchkit/xdt/standalone.js';
+import { runPlatformPatterns } from '../dist/benchkit/xdt/platform-patterns.js';
 import { startPlatform } from '../dist/platform.js';
 
 const standalone = process.argv.includes('--standalone');
