@@ -20,7 +20,7 @@ import {
   type ScalingDecision,
 } from '../autoscaler/index.js';
 import { SpanNames, Attr, addPhaseTimings } from '../observability/index.js';
-import type { SnapshotStats } from '../dashboard/platform-view.js';
+import type { SnapshotStats } from '../coldstart/stats.js';
 
 export interface ControllerDeps {
   /** Chooses the worker for a new instance; throws HttpError(503) when none can take it. */

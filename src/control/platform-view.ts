@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { ControlPlane } from './control-plane.js';
 import type { ControllerEvent } from './function-controller.js';
-import type { FunctionView, InstanceState, PlatformEvent, PlatformView, SnapshotStats } from '../dashboard/platform-view.js';
+import type { FunctionView, InstanceState, PlatformEvent, PlatformView } from '../dashboard/platform-view.js';
+import type { SnapshotStats } from '../coldstart/stats.js';
 import { ScaleHistory } from '../dashboard/scale-history.js';
 
 /** Platform-wide events: the controllers', plus worker ups and downs. */

@@ -4,6 +4,8 @@
  * whatever it returns, so the page works the same against the real platform and a test's state.
  */
 
+import type { SnapshotStats } from '../coldstart/stats.js';
+
 /**
  * `busy`: at its concurrency limit; `draining`: finishing its requests before it stops;
  * `snapshotted`: stopped, kept as a snapshot to restore from.
@@ -43,21 +45,8 @@ export interface ScalePoint {
   panic: boolean;
 }
 
-/** Snapshot and working-set figures of a function's current version (all optional: modes differ). */
-export interface SnapshotStats {
-  /** Size of the snapshot image on disk. */
-  snapshotBytes?: number;
-  /** Guest/process memory captured in the snapshot. */
-  memoryBytes?: number;
-  /** Working set recorded by REAP's record phase. */
-  workingSetBytes?: number;
-  workingSetPages?: number;
-  /** Over the function's restores so far: pages installed by prefetch vs faulted in on demand. */
-  pagesPrefetched?: number;
-  pagesOnDemand?: number;
-  restores?: number;
-  lastRestoreMs?: number;
-}
+/** Snapshot and working-set figures (owned by the cold-start coordinator, which counts them). */
+export type { SnapshotStats };
 
 /** Something changed (instance started, became ready, scaled, deployed...): the page refreshes. */
 export interface PlatformEvent {

@@ -1,4 +1,4 @@
-import type { FunctionManifest } from '../manifest/schema.js';
+import type { ColdStartMode, FunctionManifest } from '../manifest/schema.js';
 import type { PhaseTiming } from '../observability/semantic.js';
 
 /**
@@ -20,6 +20,10 @@ export interface InstanceSpec {
   logFile: string;
   /** Extra environment for the runtime (on top of the manifest's `env`). */
   env?: Record<string, string>;
+  /** How the instance should come to be (default `boot`); src/coldstart decides what it gets. */
+  coldStart?: ColdStartMode;
+  /** The deployed version: snapshots are per version. */
+  version?: string;
 }
 
 /** Why an instance stopped. `oom`: killed by the memory cgroup; `crash`: exited or died on its own. */

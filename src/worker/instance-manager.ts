@@ -1,12 +1,9 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SandboxBackend, SandboxInstance, ExitInfo } from '../sandbox/backend.js';
+import type { ExitInfo, InstanceSpec } from '../sandbox/backend.js';
 import type { StartRequest, StartedInstance, WorkerStats } from './protocol.js';
 import { SpanNames } from '../observability/semantic.js';
-import type { ColdStartMode } from '../manifest/schema.js';
-import type { SnapshotStats } from '../dashboard/platform-view.js';
-import { WorkerBackend } from './backends.js';
-import { CriuInstance } from '../snapshot/instance.js';
+import type { ColdStart, ColdStarter } from '../coldstart/start.js';
 
 /** The provider-side part of an instance's queue-proxy, living next to it in the worker. */
 export interface InstanceSidecar {
@@ -17,7 +14,8 @@ export interface InstanceSidecar {
 }
 
 interface Running {
-  instance: SandboxInstance;
+  instance: ColdStart['instance'];
+  monitorStats?: ColdStart['monitorStats'];
   sidecar?: InstanceSidecar;
   functionName: string;
   memoryMB: number;
@@ -25,8 +23,8 @@ interface Running {
 }
 
 /**
- * The worker's instance manager (vHive's orchestrator role): starts instances through a sandbox
- * backend, remembers what runs, enforces the worker's memory budget, and reports every death
+ * The worker's instance manager (vHive's orchestrator role): starts instances through the cold-start
+ * coordinator (src/coldstart; the mode and version travel in the spec), remembers what runs, enforces the worker's memory budget, and reports every death
  * exactly once.
  */
 export class InstanceManager {
@@ -34,7 +32,7 @@ export class InstanceManager {
   private committedMB = 0;
 
   constructor(
-    private readonly backend: SandboxBackend,
+    private readonly starter: ColdStarter,
     private readonly opts: { workerId: string; runRoot: string; logRoot: string; memoryBudgetMB: number },
     private readonly onExit: (instanceId: string, info: ExitInfo) => void,
     /** Starts the instance's sidecar on `<runDir>/qp.sock` before the runtime starts. */
@@ -57,41 +55,33 @@ export class InstanceManager {
     await mkdir(logDir, { recursive: true });
     this.committedMB += memoryMB;
     const startedAt = Date.now();
-    let instance: SandboxInstance;
+    let started: ColdStart;
     let sidecar: InstanceSidecar | undefined;
-    let mode: ColdStartMode = 'boot';
-    let snapshot: SnapshotStats | undefined;
-    let phases: StartedInstance['phases'] | undefined;
     let prefetching = false;
     try {
       sidecar = await this.startSidecar?.(req, runDir);
       // the pull of the event's object overlaps the cold start (thesis §6.4.1)
       prefetching = req.prefetch !== undefined && sidecar?.prefetch(Buffer.from(req.prefetch.body, 'utf8'), req.prefetch.contentType) === true;
-      const spec = {
+      const spec: InstanceSpec = {
         instanceId: req.instanceId,
         manifest: req.manifest,
         functionDir: req.functionDir,
         runDir,
         logFile: join(logDir, `${req.instanceId}.log`),
         env: extraEnv,
+        coldStart: req.coldStart ?? 'boot',
+        version: req.version,
       };
-      if (this.backend instanceof WorkerBackend) {
-        // The cold-start mode picks the backend (snapshot modes fall back to boot where they must).
-        const started = await this.backend.startFor(spec, req.coldStart ?? 'boot', req.version);
-        instance = started.instance;
-        mode = started.mode;
-        snapshot = started.stats;
-        phases = started.phases;
-      } else {
-        instance = await this.backend.start(spec);
-      }
+      // The mode actually used comes back with the instance (snapshot modes fall back to boot).
+      started = await this.starter.start(spec);
     } catch (err) {
       this.committedMB -= memoryMB;
       await sidecar?.close().catch(() => {});
       await rm(runDir, { recursive: true, force: true });
       throw err;
     }
-    this.running.set(req.instanceId, { instance, sidecar, functionName: req.functionName, memoryMB, runDir });
+    const { instance, mode, stats: snapshot, phases } = started;
+    this.running.set(req.instanceId, { instance, monitorStats: started.monitorStats, sidecar, functionName: req.functionName, memoryMB, runDir });
     void instance.exited.then((info) => this.release(req.instanceId, info));
     return {
       instanceId: req.instanceId,
@@ -131,7 +121,7 @@ export class InstanceManager {
         instanceId,
         functionName: r.functionName,
         memoryBytes: await r.instance.memoryUsage().catch(() => 0),
-        ...(r.instance instanceof CriuInstance ? { monitor: await r.instance.monitorStats() } : {}),
+        ...(r.monitorStats ? { monitor: await r.monitorStats() } : {}),
       })),
     );
     return {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import type { WorkerConfig, WorkerMessage, WorkerRequest } from './protocol.js';
+import type { WorkerConfig, WorkerEvent, WorkerMessage, WorkerRequest } from './protocol.js';
 import { InstanceManager } from './instance-manager.js';
-import { createSandboxBackend } from './backends.js';
+import { createColdStartCoordinator } from '../coldstart/coordinator.js';
 import { sweepOrphanCgroups } from '../sandbox/cgroup.js';
 import { createTransferServices, startSidecar } from '../sidecar/index.js';
 
@@ -23,7 +23,12 @@ const send = (msg: WorkerMessage): void => {
 
 // Groups orphaned by a worker that was killed (e.g. the one this worker replaces).
 void sweepOrphanCgroups().catch(() => {});
-const backend = await createSandboxBackend(config);
+const workerLog = (level: 'info' | 'warn' | 'error', message: string): void => {
+  const event: WorkerEvent = { event: 'log', level, message };
+  if (process.send && process.connected) process.send(event);
+  else process.stderr.write(`hivelab worker [${level}]: ${message}\n`);
+};
+const coldStarter = createColdStartCoordinator({ rootDir: config.rootDir, stateDir: config.stateDir, log: workerLog });
 const transfers = await createTransferServices({
   stateDir: config.stateDir,
   sealKey: Buffer.from(config.transfers.sealKeyHex, 'hex'),
@@ -34,7 +39,7 @@ const transfers = await createTransferServices({
 });
 const runRoot = join(config.stateDir, 'run');
 const manager = new InstanceManager(
-  backend,
+  coldStarter,
   {
     workerId: config.workerId,
     runRoot,

@@ -3,7 +3,7 @@ import type { ExitInfo, StartTimings } from '../sandbox/backend.js';
 import type { PhaseTiming } from '../observability/semantic.js';
 import type { S3Config } from '../transfer/storage.js';
 import type { RedisConfig } from '../transfer/redis-transport.js';
-import type { SnapshotStats } from '../dashboard/platform-view.js';
+import type { SnapshotStats } from '../coldstart/stats.js';
 import type { MonitorStats } from '../reap/monitor.js';
 
 /**

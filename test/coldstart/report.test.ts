@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { percentile, summarize } from '../../src/coldstart/summary.js';
-import { toCsv, toTable } from '../../src/coldstart/report.js';
-import type { StudyReport } from '../../src/coldstart/study.js';
+import { percentile, summarize } from '../../src/benchkit/coldstart/summary.js';
+import { toCsv, toTable } from '../../src/benchkit/coldstart/report.js';
+import type { StudyReport } from '../../src/benchkit/coldstart/study.js';
 
 describe('cold-start study reporting', () => {
   it('summarizes with nearest-rank percentiles', () => {

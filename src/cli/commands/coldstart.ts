@@ -4,9 +4,9 @@ import { basename, join, resolve } from 'node:path';
 import { UsageError, parseCommandArgs, type Command } from '../command.js';
 import { COLD_START_MODES, type ColdStartMode, type Runtime } from '../../manifest/schema.js';
 import { catalogue } from '../../suite/catalogue.js';
-import { CACHE_STATES, type CacheState } from '../../coldstart/cache.js';
-import { runStudy, type StudyFunction } from '../../coldstart/study.js';
-import { toCsv, toTable } from '../../coldstart/report.js';
+import { CACHE_STATES, type CacheState } from '../../benchkit/coldstart/cache.js';
+import { runStudy, type StudyFunction } from '../../benchkit/coldstart/study.js';
+import { toCsv, toTable } from '../../benchkit/coldstart/report.js';
 
 const usage = `Usage: hivelab coldstart [options]
 

@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { InstanceSpec } from '../sandbox/backend.js';
+import { InstanceCgroup } from '../sandbox/cgroup.js';
+import { Attr, SpanNames, type PhaseTiming } from '../observability/semantic.js';
+import { restoreInstance, type RestoredInstance } from '../snapshot/restore.js';
+import { commitWorkingSet, dropWorkingSet, type Snapshot } from '../snapshot/store.js';
+import { CriuInstance } from '../snapshot/instance.js';
+import { unixRequest } from '../snapshot/invoke.js';
+import { startCriuLazyPages } from '../snapshot/criu-lazy.js';
+import { restoreWithMonitor, type MonitoredInstance } from '../reap/lazy-restore.js';
+import type { MonitorMode } from '../reap/monitor.js';
+import { FILE_PAGES_FILE, recordFilePages, writeFilePages } from '../reap/file-pages.js';
+import { isMisprediction, type SnapshotMode, type VersionPolicy } from './policy.js';
+import type { RestoreCounters, SnapshotStats } from './stats.js';
+import type { SnapshotLifecycle } from './lifecycle.js';
+import { invokeWarmUp } from './warm-up.js';
+import type { ColdStart } from './start.js';
+
+/**
+ * A cold start from a snapshot, in one of four flavours:
+ *
+ *   snapshot   CRIU's eager restore (every page copied before the runtime runs)
+ *   lazy       restore with every page served on demand by our REAP monitor (thesis ch. 4 baseline)
+ *   reap       the first restore records the working set of one invocation, later ones prefetch it
+ *              with one O_DIRECT read before the runtime runs (thesis ch. 5)
+ *   criu-lazy  CRIU's own lazy-pages daemon (peer baseline)
+ *
+ * Each clone gets a fresh cgroup and, once restored, `POST /_hivelab/restored` with a new random
+ * seed and its own identity. Failures here throw; the coordinator boots instead. A corrupted
+ * working set is served lazily and dropped (the next start records); a monitor death kills the
+ * instance (`monitor-died`) and the version's next cold start boots.
+ */
+
+export interface RestoreDeps {
+  policy: VersionPolicy;
+  counters: RestoreCounters;
+  lifecycle: SnapshotLifecycle;
+  log: (level: 'info' | 'warn' | 'error', msg: string) => void;
+}
+
+export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: Snapshot, mode: SnapshotMode): Promise<ColdStart> {
+  const { policy, log } = deps;
+  const fn = spec.manifest.name;
+  const key = `${fn}/${snap.meta.version}`;
+  const t0 = Date.now();
+  const socketPath = join(spec.runDir, 'fn.sock');
+  const workDir = join(spec.runDir, 'criu');
+  const cgroup = await InstanceCgroup.create(spec.instanceId, { memoryMB: spec.manifest.memoryMB });
+  const base = { imagesDir: snap.imagesDir, workDir, socketPath, externalFds: snap.meta.externalFds, cgroupProcs: cgroup.procsFiles };
+  let restored: RestoredInstance;
+  let monitored: MonitoredInstance | undefined;
+  let reapPhase: MonitorMode | undefined;
+  let stopDaemon: (() => void) | undefined;
+  try {
+    if (mode === 'snapshot') {
+      restored = await restoreInstance(base);
+    } else if (mode === 'criu-lazy') {
+      const daemon = await startCriuLazyPages(snap.imagesDir, workDir);
+      stopDaemon = daemon.stop;
+      restored = await restoreInstance({ ...base, lazyPages: true });
+    } else {
+      const monitorMode = policy.claimMonitorMode(key, mode, snap.hasWorkingSet);
+      reapPhase = mode === 'reap' ? monitorMode : undefined;
+      const filePages = join(snap.dir, FILE_PAGES_FILE);
+      monitored = await restoreWithMonitor({
+        ...base,
+        mode: monitorMode,
+        pageMapIndex: snap.pageMapIndex,
+        pagesFile: snap.pagesFile,
+        ...(monitorMode === 'lazy' ? {} : { traceFile: snap.traceFile, wsFile: snap.wsFile }),
+        ...(monitorMode === 'prefetch' && existsSync(filePages) ? { filePagesFile: filePages } : {}),
+      });
+      restored = monitored;
+    }
+  } catch (err) {
+    stopDaemon?.();
+    if (reapPhase === 'record') policy.releaseRecording(key);
+    await cgroup.killAll('SIGKILL').catch(() => 0);
+    await cgroup.remove().catch(() => undefined);
+    throw err;
+  }
+  const tRestored = Date.now();
+  restored.output.pipe(createWriteStream(spec.logFile, { flags: 'a' }));
+  const m = monitored;
+  const instance = new CriuInstance({
+    instanceId: spec.instanceId,
+    socketPath,
+    pid: restored.pid,
+    cgroup,
+    logFile: spec.logFile,
+    memoryMB: spec.manifest.memoryMB,
+    gone: m ? m.exitReason : restored.exited.then(() => 'exited' as const),
+    kill: () => restored.kill(),
+    monitorStats: m ? () => m.monitor.stats() : undefined,
+    beforeStop: m && reapPhase === 'prefetch' ? () => checkPrediction(log, fn, snap, m) : undefined,
+    afterExit: (reason) => {
+      stopDaemon?.();
+      if (reason === 'monitor-died') {
+        log('error', `${fn}: the REAP monitor of ${spec.instanceId} died; instance killed, next cold start boots and re-records`);
+        policy.markBootNext(key);
+        void dropWorkingSet(snap).catch(() => undefined);
+      }
+    },
+  });
+  const fail = async (what: string, err: unknown): Promise<never> => {
+    if (reapPhase === 'record') policy.releaseRecording(key);
+    await instance.stop(0);
+    throw new Error(`${what}: ${(err as Error).message}`);
+  };
+  // Clones of one snapshot must not share random state or the original's identity.
+  try {
+    const r = await unixRequest(socketPath, 'POST', '/_hivelab/restored', JSON.stringify({ seed: randomBytes(32).toString('hex'), instanceId: spec.instanceId, sidecar: join(spec.runDir, 'qp.sock') }), 10_000);
+    if (r.status !== 200) throw new Error(`answered ${r.status}: ${r.body.toString('utf8').slice(0, 200)}`);
+  } catch (err) {
+    await fail('POST /_hivelab/restored', err);
+  }
+  const tReseeded = Date.now();
+  const rs = m?.restoreStats;
+  if (m?.monitor.wsInvalidReason) {
+    log('warn', `${fn}: working set of ${snap.dir} refused (${m.monitor.wsInvalidReason}); served lazily, dropped, the next cold start records again`);
+    await dropWorkingSet(snap).catch(() => undefined);
+  }
+  if (m && reapPhase === 'record') {
+    try {
+      await record(log, spec, snap, m, socketPath);
+    } catch (err) {
+      // A clone whose record phase failed may be stuck on a page: never hand it out (boot instead).
+      await dropWorkingSet(snap).catch(() => undefined);
+      await fail('record phase', err);
+    } finally {
+      policy.releaseRecording(key);
+    }
+  }
+  const tReady = Date.now();
+  instance.timings = { startMs: tReady - t0, restoreMs: restored.restoreMs, reseedMs: tReseeded - tRestored, ...(reapPhase === 'record' ? { recordMs: tReady - tReseeded } : {}) };
+  const pageAttrs: Record<string, number> = rs ? { [Attr.pagesPrefetched]: rs.prefetched, [Attr.faultsOnDemand]: rs.onDemand, [Attr.wsBytes]: rs.wsPages * 4096 } : {};
+  const phases: PhaseTiming[] = [{ name: SpanNames.sandboxRestore, startEpochMs: t0, endEpochMs: tRestored, attributes: { 'hivelab.coldstart.restore_mode': reapPhase ?? mode, ...pageAttrs } }];
+  if (rs && reapPhase === 'prefetch') {
+    // The monitor fetches and installs while CRIU restores: place them at the restore's start.
+    phases.push({ name: SpanNames.wsFetch, startEpochMs: t0, endEpochMs: t0 + rs.fetchMs, attributes: { [Attr.wsBytes]: rs.bytesRead } });
+    phases.push({ name: SpanNames.wsInstall, startEpochMs: t0 + rs.fetchMs, endEpochMs: t0 + rs.fetchMs + rs.installMs, attributes: { [Attr.pagesPrefetched]: rs.prefetched } });
+  }
+  instance.phases = phases;
+  const c = deps.counters.add(key, { prefetched: rs?.prefetched, onDemand: rs?.onDemand });
+  const current = await deps.lifecycle.current(snap);
+  const stats: SnapshotStats = {
+    snapshotBytes: snap.meta.imageBytes,
+    memoryBytes: snap.meta.files[snap.meta.pagesFile]?.size,
+    workingSetPages: current.meta.workingSet?.wsPages,
+    workingSetBytes: current.meta.workingSet ? current.meta.workingSet.wsPages * 4096 : undefined,
+    pagesPrefetched: c.prefetched,
+    pagesOnDemand: c.onDemand,
+    restores: c.restores,
+    lastRestoreMs: restored.restoreMs,
+  };
+  return { instance, mode, phases, stats, ...(m ? { monitorStats: () => instance.monitorStats() } : {}) };
+}
+
+/** Record phase: one invocation served lazily; its faults become the working set. */
+async function record(log: RestoreDeps['log'], spec: InstanceSpec, snap: Snapshot, m: MonitoredInstance, socketPath: string): Promise<void> {
+  // Bounded well below the function timeout, so a failed record phase can still boot in time.
+  await invokeWarmUp(spec, socketPath, log, Math.max(2000, spec.manifest.timeoutMs / 2));
+  const recorded = await m.monitor.finishRecord();
+  // File-backed pages the runtime has mapped now: read ahead on every prefetch (cold host caches).
+  await writeFilePages(join(snap.dir, FILE_PAGES_FILE), await recordFilePages(m.pid)).catch((err: Error) =>
+    log('warn', `${spec.manifest.name}: file pages not recorded: ${err.message}`),
+  );
+  await commitWorkingSet(snap, recorded.wsPages);
+  log('info', `${spec.manifest.name}: recorded a working set of ${recorded.wsPages} pages (${((recorded.wsPages * 4096) / 1048576).toFixed(1)} MB)`);
+}
+
+/** Thesis 5.4.1: too many faults outside the prefetched working set → record again next time. */
+async function checkPrediction(log: RestoreDeps['log'], fn: string, snap: Snapshot, m: MonitoredInstance): Promise<void> {
+  const s = await m.monitor.stats();
+  if (isMisprediction(s)) {
+    log('warn', `${fn}: working-set misprediction (${s.onDemand} on-demand faults for ${s.wsPages} prefetched pages); re-recording on the next cold start`);
+    await dropWorkingSet(snap);
+  }
+}
