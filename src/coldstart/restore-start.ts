@@ -64,7 +64,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
     cgroupProcs: cgroup.procsFiles,
     root: await sandboxes.restoreRoot(),
     imageMounts: snap.meta.mounts,
-    mounts: sandboxes.mounts(spec),
+    mounts: await sandboxes.mounts(spec),
   };
   let restored: RestoredInstance;
   let monitored: MonitoredInstance | undefined;

@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { InstanceSpec } from '../sandbox/backend.js';
 import { probeSystemRoots, runtimeArgvFor, runtimeEnv } from '../sandbox/launch.js';
+import { ensureKerndatDir, KERNDAT_DIR } from './criu.js';
 import { ensureSkeleton, snapshotSandboxSpec, type SnapshotLaunchSpec } from './launcher.js';
 import { ensureRestoreRoot, externalMounts, type ExternalMount } from './mounts.js';
 
@@ -24,6 +26,11 @@ export interface InstanceSandboxOptions {
   /** Host path of `dist/runtime`. */
   runtimeDir: string;
   nodeModulesDir?: string;
+  /**
+   * The skeleton root (default: in CRIU's own root-only folder on /dev/shm, one per host, so the
+   * read-only bind beside it is made once per boot and no state folder ever holds a mount).
+   */
+  rootDir?: string;
 }
 
 /** An instance's uid/gid: the spec's (the worker's allocation) when given. */
@@ -37,16 +44,23 @@ export class InstanceSandboxes {
   private restoreRootReady: Promise<string> | undefined;
   private readonly uidDir: string;
 
+  private readonly runtimeDir: string;
+  private readonly nodeModulesDir: string | undefined;
+
   constructor(private readonly opts: InstanceSandboxOptions) {
-    this.rootDir = path.join(opts.stateDir, 'sandbox', 'criu-root');
+    this.rootDir = opts.rootDir ?? path.join(KERNDAT_DIR, 'sandbox-root');
     this.uidDir = path.join(opts.stateDir, 'sandbox', 'uids');
+    // CRIU binds external mounts with move_mount, which refuses a symlink: real paths only
+    this.runtimeDir = realpathSync(opts.runtimeDir);
+    this.nodeModulesDir = opts.nodeModulesDir ? realpathSync(opts.nodeModulesDir) : undefined;
   }
 
   /** The skeleton (made once) and its read-only bind, CRIU's `--root` for every restore. */
   restoreRoot(): Promise<string> {
     this.restoreRootReady ??= (async () => {
+      if (!this.opts.rootDir) ensureKerndatDir();
       await mkdir(path.dirname(this.rootDir), { recursive: true, mode: 0o755 });
-      ensureSkeleton(this.rootDir, this.systemDirs, this.opts.nodeModulesDir !== undefined);
+      ensureSkeleton(this.rootDir, this.systemDirs, true);
       return ensureRestoreRoot(this.rootDir);
     })();
     this.restoreRootReady.catch(() => (this.restoreRootReady = undefined));
@@ -110,10 +124,10 @@ export class InstanceSandboxes {
       instanceId: spec.instanceId,
       rootDir: this.rootDir,
       systemDirs: this.systemDirs,
-      functionDir: spec.functionDir,
-      runtimeDir: this.opts.runtimeDir,
-      nodeModulesDir: this.opts.nodeModulesDir,
-      runDir: spec.runDir,
+      functionDir: await realpath(spec.functionDir),
+      runtimeDir: this.runtimeDir,
+      nodeModulesDir: this.nodeModulesDir,
+      runDir: await realpath(spec.runDir),
       uid: ids.uid,
       gid: ids.gid,
       memoryMB: spec.manifest.memoryMB,
@@ -122,17 +136,18 @@ export class InstanceSandboxes {
     });
   }
 
-  /** This clone's host folders for the snapshot's external mounts (its own run folder). */
-  mounts(spec: InstanceSpec): ExternalMount[] {
+  /** This clone's host folders for the snapshot's external mounts (its own run folder, made by `prepareRunDir`). */
+  async mounts(spec: InstanceSpec): Promise<ExternalMount[]> {
+    const functionDir = await realpath(spec.functionDir);
     return externalMounts(
       snapshotSandboxSpec({
         instanceId: spec.instanceId,
         rootDir: this.rootDir,
         systemDirs: this.systemDirs,
-        functionDir: spec.functionDir,
-        runtimeDir: this.opts.runtimeDir,
-        nodeModulesDir: this.opts.nodeModulesDir,
-        runDir: spec.runDir,
+        functionDir,
+        runtimeDir: this.runtimeDir,
+        nodeModulesDir: this.nodeModulesDir,
+        runDir: await realpath(spec.runDir),
         uid: 0,
         gid: 0,
         memoryMB: spec.manifest.memoryMB,
