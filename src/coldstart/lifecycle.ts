@@ -96,9 +96,9 @@ export class SnapshotLifecycle {
     await rm(socketPath, { force: true });
     const cgroup = await InstanceCgroup.create(spec.instanceId, { memoryMB: spec.manifest.memoryMB });
     let launched: Awaited<ReturnType<typeof launchForSnapshot>>;
-    const launchSpec = await sandboxes.launchSpec(spec, ids);
+    const launchSpec = await sandboxes.launchSpec(spec, ids, cgroup.procsFiles);
     try {
-      launched = await launchForSnapshot(launchSpec, cgroup.procsFiles);
+      launched = await launchForSnapshot(launchSpec);
     } catch (err) {
       await cgroup.remove().catch(() => undefined);
       await releaseRunDir();

@@ -1,12 +1,14 @@
 import { execFile } from 'node:child_process';
 import { realpathSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { mkdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { InstanceSpec } from '../sandbox/backend.js';
-import { probeSystemRoots, runtimeArgvFor, runtimeEnv } from '../sandbox/launch.js';
+import { createHash } from 'node:crypto';
+import { buildSandboxSpec, probeSystemRoots, skeletonEntries, type SandboxLayout, type SandboxSpec } from '../sandbox/launch.js';
+import { ensureSkeleton } from '../sandbox/root.js';
+import { SandboxUids } from '../sandbox/uids.js';
 import { ensureKerndatDir, KERNDAT_DIR } from './criu.js';
-import { ensureSkeleton, snapshotSandboxSpec, type SnapshotLaunchSpec } from './launcher.js';
 import { ensureRestoreRoot, externalMounts, type ExternalMount } from './mounts.js';
 
 /**
@@ -17,9 +19,6 @@ import { ensureRestoreRoot, externalMounts, type ExternalMount } from './mounts.
  */
 
 const run = promisify(execFile);
-
-/** The first uid of the function range (docs/SANDBOX.md): no host account lives at or above it. */
-const UID_BASE = 100_000;
 
 export interface InstanceSandboxOptions {
   stateDir: string;
@@ -33,26 +32,23 @@ export interface InstanceSandboxOptions {
   rootDir?: string;
 }
 
-/** An instance's uid/gid: the spec's (the worker's allocation) when given. */
-type WithIds = InstanceSpec & { uid?: number; gid?: number };
-
 export class InstanceSandboxes {
   readonly rootDir: string;
-  private readonly systemDirs = probeSystemRoots()
-    .filter((r) => r.kind === 'dir')
-    .map((r) => r.path);
+  private readonly layout: SandboxLayout;
   private restoreRootReady: Promise<string> | undefined;
-  private readonly uidDir: string;
-
-  private readonly runtimeDir: string;
-  private readonly nodeModulesDir: string | undefined;
+  private readonly uids: SandboxUids;
 
   constructor(private readonly opts: InstanceSandboxOptions) {
-    this.rootDir = opts.rootDir ?? path.join(KERNDAT_DIR, 'sandbox-root');
-    this.uidDir = path.join(opts.stateDir, 'sandbox', 'uids');
+    this.uids = new SandboxUids(path.join(opts.stateDir, 'sandbox-uids')); // the worker's allocation (src/worker/main.ts)
     // CRIU binds external mounts with move_mount, which refuses a symlink: real paths only
-    this.runtimeDir = realpathSync(opts.runtimeDir);
-    this.nodeModulesDir = opts.nodeModulesDir ? realpathSync(opts.nodeModulesDir) : undefined;
+    this.layout = {
+      runtimeDir: realpathSync(opts.runtimeDir),
+      nodeModulesDir: opts.nodeModulesDir ? realpathSync(opts.nodeModulesDir) : undefined,
+      systemRoots: probeSystemRoots(),
+    };
+    // named after its entries: workers with another layout never replace a skeleton in use
+    const hash = createHash('sha256').update(JSON.stringify(skeletonEntries(this.layout))).digest('hex').slice(0, 12);
+    this.rootDir = opts.rootDir ?? path.join(KERNDAT_DIR, `sandbox-root-${hash}`);
   }
 
   /** The skeleton (made once) and its read-only bind, CRIU's `--root` for every restore. */
@@ -60,40 +56,17 @@ export class InstanceSandboxes {
     this.restoreRootReady ??= (async () => {
       if (!this.opts.rootDir) ensureKerndatDir();
       await mkdir(path.dirname(this.rootDir), { recursive: true, mode: 0o755 });
-      ensureSkeleton(this.rootDir, this.systemDirs, true);
+      ensureSkeleton(this.rootDir, this.layout);
       return ensureRestoreRoot(this.rootDir);
     })();
     this.restoreRootReady.catch(() => (this.restoreRootReady = undefined));
     return this.restoreRootReady;
   }
 
-  /**
-   * The function's uid: the spec's when the worker allocated one, else one of the function range
-   * recorded in `<state>/sandbox/uids/<uid>` (the file holds the function's name, made with O_EXCL:
-   * two functions never share a uid, so one cannot signal or read another's instances).
-   */
+  /** The function's uid: the spec's (the worker allocated it), else the same allocation's. */
   async ids(spec: InstanceSpec): Promise<{ uid: number; gid: number }> {
-    const s = spec as WithIds;
-    if (typeof s.uid === 'number') return { uid: s.uid, gid: s.gid ?? s.uid };
-    await mkdir(this.uidDir, { recursive: true, mode: 0o700 });
-    const name = spec.manifest.name;
-    let highest = UID_BASE - 1;
-    for (const f of (await readdir(this.uidDir)).sort((a, b) => Number(a) - Number(b))) {
-      const uid = Number(f);
-      if (!Number.isInteger(uid)) continue;
-      highest = Math.max(highest, uid);
-      if ((await readFile(path.join(this.uidDir, f), 'utf8').catch(() => '')) === name) return { uid, gid: uid };
-    }
-    for (let uid = highest + 1; ; uid++) {
-      try {
-        const fh = await open(path.join(this.uidDir, String(uid)), 'wx', 0o600);
-        await fh.writeFile(name);
-        await fh.close();
-        return { uid, gid: uid };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-    }
+    const uid = spec.uid ?? (await this.uids.uidFor(spec.manifest.name));
+    return { uid, gid: spec.gid ?? uid };
   }
 
   /** Where CRIU keeps this instance's log, pidfile and lazy-pages socket: root's, outside the instance's reach. */
@@ -115,46 +88,21 @@ export class InstanceSandboxes {
     };
   }
 
-  /** The launcher spec of the instance a snapshot is taken of. */
-  async launchSpec(spec: InstanceSpec, ids: { uid: number; gid: number }): Promise<SnapshotLaunchSpec> {
+  /** The instance's sandbox, as for a boot, with real host paths (CRIU's external mounts must be). */
+  private async sandboxSpec(spec: InstanceSpec, ids: { uid: number; gid: number }, cgroupProcsFiles: string[]): Promise<SandboxSpec> {
+    const real = { ...spec, ...ids, functionDir: await realpath(spec.functionDir), runDir: await realpath(spec.runDir) };
+    return buildSandboxSpec({ spec: real, layout: this.layout, cgroupProcsFiles }, this.rootDir);
+  }
+
+  /** The launcher spec of the instance a snapshot is taken of (launcher.ts drops its readiness pipe). */
+  async launchSpec(spec: InstanceSpec, ids: { uid: number; gid: number }, cgroupProcsFiles: string[]): Promise<SandboxSpec> {
     await this.restoreRoot();
-    const env = runtimeEnv(spec);
-    delete env.HIVELAB_READY_FD; // no descriptor may lead out of a snapshot: readiness is polled
-    return snapshotSandboxSpec({
-      instanceId: spec.instanceId,
-      rootDir: this.rootDir,
-      systemDirs: this.systemDirs,
-      functionDir: await realpath(spec.functionDir),
-      runtimeDir: this.runtimeDir,
-      nodeModulesDir: this.nodeModulesDir,
-      runDir: await realpath(spec.runDir),
-      uid: ids.uid,
-      gid: ids.gid,
-      memoryMB: spec.manifest.memoryMB,
-      argv: runtimeArgvFor(spec.manifest.runtime),
-      env,
-    });
+    return this.sandboxSpec(spec, ids, cgroupProcsFiles);
   }
 
   /** This clone's host folders for the snapshot's external mounts (its own run folder, made by `prepareRunDir`). */
   async mounts(spec: InstanceSpec): Promise<ExternalMount[]> {
-    const functionDir = await realpath(spec.functionDir);
-    return externalMounts(
-      snapshotSandboxSpec({
-        instanceId: spec.instanceId,
-        rootDir: this.rootDir,
-        systemDirs: this.systemDirs,
-        functionDir,
-        runtimeDir: this.runtimeDir,
-        nodeModulesDir: this.nodeModulesDir,
-        runDir: await realpath(spec.runDir),
-        uid: 0,
-        gid: 0,
-        memoryMB: spec.manifest.memoryMB,
-        argv: ['/'],
-        env: {},
-      }).binds,
-    );
+    return externalMounts((await this.sandboxSpec(spec, await this.ids(spec), [])).binds);
   }
 
   /** Removes CRIU's work folder of an instance that is gone. */

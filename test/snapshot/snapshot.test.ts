@@ -5,8 +5,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { criuUnavailableReason, CRIU_VERSION } from '../../src/snapshot/criu.js';
 import { decodeProto, parsePagemap, PE_LAZY, PE_PRESENT, PAGE_SIZE } from '../../src/snapshot/images.js';
-import { encodeSnapshotSpec, snapshotSandboxSpec, type LaunchedInstance } from '../../src/snapshot/launcher.js';
-import { dumpMountArgs, externalMounts, restoreMountArgs } from '../../src/snapshot/mounts.js';
+import { encodeSnapshotSpec, type LaunchedInstance } from '../../src/snapshot/launcher.js';
+import { dumpMountArgs, externalMounts, hostPathOf, restoreMountArgs } from '../../src/snapshot/mounts.js';
+import type { SandboxSpec } from '../../src/sandbox/launch.js';
 import { restoreInstance, type RestoredInstance } from '../../src/snapshot/restore.js';
 import { createSnapshot, invalidateSnapshots, openSnapshot, SnapshotCorruptError, type Snapshot } from '../../src/snapshot/store.js';
 import { getState, isAlive, probe, waitForState } from '../fixtures/snapshot-server/harness.js';
@@ -83,50 +84,54 @@ function netstrings(buf: Buffer): string[] {
 }
 
 describe('snapshot launcher', () => {
-  const input = {
-    instanceId: 'Fn_1',
-    rootDir: '/state/sandbox-root',
-    systemDirs: ['/usr', '/etc'],
-    functionDir: '/state/functions/fn/v1',
-    runtimeDir: '/opt/dist/runtime',
-    runDir: '/state/run/fn-1',
+  const spec = (runDir: string): SandboxSpec => ({
+    cgroupProcsFiles: ['/cg/memory/x/cgroup.procs'],
+    root: '/state/sandbox-root',
+    binds: [
+      { src: '/usr', dst: '/usr', readonly: true },
+      { src: '/state/functions/fn/v1', dst: '/var/task', readonly: true },
+      { src: '/opt/dist/runtime', dst: '/opt/hivelab/runtime', readonly: true },
+      { src: runDir, dst: '/run/hivelab', readonly: false, noexec: true },
+    ],
+    tmpfs: [{ dst: '/tmp', sizeBytes: 64 << 20, mode: 0o1777 }],
+    shmBytes: 32 << 20,
+    hostname: 'fn-1',
     uid: 100_007,
     gid: 100_007,
-    memoryMB: 128,
+    rlimits: { nofile: 4096, fsizeBytes: 1 << 30, core: 0 },
+    keepFd: 3,
+    cwd: '/var/task',
     argv: ['/usr/bin/node', '/opt/hivelab/runtime/node/shim.cjs'],
-    env: { HIVELAB_SOCKET: '/run/hivelab/fn.sock' },
-  };
+    env: { HIVELAB_SOCKET: '/run/hivelab/fn.sock', HIVELAB_READY_FD: '3' },
+  });
 
-  it('asks the sandbox launcher for the contract layout, the unprivileged uid and no parent-death signal', () => {
-    const items = netstrings(encodeSnapshotSpec(snapshotSandboxSpec(input), ['/cg/memory/x/cgroup.procs']));
+  it('asks the sandbox launcher for the boot sandbox without a readiness pipe or a parent-death signal', () => {
+    const items = netstrings(encodeSnapshotSpec(spec('/state/run/fn-1')));
     const seq = (...xs: string[]) => items.some((_, i) => xs.every((x, j) => items[i + j] === x));
     expect(seq('cgroup', '/cg/memory/x/cgroup.procs')).toBe(true);
-    expect(seq('root', '/state/sandbox-root')).toBe(true);
-    expect(seq('bind', '/usr', '/usr', 'ro')).toBe(true);
-    expect(seq('bind', '/state/functions/fn/v1', '/var/task', 'ro')).toBe(true);
-    expect(seq('bind', '/opt/dist/runtime', '/opt/hivelab/runtime', 'ro')).toBe(true);
     expect(seq('bind', '/state/run/fn-1', '/run/hivelab', 'rw,noexec')).toBe(true);
-    expect(seq('tmpfs', '/tmp', String(64 * 1024 * 1024), '1777', '')).toBe(true);
     expect(seq('uid', '100007')).toBe(true);
-    expect(seq('gid', '100007')).toBe(true);
     // CRIU restores a parent-death signal: a restored clone would die the moment CRIU exits
     expect(seq('pdeathsig', '0')).toBe(true);
     // no descriptor may lead out of a snapshot but the output pipe and the listener
     expect(items).not.toContain('keep-fd');
-    expect(seq('arg', '/usr/bin/node', 'arg', '/opt/hivelab/runtime/node/shim.cjs')).toBe(true);
+    expect(items.some((i) => i.startsWith('HIVELAB_READY_FD='))).toBe(false);
     expect(seq('env', 'HIVELAB_SOCKET=/run/hivelab/fn.sock')).toBe(true);
   });
 
   it('declares every bind external on dump and maps each to the clone\'s host folder on restore', () => {
-    const mounts = externalMounts(snapshotSandboxSpec(input).binds);
-    expect(mounts.map((m) => m.name)).toEqual(['usr', 'etc', 'var-task', 'opt-hivelab-runtime', 'run-hivelab']);
+    const mounts = externalMounts(spec('/state/run/fn-1').binds);
+    expect(mounts.map((m) => m.name)).toEqual(['usr', 'var-task', 'opt-hivelab-runtime', 'run-hivelab']);
     expect(dumpMountArgs(mounts)).toContain('mnt[/run/hivelab]:run-hivelab');
-    const clone = externalMounts(snapshotSandboxSpec({ ...input, runDir: '/state/run/fn-2' }).binds);
+    const clone = externalMounts(spec('/state/run/fn-2').binds);
     const args = restoreMountArgs(mounts, clone);
     expect(args).toContain('mnt[run-hivelab]:/state/run/fn-2');
     expect(args).toContain('mnt[var-task]:/state/functions/fn/v1');
     // a mount of the image the clone cannot supply is refused by name
     expect(() => restoreMountArgs(mounts, clone.filter((m) => m.name !== 'var-task'))).toThrow(/\/var\/task \(var-task\)/);
+    expect(hostPathOf('/var/task/handler.js', clone)).toBe('/state/functions/fn/v1/handler.js');
+    expect(hostPathOf('/usr/bin/node', clone)).toBe('/usr/bin/node');
+    expect(hostPathOf('/tmp/x', clone)).toBeNull();
   });
 });
 

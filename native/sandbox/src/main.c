@@ -1,6 +1,8 @@
 /* hivelab-sandbox: starts one function instance in its sandbox (docs/SANDBOX.md).
  *
  *   hivelab-sandbox --spec-fd N
+ *   hivelab-sandbox --mount-run DIR UID GID BYTES   (the worker's run-folder tmpfs, on the host)
+ *   hivelab-sandbox --umount-run DIR
  *
  * The worker (root) spawns it with an empty environment and writes the spec to descriptor N (then
  * closes its end). The launcher joins the instance's cgroups, clones a child into new mount, PID,
@@ -346,9 +348,42 @@ static void join_cgroups(const struct spec *s) {
   }
 }
 
+static long number_arg(const char *s, long max) {
+  char *e;
+  errno = 0;
+  long v = strtol(s, &e, 10);
+  if (errno || *e || !*s || v < 0 || v > max) {
+    dprintf(2, "hivelab-sandbox: not a number in range: %s\n", s);
+    _exit(EX_USAGE_);
+  }
+  return v;
+}
+
+/* The instance's run folder on the host: a small tmpfs (its pages are charged to whoever writes
+ * them: the instance), owned by the function's uid, 0700, and nothing in it can be executed or
+ * act as setuid or device. A separate mode of this binary because Node cannot call mount(2) and
+ * util-linux's mount costs several times more to start. */
+static int mount_run(char **argv) {
+  const char *dir = argv[2];
+  long uid = number_arg(argv[3], 0xFFFFFFFEl), gid = number_arg(argv[4], 0xFFFFFFFEl), bytes = number_arg(argv[5], 1l << 40);
+  char opts[128];
+  if (dir[0] != '/') FAIL(EX_USAGE_, "--mount-run needs an absolute folder");
+  snprintf(opts, sizeof opts, "size=%ld,mode=0700,uid=%ld,gid=%ld", bytes, uid, gid);
+  if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts)) DIE(EX_MOUNT, "mounting the run folder %s (%s)", dir, opts);
+  return 0;
+}
+
+static int umount_run(const char *dir) {
+  if (umount2(dir, MNT_DETACH | UMOUNT_NOFOLLOW) && errno != EINVAL && errno != ENOENT) DIE(EX_MOUNT, "unmounting the run folder %s", dir);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 6 && !strcmp(argv[1], "--mount-run")) return mount_run(argv);
+  if (argc == 3 && !strcmp(argv[1], "--umount-run")) return umount_run(argv[2]);
   if (argc != 3 || strcmp(argv[1], "--spec-fd")) {
-    dprintf(2, "usage: hivelab-sandbox --spec-fd N   (the spec is read from descriptor N; see docs/SANDBOX.md)\n");
+    dprintf(2, "usage: hivelab-sandbox --spec-fd N   (the spec is read from descriptor N; see docs/SANDBOX.md)\n"
+                   "       hivelab-sandbox --mount-run DIR UID GID BYTES | --umount-run DIR\n");
     return EX_USAGE_;
   }
   char *end;
