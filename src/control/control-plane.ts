@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { StatePaths } from '../config/state.js';
 import type { ColdStartMode, ScalingSpec } from '../manifest/schema.js';
 import type { ScalingDecision } from '../autoscaler/index.js';
@@ -6,6 +7,7 @@ import { getPlacement, NoCapacityError, type PlacementPolicy, type WorkerView } 
 import { DeploymentStore, type Deployment } from './deployments.js';
 import { WorkerHandle } from './worker-handle.js';
 import { InstanceCgroup } from '../sandbox/cgroup.js';
+import { unmountRunDir } from '../sandbox/run-dir.js';
 import { FunctionController, type ControllerEvent } from './function-controller.js';
 import { HttpError } from '../gateway/errors.js';
 import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
@@ -93,9 +95,12 @@ export class ControlPlane {
         if (inst.worker !== w) continue;
         c.onInstanceExit(inst.id, { reason: 'crash', code: null, signal: null, detail: 'worker died' }, true);
         // what does not die with its worker (snapshot-restored instances) is killed through its cgroups
+        // and its run-folder tmpfs (and CRIU's work folder beside it) go once nothing runs in it
         void Promise.resolve()
           .then(() => InstanceCgroup.of(inst.id).remove())
-          .catch((err: Error) => this.opts.log('warn', `instance ${inst.id} of dead worker ${w.id}: ${err.message}`));
+          .catch((err: Error) => this.opts.log('warn', `instance ${inst.id} of dead worker ${w.id}: ${err.message}`))
+          .then(() => unmountRunDir(join(this.opts.paths.root, 'run', inst.id)))
+          .catch(() => undefined);
       }
     }
     setTimeout(() => {
