@@ -108,6 +108,10 @@ export class ProcessBackend implements SandboxBackend {
     await mkdir(spec.runDir, { recursive: true, mode: 0o700 });
     await chown(spec.runDir, uid, gid);
     await chmod(spec.runDir, 0o700);
+    // a sidecar (root) already listening there: connecting needs write permission on its socket
+    await chown(join(spec.runDir, 'qp.sock'), uid, gid).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
     await rm(join(spec.runDir, 'fn.sock'), { force: true });
     await mkdir(dirname(spec.logFile), { recursive: true });
     let rootDir: string;

@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { createInterface } from 'node:readline';
 import { SANDBOX_LAUNCHER } from './root.js';
 
 /**
@@ -11,23 +11,79 @@ import { SANDBOX_LAUNCHER } from './root.js';
  * before the sidecar listens in it and unmounts it when the instance is gone.
  */
 
-const run = promisify(execFile);
+/**
+ * The worker's mounter: one `hivelab-sandbox --run-dir-server` per launcher path, spawned on first
+ * use and asked one line per mount. Spawning a mount helper per start cost 5–40 ms (a fork of the
+ * whole worker, more under load); a line over a pipe costs microseconds. Requests are answered in
+ * order; a server that died is replaced on the next request.
+ */
+class RunDirMounter {
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private readonly waiting: ((answer: string) => void)[] = [];
+
+  constructor(private readonly launcher: string) {}
+
+  private server(): ChildProcessWithoutNullStreams {
+    if (this.child) return this.child;
+    const child = spawn(this.launcher, ['--run-dir-server'], { env: {}, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-1000)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      this.waiting.shift()?.(line);
+      if (this.waiting.length === 0) this.hold(child, false);
+    });
+    const gone = () => {
+      if (this.child === child) this.child = undefined;
+      for (const w of this.waiting.splice(0)) w(`error the mount helper ${this.launcher} exited ${stderr.trim()}`);
+    };
+    child.once('exit', gone);
+    child.once('error', gone);
+    child.stdin.on('error', () => undefined);
+    this.hold(child, false);
+    return child;
+  }
+
+  /** An idle mounter must not keep its process alive; one with a request out must (for the answer). */
+  private hold(child: ChildProcessWithoutNullStreams, on: boolean): void {
+    for (const h of [child, child.stdin, child.stdout, child.stderr] as unknown as { ref(): void; unref(): void }[]) {
+      if (on) h.ref();
+      else h.unref();
+    }
+  }
+
+  request(fields: string[]): Promise<void> {
+    if (fields.some((f) => /[\t\n]/.test(f))) return Promise.reject(new Error(`a run folder path cannot hold tabs or newlines: ${JSON.stringify(fields[1])}`));
+    return new Promise<void>((resolve, reject) => {
+      const child = this.server();
+      this.waiting.push((answer) => (answer === 'ok' ? resolve() : reject(new Error(answer.replace(/^error /, '')))));
+      this.hold(child, true);
+      child.stdin.write(`${fields.join('\t')}\n`);
+    });
+  }
+}
+
+const mounters = new Map<string, RunDirMounter>();
+function mounter(launcher: string): RunDirMounter {
+  let m = mounters.get(launcher);
+  if (!m) mounters.set(launcher, (m = new RunDirMounter(launcher)));
+  return m;
+}
 
 /** Room for the sockets and CRIU's work files of a restore (logs, lazy-pages socket): nothing large belongs here (uploads stream through sockets). */
 export const RUN_DIR_BYTES = 16 * 1024 * 1024;
 
 export async function mountRunDir(dir: string, uid: number, gid: number, bytes = RUN_DIR_BYTES, launcher = SANDBOX_LAUNCHER): Promise<void> {
   try {
-    await run(launcher, ['--mount-run', dir, String(uid), String(gid), String(bytes)], { env: {}, timeout: 10_000 });
+    await mounter(launcher).request(['m', dir, String(uid), String(gid), String(bytes)]);
   } catch (err) {
-    const e = err as Error & { stderr?: string };
-    throw new Error(`cannot mount the run folder ${dir}: ${(e.stderr ?? '').trim() || e.message}`);
+    throw new Error(`cannot mount the run folder ${dir}: ${(err as Error).message}`);
   }
 }
 
 /** Detaches the tmpfs (whatever still holds it open) and removes the folder; idempotent. */
 export async function unmountRunDir(dir: string, launcher = SANDBOX_LAUNCHER): Promise<void> {
-  await run(launcher, ['--umount-run', dir], { env: {}, timeout: 10_000 }).catch(() => undefined);
+  await mounter(launcher).request(['u', dir]).catch(() => undefined);
   await rmdir(dir).catch(() => undefined);
 }
 

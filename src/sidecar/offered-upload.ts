@@ -9,14 +9,16 @@
  * read straight into those buffers (`onread`), up to a whole buffer per read. For 100 MB that copy
  * and its garbage were most of the worker's CPU on a transfer (bench/xdt-hops.mjs).
  *
- * Why the move: the run folder is writable from inside the sandbox, so the offered name could be a
- * symlink to some host socket. The offer is first renamed into a folder the sandbox cannot see and
- * checked there (lstat: a socket, not a link); once moved, it cannot be swapped before the connect.
+ * Why the descriptor: the run folder is writable from inside the sandbox, so the offered name could
+ * be a symlink to some host socket, or be swapped for one between a check and the connect. The offer
+ * is opened once with O_PATH|O_NOFOLLOW (a link opens as the link itself), checked through that
+ * descriptor (a socket, not a link) and connected to through it (/proc/self/fd/N), so what was
+ * checked is what is connected to. (It used to be renamed into a hidden folder first; the run
+ * folder is now a tmpfs of its own, and a rename cannot leave a file system.)
  */
 import net from 'node:net';
 import type http from 'node:http';
-import { randomUUID } from 'node:crypto';
-import { lstatSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { TransferError } from '../transfer/errors.js';
@@ -25,6 +27,8 @@ import type { ByteSource, ByteTarget } from '../xdt/xdt-object.js';
 import type { SdkUpload } from './upload.js';
 
 const OFFER_NAME = /^up-[0-9a-f]{24}\.sock$/;
+/** Linux's O_PATH (not in fs.constants): a descriptor that names a file without opening it. */
+const O_PATH = 0o10000000;
 /** where bytes land when a read happens while no pool buffer is free (they are placed once one is) */
 const HOLD_BYTES = 64 * 1024;
 
@@ -40,7 +44,6 @@ export class OfferedUpload implements SdkUpload, ByteSource {
 
   private constructor(
     private readonly offerPath: string,
-    private readonly uploadDir: string,
     readonly size: number,
     readonly contentType: string,
   ) {}
@@ -50,7 +53,7 @@ export class OfferedUpload implements SdkUpload, ByteSource {
     if (name === undefined || !OFFER_NAME.test(name)) throw new TransferError('InvalidArgument', `malformed upload offer ${JSON.stringify(name)}`);
     const size = Number(req.headers['x-hivelab-object-length']);
     if (!Number.isSafeInteger(size) || size < 0) throw new TransferError('InvalidArgument', 'an offered upload needs x-hivelab-object-length (a byte count)');
-    return new OfferedUpload(join(dirs.runDir, name), dirs.uploadDir, size, normalizeContentType(req.headers['content-type']));
+    return new OfferedUpload(join(dirs.runDir, name), size, normalizeContentType(req.headers['content-type']));
   }
 
   get offered(): ByteSource {
@@ -155,16 +158,17 @@ export class OfferedUpload implements SdkUpload, ByteSource {
    * microseconds, a trip through libuv's thread pool each took longer than copying 1 MB.
    */
   private async connect(onread?: net.OnReadOpts, onClose?: () => void): Promise<net.Socket> {
-    const claimed = join(this.uploadDir, `${randomUUID()}.sock`);
+    let fd: number;
     try {
-      renameSync(this.offerPath, claimed);
+      fd = openSync(this.offerPath, O_PATH | constants.O_NOFOLLOW);
     } catch (err) {
       throw gone(`is not there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
     try {
-      if (!lstatSync(claimed).isSocket()) throw new TransferError('InvalidArgument', 'the upload offer is not a socket');
+      if (!fstatSync(fd).isSocket()) throw new TransferError('InvalidArgument', 'the upload offer is not a socket');
       if (this.stopped) throw new TransferError('TransferAborted', 'the upload was dropped');
-      const conn = (this.conn = onread ? net.connect({ path: claimed, onread }) : net.connect({ path: claimed }));
+      const path = `/proc/self/fd/${fd}`;
+      const conn = (this.conn = onread ? net.connect({ path, onread }) : net.connect({ path }));
       await new Promise<void>((resolve, reject) => {
         conn.once('connect', resolve);
         conn.once('error', (err) => reject(gone(`refused the connection (${err.message})`)));
@@ -173,7 +177,8 @@ export class OfferedUpload implements SdkUpload, ByteSource {
       if (onClose) conn.on('close', onClose);
       return conn;
     } finally {
-      rmSync(claimed, { force: true });
+      closeSync(fd);
+      rmSync(this.offerPath, { force: true });
     }
   }
 }

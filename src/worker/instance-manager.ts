@@ -32,6 +32,8 @@ interface Running {
 export class InstanceManager {
   private readonly running = new Map<string, Running>();
   private committedMB = 0;
+  /** Run folders being unmounted and removed; a worker shutting down waits for them. */
+  private readonly cleanups = new Set<Promise<void>>();
 
   constructor(
     private readonly starter: ColdStarter,
@@ -133,6 +135,8 @@ export class InstanceManager {
 
   async stopAll(): Promise<void> {
     await Promise.allSettled([...this.running.keys()].map((id) => this.stop(id, true)));
+    // the instances' run-folder mounts must not outlive the worker
+    await Promise.allSettled([...this.cleanups]);
   }
 
   async stats(): Promise<WorkerStats> {
@@ -159,7 +163,9 @@ export class InstanceManager {
     this.running.delete(instanceId);
     this.committedMB -= r.memoryMB;
     void r.sidecar?.close().catch(() => {});
-    void this.removeRunDir(r.runDir);
+    const cleanup = this.removeRunDir(r.runDir).catch(() => {});
+    this.cleanups.add(cleanup);
+    void cleanup.finally(() => this.cleanups.delete(cleanup));
     this.onExit(instanceId, info);
   }
 
