@@ -17,7 +17,7 @@ function renderFunctions(state) {
     h('thead', null, h('tr', null, ['function', 'mode', 'invocations', 'req/s', 'p50', 'p99', 'queued', 'instances'].map((c) => h('th', null, c)))),
     h('tbody', null, state.functions.map((f) => h('tr', { 'data-function': f.name },
       h('td', null, h('strong', null, f.name), f.version ? h('small', null, ` ${f.version}`) : null),
-      h('td', null, f.coldStartMode ?? '–'),
+      h('td', f.coldStartFallback ? { title: f.coldStartFallback, 'data-fallback': f.coldStartFallback } : null, f.coldStartMode ?? '–'),
       h('td', { class: 'num', 'data-metric': 'invocations' }, String(f.invocations)),
       h('td', { class: 'num', 'data-metric': 'rps' }, f.live.rps.toFixed(1)),
       h('td', { class: 'num', 'data-metric': 'p50' }, ms(f.live.p50Ms)),
@@ -40,8 +40,11 @@ function renderScale(state) {
 
 function renderSnapshots(state) {
   const withStats = state.functions.filter((f) => f.snapshot);
-  if (withStats.length === 0) return replace($('snapshots'), h('p', { class: 'empty' }, 'No snapshots yet.'));
-  replace($('snapshots'), h('table', null,
+  const banner = state.snapshots && !state.snapshots.available
+    ? h('p', { class: 'problem', 'data-snapshots': 'unavailable' }, `Snapshots are unavailable on this machine: ${state.snapshots.reason}. Functions with a snapshot cold-start mode boot.`)
+    : null;
+  if (withStats.length === 0) return replace($('snapshots'), banner, h('p', { class: 'empty' }, 'No snapshots yet.'));
+  replace($('snapshots'), banner, h('table', null,
     h('thead', null, h('tr', null, ['function', 'snapshot', 'memory', 'working set', 'WS pages', 'prefetched', 'on demand', 'restores', 'last restore'].map((c) => h('th', null, c)))),
     h('tbody', null, withStats.map(({ name, snapshot: s }) => h('tr', { 'data-function': name },
       h('td', null, name), h('td', { class: 'num' }, bytes(s.snapshotBytes)), h('td', { class: 'num' }, bytes(s.memoryBytes)),
@@ -83,7 +86,7 @@ function render(state) {
   section('functions', state.functions.map(({ scale, snapshot, ...rest }) => rest), renderFunctions, state);
   // The chart's time axis ends at "now", so it is redrawn on every state.
   renderScale(state);
-  section('snapshots', state.functions.map((f) => [f.name, f.snapshot]), renderSnapshots, state);
+  section('snapshots', [state.snapshots, state.functions.map((f) => [f.name, f.snapshot])], renderSnapshots, state);
   section('traces', state.traces, renderTraces, state);
   section('events', state.events, renderEvents, state);
   document.body.dataset.updated = String(state.time);

@@ -15,6 +15,7 @@ import { roleOf } from './gateway/tokens.js';
 import { Tracing, PlatformMetrics } from './observability/index.js';
 import { createDashboard } from './dashboard/index.js';
 import { ControlPlaneView, type PlatformBusEvent } from './control/platform-view.js';
+import { snapshotSupport } from './coldstart/availability.js';
 
 export interface PlatformOptions {
   stateDir?: string;
@@ -92,6 +93,9 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
       log('warn', `storage and redis transports unavailable: ${(err as Error).message}`);
     }
   }
+  // Said once at start-up: functions asking for a snapshot mode boot where snapshots cannot work.
+  const snapshots = await snapshotSupport();
+  if (!snapshots.available) log('warn', `snapshots unavailable on this machine: ${snapshots.reason}; functions with a snapshot cold-start mode boot`);
   const view = new ControlPlaneView();
   const onEvent = (e: PlatformBusEvent): void => {
     if (e.type === 'instance' && e.state === 'dead') metrics.instanceGone(e.functionName, e.instanceId);
@@ -120,6 +124,7 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     activatorTimeoutMs: o.activatorTimeoutMs ?? DEFAULTS.activatorTimeoutMs,
     queueProxyQueueFactor: DEFAULTS.queueProxyQueueFactor,
     defaultColdStart: o.coldStart ?? 'boot',
+    snapshots,
     placement: o.placement ?? 'least-loaded',
     gatewayUrl: () => url,
     transfers: {

@@ -4,7 +4,7 @@ import { SpanNames } from '../observability/semantic.js';
 import { ProcessBackend } from '../sandbox/process-backend.js';
 import { InstanceSandboxes } from '../snapshot/instance-sandbox.js';
 import { snapshotsUnavailableReason } from './availability.js';
-import { SnapshotLifecycle } from './lifecycle.js';
+import { DumpAbortedError, SnapshotLifecycle } from './lifecycle.js';
 import { VersionPolicy, type SnapshotMode } from './policy.js';
 import { restoreStart } from './restore-start.js';
 import { RestoreCounters } from './stats.js';
@@ -71,7 +71,13 @@ export class ColdStartCoordinator implements ColdStarter {
     const snap = await this.lifecycle.open(fn, version);
     if (!snap) {
       if (this.lifecycle.isCreating(fn, version)) return this.boot(spec);
-      return this.lifecycle.bootAndSnapshot(spec, version);
+      try {
+        return await this.lifecycle.bootAndSnapshot(spec, version);
+      } catch (err) {
+        if (!(err instanceof DumpAbortedError)) throw err;
+        this.log('error', `${err.message}; booting ${spec.instanceId} instead`);
+        return this.boot(spec);
+      }
     }
     try {
       return await restoreStart({ policy: this.policy, counters: this.counters, lifecycle: this.lifecycle, sandboxes: this.sandboxes, log: this.log }, spec, snap, mode);
@@ -89,7 +95,7 @@ export class ColdStartCoordinator implements ColdStarter {
 }
 
 /** The worker's coordinator: boots with bubblewrap, snapshots where CRIU and the REAP monitor work. */
-export function createColdStartCoordinator(opts: { rootDir: string; stateDir: string; log?: Log }): ColdStartCoordinator {
+export function createColdStartCoordinator(opts: { rootDir: string; stateDir: string; log?: Log; snapshotsUnavailable?: string }): ColdStartCoordinator {
   const runtimeDir = join(opts.rootDir, 'dist', 'runtime');
   const nodeModulesDir = join(opts.rootDir, 'node_modules');
   return new ColdStartCoordinator({
@@ -97,7 +103,7 @@ export function createColdStartCoordinator(opts: { rootDir: string; stateDir: st
     runtimeDir,
     nodeModulesDir,
     boot: new ProcessBackend({ runtimeDir, nodeModulesDir }),
-    snapshotsUnavailable: snapshotsUnavailableReason(),
+    snapshotsUnavailable: opts.snapshotsUnavailable ?? snapshotsUnavailableReason(),
     log: opts.log,
   });
 }

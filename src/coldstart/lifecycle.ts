@@ -11,6 +11,7 @@ import { externalMounts } from '../snapshot/mounts.js';
 import { createSnapshot, invalidateSnapshots, openSnapshot, snapshotDir, type Snapshot } from '../snapshot/store.js';
 import { CriuInstance } from '../snapshot/instance.js';
 import { waitHealthy } from '../snapshot/invoke.js';
+import { CriuDeadlineError } from '../snapshot/deadline.js';
 import { runtimeVersion } from './runtime-version.js';
 import { invokeWarmUp } from './warm-up.js';
 import type { ColdStart } from './start.js';
@@ -37,6 +38,14 @@ export interface LifecycleOptions {
   log: (level: 'info' | 'warn' | 'error', msg: string) => void;
   /** The host side of the instance sandbox (skeleton root, uids, run folders). */
   sandboxes: InstanceSandboxes;
+}
+
+/** The dump of a version's first instance ran out of time: CRIU and the instance were killed. */
+export class DumpAbortedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DumpAbortedError';
+  }
 }
 
 export class SnapshotLifecycle {
@@ -134,6 +143,12 @@ export class SnapshotLifecycle {
       instance.timings.snapshotMs = Date.now() - tReady;
       return { instance, mode: 'boot', phases, stats: { snapshotBytes: snap.meta.imageBytes, memoryBytes: snap.meta.files[snap.meta.pagesFile]?.size } };
     } catch (err) {
+      if (err instanceof CriuDeadlineError) {
+        // The dump froze the instance and was killed with it (src/snapshot/dump.ts): no instance to
+        // serve on; the coordinator boots a fresh one. Half-written images were discarded.
+        await instance.stop(0);
+        throw new DumpAbortedError(`${fn}@${version}: snapshot of ${spec.instanceId} failed in phase ${err.phase}: ${err.message}`);
+      }
       // The instance booted fine: it serves; the next cold start tries to snapshot again.
       this.opts.log('error', `${fn}@${version}: snapshot failed (the booted instance serves on): ${(err as Error).message}`);
       if (gone) throw new SandboxStartError(`instance ${spec.instanceId} died during its warm-up or dump`);
@@ -157,7 +172,8 @@ export class SnapshotLifecycle {
       });
     try {
       return await make();
-    } catch {
+    } catch (err) {
+      if (err instanceof CriuDeadlineError) throw err; // the instance is gone with the dump
       await new Promise((r) => setTimeout(r, 200));
       return make();
     }

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StatePaths } from '../config/state.js';
 import type { ColdStartMode, ScalingSpec } from '../manifest/schema.js';
@@ -6,8 +6,9 @@ import type { ScalingDecision } from '../autoscaler/index.js';
 import { getPlacement, NoCapacityError, type PlacementPolicy, type WorkerView } from '../placement/index.js';
 import { DeploymentStore, type Deployment } from './deployments.js';
 import { WorkerHandle } from './worker-handle.js';
-import { InstanceCgroup } from '../sandbox/cgroup.js';
 import { unmountRunDir } from '../sandbox/run-dir.js';
+import { killLeftovers } from '../coldstart/leftovers.js';
+import { effectiveColdStart, type SnapshotSupport } from '../coldstart/availability.js';
 import { FunctionController, type ControllerEvent } from './function-controller.js';
 import { HttpError } from '../gateway/errors.js';
 import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
@@ -23,6 +24,8 @@ export interface ControlPlaneOptions {
   activatorTimeoutMs: number;
   queueProxyQueueFactor: number;
   defaultColdStart: ColdStartMode;
+  /** Whether snapshot cold starts work here (probed at start-up); absent: assumed to. */
+  snapshots?: SnapshotSupport;
   /** Placement policy name (`least-loaded`, `snapshot-affinity`). */
   placement: string;
   gatewayUrl: () => string;
@@ -58,6 +61,14 @@ export class ControlPlane {
     const p = this.opts.paths;
     await Promise.all([p.functions, p.logs, p.run, p.snapshots, p.traces, p.reports].map((d) => mkdir(d, { recursive: true })));
     await this.deployments.load((m) => this.opts.log('warn', m));
+    // A platform killed with SIGKILL (or its workers) may have left instances, CRIU and REAP
+    // monitors running and half-written snapshots: this state folder's, and only those, go now.
+    const owner = await livePlatformPid(p.platform);
+    const left = owner ? { instances: [], helpers: [], scratch: [] } : await killLeftovers(p.root, { scratchOf: 'all' });
+    if (owner) this.opts.log('warn', `platform PID ${owner} still runs on ${p.root}: what it runs is left alone`);
+    if (left.instances.length || left.helpers.length || left.scratch.length) {
+      this.opts.log('warn', `killed what a previous run left: ${left.instances.length} instance(s), ${left.helpers.length} CRIU/monitor process(es), ${left.scratch.length} half-written snapshot(s)`);
+    }
     await Promise.all(Array.from({ length: this.opts.workers }, (_, i) => this.spawnWorker(`worker-${i}`)));
     for (const d of this.deployments.list()) this.controllers.set(d.name, this.newController(d));
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
@@ -73,6 +84,7 @@ export class ControlPlane {
       gatewayUrl: this.opts.gatewayUrl(),
       invokeToken: this.opts.invokeToken,
       transfers: this.opts.transfers,
+      ...(this.opts.snapshots ? { snapshots: this.opts.snapshots } : {}),
     }, this.opts.log);
     w.on('instance-exit', (instanceId: string, info) => {
       for (const c of this.controllers.values()) c.onInstanceExit(instanceId, info);
@@ -90,23 +102,38 @@ export class ControlPlane {
     this.opts.emit({ type: 'worker', workerId: w.id, state: 'dead' });
     if (this.stopping) return;
     this.opts.log('error', `worker ${w.id} (pid ${w.pid}) died; its instances are marked dead and it is being replaced`);
+    const orphans: string[] = [];
     for (const c of this.controllers.values()) {
       for (const inst of [...c.instances]) {
         if (inst.worker !== w) continue;
         c.onInstanceExit(inst.id, { reason: 'crash', code: null, signal: null, detail: 'worker died' }, true);
-        // what does not die with its worker (snapshot-restored instances) is killed through its cgroups
-        // and its run-folder tmpfs (and CRIU's work folder beside it) go once nothing runs in it
-        void Promise.resolve()
-          .then(() => InstanceCgroup.of(inst.id).remove())
-          .catch((err: Error) => this.opts.log('warn', `instance ${inst.id} of dead worker ${w.id}: ${err.message}`))
-          .then(() => unmountRunDir(join(this.opts.paths.root, 'run', inst.id)))
-          .catch(() => undefined);
+        orphans.push(inst.id);
       }
+    }
+    // What does not die with its worker (snapshot-restored instances, a dump's frozen tracee, CRIU
+    // and REAP monitors) is killed through the instances' cgroups and run folders.
+    if (orphans.length || w.pid) {
+      killLeftovers(this.opts.paths.root, { instanceIds: orphans, scratchOf: w.pid ? [w.pid] : [] })
+        .catch((err: Error) => this.opts.log('warn', `instances of dead worker ${w.id}: ${err.message}`))
+        // then their run-folder tmpfs mounts, or the state folder stays busy
+        .then(() => Promise.all(orphans.map((id) => unmountRunDir(join(this.opts.paths.root, 'run', id)))))
+        .catch(() => undefined);
     }
     setTimeout(() => {
       if (this.stopping) return;
       this.spawnWorker(w.id).catch((err) => this.opts.log('error', `could not restart worker ${w.id}: ${(err as Error).message}`));
     }, WORKER_RESPAWN_MS).unref();
+  }
+
+  /** Whether snapshot cold starts work here, as probed at start-up. */
+  get snapshots(): SnapshotSupport {
+    return this.opts.snapshots ?? { available: true };
+  }
+
+  /** A function's cold-start mode: configured, and the one it gets here (with why, when they differ). */
+  coldStartOf(d: Deployment): { configured: ColdStartMode; mode: ColdStartMode; fallback?: string } {
+    const configured = d.manifest.coldStart ?? this.opts.defaultColdStart;
+    return { configured, ...effectiveColdStart(configured, this.snapshots) };
   }
 
   private newController(d: Deployment): FunctionController {
@@ -210,5 +237,17 @@ export class ControlPlane {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await Promise.allSettled([...this.controllers.values()].map((c) => c.shutdown('the platform is shutting down')));
     await Promise.allSettled(this.workers.map((w) => w.shutdown()));
+  }
+}
+
+/** The PID in platform.json when that process still runs a platform (not us); null otherwise. */
+async function livePlatformPid(platformFile: string): Promise<number | null> {
+  try {
+    const pid = Number((JSON.parse(await readFile(platformFile, 'utf8')) as { pid?: number }).pid);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    return cmd.includes('node') ? pid : null;
+  } catch {
+    return null;
   }
 }

@@ -42,7 +42,7 @@ export class ControlPlaneView implements PlatformView {
       name: c.name,
       version: c.deployment.version,
       runtime: c.deployment.manifest.runtime,
-      coldStartMode: c.deployment.manifest.coldStart,
+      ...this.coldStart(c.deployment),
       queued: c.bufferedCount,
       instances: c.instances
         .filter((i) => i.state !== 'dead')
@@ -55,6 +55,15 @@ export class ControlPlaneView implements PlatformView {
           invocations: i.served,
         })),
     }));
+  }
+
+  private coldStart(d: Parameters<NonNullable<ControlPlaneView['control']>['coldStartOf']>[0]): Pick<FunctionView, 'coldStartMode' | 'coldStartFallback'> {
+    const c = this.control!.coldStartOf(d);
+    return { coldStartMode: c.mode === c.configured ? c.mode : `${c.configured}→${c.mode}`, ...(c.fallback ? { coldStartFallback: c.fallback } : {}) };
+  }
+
+  snapshotSupport() {
+    return this.control?.snapshots ?? { available: true };
   }
 
   scaleHistory(functionName: string) {

@@ -12,6 +12,8 @@ export interface FunctionStatus {
   observedConcurrency: number;
   /** Requests waiting in the activator. */
   queueLength: number;
+  /** The configured cold-start mode, the one used here, and why they differ. */
+  coldStart: { configured: string; mode: string; fallback?: string };
 }
 
 export interface WorkerStatus {
@@ -26,6 +28,8 @@ export interface WorkerStatus {
 }
 
 export interface PlatformStatus {
+  /** Whether snapshot cold starts work on this machine (and why not). */
+  snapshots: { available: boolean; reason?: string; stopMode?: string };
   functions: FunctionStatus[];
   workers: WorkerStatus[];
 }
@@ -44,6 +48,7 @@ export async function platformStatus(control: ControlPlane): Promise<PlatformSta
       reason: c.lastDecision?.reason ?? null,
       observedConcurrency: Math.round(c.lastSample.concurrency * 1000) / 1000,
       queueLength: c.bufferedCount,
+      coldStart: control.coldStartOf(c.deployment),
     };
   });
   const stats = await control.workerStats();
@@ -64,5 +69,5 @@ export async function platformStatus(control: ControlPlane): Promise<PlatformSta
       memoryInUseMB: Math.round((s?.instances.reduce((n, i) => n + i.memoryBytes, 0) ?? 0) / (1024 * 1024)),
     };
   });
-  return { functions, workers };
+  return { snapshots: control.snapshots, functions, workers };
 }

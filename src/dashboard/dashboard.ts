@@ -39,6 +39,8 @@ export interface FunctionPanel extends FunctionView {
 /** Everything the page draws, pushed whole: small enough, and the page never has to merge deltas. */
 export interface DashboardState {
   time: number;
+  /** Whether snapshot cold starts work here, and why not. */
+  snapshots: { available: boolean; reason?: string };
   functions: FunctionPanel[];
   traces: TraceSummary[];
   events: PlatformEvent[];
@@ -107,6 +109,7 @@ export function createDashboard(opts: DashboardOptions): Dashboard {
     const now = Date.now();
     return {
       time: now,
+      snapshots: opts.view.snapshotSupport?.() ?? { available: true },
       functions: opts.view.functions().map((f) => {
         const snapshot = opts.view.snapshotStats(f.name);
         return {

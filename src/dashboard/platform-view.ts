@@ -29,8 +29,10 @@ export interface FunctionView {
   name: string;
   version?: string;
   runtime?: string;
-  /** The function's configured cold-start mode. */
+  /** The function's cold-start mode (`reap→boot` where the configured one cannot work here). */
   coldStartMode?: string;
+  /** Why the function boots instead of its configured mode. */
+  coldStartFallback?: string;
   /** Requests the activator holds waiting for an instance. */
   queued?: number;
   instances: InstanceView[];
@@ -64,6 +66,8 @@ export interface PlatformView {
   /** Oldest first; the dashboard draws the last few minutes. */
   scaleHistory(functionName: string): ScalePoint[];
   snapshotStats(functionName: string): SnapshotStats | undefined;
+  /** Whether snapshot cold starts work on this machine (absent: they do). */
+  snapshotSupport?(): { available: boolean; reason?: string };
   /** Subscribes to platform events; returns the unsubscribe function. */
   onEvent(listener: (event: PlatformEvent) => void): () => void;
 }

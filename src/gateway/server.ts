@@ -69,6 +69,7 @@ export function createGateway(opts: GatewayOptions): Server {
       sourceDir: d.sourceDir,
       deployedAt: d.deployedAt,
       manifest: d.manifest,
+      coldStart: control.coldStartOf(d),
       buffered: c.bufferedCount,
       instances: c.instances.map((i) => ({
         id: i.id,

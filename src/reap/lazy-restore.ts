@@ -1,5 +1,7 @@
 import { restoreInstance, type RestoredInstance, type RestoreOptions } from '../snapshot/restore.js';
 import { ReapMonitor, type MonitorMode, type MonitorStats } from './monitor.js';
+import { criuDeadlineMs, withDeadline } from '../snapshot/deadline.js';
+import { statSync } from 'node:fs';
 
 /**
  * A restore whose memory our REAP monitor serves: `lazy` (every page on demand), `record` (on demand,
@@ -67,9 +69,15 @@ export async function restoreWithMonitor(opts: MonitoredRestoreOptions): Promise
   });
   let restoreStats: MonitorStats;
   try {
-    restoreStats = await monitor.restored();
+    // Bounded and sized to what the monitor may still read (the working set, on prefetch).
+    const wsBytes = opts.wsFile && opts.mode === 'prefetch' ? (statSync(opts.wsFile, { throwIfNoEntry: false })?.size ?? 0) : 0;
+    restoreStats = await withDeadline(monitor.restored(), 'monitor restore', criuDeadlineMs(wsBytes), () => {
+      instance.kill();
+      monitor.kill();
+    });
   } catch (err) {
     instance.kill();
+    await monitor.stop();
     throw new Error(`REAP monitor failed during the restore: ${(err as Error).message}`);
   }
   return { ...instance, monitor, restoreStats, exitReason };

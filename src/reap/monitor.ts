@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { criuDeadlineMs, withDeadline } from '../snapshot/deadline.js';
 
 /**
  * The REAP monitor, as the worker sees it: one small native helper process per restoring instance
@@ -55,6 +56,8 @@ export interface MonitorOptions {
   wsFile?: string;
   /** prefetch: file-backed ranges to read ahead (src/reap/file-pages.ts). */
   filePagesFile?: string;
+  /** Longest the helper may take to listen (default: the CRIU deadline floor, src/snapshot/deadline.ts). */
+  startDeadlineMs?: number;
 }
 
 export const LAZY_PAGES_SOCKET = 'lazy-pages.socket';
@@ -141,7 +144,8 @@ export class ReapMonitor {
     if (options.filePagesFile) args.push('--file-pages', options.filePagesFile);
     const child = spawn(monitorBinary(), args, { stdio: ['pipe', 'pipe', 'inherit'] });
     const monitor = new ReapMonitor(options, child);
-    await monitor.next('listening');
+    // Bounded: CRIU is started only once the monitor listens, so nothing else would notice a hang.
+    await withDeadline(monitor.next('listening'), 'monitor start', options.startDeadlineMs ?? criuDeadlineMs(), () => monitor.kill(), `REAP monitor (PID ${child.pid}) never listened; killed`);
     return monitor;
   }
 

@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cleanEnv, criuBinary, criuLogTail, CriuError } from './criu.js';
+import { CriuDeadlineError, criuDeadlineMs } from './deadline.js';
 
 /**
  * CRIU's own lazy-pages daemon (`criu lazy-pages`), the peer baseline of the `criu-lazy` mode: it
@@ -16,7 +17,7 @@ export interface CriuLazyDaemon {
   stop(): void;
 }
 
-export async function startCriuLazyPages(imagesDir: string, workDir: string, timeoutMs = 10_000): Promise<CriuLazyDaemon> {
+export async function startCriuLazyPages(imagesDir: string, workDir: string, timeoutMs = criuDeadlineMs()): Promise<CriuLazyDaemon> {
   await mkdir(workDir, { recursive: true });
   const socket = path.join(workDir, 'lazy-pages.socket');
   const child = spawn(criuBinary(), ['lazy-pages', '--images-dir', imagesDir, '--work-dir', workDir, '--log-file', 'lazy-pages.log', '-v2'], {
@@ -29,7 +30,9 @@ export async function startCriuLazyPages(imagesDir: string, workDir: string, tim
   while (!existsSync(socket)) {
     if (exited || Date.now() > until) {
       child.kill('SIGKILL');
-      throw new CriuError(`criu lazy-pages did not start listening in ${workDir}`, criuLogTail(path.join(workDir, 'lazy-pages.log')));
+      const tail = criuLogTail(path.join(workDir, 'lazy-pages.log'));
+      if (exited) throw new CriuError(`lazy-pages handshake: criu lazy-pages exited before listening in ${workDir}`, tail);
+      throw new CriuDeadlineError('lazy-pages handshake', timeoutMs, `criu lazy-pages did not start listening in ${workDir} and was killed\n${tail}`);
     }
     await sleep(1);
   }

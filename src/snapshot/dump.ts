@@ -3,6 +3,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CriuError, criuLogTail, run } from './criu.js';
 import { dumpMountArgs, type DumpedMount } from './mounts.js';
+import { CriuDeadlineError, criuDeadlineMs, killTree } from './deadline.js';
 
 /**
  * Checkpointing a running instance into an images directory.
@@ -32,6 +33,8 @@ export interface DumpOptions {
   mounts: DumpedMount[];
   /** Keep the instance running after the dump (default: CRIU kills it). */
   leaveRunning?: boolean;
+  /** Longest the dump may take; default sized to the instance's resident memory (deadline.ts). */
+  deadlineMs?: number;
 }
 
 export interface DumpResult {
@@ -106,11 +109,24 @@ export async function dumpInstance(opts: DumpOptions): Promise<DumpResult> {
     ...dumpMountArgs(opts.mounts),
   ];
   if (opts.leaveRunning) args.push('--leave-running');
+  const deadlineMs = opts.deadlineMs ?? criuDeadlineMs(await residentBytes(opts.pid));
   const t0 = performance.now();
   try {
-    await run(args, { timeoutMs: 120_000 });
+    await run(args, { timeoutMs: deadlineMs });
   } catch (err) {
+    if ((err as { killed?: boolean }).killed) {
+      // CRIU was SIGKILLed at its deadline; the tree it had seized may still be frozen with CRIU's
+      // parasite inside: it can never serve again, so it goes too.
+      killTree(opts.pid);
+      throw new CriuDeadlineError('dump', deadlineMs, `criu dump of PID ${opts.pid} was killed and the instance with it\n${criuLogTail(path.join(opts.imagesDir, 'dump.log'))}`);
+    }
     throw new CriuError(`criu dump of PID ${opts.pid} failed: ${(err as Error).message.split('\n')[0]}`, criuLogTail(path.join(opts.imagesDir, 'dump.log')));
   }
   return { imagesDir: opts.imagesDir, durationMs: performance.now() - t0, externalFds, mounts: opts.mounts.map(({ name, target }) => ({ name, target })) };
+}
+
+/** Resident memory of the instance's runtime (what the pages image will hold, roughly). */
+async function residentBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0) * 1024;
 }

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { link, mkdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { CriuError, cleanEnv, criuBinary, criuLogTail, LOOPBACK_UP_SCRIPT } from
 import type { ExternalFd } from './dump.js';
 import { restoreMountArgs, type DumpedMount, type ExternalMount } from './mounts.js';
 import { joinCgroupsScript } from '../sandbox/cgroup.js';
+import { CriuDeadlineError, criuDeadlineMs, imagePagesBytes, killTree } from './deadline.js';
 
 /**
  * Restoring an instance from its images, eagerly (CRIU copies every page) or lazily (CRIU leaves
@@ -45,7 +45,7 @@ export interface RestoreOptions {
    * its threads, waits forever for a PID-namespace init that waits for them.
    */
   signal?: AbortSignal;
-  /** Gives up (and kills as above) after this long; default 60 s. */
+  /** Gives up (and kills as above) after this long; default sized to the images (deadline.ts). */
   timeoutMs?: number;
 }
 
@@ -160,7 +160,12 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
   const onAbort = () => abort('restore aborted');
   opts.signal?.addEventListener('abort', onAbort);
   if (opts.signal?.aborted) onAbort();
-  const timer = setTimeout(() => abort(`restore timed out after ${opts.timeoutMs ?? 60_000} ms`), opts.timeoutMs ?? 60_000);
+  const deadlineMs = opts.timeoutMs ?? criuDeadlineMs(imagePagesBytes(opts.imagesDir));
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    abort(`restore timed out after ${deadlineMs} ms`);
+  }, deadlineMs);
   const criuExit = new Promise<number>((resolve) => {
     child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
@@ -175,6 +180,8 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
   const restoreMs = performance.now() - t0;
   if (aborted || code !== 0) bound.release();
   if (aborted) {
+    await rm(opts.socketPath, { force: true });
+    if (expired) throw new CriuDeadlineError('restore', deadlineMs, `criu restore from ${opts.imagesDir} and every task it created were killed\n${criuLogTail(path.join(opts.workDir, 'restore.log'))}`);
     throw new CriuError(`criu restore from ${opts.imagesDir}: ${aborted}`, criuLogTail(path.join(opts.workDir, 'restore.log')));
   }
   const logTail = criuLogTail(path.join(opts.workDir, 'restore.log'));
@@ -201,35 +208,4 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
       }
     },
   };
-}
-
-/** Every descendant of `pid` (all threads' children), parents before children. */
-export function descendants(pid: number): number[] {
-  const out: number[] = [];
-  const queue = [pid];
-  while (queue.length) {
-    const p = queue.shift()!;
-    let tasks: string[] = [];
-    try {
-      tasks = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    } catch {
-      /* gone */
-    }
-    for (const t of tasks) {
-      out.push(Number(t));
-      queue.push(Number(t));
-    }
-  }
-  return out;
-}
-
-/** SIGKILLs `pid` and everything below it (the shell, CRIU, the tasks CRIU was restoring). */
-function killTree(pid: number): void {
-  for (const p of [pid, ...descendants(pid)]) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
 }

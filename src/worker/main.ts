@@ -30,7 +30,12 @@ const workerLog = (level: 'info' | 'warn' | 'error', message: string): void => {
   if (process.send && process.connected) process.send(event);
   else process.stderr.write(`hivelab worker [${level}]: ${message}\n`);
 };
-const coldStarter = createColdStartCoordinator({ rootDir: config.rootDir, stateDir: config.stateDir, log: workerLog });
+const coldStarter = createColdStartCoordinator({
+  rootDir: config.rootDir,
+  stateDir: config.stateDir,
+  log: workerLog,
+  ...(config.snapshots && !config.snapshots.available ? { snapshotsUnavailable: config.snapshots.reason ?? 'snapshots unavailable' } : {}),
+});
 const transfers = await createTransferServices({
   stateDir: config.stateDir,
   sealKey: Buffer.from(config.transfers.sealKeyHex, 'hex'),

@@ -4,6 +4,7 @@ import type { PhaseTiming } from '../observability/semantic.js';
 import type { S3Config } from '../transfer/storage.js';
 import type { RedisConfig } from '../transfer/redis-transport.js';
 import type { SnapshotStats } from '../coldstart/stats.js';
+import type { SnapshotSupport } from '../coldstart/availability.js';
 import type { MonitorStats } from '../reap/monitor.js';
 
 /**
@@ -90,6 +91,8 @@ export interface WorkerConfig {
   memoryBudgetMB: number;
   /** Repository root: the runtime shims live under `<root>/dist/runtime`. */
   rootDir: string;
+  /** Whether snapshot cold starts work here (the platform probed it at start-up). */
+  snapshots?: SnapshotSupport;
   gatewayUrl: string;
   invokeToken: string;
   /** Transfer services: the XDT seal key (hex, the same on every worker) and the data services. */

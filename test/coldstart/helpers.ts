@@ -1,12 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { criuUnavailableReason } from '../../src/snapshot/criu.js';
-import { monitorUnavailableReason } from '../../src/reap/monitor.js';
 import type { TestPlatform } from '../platform/harness.js';
-
-/** Why snapshot cold starts cannot be tested here (null: CRIU and the REAP monitor are built). */
-export function snapshotsUnavailable(): string | null {
-  return criuUnavailableReason() ?? monitorUnavailableReason();
-}
+export { snapshotsUnavailable } from '../helpers/snapshots.js';
 
 /** Stops every instance of `fn` and waits until they are gone, so the next request is a cold start. */
 export async function stopInstances(tp: TestPlatform, fn: string): Promise<void> {

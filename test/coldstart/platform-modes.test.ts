@@ -10,8 +10,7 @@ import { instanceRecord, monitorPids, snapshotsUnavailable, stopInstances, worke
  * REAP monitor and userfaultfd). Each cold start is forced by stopping the function's instances.
  */
 
-const unavailable = snapshotsUnavailable();
-if (unavailable) console.warn(`skipping snapshot cold-start platform tests: ${unavailable}`);
+const unavailable = await snapshotsUnavailable('snapshot cold-start platform tests');
 
 interface Answer {
   calls: number;

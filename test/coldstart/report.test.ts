@@ -13,6 +13,7 @@ describe('cold-start study reporting', () => {
   it('writes one CSV row per function x mode x concurrency, and a table with the disk figure', () => {
     const report: StudyReport = {
       disk: { directReadMBps: 1900 },
+      snapshots: { available: true },
       results: [
         {
           function: 'helloworld-node',

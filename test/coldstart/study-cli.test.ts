@@ -13,8 +13,7 @@ const run = promisify(execFile);
 const BIN = resolve(import.meta.dirname, '../../bin/hivelab.js');
 const HELLO = resolve(import.meta.dirname, '../../examples/hello-node');
 
-const unavailable = snapshotsUnavailable();
-if (unavailable) console.warn(`skipping the cold-start study command test: ${unavailable}`);
+const unavailable = await snapshotsUnavailable('the cold-start study command test');
 
 describe.skipIf(unavailable)('hivelab coldstart --json', () => {
   let out = '';

@@ -5,8 +5,8 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restoreWithMonitor, type MonitoredInstance } from '../../src/reap/lazy-restore.js';
 import { FILE_PAGES_FILE, mergeRanges, parseFileMappings, recordFilePages, totalBytes, writeFilePages } from '../../src/reap/file-pages.js';
-import { monitorUnavailableReason, type MonitorMode, type MonitorStats } from '../../src/reap/monitor.js';
-import { criuUnavailableReason } from '../../src/snapshot/criu.js';
+import { type MonitorMode, type MonitorStats } from '../../src/reap/monitor.js';
+import { snapshotsUnavailable } from '../helpers/snapshots.js';
 import type { LaunchedInstance } from '../../src/snapshot/launcher.js';
 import { commitWorkingSet, createSnapshot, dropWorkingSet, verifyWorkingSet, SnapshotCorruptError, type Snapshot } from '../../src/snapshot/store.js';
 import { getState, isAlive, waitForState, type FixtureState } from '../fixtures/snapshot-server/harness.js';
@@ -60,8 +60,7 @@ describe('file-backed page ranges', () => {
   });
 });
 
-const unavailable = criuUnavailableReason() ?? monitorUnavailableReason();
-if (unavailable) console.warn(`skipping REAP monitor tests: ${unavailable}`);
+const unavailable = await snapshotsUnavailable('REAP monitor tests');
 
 describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userfaultfd', () => {
   let tmp: string;

@@ -3,7 +3,8 @@ import { mkdtemp, open, readFile, rm, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { criuUnavailableReason, CRIU_VERSION } from '../../src/snapshot/criu.js';
+import { CRIU_VERSION } from '../../src/snapshot/criu.js';
+import { snapshotsUnavailable } from '../helpers/snapshots.js';
 import { decodeProto, parsePagemap, PE_LAZY, PE_PRESENT, PAGE_SIZE } from '../../src/snapshot/images.js';
 import { encodeSnapshotSpec, type LaunchedInstance } from '../../src/snapshot/launcher.js';
 import { dumpMountArgs, externalMounts, hostPathOf, restoreMountArgs } from '../../src/snapshot/mounts.js';
@@ -135,8 +136,7 @@ describe('snapshot launcher', () => {
   });
 });
 
-const unavailable = criuUnavailableReason();
-if (unavailable) console.warn(`skipping CRIU snapshot tests: ${unavailable}`);
+const unavailable = await snapshotsUnavailable('CRIU snapshot tests');
 
 describe.skipIf(unavailable !== null)('snapshot store with the real CRIU, instances in the sandbox', () => {
   let tmp: string;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { ColdStartMode, Runtime } from '../../manifest/schema.js';
 import { startPlatform, type Platform } from '../../platform.js';
 import { SpanNames } from '../../observability/semantic.js';
+import { snapshotSupport, type SnapshotSupport } from '../../coldstart/availability.js';
 import { prepareCache, type CacheState } from './cache.js';
 import { directReadMBps } from './disk.js';
 import { mean, summarize, type Summary } from './summary.js';
@@ -59,6 +60,10 @@ export interface StudyResult {
 
 export interface StudyReport {
   results: StudyResult[];
+  /** Whether snapshot cold starts work on this machine; when not, the snapshot modes were skipped. */
+  snapshots: SnapshotSupport;
+  /** Modes asked for but not measured (snapshots unavailable here). */
+  skippedModes?: ColdStartMode[];
   disk: { directReadMBps: number };
 }
 
@@ -150,14 +155,20 @@ async function round(p: Platform, fn: StudyFunction, body: Buffer, concurrency: 
 
 export async function runStudy(opts: StudyOptions): Promise<StudyReport> {
   const progress = opts.progress ?? (() => undefined);
+  const results: StudyResult[] = [];
+  // Where snapshots cannot work, every snapshot mode would only measure boots: say so, skip them.
+  const snapshots = await snapshotSupport();
+  const skippedModes: ColdStartMode[] = snapshots.available ? [] : opts.modes.filter((m) => m !== 'boot');
+  if (skippedModes.length) progress(`snapshots unavailable on this machine (${snapshots.reason}): skipping ${skippedModes.join(', ')}`);
+  const modes = opts.modes.filter((m) => !skippedModes.includes(m));
+  if (modes.length === 0) return { results, disk: { directReadMBps: 0 }, snapshots, skippedModes };
   const own = !opts.stateDir;
   const root = opts.stateDir ?? (await mkdtemp(join(tmpdir(), 'hivelab-coldstart-')));
-  const results: StudyResult[] = [];
   try {
     progress('measuring the disk: one 256 MiB O_DIRECT read');
     const disk = { directReadMBps: await directReadMBps(join(root, 'disk-probe.bin')) };
     progress(`disk: ${disk.directReadMBps.toFixed(0)} MB/s`);
-    for (const mode of opts.modes) {
+    for (const mode of modes) {
       const platform = await startPlatform({
         port: 0,
         quiet: true,
@@ -242,7 +253,7 @@ export async function runStudy(opts: StudyOptions): Promise<StudyReport> {
         await platform.stop();
       }
     }
-    return { results, disk };
+    return { results, disk, snapshots, ...(skippedModes.length ? { skippedModes } : {}) };
   } finally {
     if (own) await rm(root, { recursive: true, force: true });
   }

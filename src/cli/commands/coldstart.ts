@@ -87,13 +87,17 @@ const command: Command = {
       progress: (line) => process.stderr.write(`[coldstart] ${line}\n`),
     });
     process.stderr.write(toTable(report));
+    if (report.skippedModes?.length) {
+      process.stderr.write(`snapshots unavailable on this machine (${report.snapshots.reason}): ${report.skippedModes.join(', ')} not measured\n`);
+    }
     if (values.out) {
       await mkdir(values.out, { recursive: true });
       await writeFile(join(values.out, 'coldstart.csv'), toCsv(report));
       await writeFile(join(values.out, 'coldstart.json'), JSON.stringify(report, null, 2));
     }
     if (values.json) console.log(JSON.stringify(report, null, 2));
-    return 0;
+    // Nothing measured at all because snapshots cannot work here: a failure, not an empty success.
+    return report.results.length === 0 && report.skippedModes?.length ? 1 : 0;
   },
 };
 

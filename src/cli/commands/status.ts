@@ -15,6 +15,11 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
+/** `reap`, or `reap→boot` where the configured mode cannot work here. */
+export function modeCell(c: { configured: string; mode: string }): string {
+  return c.mode === c.configured ? c.mode : `${c.configured}→${c.mode}`;
+}
+
 const command: Command = {
   summary: 'autoscaler and worker status',
   usage,
@@ -25,12 +30,14 @@ const command: Command = {
       console.log(JSON.stringify(s, null, 2));
       return 0;
     }
+    if (!s.snapshots.available) console.log(`snapshots: unavailable here (${s.snapshots.reason}); functions with a snapshot cold-start mode boot\n`);
     console.log(
       table([
-        ['FUNCTION', 'POLICY', 'READY', 'STARTING', 'DESIRED', 'PANIC', 'CONCURRENCY', 'QUEUE', 'REASON'],
-        ...s.functions.map((f) => [f.name, f.policy, String(f.ready), String(f.starting), String(f.desired ?? '-'), f.panic ? 'yes' : 'no', f.observedConcurrency.toFixed(2), String(f.queueLength), f.reason ?? '-']),
+        ['FUNCTION', 'MODE', 'POLICY', 'READY', 'STARTING', 'DESIRED', 'PANIC', 'CONCURRENCY', 'QUEUE', 'REASON'],
+        ...s.functions.map((f) => [f.name, modeCell(f.coldStart), f.policy, String(f.ready), String(f.starting), String(f.desired ?? '-'), f.panic ? 'yes' : 'no', f.observedConcurrency.toFixed(2), String(f.queueLength), f.reason ?? '-']),
       ]),
     );
+    for (const f of s.functions) if (f.coldStart.fallback) console.log(`${f.name}: boots (${f.coldStart.fallback})`);
     console.log();
     console.log(
       table([
