@@ -55,6 +55,8 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   // CRIU's log, pidfile and lazy-pages socket: never in the run folder, which the clone can write
   const workDir = sandboxes.workDir(spec);
   const releaseRunDir = await sandboxes.prepareRunDir(spec, await sandboxes.ids(spec));
+  const root = await sandboxes.restoreRoot();
+  const mounts = await sandboxes.mounts(spec);
   const cgroup = await InstanceCgroup.create(spec.instanceId, { memoryMB: spec.manifest.memoryMB });
   const base = {
     imagesDir: snap.imagesDir,
@@ -62,9 +64,9 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
     socketPath,
     externalFds: snap.meta.externalFds,
     cgroupProcs: cgroup.procsFiles,
-    root: await sandboxes.restoreRoot(),
+    root,
     imageMounts: snap.meta.mounts,
-    mounts: await sandboxes.mounts(spec),
+    mounts,
   };
   let restored: RestoredInstance;
   let monitored: MonitoredInstance | undefined;
@@ -97,6 +99,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
     await cgroup.killAll('SIGKILL').catch(() => 0);
     await cgroup.remove().catch(() => undefined);
     await releaseRunDir();
+    await sandboxes.cleanup(spec);
     throw err;
   }
   const tRestored = Date.now();
