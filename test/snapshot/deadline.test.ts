@@ -63,6 +63,9 @@ describe('a restore whose CRIU never returns (stand-in)', () => {
       workDir: join(dir, 'work'),
       socketPath: join(dir, 'fn.sock'),
       externalFds: [{ fd: 3, resource: 'socket:[1]', role: 'listener' }],
+      root: dir,
+      imageMounts: [],
+      mounts: [],
       timeoutMs: 1500,
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CriuDeadlineError);
