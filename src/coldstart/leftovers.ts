@@ -1,6 +1,7 @@
 import { readdir, readFile, readlink, realpath, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { InstanceCgroup } from '../sandbox/cgroup.js';
+import { unmountRunDir } from '../sandbox/run-dir.js';
 import { criuBinary } from '../snapshot/criu.js';
 import { monitorBinary } from '../reap/monitor.js';
 import { killPids } from '../snapshot/deadline.js';
@@ -78,7 +79,11 @@ export async function killLeftovers(stateDir: string, opts: { instanceIds?: stri
     await cg.killAll('SIGKILL');
     await cg.remove().catch(() => undefined);
     // At platform start the run folder is garbage too (a worker removes it once it handled the exit).
-    if (!opts.instanceIds) await rm(join(runRoot, id), { recursive: true, force: true }).catch(() => undefined);
+    // It is its own tmpfs mount (src/sandbox/run-dir.ts): detached first, or the state folder stays busy.
+    if (!opts.instanceIds) {
+      await unmountRunDir(join(runRoot, id));
+      await rm(join(runRoot, id), { recursive: true, force: true }).catch(() => undefined);
+    }
   }
   const scratch: string[] = [];
   if (opts.scratchOf) {
