@@ -1,4 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { StatePaths } from '../config/state.js';
 import type { ColdStartMode } from '../manifest/schema.js';
 import type { ScalingSpec } from '../autoscaler/spec.js';
@@ -6,6 +7,7 @@ import type { ScalingDecision } from '../autoscaler/index.js';
 import { getPlacement, NoCapacityError, type PlacementPolicy, type WorkerView } from '../placement/index.js';
 import { DeploymentStore, type Deployment } from './deployments.js';
 import { WorkerHandle } from './worker-handle.js';
+import { unmountRunDir } from '../sandbox/run-dir.js';
 import { killLeftovers } from '../coldstart/leftovers.js';
 import { effectiveColdStart, type SnapshotSupport } from '../coldstart/availability.js';
 import { MemoryLedger } from '../transfer/retrieval-ledger.js';
@@ -122,9 +124,11 @@ export class ControlPlane {
     // What does not die with its worker (snapshot-restored instances, a dump's frozen tracee, CRIU
     // and REAP monitors) is killed through the instances' cgroups and run folders.
     if (orphans.length || w.pid) {
-      killLeftovers(this.opts.paths.root, { instanceIds: orphans, scratchOf: w.pid ? [w.pid] : [] }).catch((err: Error) =>
-        this.opts.log('warn', `instances of dead worker ${w.id}: ${err.message}`),
-      );
+      killLeftovers(this.opts.paths.root, { instanceIds: orphans, scratchOf: w.pid ? [w.pid] : [] })
+        .catch((err: Error) => this.opts.log('warn', `instances of dead worker ${w.id}: ${err.message}`))
+        // then their run-folder tmpfs mounts, or the state folder stays busy
+        .then(() => Promise.all(orphans.map((id) => unmountRunDir(join(this.opts.paths.root, 'run', id)))))
+        .catch(() => undefined);
     }
     setTimeout(() => {
       if (this.stopping) return;

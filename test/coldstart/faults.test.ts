@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,10 +22,11 @@ const unavailable = await snapshotsUnavailable('snapshot fault tests');
 const HANG = 'sleep 98765';
 const DIST = resolve(import.meta.dirname, '../../dist');
 
+/** Running (a killed task whose parent has not reaped it yet is a zombie: not running). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZX]/s.test(stat);
   } catch {
     return false;
   }

@@ -290,8 +290,8 @@ static void drop_privileges(const struct spec *s) {
 /* Dies with the host-side launcher (which dies with the worker). Set after the uid change, which
  * clears the parent-death signal; `death` is a pipe whose write end only the launcher holds, so
  * a launcher already gone before the prctl shows as a hang-up. */
-static void die_with_parent(int death) {
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)) DIE(EX_PROC, "PR_SET_PDEATHSIG");
+static void die_with_parent(int death, int no_pdeathsig) {
+  if (!no_pdeathsig && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)) DIE(EX_PROC, "PR_SET_PDEATHSIG");
   struct pollfd pfd = {death, POLLIN, 0};
   if (poll(&pfd, 1, 0) != 0) FAIL(EX_PROC, "the launcher died while the sandbox was being built");
 }
@@ -308,6 +308,11 @@ static void close_fds(int keep) {
 
 static int child_main(const struct spec *s, int death) {
   build_root(s);
+  /* stdin becomes the sandbox's own /dev/null: the worker's is a file of the host's /dev, which
+   * CRIU cannot dump (no mount of the sandbox holds it) and which need not be visible inside */
+  int null = open("/dev/null", O_RDONLY); /* no CLOEXEC: it may itself be fd 0 */
+  if (null < 0 || dup2(null, 0) < 0) DIE(EX_FDS, "stdin from /dev/null");
+  if (null != 0) close(null);
   loopback_up();
   if (s->hostname && sethostname(s->hostname, strlen(s->hostname))) DIE(EX_NET, "sethostname %s", s->hostname);
   set_rlimits(s);
@@ -315,7 +320,7 @@ static int child_main(const struct spec *s, int death) {
    * inside the dumped tree) */
   if (setsid() < 0) DIE(EX_PROC, "setsid");
   drop_privileges(s);
-  die_with_parent(death);
+  die_with_parent(death, s->no_pdeathsig);
   close(death);
   if (s->keep_fd >= 0 && fcntl(s->keep_fd, F_GETFD) < 0) DIE(EX_FDS, "keep-fd %d is not open", s->keep_fd);
   close_fds(s->keep_fd);

@@ -78,7 +78,7 @@ const char *spec_parse(char *buf, size_t len, struct spec *o) {
     int arity;
     if (!strcmp(key, "cgroup") || !strcmp(key, "root") || !strcmp(key, "hostname") || !strcmp(key, "uid") ||
         !strcmp(key, "gid") || !strcmp(key, "keep-fd") || !strcmp(key, "cwd") || !strcmp(key, "arg") ||
-        !strcmp(key, "env") || !strcmp(key, "shm"))
+        !strcmp(key, "env") || !strcmp(key, "shm") || !strcmp(key, "pdeathsig"))
       arity = 1;
     else if (!strcmp(key, "rlimit"))
       arity = 2;
@@ -97,6 +97,11 @@ const char *spec_parse(char *buf, size_t len, struct spec *o) {
     } else if (!strcmp(key, "root")) {
       if (f[0][0] != '/') return "root must be an absolute path";
       o->root = f[0];
+    } else if (!strcmp(key, "pdeathsig")) {
+      /* "0": the runtime outlives the launcher (CRIU snapshots: a restored root task would get its
+       * parent-death signal the moment CRIU exits; the worker kills those through their cgroup) */
+      if (strcmp(f[0], "0") && strcmp(f[0], "1")) return "pdeathsig must be 0 or 1";
+      o->no_pdeathsig = !strcmp(f[0], "0");
     } else if (!strcmp(key, "hostname")) {
       o->hostname = f[0];
     } else if (!strcmp(key, "uid") || !strcmp(key, "gid")) {

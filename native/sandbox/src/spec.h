@@ -40,6 +40,7 @@ struct spec {
   struct rlim rlimits[8];
   int n_rlimits;
   int keep_fd; /* -1: none */
+  int no_pdeathsig; /* spec "pdeathsig 0": no parent-death signal for the runtime (CRIU snapshots) */
   const char *cwd;
   const char *argv[MAX_ITEMS + 1];
   int n_argv;

@@ -155,14 +155,15 @@ async function round(p: Platform, fn: StudyFunction, body: Buffer, concurrency: 
 
 export async function runStudy(opts: StudyOptions): Promise<StudyReport> {
   const progress = opts.progress ?? (() => undefined);
-  const own = !opts.stateDir;
-  const root = opts.stateDir ?? (await mkdtemp(join(tmpdir(), 'hivelab-coldstart-')));
   const results: StudyResult[] = [];
   // Where snapshots cannot work, every snapshot mode would only measure boots: say so, skip them.
   const snapshots = await snapshotSupport();
   const skippedModes: ColdStartMode[] = snapshots.available ? [] : opts.modes.filter((m) => m !== 'boot');
   if (skippedModes.length) progress(`snapshots unavailable on this machine (${snapshots.reason}): skipping ${skippedModes.join(', ')}`);
   const modes = opts.modes.filter((m) => !skippedModes.includes(m));
+  if (modes.length === 0) return { results, disk: { directReadMBps: 0 }, snapshots, skippedModes };
+  const own = !opts.stateDir;
+  const root = opts.stateDir ?? (await mkdtemp(join(tmpdir(), 'hivelab-coldstart-')));
   try {
     progress('measuring the disk: one 256 MiB O_DIRECT read');
     const disk = { directReadMBps: await directReadMBps(join(root, 'disk-probe.bin')) };
