@@ -1,5 +1,5 @@
 import { lstatSync, readlinkSync } from 'node:fs';
-import type { Runtime } from '../manifest/schema.js';
+import type { FunctionManifest, Runtime } from '../manifest/schema.js';
 import type { InstanceSpec } from './backend.js';
 import { joinCgroupsScript } from './cgroup.js';
 
@@ -91,6 +91,16 @@ export function runtimeArgvFor(runtime: Runtime, runtimeDir = SANDBOX_RUNTIME_DI
   }
 }
 
+/**
+ * The instance's main process: the runtime shim for a handler, or the port bridge
+ * (src/runtime/port/bridge.cts) that runs a server program (`command`) and passes the platform's
+ * socket through to its port.
+ */
+export function instanceArgvFor(manifest: FunctionManifest, runtimeDir = SANDBOX_RUNTIME_DIR): string[] {
+  if (manifest.command) return ['/usr/bin/node', `${runtimeDir}/port/bridge.cjs`];
+  return runtimeArgvFor(manifest.runtime, runtimeDir);
+}
+
 /** Where the runtime finds its task root and run folder (sandbox paths unless a launcher says otherwise). */
 export interface RuntimePaths {
   taskRoot: string;
@@ -117,7 +127,7 @@ export function runtimeEnv(
     ...m.env,
     HIVELAB_SOCKET: `${paths.runDir}/fn.sock`,
     HIVELAB_SIDECAR: `${paths.runDir}/qp.sock`,
-    HIVELAB_HANDLER: m.handler,
+    HIVELAB_HANDLER: m.handler ?? '',
     HIVELAB_FUNCTION: m.name,
     HIVELAB_INSTANCE: spec.instanceId,
     HIVELAB_MEMORY_MB: String(m.memoryMB),
@@ -126,6 +136,11 @@ export function runtimeEnv(
     HIVELAB_TASK_ROOT: paths.taskRoot,
     ...spec.env,
   };
+  if (m.command) {
+    // Knative's runtime contract: the program listens on $PORT.
+    env.PORT = String(m.port);
+    env.HIVELAB_COMMAND = JSON.stringify(m.command);
+  }
   delete env.NODE_EXTRA_CA_CERTS;
   return env;
 }
@@ -170,7 +185,7 @@ export function buildBwrapArgs(input: LaunchInput): string[] {
     '--ro-bind', layout.runtimeDir, SANDBOX_RUNTIME_DIR,
   );
   if (layout.nodeModulesDir) args.push('--ro-bind', layout.nodeModulesDir, SANDBOX_NODE_MODULES);
-  args.push('--chdir', SANDBOX_TASK_ROOT, '--', ...(input.runtimeArgv ?? runtimeArgvFor(spec.manifest.runtime)));
+  args.push('--chdir', SANDBOX_TASK_ROOT, '--', ...(input.runtimeArgv ?? instanceArgvFor(spec.manifest)));
   return args;
 }
 

@@ -7,7 +7,7 @@ import type { ColdStartMode } from '../manifest/schema.js';
 import type { SnapshotStats } from '../dashboard/platform-view.js';
 import { SandboxStartError, type InstanceSpec, type SandboxBackend, type SandboxInstance } from './backend.js';
 import { InstanceCgroup } from './cgroup.js';
-import { runtimeArgvFor, runtimeEnv } from './launch.js';
+import { instanceArgvFor, runtimeEnv } from './launch.js';
 import { Attr, SpanNames, type PhaseTiming } from '../observability/semantic.js';
 import { launchForSnapshot } from '../snapshot/launcher.js';
 import { restoreInstance, type RestoredInstance } from '../snapshot/restore.js';
@@ -199,7 +199,7 @@ export class SnapshotBackend implements SandboxBackend {
     delete env.HIVELAB_READY_FD; // the launcher closes inherited descriptors: readiness is polled
     let launched: Awaited<ReturnType<typeof launchForSnapshot>>;
     try {
-      launched = await launchForSnapshot({ argv: runtimeArgvFor(spec.manifest.runtime, this.opts.runtimeDir), env, cwd: spec.functionDir }, cgroup.procsFiles);
+      launched = await launchForSnapshot({ argv: instanceArgvFor(spec.manifest, this.opts.runtimeDir), env, cwd: spec.functionDir }, cgroup.procsFiles);
     } catch (err) {
       await cgroup.remove().catch(() => undefined);
       throw new SandboxStartError(`instance ${spec.instanceId}: ${(err as Error).message}`);
