@@ -39,7 +39,7 @@ export function greeterClient(target: string, authority: string, pkg = 'hellowor
 }
 
 /** One unary call; never rejects, so tests can look at statuses. */
-export function unary(client: grpc.Client, method: string, request: object, metadata: Record<string, string>, deadlineMs = 30_000): Promise<CallResult> {
+export function unary(client: grpc.Client, method: string, request: object, metadata: Record<string, string>, deadlineMs = 150_000): Promise<CallResult> {
   const md = new grpc.Metadata();
   for (const [k, v] of Object.entries(metadata)) md.set(k, v);
   return new Promise((resolvePromise) => {
