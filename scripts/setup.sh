@@ -12,6 +12,7 @@ APT_PACKAGES=(
   iptables iproute2 util-linux procps               # CRIU's network lock, mount
   redis-server                                      # the Redis transfer baseline
   python3 python3-numpy python3-pil python3-pyaes python3-chameleon python3-sklearn  # Python functions
+  python3-grpcio                                    # gRPC functions and clients (vSwarm)
   ffmpeg                                            # video functions and inputs
   chromium fonts-dejavu-core                        # dashboard browser tests, plot text
   fio                                               # disk baselines

@@ -1,5 +1,6 @@
 import { Http1Pool, requestHead, type Http1Handler } from '../net/http1-pool.js';
 import { now, SPIN_WINDOW_MS } from './clock.js';
+import { GrpcSender } from './grpc-request.js';
 
 /**
  * The open-loop client (STeLLAR's client, §3.3). Requests leave at their scheduled times whether or
@@ -136,7 +137,7 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
   if (reuse && opts.connections !== null) {
     for (const req of requests) {
       try {
-        target(req);
+        if (!req.url.startsWith('grpc:')) target(req);
       } catch {
         // A bad URL fails its own request when it is due.
       }
@@ -146,6 +147,8 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
   }
 
   const records: RequestRecord[] = [];
+  /** gRPC calls (`grpc://` URLs) go over HTTP/2 sessions instead of the HTTP/1.1 pools. */
+  let grpc: GrpcSender | undefined;
   let outstanding = 0;
   let interrupted = false;
   let wakeDone: (() => void) | undefined;
@@ -228,6 +231,10 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
   const send = (req: OutgoingRequest, sentAbs: number): void => {
     const inflight = new InFlight(req, sentAbs);
     outstanding++;
+    if (req.url.startsWith('grpc:')) {
+      (grpc ??= new GrpcSender()).request(req.url, req.headers ?? {}, req.body, inflight, timeoutMs);
+      return;
+    }
     try {
       const t = target(req);
       t.pool.request(bytesOf(t, req.body), undefined, inflight, timeoutMs);
@@ -282,5 +289,6 @@ export async function runOpenLoop(requests: readonly OutgoingRequest[], opts: Op
     if (timer) clearTimeout(timer);
     // Abandoned requests are cut; completed connections close without waiting for keep-alive.
     for (const p of pools.values()) p.close();
+    grpc?.close();
   }
 }

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -68,6 +68,18 @@ export const subExperimentSchema = z
     reuseConnections: z.boolean().default(true),
     /** Per-request timeout. */
     timeoutMs: z.number().int().positive().default(120_000),
+    /**
+     * gRPC functions: each request is one unary call of `method` ("package.Service/Method") with
+     * `request` encoded by `proto` (relative to the experiment file), instead of an HTTP POST.
+     */
+    grpc: z
+      .object({
+        proto: z.string().min(1),
+        method: z.string().regex(/^[A-Za-z_][\w.]*\.[A-Za-z_]\w*\/[A-Za-z_]\w*$/, 'must look like "package.Service/Method"'),
+        request: z.record(z.unknown()).default({}),
+      })
+      .strict()
+      .optional(),
     /** RNG seed for stochastic IATs; fixed so a rerun replays the same schedule. */
     seed: z.number().int().default(1),
   })
@@ -78,6 +90,9 @@ export const subExperimentSchema = z
     }
     if (s.iatType === 'shifted-exponential' && s.iatShiftSeconds !== undefined && s.iatShiftSeconds >= s.iatSeconds && s.iatSeconds > 0) {
       ctx.addIssue({ code: 'custom', path: ['iatShiftSeconds'], message: 'must be below iatSeconds (the mean IAT)' });
+    }
+    if (s.grpc && s.chainLength > 1) {
+      ctx.addIssue({ code: 'custom', path: ['grpc'], message: 'gRPC sub-experiments call one function (chainLength 1)' });
     }
     if (s.chainLength === 1 && s.transfer !== 'inline') {
       ctx.addIssue({ code: 'custom', path: ['transfer'], message: 'needs chainLength > 1 (transfers happen between chained functions)' });
@@ -143,5 +158,8 @@ export async function readExperimentFile(file: string): Promise<unknown> {
 
 /** Reads a .json, .yaml or .yml experiment file. */
 export async function loadExperiment(file: string): Promise<Experiment> {
-  return parseExperiment(await readExperimentFile(file), file);
+  const exp = parseExperiment(await readExperimentFile(file), file);
+  // A proto path is relative to the experiment file, like `function`.
+  for (const sub of exp.subExperiments) if (sub.grpc) sub.grpc.proto = resolve(dirname(file), sub.grpc.proto);
+  return exp;
 }

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { runOpenLoop, type OutgoingRequest, type RequestRecord } from './client.js';
+import { grpcRequestBody, grpcTarget } from './grpc-request.js';
 import type { Experiment, SubExperiment } from './experiment.js';
 import { isSuccess, writeSubExperiment, type WrittenSubExperiment } from './outputs.js';
 import { ProgressBar } from './progress.js';
@@ -53,6 +54,15 @@ const EMPTY = Buffer.alloc(0);
 
 export function outgoingRequests(sub: SubExperiment, dep: Deployment): OutgoingRequest[] {
   const plan = planRequests({ ...sub, replicas: dep.urls.length });
+  if (sub.grpc) {
+    const { proto, method, request } = sub.grpc;
+    const body = grpcRequestBody(proto, method, request);
+    const targets = dep.urls.map((u) => grpcTarget(u, method));
+    return plan.map((p) => {
+      const t = targets[p.replica]!;
+      return { id: p.id, burstId: p.burstId, replica: p.replica, scheduledMs: p.scheduledMs, url: t.url, body, headers: { ...dep.headers, ...t.headers } };
+    });
+  }
   if (sub.requestFormat === 'stellar') {
     const perMs = sub.incrementsPerMs ?? (sub.serviceTimes.some((t) => t > 0) ? calibrateIncrementsPerMs() : 0);
     const urls = new Map<string, string>();
@@ -73,6 +83,14 @@ export function outgoingRequests(sub: SubExperiment, dep: Deployment): OutgoingR
 }
 
 async function warmUp(sub: SubExperiment, dep: Deployment, signal?: AbortSignal): Promise<void> {
+  if (sub.grpc && sub.warmup > 0) {
+    // One call per replica at a time, through the same client as the measured requests.
+    const one = outgoingRequests({ ...sub, bursts: 1, burstSizes: [1] }, dep);
+    for (let w = 0; w < sub.warmup && !signal?.aborted; w++) {
+      for (const r of one) await runOpenLoop([{ ...r, scheduledMs: 0 }], { connections: 1, reuseConnections: true, timeoutMs: sub.timeoutMs, coldThresholdMs: sub.coldThresholdMs, keepBodies: false, signal });
+    }
+    return;
+  }
   for (let w = 0; w < sub.warmup && !signal?.aborted; w++) {
     for (let r = 0; r < dep.urls.length && !signal?.aborted; r++) {
       const stellar = sub.requestFormat === 'stellar';

@@ -1,4 +1,5 @@
 import type { InvocationTrace } from './trace.js';
+import type { GrpcCall } from '../grpc/call.js';
 
 /** One invocation as it travels from the gateway through the activator to a queue-proxy. */
 export interface Invocation {
@@ -17,6 +18,8 @@ export interface Invocation {
   retries: number;
   /** The invocation's trace (a shared no-op when not sampled). */
   trace: InvocationTrace;
+  /** Set for a gRPC call: its streams are passed through to the instance instead of `body`. */
+  grpc?: GrpcCall;
 }
 
 /** What the function instance answered. */
@@ -26,4 +29,6 @@ export interface InvocationResult {
   body: Buffer;
   instanceId: string;
   cold: boolean;
+  /** gRPC: the instance's trailers (grpc-status, grpc-message, trailing metadata). */
+  trailers?: Record<string, string | string[]>;
 }

@@ -18,6 +18,8 @@ import { EVENT_HEADER, apiGatewayEvent, eventFormatFor } from './apigateway-even
 import { proxiedHeaders, proxyResponse } from './apigateway-response.js';
 import { createLambdaInvokeApi } from './lambda-invoke-api.js';
 import type { HttpEventFormat } from '../manifest/schema.js';
+import { acceptH2c } from '../grpc/h2c.js';
+import { createGrpcCallHandler, isGrpcRequest } from '../grpc/gateway-calls.js';
 
 /** A route handler mounted by another part of the platform (dashboard, metrics, traces, status). */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
@@ -275,5 +277,8 @@ export function createGateway(opts: GatewayOptions): Server {
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 0;
+  // h2c on the same port: gRPC calls (src/grpc), other HTTP/2 requests through the routes above.
+  const grpc = createGrpcCallHandler({ ...opts, touch: () => poll.touch() });
+  acceptH2c(server, isGrpcRequest, grpc, (req, res) => server.emit('request', req, res), server.headersTimeout);
   return server;
 }

@@ -18,6 +18,10 @@ export type Runtime = (typeof RUNTIMES)[number];
 export const COLD_START_MODES = ['boot', 'snapshot', 'lazy', 'reap', 'criu-lazy'] as const;
 export type ColdStartMode = (typeof COLD_START_MODES)[number];
 
+/** How the instance is reached: the runtime shim protocol over HTTP/1.1, or gRPC (HTTP/2) calls passed through. */
+export const PROTOCOLS = ['http', 'grpc'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
 export const TRANSFERS = ['inline', 'storage', 'redis', 'xdt'] as const;
 export type Transfer = (typeof TRANSFERS)[number];
 
@@ -34,7 +38,16 @@ export const manifestSchema = z
     runtime: z.preprocess(runtimeFromAlias, z.enum(RUNTIMES)),
     handler: z
       .string()
-      .regex(/^[A-Za-z0-9_./-]+\.[A-Za-z_$][A-Za-z0-9_$]*$/, 'must look like "module.function", e.g. "index.handler"'),
+      .regex(/^[A-Za-z0-9_./-]+\.[A-Za-z_$][A-Za-z0-9_$]*$/, 'must look like "module.function", e.g. "index.handler"')
+      .optional(),
+    /**
+     * A server program instead of a handler (Knative's runtime contract): the instance runs this
+     * argv in /var/task and the platform reaches it on 127.0.0.1:$PORT inside the sandbox.
+     */
+    command: z.array(z.string().min(1).max(4096)).min(1).max(64).optional(),
+    /** The port a `command` listens on ($PORT in its environment; Knative's default is 8080). */
+    port: z.number().int().min(1).max(65535).default(8080),
+    protocol: z.enum(PROTOCOLS).default('http'),
     description: z.string().optional(),
     memoryMB: z.number().int().min(32).max(16384).default(256),
     timeoutMs: z.number().int().min(1).max(15 * 60_000).default(30_000),
@@ -60,6 +73,22 @@ export const manifestSchema = z
      */
     event: z.enum(HTTP_EVENT_FORMATS).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((m, ctx) => {
+    // Exactly one way to run the function: a handler the runtime shim loads, or a server program.
+    if (m.handler === undefined && m.command === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['handler'], message: 'required (or "command" for a server program)' });
+    }
+    if (m.handler !== undefined && m.command !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['command'], message: 'give either "handler" or "command", not both' });
+    }
+    // gRPC calls are passed through to a server the function runs; the handler shims speak HTTP/1.1 only.
+    if (m.protocol === 'grpc' && m.command === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['command'], message: 'a "grpc" function needs "command": the gRPC server it runs' });
+    }
+    if (m.env.PORT !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['env', 'PORT'], message: 'PORT is set by the platform (use "port")' });
+    }
+  });
 
 export type FunctionManifest = z.infer<typeof manifestSchema>;

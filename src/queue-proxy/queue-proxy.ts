@@ -3,6 +3,8 @@ import { HttpError } from '../core/errors.js';
 import { ConcurrencyMeter } from './concurrency-meter.js';
 import type { Invocation, InvocationResult } from '../core/invocation.js';
 import { SpanNames, Attr } from '../observability/semantic.js';
+import { GrpcInstanceClient, GrpcInstanceError } from '../grpc/instance-client.js';
+import type { GrpcCall } from '../grpc/call.js';
 
 export interface QueueProxyOptions {
   instanceId: string;
@@ -63,6 +65,8 @@ export class QueueProxy {
   readonly meter = new ConcurrencyMeter();
   private readonly waiting: Array<() => void> = [];
   private readonly pool: Http1Pool;
+  /** gRPC functions: one HTTP/2 session to the instance, opened on the first call. */
+  private grpcClient?: GrpcInstanceClient;
   private closed = false;
 
   constructor(readonly opts: QueueProxyOptions) {
@@ -105,6 +109,7 @@ export class QueueProxy {
     const process = inv.trace.startSpan(SpanNames.functionProcess, { [Attr.instanceId]: this.opts.instanceId });
     // The runtime continues this trace, so `context.invoke` chains stay one trace.
     const traceparent = inv.trace.traceparent(process) ?? inv.traceparent;
+    if (inv.grpc) return this.forwardGrpc(inv, remaining, process, traceparent);
     if (traceparent) headers.push(['traceparent', traceparent]);
     try {
       const res = await new Promise<InstanceReply>((resolve, reject) => {
@@ -119,11 +124,36 @@ export class QueueProxy {
     }
   }
 
+  /** A gRPC call: its streams pass through; it holds its slot until the instance's stream ends. */
+  private async forwardGrpc(inv: Invocation, remaining: number, span: ReturnType<Invocation['trace']['startSpan']>, traceparent: string | undefined): Promise<InvocationResult> {
+    // The client learns which instance served it, as for HTTP (x-hivelab-instance-id, x-hivelab-cold).
+    const call = Object.create(inv.grpc!) as GrpcCall;
+    call.onHeaders = (h, endStream) => inv.grpc!.onHeaders({ ...h, 'x-hivelab-instance-id': this.opts.instanceId, 'x-hivelab-cold': inv.cold ? '1' : '0' }, endStream);
+    this.grpcClient ??= new GrpcInstanceClient(this.opts.socketPath);
+    const extra: Record<string, string> = { 'x-hivelab-invocation-id': inv.id, 'x-hivelab-deadline': String(inv.deadline) };
+    if (traceparent) extra.traceparent = traceparent;
+    try {
+      const r = await this.grpcClient.forward(call, `${inv.functionName}.hivelab`, remaining, extra);
+      const grpcStatus = String(r.trailers['grpc-status'] ?? r.headers['grpc-status'] ?? '');
+      span.setAttributes({ 'rpc.grpc.status_code': grpcStatus === '' ? undefined : Number(grpcStatus) });
+      span.end(r.cancelled ? 'error' : 'ok', r.cancelled ? 'cancelled by the client' : undefined);
+      // 499: the client closed the call (nginx's convention); never the instance's fault.
+      return { status: r.cancelled ? 499 : 200, headers: r.headers as Record<string, string>, trailers: r.trailers, body: Buffer.alloc(0), instanceId: this.opts.instanceId, cold: inv.cold };
+    } catch (err) {
+      span.end('error', (err as Error).message);
+      if (err instanceof GrpcInstanceError) {
+        throw new InstanceFailure(err.kind, err.kind === 'timeout' ? err.message : `connection to instance ${this.opts.instanceId} failed: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+
   /** Fails everything still queued here and drops the connections. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const w of this.waiting.splice(0)) w();
     this.pool.close();
+    this.grpcClient?.close();
   }
 }

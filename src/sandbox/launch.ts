@@ -1,6 +1,6 @@
 import { lambdaEnv } from './lambda-env.js';
 import { lstatSync, readlinkSync } from 'node:fs';
-import type { Runtime } from '../manifest/schema.js';
+import type { FunctionManifest, Runtime } from '../manifest/schema.js';
 import type { InstanceSpec } from './backend.js';
 
 /**
@@ -108,6 +108,16 @@ export function runtimeArgvFor(runtime: Runtime, runtimeDir = SANDBOX_RUNTIME_DI
   }
 }
 
+/**
+ * The instance's main process: the runtime shim for a handler, or the port bridge
+ * (src/runtime/port/bridge.cts) that runs a server program (`command`) and passes the platform's
+ * socket through to its port.
+ */
+export function instanceArgvFor(manifest: FunctionManifest, runtimeDir = SANDBOX_RUNTIME_DIR): string[] {
+  if (manifest.command) return ['/usr/bin/node', `${runtimeDir}/port/bridge.cjs`];
+  return runtimeArgvFor(manifest.runtime, runtimeDir);
+}
+
 /** Where the runtime finds its task root and run folder (sandbox paths unless a launcher says otherwise). */
 export interface RuntimePaths {
   taskRoot: string;
@@ -137,7 +147,7 @@ export function runtimeEnv(
     ...m.env,
     HIVELAB_SOCKET: `${paths.runDir}/fn.sock`,
     HIVELAB_SIDECAR: `${paths.runDir}/qp.sock`,
-    HIVELAB_HANDLER: m.handler,
+    HIVELAB_HANDLER: m.handler ?? '',
     HIVELAB_FUNCTION: m.name,
     HIVELAB_INSTANCE: spec.instanceId,
     HIVELAB_MEMORY_MB: String(m.memoryMB),
@@ -146,6 +156,11 @@ export function runtimeEnv(
     HIVELAB_TASK_ROOT: paths.taskRoot,
     ...spec.env,
   };
+  if (m.command) {
+    // Knative's runtime contract: the program listens on $PORT.
+    env.PORT = String(m.port);
+    env.HIVELAB_COMMAND = JSON.stringify(m.command);
+  }
   delete env.NODE_EXTRA_CA_CERTS;
   return env;
 }
@@ -208,7 +223,7 @@ export function buildSandboxSpec(input: LaunchInput, rootDir: string): SandboxSp
     rlimits: input.rlimits ?? DEFAULT_RLIMITS,
     keepFd: READY_FD,
     cwd: SANDBOX_TASK_ROOT,
-    argv: input.runtimeArgv ?? runtimeArgvFor(m.runtime),
+    argv: input.runtimeArgv ?? instanceArgvFor(m),
     env: runtimeEnv(spec),
   };
 }

@@ -92,7 +92,7 @@ export class ProcessBackend implements SandboxBackend {
 
   async start(spec: InstanceSpec): Promise<SandboxInstance> {
     const t0 = performance.now();
-    const shim = spec.manifest.runtime === 'node' ? 'node/shim.cjs' : 'python/shim.py';
+    const shim = spec.manifest.command ? 'port/bridge.cjs' : spec.manifest.runtime === 'node' ? 'node/shim.cjs' : 'python/shim.py';
     if (!this.options.runtimeArgv && !existsSync(join(this.layout.runtimeDir, shim))) {
       throw new SandboxStartError(
         `runtime shim ${join(this.layout.runtimeDir, shim)} is missing: build first (tsc && node scripts/copy-assets.mjs)`,

@@ -76,6 +76,8 @@ export class LocalInvoker implements Invoker {
   async invoke(fn: SuiteFunction, event: SuiteEvent): Promise<Invocation> {
     const manifest = this.manifests.get(fn.name) ?? (await loadManifest(fn.dir));
     this.manifests.set(fn.name, manifest);
+    if (!manifest.handler) throw new Error(`${fn.name}: the local invoker runs handlers; a server program ("command") needs the platform`);
+    const handlerSpec = manifest.handler;
     const started = performance.now();
     if (manifest.runtime === 'node') {
       let handler = this.nodeHandlers.get(fn.name);
@@ -83,7 +85,7 @@ export class LocalInvoker implements Invoker {
       if (!handler) {
         // The manifest's env is what a handler reads at import time (e.g. auth's secret).
         Object.assign(process.env, manifest.env);
-        const [file, name] = splitHandler(manifest.handler);
+        const [file, name] = splitHandler(handlerSpec);
         const mod = (await import(pathToFileURL(join(fn.dir, `${file}.mjs`)).href)) as Record<string, unknown>;
         if (typeof mod[name] !== 'function') throw new Error(`${fn.name}: ${file}.mjs does not export ${name}`);
         handler = mod[name] as NodeHandler;
@@ -133,7 +135,7 @@ export class LocalInvoker implements Invoker {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? '/tmp',
         PYTHONDONTWRITEBYTECODE: '1',
-        HIVELAB_HANDLER: manifest.handler,
+        HIVELAB_HANDLER: manifest.handler ?? '',
         HIVELAB_FUNCTION: fn.name,
         HIVELAB_MEMORY_MB: String(manifest.memoryMB),
         ...manifest.env,
