@@ -19,7 +19,9 @@ BIN="$SRC/criu/criu"
 KERNDAT_DIR="/dev/shm/hivelab-criu"
 log() { echo "[setup-criu] $*"; }
 
-if [[ -x "$BIN" ]] && "$BIN" --version 2>/dev/null | grep -q "Version: $CRIU_VERSION" && grep -qa "$KERNDAT_DIR" "$BIN"; then
+# Marker string of our rlimits patch (section 3): a binary built before it is rebuilt.
+RLIMITS_MARK="hivelab /proc fallback"
+if [[ -x "$BIN" ]] && "$BIN" --version 2>/dev/null | grep -q "Version: $CRIU_VERSION" && grep -qa "$KERNDAT_DIR" "$BIN" && grep -qa "$RLIMITS_MARK" "$BIN"; then
   log "CRIU $CRIU_VERSION already built: $BIN"
   exit 0
 fi
@@ -119,6 +121,67 @@ for opt in ("SO_PASSCRED", "SO_PASSSEC"):
     if src.count(old) != 1:
         sys.exit("patch site for %s not found in sockets.c" % opt)
     src = src.replace(old, "ret |= dump_opt_or_off(sk, SOL_SOCKET, %s, &val);" % opt)
+open(path, "w").write(src)
+PY
+fi
+
+# Sandboxed instances run as an unprivileged uid, and CRIU dumps their rlimits with prlimit(2) on
+# the task, which for a task of another uid needs CAP_SYS_RESOURCE -- a capability some hosts
+# (this one) withhold even from root: "Can't get rlimit 0: Operation not permitted". Our fix: on
+# EPERM, dump_task_rlimits (criu/cr-dump.c) reads the same values from /proc/PID/limits, which
+# everyone may read. (Restoring them needs nothing: the restored task lowers its own limits.)
+CR_DUMP_C="$SRC/criu/cr-dump.c"
+if ! grep -q "$RLIMITS_MARK" "$CR_DUMP_C"; then
+  log "patching $CR_DUMP_C (rlimits of another uid's task from /proc/PID/limits)"
+  /usr/bin/python3 - "$CR_DUMP_C" <<'PY'
+import sys
+path = sys.argv[1]
+src = open(path).read()
+helper = """/* hivelab: rlimits from /proc -- prlimit() on a task of another uid needs CAP_SYS_RESOURCE, which some
+ * hosts withhold even from root; /proc/PID/limits shows the same values to everyone. */
+static int rlimit_from_proc(int pid, int res, struct rlimit64 *lim)
+{
+	char path[64], line[256], soft[32], hard[32];
+	int row = -1, ret = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (row++ != res)
+			continue;
+		/* "%-25s %-20s %-20s %-10s": the name, then the soft and hard limits */
+		if (strlen(line) > 26 && sscanf(line + 26, "%31s %31s", soft, hard) == 2) {
+			lim->rlim_cur = strcmp(soft, "unlimited") ? strtoull(soft, NULL, 10) : RLIM64_INFINITY;
+			lim->rlim_max = strcmp(hard, "unlimited") ? strtoull(hard, NULL, 10) : RLIM64_INFINITY;
+			ret = 0;
+		}
+		break;
+	}
+	fclose(f);
+	if (ret)
+		pr_err("Can't parse rlimit %d of %d from %s (hivelab /proc fallback)\\n", res, pid, path);
+	return ret;
+}
+
+"""
+anchor = "static int dump_task_rlimits(int pid, TaskRlimitsEntry *rls)"
+if src.count(anchor) != 1:
+    sys.exit("patch anchor 'dump_task_rlimits' not found in cr-dump.c")
+src = src.replace(anchor, helper + anchor)
+old = """		if (syscall(__NR_prlimit64, pid, res, NULL, &lim)) {
+			pr_perror("Can't get rlimit %d", res);
+			return -1;
+		}"""
+new = """		if (syscall(__NR_prlimit64, pid, res, NULL, &lim) && (errno != EPERM || rlimit_from_proc(pid, res, &lim))) {
+			pr_perror("Can't get rlimit %d", res);
+			return -1;
+		}"""
+if src.count(old) != 1:
+    sys.exit("patch site prlimit64 not found in cr-dump.c")
+src = src.replace(old, new)
 open(path, "w").write(src)
 PY
 fi

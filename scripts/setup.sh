@@ -9,7 +9,7 @@ step() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 # --- Debian packages -------------------------------------------------------------------------
 APT_PACKAGES=(
-  bubblewrap iptables iproute2 util-linux procps    # sandboxes, CRIU's network lock
+  iptables iproute2 util-linux procps               # CRIU's network lock, mount
   redis-server                                      # the Redis transfer baseline
   python3 python3-numpy python3-pil python3-pyaes python3-chameleon python3-sklearn  # Python functions
   ffmpeg                                            # video functions and inputs

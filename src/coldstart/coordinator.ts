@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { InstanceSpec, SandboxBackend } from '../sandbox/backend.js';
 import { SpanNames } from '../observability/semantic.js';
 import { ProcessBackend } from '../sandbox/process-backend.js';
+import { InstanceSandboxes } from '../snapshot/instance-sandbox.js';
 import { snapshotsUnavailableReason } from './availability.js';
 import { DumpAbortedError, SnapshotLifecycle } from './lifecycle.js';
 import { VersionPolicy, type SnapshotMode } from './policy.js';
@@ -40,12 +41,14 @@ export class ColdStartCoordinator implements ColdStarter {
   private readonly policy = new VersionPolicy();
   private readonly counters = new RestoreCounters();
   private readonly lifecycle: SnapshotLifecycle;
+  private readonly sandboxes: InstanceSandboxes;
   private readonly log: Log;
   private warned = false;
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.log = opts.log ?? ((l, m) => process.stderr.write(`hivelab worker [${l}]: ${m}\n`));
-    this.lifecycle = new SnapshotLifecycle({ ...opts, log: this.log });
+    this.sandboxes = new InstanceSandboxes(opts);
+    this.lifecycle = new SnapshotLifecycle({ ...opts, log: this.log, sandboxes: this.sandboxes });
   }
 
   async start(spec: InstanceSpec): Promise<ColdStart> {
@@ -77,7 +80,7 @@ export class ColdStartCoordinator implements ColdStarter {
       }
     }
     try {
-      return await restoreStart({ policy: this.policy, counters: this.counters, lifecycle: this.lifecycle, log: this.log }, spec, snap, mode);
+      return await restoreStart({ policy: this.policy, counters: this.counters, lifecycle: this.lifecycle, sandboxes: this.sandboxes, log: this.log }, spec, snap, mode);
     } catch (err) {
       this.log('error', `${fn}: ${mode} restore of ${spec.instanceId} failed, booting instead: ${(err as Error).message}`);
       return this.boot(spec);

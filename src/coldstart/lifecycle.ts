@@ -1,12 +1,13 @@
-import { existsSync } from 'node:fs';
 import { createWriteStream } from 'node:fs';
-import { rm, symlink } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SandboxStartError, type InstanceSpec } from '../sandbox/backend.js';
 import { InstanceCgroup } from '../sandbox/cgroup.js';
-import { runtimeArgvFor, runtimeEnv } from '../sandbox/launch.js';
+import { SANDBOX_RUN_DIR } from '../sandbox/launch.js';
 import { SpanNames, type PhaseTiming } from '../observability/semantic.js';
 import { launchForSnapshot } from '../snapshot/launcher.js';
+import type { InstanceSandboxes } from '../snapshot/instance-sandbox.js';
+import { externalMounts } from '../snapshot/mounts.js';
 import { createSnapshot, invalidateSnapshots, openSnapshot, snapshotDir, type Snapshot } from '../snapshot/store.js';
 import { CriuInstance } from '../snapshot/instance.js';
 import { waitHealthy } from '../snapshot/invoke.js';
@@ -18,7 +19,8 @@ import type { ColdStart } from './start.js';
 /**
  * A function version's snapshot, from birth to deletion.
  *
- * Birth: the first cold start of a version boots the runtime in the CRIU-compatible launcher,
+ * Birth: the first cold start of a version boots the runtime in the instance sandbox (as CRIU needs
+ * it: src/snapshot/launcher.ts),
  * serves one warm-up invocation and is dumped with --leave-running: that instance then serves on
  * (reported as mode `boot`). Cold starts of the same version that arrive while the snapshot is
  * being made boot normally. A redeploy's first snapshot deletes the older versions' ones.
@@ -34,6 +36,8 @@ export interface LifecycleOptions {
   nodeModulesDir?: string;
   startTimeoutMs?: number;
   log: (level: 'info' | 'warn' | 'error', msg: string) => void;
+  /** The host side of the instance sandbox (skeleton root, uids, run folders). */
+  sandboxes: InstanceSandboxes;
 }
 
 /** The dump of a version's first instance ran out of time: CRIU and the instance were killed. */
@@ -90,29 +94,23 @@ export class SnapshotLifecycle {
     }
   }
 
-  private async ensureNodeModules(): Promise<void> {
-    // Handlers run from their host path (<state>/functions/...): Node resolves packages by walking
-    // up from there, so the platform's node_modules must be found above it.
-    if (!this.opts.nodeModulesDir) return;
-    const link = join(this.opts.stateDir, 'node_modules');
-    if (!existsSync(link)) await symlink(this.opts.nodeModulesDir, link).catch(() => undefined);
-  }
-
   private async create(spec: InstanceSpec, version: string): Promise<ColdStart> {
     const fn = spec.manifest.name;
     const t0 = Date.now();
     await invalidateSnapshots(this.opts.stateDir, fn, version); // a redeploy invalidates the old ones
-    await this.ensureNodeModules();
+    const sandboxes = this.opts.sandboxes;
+    const ids = await sandboxes.ids(spec);
+    const releaseRunDir = await sandboxes.prepareRunDir(spec, ids);
     const socketPath = join(spec.runDir, 'fn.sock');
     await rm(socketPath, { force: true });
     const cgroup = await InstanceCgroup.create(spec.instanceId, { memoryMB: spec.manifest.memoryMB });
-    const env = runtimeEnv(spec, { taskRoot: spec.functionDir, runDir: spec.runDir });
-    delete env.HIVELAB_READY_FD; // the launcher closes inherited descriptors: readiness is polled
     let launched: Awaited<ReturnType<typeof launchForSnapshot>>;
+    const launchSpec = await sandboxes.launchSpec(spec, ids, cgroup.procsFiles);
     try {
-      launched = await launchForSnapshot({ argv: runtimeArgvFor(spec.manifest.runtime, this.opts.runtimeDir), env, cwd: spec.functionDir }, cgroup.procsFiles);
+      launched = await launchForSnapshot(launchSpec);
     } catch (err) {
       await cgroup.remove().catch(() => undefined);
+      await releaseRunDir();
       throw new SandboxStartError(`instance ${spec.instanceId}: ${(err as Error).message}`);
     }
     launched.output.pipe(createWriteStream(spec.logFile, { flags: 'a' }));
@@ -127,6 +125,7 @@ export class SnapshotLifecycle {
       memoryMB: spec.manifest.memoryMB,
       gone: launched.exited.then(() => 'exited' as const),
       kill: () => launched.kill(),
+      afterExit: () => void releaseRunDir(),
     });
     try {
       await waitHealthy(socketPath, () => gone, this.opts.startTimeoutMs ?? Math.max(spec.manifest.timeoutMs, 30_000));
@@ -139,7 +138,7 @@ export class SnapshotLifecycle {
     const phases: PhaseTiming[] = [{ name: SpanNames.sandboxStart, startEpochMs: t0, endEpochMs: tReady }];
     try {
       await invokeWarmUp(spec, socketPath, this.opts.log);
-      const snap = await this.dumpWithRetry(spec, version, launched.pid, socketPath);
+      const snap = await this.dumpWithRetry(spec, version, launched.pid, externalMounts(launchSpec.binds));
       this.opts.log('info', `${fn}@${version}: snapshot ${snap.dir} (${(snap.meta.imageBytes / 1048576).toFixed(1)} MB, dump ${snap.meta.dumpMs.toFixed(0)} ms)`);
       instance.timings.snapshotMs = Date.now() - tReady;
       return { instance, mode: 'boot', phases, stats: { snapshotBytes: snap.meta.imageBytes, memoryBytes: snap.meta.files[snap.meta.pagesFile]?.size } };
@@ -158,7 +157,7 @@ export class SnapshotLifecycle {
   }
 
   /** The warm-up's connection may take a moment to be closed on the runtime's side. */
-  private async dumpWithRetry(spec: InstanceSpec, version: string, pid: number, socketPath: string): Promise<Snapshot> {
+  private async dumpWithRetry(spec: InstanceSpec, version: string, pid: number, mounts: ReturnType<typeof externalMounts>): Promise<Snapshot> {
     const make = () =>
       createSnapshot({
         stateDir: this.opts.stateDir,
@@ -167,7 +166,8 @@ export class SnapshotLifecycle {
         runtime: spec.manifest.runtime,
         runtimeVersion: runtimeVersion(spec.manifest.runtime),
         pid,
-        socketPath,
+        socketPath: `${SANDBOX_RUN_DIR}/fn.sock`, // the path the runtime bound, inside its sandbox
+        mounts,
         leaveRunning: true,
       });
     try {

@@ -3,6 +3,9 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InstanceSpec } from '../sandbox/backend.js';
 import { InstanceCgroup } from '../sandbox/cgroup.js';
+import { SANDBOX_RUN_DIR } from '../sandbox/launch.js';
+import type { InstanceSandboxes } from '../snapshot/instance-sandbox.js';
+import type { ExternalMount } from '../snapshot/mounts.js';
 import { Attr, SpanNames, type PhaseTiming } from '../observability/semantic.js';
 import { restoreInstance, type RestoredInstance } from '../snapshot/restore.js';
 import { commitWorkingSet, dropWorkingSet, type Snapshot } from '../snapshot/store.js';
@@ -37,6 +40,8 @@ export interface RestoreDeps {
   policy: VersionPolicy;
   counters: RestoreCounters;
   lifecycle: SnapshotLifecycle;
+  /** The host side of the instance sandbox: each clone's run folder, the restore root. */
+  sandboxes: InstanceSandboxes;
   log: (level: 'info' | 'warn' | 'error', msg: string) => void;
 }
 
@@ -46,9 +51,21 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   const key = `${fn}/${snap.meta.version}`;
   const t0 = Date.now();
   const socketPath = join(spec.runDir, 'fn.sock');
-  const workDir = join(spec.runDir, 'criu');
+  const sandboxes = deps.sandboxes;
+  // CRIU's log, pidfile and lazy-pages socket: never in the run folder, which the clone can write
+  const workDir = sandboxes.workDir(spec);
+  const releaseRunDir = await sandboxes.prepareRunDir(spec, await sandboxes.ids(spec));
   const cgroup = await InstanceCgroup.create(spec.instanceId, { memoryMB: spec.manifest.memoryMB });
-  const base = { imagesDir: snap.imagesDir, workDir, socketPath, externalFds: snap.meta.externalFds, cgroupProcs: cgroup.procsFiles };
+  const base = {
+    imagesDir: snap.imagesDir,
+    workDir,
+    socketPath,
+    externalFds: snap.meta.externalFds,
+    cgroupProcs: cgroup.procsFiles,
+    root: await sandboxes.restoreRoot(),
+    imageMounts: snap.meta.mounts,
+    mounts: await sandboxes.mounts(spec),
+  };
   let restored: RestoredInstance;
   let monitored: MonitoredInstance | undefined;
   let reapPhase: MonitorMode | undefined;
@@ -79,6 +96,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
     if (reapPhase === 'record') policy.releaseRecording(key);
     await cgroup.killAll('SIGKILL').catch(() => 0);
     await cgroup.remove().catch(() => undefined);
+    await releaseRunDir();
     throw err;
   }
   const tRestored = Date.now();
@@ -97,6 +115,8 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
     beforeStop: m && reapPhase === 'prefetch' ? () => checkPrediction(log, fn, snap, m) : undefined,
     afterExit: (reason) => {
       stopDaemon?.();
+      void releaseRunDir();
+      void sandboxes.cleanup(spec);
       if (reason === 'monitor-died') {
         log('error', `${fn}: the REAP monitor of ${spec.instanceId} died; instance killed, next cold start boots and re-records`);
         policy.markBootNext(key);
@@ -111,7 +131,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   };
   // Clones of one snapshot must not share random state or the original's identity.
   try {
-    const r = await unixRequest(socketPath, 'POST', '/_hivelab/restored', JSON.stringify({ seed: randomBytes(32).toString('hex'), instanceId: spec.instanceId, sidecar: join(spec.runDir, 'qp.sock') }), 10_000);
+    const r = await unixRequest(socketPath, 'POST', '/_hivelab/restored', JSON.stringify({ seed: randomBytes(32).toString('hex'), instanceId: spec.instanceId, sidecar: `${SANDBOX_RUN_DIR}/qp.sock` }), 10_000);
     if (r.status !== 200) throw new Error(`answered ${r.status}: ${r.body.toString('utf8').slice(0, 200)}`);
   } catch (err) {
     await fail('POST /_hivelab/restored', err);
@@ -124,7 +144,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   }
   if (m && reapPhase === 'record') {
     try {
-      await record(log, spec, snap, m, socketPath);
+      await record(log, spec, snap, m, socketPath, base.mounts);
     } catch (err) {
       // A clone whose record phase failed may be stuck on a page: never hand it out (boot instead).
       await dropWorkingSet(snap).catch(() => undefined);
@@ -159,11 +179,12 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
 }
 
 /** Record phase: one invocation served lazily; its faults become the working set. */
-async function record(log: RestoreDeps['log'], spec: InstanceSpec, snap: Snapshot, m: MonitoredInstance, socketPath: string): Promise<void> {
+async function record(log: RestoreDeps['log'], spec: InstanceSpec, snap: Snapshot, m: MonitoredInstance, socketPath: string, mounts: ExternalMount[]): Promise<void> {
   // Bounded well below the function timeout, so a failed record phase can still boot in time.
   await invokeWarmUp(spec, socketPath, log, Math.max(2000, spec.manifest.timeoutMs / 2));
   const recorded = await m.monitor.finishRecord();
   // File-backed pages the runtime has mapped now: read ahead on every prefetch (cold host caches).
+  // The runtime names them by sandbox paths; the monitor opens them by host paths.
   await writeFilePages(join(snap.dir, FILE_PAGES_FILE), await recordFilePages(m.pid)).catch((err: Error) =>
     log('warn', `${spec.manifest.name}: file pages not recorded: ${err.message}`),
   );

@@ -1,4 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { StatePaths } from '../config/state.js';
 import type { ColdStartMode, ScalingSpec } from '../manifest/schema.js';
 import type { ScalingDecision } from '../autoscaler/index.js';
@@ -7,6 +8,7 @@ import { DeploymentStore, type Deployment } from './deployments.js';
 import { WorkerHandle } from './worker-handle.js';
 import { killLeftovers } from '../coldstart/leftovers.js';
 import { effectiveColdStart, type SnapshotSupport } from '../coldstart/availability.js';
+import { unmountRunDir } from '../sandbox/run-dir.js';
 import { FunctionController, type ControllerEvent } from './function-controller.js';
 import { HttpError } from '../gateway/errors.js';
 import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
@@ -111,9 +113,11 @@ export class ControlPlane {
     // What does not die with its worker (snapshot-restored instances, a dump's frozen tracee, CRIU
     // and REAP monitors) is killed through the instances' cgroups and run folders.
     if (orphans.length || w.pid) {
-      killLeftovers(this.opts.paths.root, { instanceIds: orphans, scratchOf: w.pid ? [w.pid] : [] }).catch((err: Error) =>
-        this.opts.log('warn', `instances of dead worker ${w.id}: ${err.message}`),
-      );
+      killLeftovers(this.opts.paths.root, { instanceIds: orphans, scratchOf: w.pid ? [w.pid] : [] })
+        .catch((err: Error) => this.opts.log('warn', `instances of dead worker ${w.id}: ${err.message}`))
+        // their run-folder tmpfs (and CRIU's work folder beside it) go once nothing runs in them
+        .then(() => Promise.all(orphans.map((id) => unmountRunDir(join(this.opts.paths.root, 'run', id)))))
+        .catch(() => undefined);
     }
     setTimeout(() => {
       if (this.stopping) return;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { refusedEnvReason } from './env-rule.js';
 
 /**
  * The `function.json` manifest. Every field a researcher may set lives here, so a typo or a bad
@@ -45,7 +46,15 @@ export const manifestSchema = z
     memoryMB: z.number().int().min(32).max(16384).default(256),
     timeoutMs: z.number().int().min(1).max(15 * 60_000).default(30_000),
     concurrency: z.number().int().min(1).max(1000).default(1),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names must be identifiers'), z.string()).default({}),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names must be identifiers'), z.string())
+      .superRefine((env, ctx) => {
+        for (const name of Object.keys(env)) {
+          const why = refusedEnvReason(name);
+          if (why) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: `${name} is refused: ${why}` });
+        }
+      })
+      .default({}),
     paddingMB: z.number().min(0).max(4096).default(0),
     coldStart: z.enum(COLD_START_MODES).optional(),
     transfer: z.enum(TRANSFERS).optional(),

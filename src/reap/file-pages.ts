@@ -1,4 +1,5 @@
 import { open, readFile, writeFile } from 'node:fs/promises';
+import { hostPathOf, type ExternalMount } from '../snapshot/mounts.js';
 
 /**
  * File-backed pages (issue 4, item 5). A restored runtime also touches pages of files it maps — the
@@ -62,9 +63,17 @@ export function mergeRanges(ranges: FileRange[]): FileRange[] {
   return out;
 }
 
-/** The file pages `pid` has mapped in its page tables now (root: /proc/PID/pagemap shows frames). */
-export async function recordFilePages(pid: number): Promise<FileRange[]> {
-  const mappings = parseFileMappings(await readFile(`/proc/${pid}/maps`, 'utf8'));
+/**
+ * The file pages `pid` has mapped in its page tables now (root: /proc/PID/pagemap shows frames).
+ * A sandboxed instance names its files by sandbox paths: with `mounts` (its binds) they become host
+ * paths, and files on none of them (its own tmpfs) are left out.
+ */
+export async function recordFilePages(pid: number, mounts?: ExternalMount[]): Promise<FileRange[]> {
+  const mappings = parseFileMappings(await readFile(`/proc/${pid}/maps`, 'utf8')).flatMap((m) => {
+    if (!mounts) return [m];
+    const host = hostPathOf(m.path, mounts);
+    return host ? [{ ...m, path: host }] : [];
+  });
   const pagemap = await open(`/proc/${pid}/pagemap`, 'r');
   const ranges: FileRange[] = [];
   try {

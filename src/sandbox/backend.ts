@@ -24,6 +24,16 @@ export interface InstanceSpec {
   coldStart?: ColdStartMode;
   /** The deployed version: snapshots are per version. */
   version?: string;
+  /**
+   * The function's unprivileged uid (and gid, default the same) the runtime runs as; one per
+   * function, from the worker's `SandboxUids` (docs/SANDBOX.md). Default: the range's first uid.
+   */
+  uid?: number;
+  gid?: number;
+  /** Host path of an OCI image's unpacked root, used as `/` instead of the host skeleton (no host /usr, /etc). */
+  rootfs?: string;
+  /** Size of the instance's private /tmp (default: `tmpSizeBytes(memoryMB)` in launch.ts). */
+  tmpSizeBytes?: number;
 }
 
 /** Why an instance stopped. `oom`: killed by the memory cgroup; `crash`: exited or died on its own. */

@@ -9,7 +9,7 @@ import { ProcessBackend, type ProcessBackendOptions } from './process-backend.js
 /**
  * Boot cold start of the process backend: spawn → ready for a hello function through the runtime
  * shim, against the bare interpreter signalling readiness in the very same sandbox (same cgroup
- * setup, same bwrap namespaces and mounts). The difference is what the shim costs.
+ * setup, same sandbox namespaces and mounts). The difference is what the shim costs.
  */
 
 const HELLO: Record<Runtime, { file: string; source: string; handler: string }> = {

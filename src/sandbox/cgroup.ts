@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * One instance's cgroup (v1, as on this machine: one hierarchy per controller), at
  * `<root>/{memory,cpu,cpuacct,pids}/hivelab/<instanceId>`. The memory limit is what makes `memoryMB` real and
  * what lets the worker tell an OOM kill from a crash; cpu.shares gives bigger functions more CPU the
- * way Lambda does.
+ * way Lambda does when the machine is busy, and a CFS quota caps what an instance (and every child
+ * it leaves behind) can burn when it is not.
  */
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -23,10 +24,26 @@ export function cpuSharesFor(memoryMB: number): number {
   return Math.max(2, Math.round((1024 * memoryMB) / MB_PER_VCPU));
 }
 
+export const CPU_PERIOD_US = 100_000;
+/**
+ * Default quota floor, in vCPUs. Lambda's strict share (128 MB = 0.07 vCPU) would stretch a 50 ms
+ * runtime boot to most of a second; one vCPU keeps a single-threaded boot unthrottled while a
+ * function's detached busy children can no longer take every core.
+ */
+export const DEFAULT_CPU_QUOTA_FLOOR_VCPUS = 1;
+
+/** cfs_quota_us for one period: the Lambda share of a vCPU for `memoryMB`, at least `floorVcpus`. */
+export function cpuQuotaFor(memoryMB: number, floorVcpus = DEFAULT_CPU_QUOTA_FLOOR_VCPUS, periodUs = CPU_PERIOD_US): number {
+  const vcpus = Math.max(floorVcpus, memoryMB / MB_PER_VCPU);
+  return Math.max(1000, Math.round(vcpus * periodUs)); // the kernel's minimum quota is 1 ms
+}
+
 export interface CgroupLimits {
   memoryMB: number;
   pidsMax?: number;
   cpuShares?: number;
+  /** Floor of the CPU quota in vCPUs (default DEFAULT_CPU_QUOTA_FLOOR_VCPUS). */
+  cpuQuotaFloorVcpus?: number;
 }
 
 export class CgroupError extends Error {
@@ -106,6 +123,8 @@ export class InstanceCgroup {
     // No swapping: a function over its memory must be OOM-killed, not slowed down.
     await writeFile(join(mem, 'memory.swappiness'), '0').catch(() => undefined);
     await tryWrite(join(cg.dir('cpu'), 'cpu.shares'), String(limits.cpuShares ?? cpuSharesFor(limits.memoryMB)), 'cpu shares');
+    await tryWrite(join(cg.dir('cpu'), 'cpu.cfs_period_us'), String(CPU_PERIOD_US), 'cpu period');
+    await tryWrite(join(cg.dir('cpu'), 'cpu.cfs_quota_us'), String(cpuQuotaFor(limits.memoryMB, limits.cpuQuotaFloorVcpus)), 'cpu quota');
     await tryWrite(join(cg.dir('pids'), 'pids.max'), String(limits.pidsMax ?? DEFAULT_PIDS_MAX), 'pids limit');
     return cg;
   }

@@ -1,18 +1,18 @@
 import { lstatSync, readlinkSync } from 'node:fs';
 import type { Runtime } from '../manifest/schema.js';
 import type { InstanceSpec } from './backend.js';
-import { joinCgroupsScript } from './cgroup.js';
 
 /**
- * How an instance's process tree is launched, as pure data, so the CRIU snapshot backend can reuse
- * or adapt it. The tree on the host is:
+ * How an instance's process tree is launched, as pure data. The tree on the host is:
  *
- *   /bin/sh (joins the instance cgroups, sets rlimits) ─exec→ bwrap (stays in the host PID namespace,
- *   waits, reports the exit status) ─clone(new pid/mnt/net/ipc/uts ns)→ runtime = PID 1 of its namespace
+ *   hivelab-sandbox (joins the instance cgroups, stays in the host PID namespace, waits, exits with
+ *   the runtime's status) ─clone(new mnt/pid/net/ipc/uts ns)→ runtime = PID 1 of its namespace,
+ *   unprivileged uid, no capabilities, no_new_privs, seccomp
  *
- * `--as-pid-1` makes the runtime itself the namespace's init (no bwrap reaper inside), which is
- * what CRIU needs as the root of a dumped tree. No user namespace: CRIU was verified here without one.
- * Every mount is listed below; nothing else of the host is visible inside.
+ * The launcher (native/sandbox, docs/SANDBOX.md) reads the spec built here from an inherited
+ * descriptor: nothing of it passes through argv or environ, which the host's dynamic loader and
+ * other local users could read. No user namespace: CRIU cannot join one and its lazy-pages
+ * `userfaultfd()` fails inside one here (docs/SANDBOX.md).
  */
 
 export const SANDBOX_TASK_ROOT = '/var/task';
@@ -42,23 +42,39 @@ export interface Rlimits {
 
 export const DEFAULT_RLIMITS: Rlimits = { nofile: 4096, fsizeBytes: 1024 * 1024 * 1024, core: 0 };
 
+/** The first uid (and gid) of the range functions run as; docs/SANDBOX.md. */
+export const SANDBOX_UID_BASE = 100_000;
+/** One past the last uid of the range (65 536 functions per state folder). */
+export const SANDBOX_UID_END = 165_536;
+
 export interface LaunchInput {
   spec: InstanceSpec;
   layout: SandboxLayout;
-  /** cgroup.procs files the launcher joins before exec'ing bwrap (may be empty). */
+  /** cgroup.procs files the launcher joins before anything else (may be empty). */
   cgroupProcsFiles: string[];
   rlimits?: Rlimits;
   /** The command run inside the sandbox; default: the runtime shim for the manifest's runtime. */
   runtimeArgv?: string[];
-  bwrapPath?: string;
 }
 
-export interface LaunchPlan {
-  command: string;
-  args: string[];
+/** What hivelab-sandbox does, as data (encoded by `encodeSandboxSpec`). */
+export interface SandboxSpec {
+  cgroupProcsFiles: string[];
+  /** Host folder that becomes `/` (read-only): the worker's skeleton or an image's rootfs. */
+  root: string;
+  /** In order; targets are sandbox paths whose mountpoints must exist in `root`. */
+  binds: { src: string; dst: string; readonly: boolean; noexec?: boolean }[];
+  tmpfs: { dst: string; sizeBytes: number; mode: number; noexec?: boolean }[];
+  shmBytes: number;
+  hostname: string;
+  uid: number;
+  gid: number;
+  rlimits: Rlimits;
+  /** The one descriptor above 2 the runtime keeps (the readiness pipe). */
+  keepFd?: number;
+  cwd: string;
+  argv: string[];
   env: Record<string, string>;
-  /** Arguments of bwrap alone (without the launcher), e.g. for a snapshot backend's own launcher. */
-  bwrapArgs: string[];
 }
 
 /** Looks at /usr, /bin, /lib, ... once: on merged-/usr systems most are symlinks into /usr. */
@@ -78,7 +94,7 @@ export function probeSystemRoots(paths = ['/usr', '/bin', '/sbin', '/lib', '/lib
 
 /**
  * The runtime shim's command line. `runtimeDir` is where the compiled runtimes are seen by the
- * runtime: /opt/hivelab/runtime inside the bwrap sandbox; a launcher without a mount namespace
+ * runtime: /opt/hivelab/runtime inside the sandbox; a launcher without a mount namespace
  * passes the host's `dist/runtime`.
  */
 export function runtimeArgvFor(runtime: Runtime, runtimeDir = SANDBOX_RUNTIME_DIR): string[] {
@@ -136,69 +152,103 @@ export function sandboxHostname(instanceId: string): string {
   return h || 'hivelab';
 }
 
-export function buildBwrapArgs(input: LaunchInput): string[] {
-  const { spec, layout } = input;
-  const args = [
-    '--unshare-pid',
-    '--unshare-net', // bwrap brings up `lo` only
-    '--unshare-ipc',
-    '--unshare-uts',
-    '--hostname',
-    sandboxHostname(spec.instanceId),
-    '--as-pid-1',
-    '--die-with-parent',
-    '--new-session', // no TIOCSTI into a host terminal
-    '--cap-drop',
-    'ALL',
-  ];
-  for (const root of layout.systemRoots) {
-    if (root.kind === 'symlink') args.push('--symlink', root.target, root.path);
-    else args.push('--ro-bind', root.path, root.path);
-  }
-  if (layout.systemRoots.some((r) => r.path === '/etc' && r.kind === 'dir')) {
-    // The runtime is uid 0 (without capabilities): hide the password hashes it could otherwise read.
-    args.push('--ro-bind-try', '/dev/null', '/etc/shadow', '--ro-bind-try', '/dev/null', '/etc/gshadow');
-  }
-  args.push(
-    '--proc', '/proc', // bwrap also remounts /proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus read-only
-    '--dev', '/dev',
-    '--perms', '1777',
-    '--size', String(spec.manifest.memoryMB * 1024 * 1024), // tmpfs pages are charged to the memory cgroup anyway
-    '--tmpfs', '/tmp',
-    '--ro-bind', spec.functionDir, SANDBOX_TASK_ROOT,
-    '--bind', spec.runDir, SANDBOX_RUN_DIR,
-    '--ro-bind', layout.runtimeDir, SANDBOX_RUNTIME_DIR,
-  );
-  if (layout.nodeModulesDir) args.push('--ro-bind', layout.nodeModulesDir, SANDBOX_NODE_MODULES);
-  args.push('--chdir', SANDBOX_TASK_ROOT, '--', ...(input.runtimeArgv ?? runtimeArgvFor(spec.manifest.runtime)));
-  return args;
+
+/** /tmp's size: half the instance's memory (its pages count against that memory), at least 16 MiB. */
+export function tmpSizeBytes(memoryMB: number): number {
+  return Math.max(16, Math.floor(memoryMB / 2)) * 1024 * 1024;
+}
+
+/** /dev/shm's size: a quarter of the memory, at least 4 MiB (Python's multiprocessing needs one). */
+export function shmSizeBytes(memoryMB: number): number {
+  return Math.max(4, Math.floor(memoryMB / 4)) * 1024 * 1024;
+}
+
+/** The host-skeleton root's entries: every mountpoint of the layout, and the merged-/usr symlinks. */
+export function skeletonEntries(layout: SandboxLayout): SystemRoot[] {
+  const dirs = [SANDBOX_TASK_ROOT, SANDBOX_RUNTIME_DIR, SANDBOX_RUN_DIR, '/tmp', '/proc', '/dev'];
+  if (layout.nodeModulesDir) dirs.push(SANDBOX_NODE_MODULES);
+  return [...layout.systemRoots, ...dirs.map((path) => ({ path, kind: 'dir' as const }))];
+}
+
+/** Mountpoints an image's rootfs must hold (`prepareRootfs` in root.ts makes them before the start). */
+export function rootfsMountpoints(layout: SandboxLayout): string[] {
+  const dirs = [SANDBOX_TASK_ROOT, SANDBOX_RUNTIME_DIR, SANDBOX_RUN_DIR, '/tmp', '/proc', '/dev'];
+  if (layout.nodeModulesDir) dirs.push(SANDBOX_NODE_MODULES);
+  return dirs;
 }
 
 /**
- * The launcher: a POSIX sh that moves itself into the instance cgroups and sets rlimits, then execs
- * bwrap, so the runtime is charged and limited from its very first instruction. (dash starts in
- * about a millisecond; exit code 97 means joining a cgroup failed.)
+ * The launcher's spec for one instance. With `spec.rootfs` (an OCI image's unpacked root) the host's
+ * system folders are not bound: the image brings its own /usr and /etc.
  */
-const LAUNCHER = [
-  ...joinCgroupsScript('hivelab launcher'),
-  'ulimit -n "$HL_NOFILE" && ulimit -c "$HL_CORE" && ulimit -f "$HL_FSIZE_BLOCKS" || exit 98',
-  'unset HL_NOFILE HL_CORE HL_FSIZE_BLOCKS',
-  'exec "$@"',
-].join('\n');
-
-export function buildLaunch(input: LaunchInput): LaunchPlan {
-  const rl = input.rlimits ?? DEFAULT_RLIMITS;
-  const bwrapArgs = buildBwrapArgs(input);
-  const env = {
-    ...runtimeEnv(input.spec),
-    HL_NOFILE: String(rl.nofile),
-    HL_CORE: String(rl.core),
-    HL_FSIZE_BLOCKS: String(Math.floor(rl.fsizeBytes / 512)), // sh's ulimit -f counts 512-byte blocks
-  };
+export function buildSandboxSpec(input: LaunchInput, rootDir: string): SandboxSpec {
+  const { spec, layout } = input;
+  const ro = (src: string, dst: string) => ({ src, dst, readonly: true });
+  const binds: SandboxSpec['binds'] = [];
+  if (!spec.rootfs) for (const r of layout.systemRoots) if (r.kind === 'dir') binds.push(ro(r.path, r.path));
+  binds.push(ro(spec.functionDir, SANDBOX_TASK_ROOT), ro(layout.runtimeDir, SANDBOX_RUNTIME_DIR));
+  if (layout.nodeModulesDir) binds.push(ro(layout.nodeModulesDir, SANDBOX_NODE_MODULES));
+  // the run folder: fn.sock, qp.sock and offered uploads; on the host a small tmpfs of its own
+  binds.push({ src: spec.runDir, dst: SANDBOX_RUN_DIR, readonly: false, noexec: true });
+  const uid = spec.uid ?? SANDBOX_UID_BASE;
+  const m = spec.manifest;
   return {
-    command: '/bin/sh',
-    args: ['-c', LAUNCHER, 'hivelab-launch', ...input.cgroupProcsFiles, '--', input.bwrapPath ?? '/usr/bin/bwrap', ...bwrapArgs],
-    env,
-    bwrapArgs,
+    cgroupProcsFiles: input.cgroupProcsFiles,
+    root: spec.rootfs ?? rootDir,
+    binds,
+    tmpfs: [{ dst: '/tmp', sizeBytes: spec.tmpSizeBytes ?? tmpSizeBytes(m.memoryMB), mode: 0o1777 }],
+    shmBytes: shmSizeBytes(m.memoryMB),
+    hostname: sandboxHostname(spec.instanceId),
+    uid,
+    gid: spec.gid ?? uid,
+    rlimits: input.rlimits ?? DEFAULT_RLIMITS,
+    keepFd: READY_FD,
+    cwd: SANDBOX_TASK_ROOT,
+    argv: input.runtimeArgv ?? runtimeArgvFor(m.runtime),
+    env: runtimeEnv(spec),
   };
+}
+
+function netstring(s: string): string {
+  if (s.includes('\0')) throw new Error(`a NUL byte cannot reach the sandbox: ${JSON.stringify(s.slice(0, 40))}`);
+  return `${Buffer.byteLength(s)}:${s},`;
+}
+
+/** The spec as hivelab-sandbox reads it: netstrings, a key and its fields (native/sandbox/src/spec.c). */
+export function encodeSandboxSpec(s: SandboxSpec): Buffer {
+  const items: string[] = [];
+  const rec = (...fields: (string | number)[]) => items.push(...fields.map(String));
+  for (const f of s.cgroupProcsFiles) rec('cgroup', f);
+  rec('root', s.root);
+  for (const b of s.binds) rec('bind', b.src, b.dst, [b.readonly ? 'ro' : 'rw', ...(b.noexec ? ['noexec'] : [])].join(','));
+  for (const t of s.tmpfs) rec('tmpfs', t.dst, t.sizeBytes, t.mode.toString(8), t.noexec ? 'noexec' : '');
+  rec('shm', s.shmBytes, 'hostname', s.hostname, 'uid', s.uid, 'gid', s.gid);
+  rec('rlimit', 'nofile', s.rlimits.nofile, 'rlimit', 'fsize', s.rlimits.fsizeBytes, 'rlimit', 'core', s.rlimits.core);
+  if (s.keepFd !== undefined) rec('keep-fd', s.keepFd);
+  rec('cwd', s.cwd);
+  for (const a of s.argv) rec('arg', a);
+  for (const [k, v] of Object.entries(s.env)) rec('env', `${k}=${v}`);
+  return Buffer.from(items.map(netstring).join(''), 'utf8');
+}
+
+/** hivelab-sandbox's exit codes for its own failures (native/sandbox/src/main.c, enum step). */
+export const LAUNCHER_EXIT_STEPS: Record<number, string> = {
+  2: 'usage',
+  110: 'reading the spec',
+  111: 'joining the cgroups',
+  112: 'creating the namespaces',
+  113: 'building the mounts',
+  114: 'pivot_root',
+  115: 'loopback/hostname',
+  116: 'rlimits/session/parent-death',
+  117: 'switching to the function uid',
+  118: 'dropping capabilities',
+  119: 'installing seccomp',
+  120: 'closing descriptors',
+  121: 'exec of the runtime',
+};
+
+/** The launcher step a start failed in, from its exit code (undefined: the runtime itself exited). */
+export function launcherStep(code: number | null): string | undefined {
+  return code === null ? undefined : LAUNCHER_EXIT_STEPS[code];
 }

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import {
   SandboxStartError,
   type ExitInfo,
@@ -13,13 +14,27 @@ import {
   type StartTimings,
 } from './backend.js';
 import { InstanceCgroup, type CgroupLimits } from './cgroup.js';
-import { buildLaunch, probeSystemRoots, type Rlimits, type SandboxLayout } from './launch.js';
+import {
+  SANDBOX_UID_BASE,
+  buildSandboxSpec,
+  encodeSandboxSpec,
+  launcherStep,
+  probeSystemRoots,
+  skeletonEntries,
+  type Rlimits,
+  type SandboxLayout,
+} from './launch.js';
+import { SANDBOX_LAUNCHER, ensureSkeleton, launcherUnavailableReason } from './root.js';
 
 /**
- * The `process` backend: each instance is a runtime process in its own PID, mount, network
- * (loopback only), IPC and UTS namespaces made by bubblewrap, with no capabilities, a minimal
- * read-only filesystem and its own memory/cpu/pids cgroup. Starting = booting the runtime.
+ * The `process` backend: each instance is a runtime process started by hivelab-sandbox in its own
+ * PID, mount, network (loopback only), IPC and UTS namespaces, as the function's unprivileged uid
+ * with no capabilities, no_new_privs and a seccomp filter, on a minimal read-only root, in its own
+ * memory/cpu/pids cgroup (docs/SANDBOX.md). Starting = booting the runtime.
  */
+
+/** The descriptor the launcher reads its spec from (after stdin/out/err and the readiness pipe). */
+const SPEC_FD = 4;
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const MIN_START_TIMEOUT_MS = 30_000;
@@ -36,12 +51,18 @@ export interface ProcessBackendOptions {
   runtimeArgv?: (spec: InstanceSpec) => string[];
   /** Start timeout; default: the larger of the manifest's timeoutMs and 30 s. */
   startTimeoutMs?: number;
-  bwrapPath?: string;
+  /** The hivelab-sandbox binary (default: the one scripts/setup-native.sh builds). */
+  launcherPath?: string;
+  /** Parent of the skeleton root folders (default /run/hivelab-sandbox; root-only). */
+  skeletonParent?: string;
+  /** CPU quota floor in vCPUs (see cpuQuotaFor in cgroup.ts). */
+  cpuQuotaFloorVcpus?: number;
 }
 
 export class ProcessBackend implements SandboxBackend {
   readonly name = 'process';
   readonly layout: SandboxLayout;
+  private root: string | undefined;
 
   constructor(private readonly options: ProcessBackendOptions = {}) {
     // By default the repo's node_modules, when there is one (a missing bind source would fail every start).
@@ -55,6 +76,20 @@ export class ProcessBackend implements SandboxBackend {
     };
   }
 
+  /**
+   * The host skeleton every instance's `/` is a read-only bind of: made once, under a name that
+   * hashes its entries, so backends with other layouts (tests, benches, other trees) never replace
+   * a skeleton a running launcher is binding.
+   */
+  get rootDir(): string {
+    if (!this.root) {
+      const entries = skeletonEntries(this.layout);
+      const hash = createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 12);
+      this.root = ensureSkeleton(join(this.options.skeletonParent ?? '/run/hivelab-sandbox', `root-${hash}`), this.layout);
+    }
+    return this.root;
+  }
+
   async start(spec: InstanceSpec): Promise<SandboxInstance> {
     const t0 = performance.now();
     const shim = spec.manifest.runtime === 'node' ? 'node/shim.cjs' : 'python/shim.py';
@@ -63,11 +98,30 @@ export class ProcessBackend implements SandboxBackend {
         `runtime shim ${join(this.layout.runtimeDir, shim)} is missing: build first (tsc && node scripts/copy-assets.mjs)`,
       );
     }
-    await mkdir(spec.runDir, { recursive: true });
+    const launcher = this.options.launcherPath ?? SANDBOX_LAUNCHER;
+    const missing = launcherUnavailableReason(launcher);
+    if (missing) throw new SandboxStartError(`instance ${spec.instanceId}: ${missing}`);
+    const uid = spec.uid ?? SANDBOX_UID_BASE;
+    const gid = spec.gid ?? uid;
+    // The worker mounts the run folder as the uid's own tmpfs; a caller that made a plain folder
+    // (benches, tests) gets it handed to the uid here, so the runtime can create fn.sock in it.
+    await mkdir(spec.runDir, { recursive: true, mode: 0o700 });
+    await chown(spec.runDir, uid, gid);
+    await chmod(spec.runDir, 0o700);
     await rm(join(spec.runDir, 'fn.sock'), { force: true });
     await mkdir(dirname(spec.logFile), { recursive: true });
+    let rootDir: string;
+    try {
+      rootDir = this.rootDir;
+    } catch (err) {
+      throw new SandboxStartError(`instance ${spec.instanceId}: cannot make the sandbox root: ${(err as Error).message}`);
+    }
 
-    const limits: CgroupLimits = { memoryMB: spec.manifest.memoryMB, pidsMax: this.options.pidsMax };
+    const limits: CgroupLimits = {
+      memoryMB: spec.manifest.memoryMB,
+      pidsMax: this.options.pidsMax,
+      ...(this.options.cpuQuotaFloorVcpus !== undefined ? { cpuQuotaFloorVcpus: this.options.cpuQuotaFloorVcpus } : {}),
+    };
     let cgroup: InstanceCgroup;
     try {
       cgroup = await InstanceCgroup.create(spec.instanceId, limits, this.options.cgroupRoot);
@@ -76,18 +130,25 @@ export class ProcessBackend implements SandboxBackend {
     }
     const t1 = performance.now();
 
-    const plan = buildLaunch({
-      spec,
-      layout: this.layout,
-      cgroupProcsFiles: cgroup.procsFiles,
-      rlimits: this.options.rlimits,
-      runtimeArgv: this.options.runtimeArgv?.(spec),
-      bwrapPath: this.options.bwrapPath,
-    });
+    const sandboxSpec = buildSandboxSpec(
+      {
+        spec,
+        layout: this.layout,
+        cgroupProcsFiles: cgroup.procsFiles,
+        rlimits: this.options.rlimits,
+        runtimeArgv: this.options.runtimeArgv?.(spec),
+      },
+      rootDir,
+    );
     const logFd = openSync(spec.logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(plan.command, plan.args, { env: plan.env, stdio: ['ignore', logFd, logFd, 'pipe'] });
+      // An empty environment: the manifest's variables travel in the spec and reach only the
+      // runtime, never a host-side process (a manifest LD_PRELOAD once reached /bin/sh and bwrap).
+      child = spawn(launcher, ['--spec-fd', String(SPEC_FD)], { env: {}, stdio: ['ignore', logFd, logFd, 'pipe', 'pipe'] });
+      const specPipe = child.stdio[SPEC_FD] as Writable;
+      specPipe.on('error', () => undefined); // a launcher that died early shows as its exit status
+      specPipe.end(encodeSandboxSpec(sandboxSpec));
     } catch (err) {
       await cgroup.remove().catch(() => undefined);
       throw new SandboxStartError(`instance ${spec.instanceId}: cannot spawn the sandbox launcher: ${(err as Error).message}`);
@@ -102,15 +163,18 @@ export class ProcessBackend implements SandboxBackend {
       if (outcome === 'timeout') await instance.stop(0);
       const exit = await instance.exited;
       const tail = await logTail(spec.logFile);
+      const step = launcherStep(exit.code);
       const why =
         outcome === 'timeout'
           ? `did not become ready within ${startTimeout} ms`
-          : `exited before becoming ready (${exit.reason}, code ${exit.code}, signal ${exit.signal})`;
+          : step
+            ? `could not be sandboxed: the launcher failed at ${step} (exit ${exit.code})`
+            : `exited before becoming ready (${exit.reason}, code ${exit.code}, signal ${exit.signal})`;
       throw new SandboxStartError(`instance ${spec.instanceId} (${spec.manifest.runtime}) ${why}; log tail:\n${tail}`, tail);
     }
     const t2 = performance.now();
     instance.markReady({ startMs: t2 - t0, cgroupMs: t1 - t0, spawnToReadyMs: t2 - t1 });
-    // CPU spent by launcher, bwrap and runtime up to readiness: a noise-free companion to startMs.
+    // CPU spent by launcher and runtime up to readiness: a noise-free companion to startMs.
     instance.timings.startCpuMs = await cgroup.cpuUsageMs();
     return instance;
   }
@@ -157,7 +221,7 @@ export async function logTail(file: string, maxBytes = 4096, maxLines = 30): Pro
 export class ProcessInstance implements SandboxInstance {
   readonly instanceId: string;
   readonly socketPath: string;
-  /** Host PID of bwrap (the launcher exec'd into it); the runtime is its only child. */
+  /** Host PID of hivelab-sandbox on the host side; the runtime is its only child. */
   readonly pid: number;
   timings: StartTimings = { startMs: 0 };
   readonly exited: Promise<ExitInfo>;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CriuError, criuLogTail, run } from './criu.js';
 import { CriuDeadlineError, criuDeadlineMs, killTree } from './deadline.js';
+import { dumpMountArgs, type DumpedMount } from './mounts.js';
 
 /**
  * Checkpointing a running instance into an images directory.
@@ -26,8 +27,10 @@ export interface DumpOptions {
   /** Host PID of the instance's runtime (PID 1 of its PID namespace). */
   pid: number;
   imagesDir: string;
-  /** Host path of the invocation socket the runtime listens on. */
+  /** The invocation socket's path as the runtime bound it (inside the sandbox: `/run/hivelab/fn.sock`). */
   socketPath: string;
+  /** The sandbox's bind mounts (src/snapshot/mounts.ts `externalMounts`): declared external. */
+  mounts: DumpedMount[];
   /** Keep the instance running after the dump (default: CRIU kills it). */
   leaveRunning?: boolean;
   /** Longest the dump may take; default sized to the instance's resident memory (deadline.ts). */
@@ -38,6 +41,8 @@ export interface DumpResult {
   imagesDir: string;
   durationMs: number;
   externalFds: ExternalFd[];
+  /** The external mounts, by name and sandbox path: every restore maps each name to a host folder. */
+  mounts: DumpedMount[];
 }
 
 /** Finds the descriptors that leave the instance: pipes it holds only one end of, and its listener. */
@@ -68,7 +73,8 @@ export async function findExternalFds(pid: number, socketPath: string): Promise<
     }
     out.push({ fd: Math.min(...p.fds), resource, role: 'output' });
   }
-  // /proc/<pid>/net/unix shows the sockets of the instance's network namespace, with their paths.
+  // /proc/<pid>/net/unix shows the sockets of the instance's network namespace, with their paths
+  // as the instance bound them (sandbox paths).
   const unix = await readFile(`/proc/${pid}/net/unix`, 'utf8');
   const resolved = path.resolve(socketPath);
   const listenerInode = unix
@@ -99,6 +105,8 @@ export async function dumpInstance(opts: DumpOptions): Promise<DumpResult> {
     '--manage-cgroups=ignore',
     // The listener is handed over anew on restore; the stdout pipe's reader is outside.
     '--ext-unix-sk',
+    // Host folders bound into the sandbox: recorded by name, supplied again by each restore.
+    ...dumpMountArgs(opts.mounts),
   ];
   if (opts.leaveRunning) args.push('--leave-running');
   const deadlineMs = opts.deadlineMs ?? criuDeadlineMs(await residentBytes(opts.pid));
@@ -114,7 +122,7 @@ export async function dumpInstance(opts: DumpOptions): Promise<DumpResult> {
     }
     throw new CriuError(`criu dump of PID ${opts.pid} failed: ${(err as Error).message.split('\n')[0]}`, criuLogTail(path.join(opts.imagesDir, 'dump.log')));
   }
-  return { imagesDir: opts.imagesDir, durationMs: performance.now() - t0, externalFds };
+  return { imagesDir: opts.imagesDir, durationMs: performance.now() - t0, externalFds, mounts: opts.mounts.map(({ name, target }) => ({ name, target })) };
 }
 
 /** Resident memory of the instance's runtime (what the pages image will hold, roughly). */

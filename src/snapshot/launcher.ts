@@ -1,61 +1,46 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cleanEnv } from './criu.js';
-import { joinCgroupsScript } from '../sandbox/cgroup.js';
+import { encodeSandboxSpec, type SandboxSpec } from '../sandbox/launch.js';
+import { SANDBOX_LAUNCHER } from '../sandbox/root.js';
 
 /**
- * The snapshot launcher: starts an instance the way CRIU can checkpoint and restore it.
+ * Starting an instance that CRIU will snapshot: in the same sandbox as every other instance
+ * (`hivelab-sandbox`, native/sandbox, docs/SANDBOX.md) — its own mount, PID, network, IPC and UTS
+ * namespaces, a read-only root of host binds, a private /tmp, /dev and /proc, an unprivileged uid,
+ * no capabilities, no_new_privs and the seccomp filter. CRIU dumps the runtime (PID 1 of its PID
+ * namespace) with those credentials and restores them into every clone (src/snapshot/README.md).
  *
- * Why not the bubblewrap sandbox: bwrap builds a fresh mount namespace out of a dozen bind mounts
- * over a tmpfs root; CRIU would need every one of them declared as an external mount on dump and
- * re-supplied on restore, and restores of one image side by side would fight over them. An
- * `unshare --pid --net --ipc --uts --fork` instance keeps the host's mount namespace (nothing for
- * CRIU to dump there) and still gives: its own PID namespace (the runtime is PID 1, so a restore can
- * reuse PID 1 next to other clones), no network but loopback, private SysV IPC and hostname, and the
- * memory cgroup limit. What it gives up: the read-only /var/task view (the function folder is read
- * by its host path; the worker's deployed copy is never written by the platform). See README.md.
- *
- * `setsid` makes the runtime its own session leader: CRIU refuses a tree whose session leader lives
- * outside its PID namespace. A new network namespace starts with loopback down: `ip link set lo up`
- * before the runtime starts (restores do the same, scripts/criu-loopback-up.sh).
+ * Two things differ from a booted instance, both for CRIU:
+ * - `pdeathsig 0`: the runtime gets no parent-death signal. CRIU restores it, and a restored root
+ *   task would receive it the moment CRIU exits. Restored instances (and the original, which serves
+ *   on after its dump) are killed by their cgroup when their worker dies.
+ * - the runtime's stdout and stderr are one real pipe read by `cat` on the host: CRIU can graft a
+ *   new pipe in its place on restore (`--inherit-fd`), whereas Node's stdio "pipes" are socketpairs
+ *   CRIU refuses as external sockets, and a log file must not change size between dump and restore.
+ *   No readiness pipe is kept either (it would lead out of the snapshot): readiness is polled.
  */
 
-export interface SnapshotLaunchSpec {
-  /** The runtime's argv, e.g. `['/usr/bin/node', '/opt/.../shim.js']`. */
-  argv: string[];
-  env: Record<string, string>;
-  cwd: string;
-}
-
-const CLOSE_INHERITED_FDS = 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done;';
-// The launcher joins the instance's cgroups (the arguments up to `--`) before anything else.
-const JOIN_CGROUPS = joinCgroupsScript('hivelab snapshot launcher').join('\n');
+/** The netstrings that tell the launcher to set no parent-death signal (native/sandbox/src/spec.c). */
+const NO_PDEATHSIG = '9:pdeathsig,1:0,';
 
 /**
- * Pure: the host command that starts `spec` in its own namespaces. The runtime's stdout and stderr
- * go into one real pipe read by `cat` outside the instance: CRIU can dump a pipe and, on restore,
- * graft a new one in its place (`--inherit-fd`), whereas Node's stdio "pipes" are socketpairs CRIU
- * refuses as external sockets, and a log file must not change size between dump and restore.
+ * Pure: the spec hivelab-sandbox reads for a snapshot instance: the boot spec (`buildSandboxSpec`)
+ * without the readiness pipe, plus `pdeathsig 0`.
  */
-export function buildSnapshotLaunchArgs(spec: SnapshotLaunchSpec, cgroupProcs: string[] = []): { file: string; args: string[] } {
-  if (spec.argv.length === 0) throw new Error('snapshot launcher: empty argv');
-  // sh, then setsid, then the runtime: each execs the next, so the runtime stays PID 1
-  const unshare = ['unshare', '--pid', '--net', '--ipc', '--uts', '--fork', '/bin/sh', '-c', `'ip link set lo up && exec setsid "$0" "$@"'`];
-  return {
-    file: '/bin/bash',
-    // Close every inherited descriptor above stderr first: a stray one (a parent's pipe without
-    // CLOEXEC) would become part of the snapshot and need a stand-in on every restore.
-    args: ['-c', `${CLOSE_INHERITED_FDS}\n${JOIN_CGROUPS}\n${unshare.join(' ')} "$@" 2>&1 | cat`, 'hivelab-snapshot-launcher', ...cgroupProcs, '--', ...spec.argv],
-  };
+export function encodeSnapshotSpec(spec: SandboxSpec): Buffer {
+  const { keepFd: _readyPipe, ...rest } = spec;
+  const env = { ...spec.env };
+  delete env.HIVELAB_READY_FD;
+  return Buffer.concat([encodeSandboxSpec({ ...rest, env }), Buffer.from(NO_PDEATHSIG)]);
 }
 
 export interface LaunchedInstance {
   /** Host PID of the runtime (PID 1 of the instance's PID namespace): what CRIU dumps. */
   pid: number;
-  /** The `unshare` parent; it exits when the runtime does. */
+  /** The shell around the sandbox launcher and `cat`; it exits when the runtime does. */
   launcher: ChildProcess;
-  /** The runtime's stdout and stderr, interleaved (forwarded by `cat`). */
+  /** The runtime's stdout and stderr, interleaved (forwarded by `cat`), and the launcher's errors. */
   output: NodeJS.ReadableStream;
   /** Settles when the launcher exits (the instance is gone). */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -63,19 +48,30 @@ export interface LaunchedInstance {
   kill(): void;
 }
 
+// fd 3 (the spec) goes to the launcher only; its stdout and stderr become one real pipe read by cat.
+const WRAPPER = '"$@" 2>&1 | /bin/cat 3<&-';
+
 /**
- * Starts the instance and resolves once its PID-1 runtime exists (not once it is ready: readiness is
- * the runtime's business, e.g. its socket accepting). `cgroupProcs`: `cgroup.procs` files the
- * runtime starts in (e.g. `InstanceCgroup.procsFiles` of src/sandbox/cgroup.ts).
+ * Starts the instance and resolves once its PID-1 runtime exists (not once it is ready: readiness
+ * is the runtime's business, e.g. its socket accepting). The launcher joins the spec's cgroups
+ * before it creates the sandbox, so every page is charged to the instance from the start.
  */
-export async function launchForSnapshot(spec: SnapshotLaunchSpec, cgroupProcs: string[] = []): Promise<LaunchedInstance> {
-  const { file, args } = buildSnapshotLaunchArgs(spec, cgroupProcs);
-  const launcher = spawn(file, args, { cwd: spec.cwd, env: cleanEnv(spec.env), stdio: ['ignore', 'pipe', 'inherit'] });
+export async function launchForSnapshot(spec: SandboxSpec, launcherPath = SANDBOX_LAUNCHER): Promise<LaunchedInstance> {
+  const encoded = encodeSnapshotSpec(spec);
+  // An empty environment: nothing of the worker's (or a manifest's) reaches host-side programs.
+  const launcher = spawn('/bin/sh', ['-c', WRAPPER, 'hivelab-snapshot-launch', launcherPath, '--spec-fd', '3'], {
+    env: {},
+    cwd: '/',
+    stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
+  });
+  const specPipe = launcher.stdio[3] as NodeJS.WritableStream;
+  specPipe.on('error', () => undefined); // a launcher that died early; its exit tells
+  specPipe.end(encoded);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     launcher.once('exit', (code, signal) => resolve({ code, signal }));
     launcher.once('error', () => resolve({ code: null, signal: null }));
   });
-  const pid = await findChild(launcher, exited);
+  const pid = await findRuntime(launcher, exited);
   return {
     pid,
     launcher,
@@ -91,15 +87,15 @@ export async function launchForSnapshot(spec: SnapshotLaunchSpec, cgroupProcs: s
   };
 }
 
-/** The runtime is the child of the `unshare` that the launcher shell forked. */
-async function findChild(launcher: ChildProcess, exited: Promise<unknown>): Promise<number> {
+/** The runtime is the child of the sandbox launcher that the shell started. */
+async function findRuntime(shell: ChildProcess, exited: Promise<unknown>): Promise<number> {
   let gone = false;
   void exited.then(() => (gone = true));
-  for (let i = 0; i < 2000 && !gone; i++) {
-    if (launcher.pid) {
-      for (const c of await childrenOf(launcher.pid)) {
+  for (let i = 0; i < 5000 && !gone; i++) {
+    if (shell.pid) {
+      for (const c of await childrenOf(shell.pid)) {
         const comm = (await readFile(`/proc/${c}/comm`, 'utf8').catch(() => '')).trim();
-        if (comm !== 'unshare') continue;
+        if (comm !== 'hivelab-sandbox') continue;
         const inner = await childrenOf(c);
         if (inner.length > 0) return inner[0]!;
       }

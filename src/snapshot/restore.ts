@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { CriuError, cleanEnv, criuBinary, criuLogTail, LOOPBACK_UP_SCRIPT } from './criu.js';
 import type { ExternalFd } from './dump.js';
+import { restoreMountArgs, type DumpedMount, type ExternalMount } from './mounts.js';
 import { joinCgroupsScript } from '../sandbox/cgroup.js';
 import { CriuDeadlineError, criuDeadlineMs, imagePagesBytes, killTree } from './deadline.js';
 
@@ -24,8 +25,14 @@ export interface RestoreOptions {
   imagesDir: string;
   /** Private to this restore: CRIU's log, the pidfile and (lazy) `lazy-pages.socket`. */
   workDir: string;
-  /** Where this clone's invocation socket goes. */
+  /** Where this clone's invocation socket goes (host path; in the clone's run folder). */
   socketPath: string;
+  /** CRIU's `--root`: a read-only mount of the sandbox's skeleton (mounts.ts `ensureRestoreRoot`). */
+  root: string;
+  /** The snapshot's external mounts (meta.json `mounts`). */
+  imageMounts: DumpedMount[];
+  /** This clone's host folders for them (its own run folder; the shared read-only ones). */
+  mounts: ExternalMount[];
   /** From the dump (`DumpResult.externalFds`, kept in the snapshot's meta.json). */
   externalFds: ExternalFd[];
   /** Lazy restore: a lazy-pages daemon must already listen on `<workDir>/lazy-pages.socket`. */
@@ -55,11 +62,15 @@ export interface RestoredInstance {
   kill(): void;
 }
 
-/** Binds a listening Unix socket at `socketPath` and returns its descriptor (to pass to CRIU). */
-async function bindListener(socketPath: string): Promise<{ fd: number; release: () => void }> {
+/**
+ * Binds a listening Unix socket for the clone and returns its descriptor (to pass to CRIU). It is
+ * bound at a scratch name and given its real name only once CRIU is done: CRIU unlinks whatever
+ * sits at the dumped listener's path (`/run/hivelab/fn.sock`, which in the clone is this run
+ * folder's `fn.sock`) before it restores sockets. `publish` links the real name; `release` closes
+ * our copy (libuv then unlinks the scratch name; the real one stays).
+ */
+async function bindListener(socketPath: string): Promise<{ fd: number; publish: () => Promise<void>; release: () => void }> {
   await rm(socketPath, { force: true });
-  // libuv unlinks a Unix listener's path when the server closes; we close ours right after CRIU has
-  // its copy, so bind at a scratch name and hard-link the real name (it outlives the scratch one).
   const scratch = `${socketPath}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`;
   const server = net.createServer();
   server.on('connection', (c) => c.destroy()); // nobody knows the path yet; never serve on it ourselves
@@ -67,13 +78,12 @@ async function bindListener(socketPath: string): Promise<{ fd: number; release: 
     server.once('error', reject);
     server.listen(scratch, () => resolve());
   });
-  await link(scratch, socketPath);
   const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) {
     server.close();
     throw new Error('cannot get the descriptor of the listening socket');
   }
-  return { fd, release: () => server.close() };
+  return { fd, publish: () => link(scratch, socketPath), release: () => server.close() };
 }
 
 const EXIT_MARK = 'hivelab-criu-exit ';
@@ -91,6 +101,29 @@ const RESTORE_WRAPPER = [
   `{ "$criu" restore "$@"; echo "${EXIT_MARK}$?" >&2; } | cat`,
 ].join('\n');
 
+/** Pure: `criu restore`'s arguments for one clone. */
+export function restoreArgs(opts: RestoreOptions, pidfile: string, listener: ExternalFd, outputs: ExternalFd[]): string[] {
+  return [
+    '--images-dir', opts.imagesDir,
+    '--work-dir', opts.workDir,
+    '--log-file', 'restore.log',
+    '-v2',
+    '--restore-detached',
+    // the clone's root: the sandbox's read-only skeleton; its binds are the external mounts below
+    '--root', opts.root,
+    ...restoreMountArgs(opts.imageMounts, opts.mounts),
+    // the instance's netns is loopback-only: make it empty and bring lo up ourselves (the script says why)
+    '--empty-ns', 'net',
+    '--action-script', LOOPBACK_UP_SCRIPT,
+    '--manage-cgroups=ignore',
+    '--ext-unix-sk',
+    '--pidfile', pidfile,
+    '--inherit-fd', `fd[3]:${listener.resource}`,
+    ...outputs.flatMap((o) => ['--inherit-fd', `fd[1]:${o.resource}`]),
+    ...(opts.lazyPages ? ['--lazy-pages'] : []),
+  ];
+}
+
 export async function restoreInstance(opts: RestoreOptions): Promise<RestoredInstance> {
   await mkdir(opts.workDir, { recursive: true });
   const pidfile = path.join(opts.workDir, 'restore.pid');
@@ -100,22 +133,13 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
   const outputs = opts.externalFds.filter((f) => f.role === 'output');
 
   const bound = await bindListener(opts.socketPath);
-  const args = [
-    '--images-dir', opts.imagesDir,
-    '--work-dir', opts.workDir,
-    '--log-file', 'restore.log',
-    '-v2',
-    '--restore-detached',
-    // the instance's netns is loopback-only: make it empty and bring lo up ourselves (the script says why)
-    '--empty-ns', 'net',
-    '--action-script', LOOPBACK_UP_SCRIPT,
-    '--manage-cgroups=ignore',
-    '--ext-unix-sk',
-    '--pidfile', pidfile,
-    '--inherit-fd', `fd[3]:${listener.resource}`,
-    ...outputs.flatMap((o) => ['--inherit-fd', `fd[1]:${o.resource}`]),
-  ];
-  if (opts.lazyPages) args.push('--lazy-pages');
+  let args: string[];
+  try {
+    args = restoreArgs(opts, pidfile, listener, outputs);
+  } catch (err) {
+    bound.release();
+    throw err;
+  }
 
   const t0 = performance.now();
   // CRIU's fd 1 is the new output pipe (read by cat), fd 3 the new listener.
@@ -123,7 +147,6 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
     stdio: ['ignore', 'pipe', 'pipe', bound.fd],
     env: cleanEnv(),
   });
-  bound.release();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
@@ -155,15 +178,19 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
   clearTimeout(timer);
   opts.signal?.removeEventListener('abort', onAbort);
   const restoreMs = performance.now() - t0;
+  if (aborted || code !== 0) bound.release();
   if (aborted) {
-    await rm(opts.socketPath, { force: true });
     if (expired) throw new CriuDeadlineError('restore', deadlineMs, `criu restore from ${opts.imagesDir} and every task it created were killed\n${criuLogTail(path.join(opts.workDir, 'restore.log'))}`);
     throw new CriuError(`criu restore from ${opts.imagesDir}: ${aborted}`, criuLogTail(path.join(opts.workDir, 'restore.log')));
   }
   const logTail = criuLogTail(path.join(opts.workDir, 'restore.log'));
   if (code !== 0) {
-    await rm(opts.socketPath, { force: true });
     throw new CriuError(`criu restore from ${opts.imagesDir} failed (exit ${code})${stderr ? `: ${stderr.replace(EXIT_MARK, 'exit ').trim()}` : ''}`, logTail);
+  }
+  try {
+    await bound.publish(); // the clone's socket gets its real name only now (bindListener says why)
+  } finally {
+    bound.release();
   }
   const pid = Number((await readFile(pidfile, 'utf8')).trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new CriuError('criu restore wrote no pidfile', logTail);

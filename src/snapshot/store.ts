@@ -5,6 +5,7 @@ import path from 'node:path';
 import { criuVersion } from './criu.js';
 import { dumpInstance, type ExternalFd } from './dump.js';
 import { readPageMap, writePageMapIndex } from './images.js';
+import type { DumpedMount } from './mounts.js';
 
 /**
  * The snapshot store: `<state>/snapshots/<function>/<version>/` holds
@@ -35,8 +36,15 @@ export interface WorkingSetMeta {
   files: Record<string, FileRecord>;
 }
 
+/**
+ * 2: the instance ran in the sandbox (mount namespace, unprivileged uid) and `mounts` lists its
+ * external mounts. A format-1 snapshot (taken in the host's mount namespace, as root) is refused,
+ * so the platform deletes it and snapshots the version anew.
+ */
+export const SNAPSHOT_FORMAT = 2;
+
 export interface SnapshotMeta {
-  format: 1;
+  format: typeof SNAPSHOT_FORMAT;
   function: string;
   version: string;
   runtime: string;
@@ -50,6 +58,8 @@ export interface SnapshotMeta {
   pagesFile: string;
   /** Descriptors a restore must supply (`--inherit-fd`). */
   externalFds: ExternalFd[];
+  /** The sandbox's bind mounts, declared external on dump: a restore maps each name to a host folder. */
+  mounts: DumpedMount[];
   /** Every file of the snapshot except meta.json and the working set, by relative path. */
   files: Record<string, FileRecord>;
   workingSet?: WorkingSetMeta;
@@ -130,8 +140,10 @@ export interface CreateSnapshotOptions {
   runtimeVersion: string;
   /** Host PID of the instance's runtime (started by launchForSnapshot), idle, after its warm-up invocation. */
   pid: number;
-  /** Host path of its invocation socket. */
+  /** Its invocation socket's path inside the sandbox (`/run/hivelab/fn.sock`). */
   socketPath: string;
+  /** The sandbox's bind mounts (src/snapshot/mounts.ts). */
+  mounts: DumpedMount[];
   leaveRunning?: boolean;
 }
 
@@ -141,7 +153,7 @@ export async function createSnapshot(opts: CreateSnapshotOptions): Promise<Snaps
   const scratch = `${final}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(scratch, { recursive: true });
   try {
-    const dump = await dumpInstance({ pid: opts.pid, imagesDir: path.join(scratch, IMAGES_DIR), socketPath: opts.socketPath, leaveRunning: opts.leaveRunning });
+    const dump = await dumpInstance({ pid: opts.pid, imagesDir: path.join(scratch, IMAGES_DIR), socketPath: opts.socketPath, mounts: opts.mounts, leaveRunning: opts.leaveRunning });
     const map = await readPageMap(path.join(scratch, IMAGES_DIR));
     await writePageMapIndex(map, path.join(scratch, PAGE_MAP_INDEX));
     const files: Record<string, FileRecord> = {};
@@ -151,7 +163,7 @@ export async function createSnapshot(opts: CreateSnapshotOptions): Promise<Snaps
       if (rel.startsWith(`${IMAGES_DIR}/`) && rel.endsWith('.img')) imageBytes += files[rel]!.size;
     }
     const meta: SnapshotMeta = {
-      format: 1,
+      format: SNAPSHOT_FORMAT,
       function: opts.functionName,
       version: opts.version,
       runtime: opts.runtime,
@@ -162,6 +174,7 @@ export async function createSnapshot(opts: CreateSnapshotOptions): Promise<Snaps
       imageBytes,
       pagesFile: path.relative(scratch, map.pagesFile),
       externalFds: dump.externalFds,
+      mounts: dump.mounts,
       files,
     };
     await writeMeta(scratch, meta);
@@ -187,7 +200,10 @@ export async function openSnapshot(stateDir: string, functionName: string, versi
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new SnapshotCorruptError(`snapshot ${dir}: unreadable ${META_FILE}: ${(err as Error).message}`, META_FILE);
   }
-  if (meta.format !== 1 || meta.version !== version || meta.function !== functionName) {
+  if (meta.format !== SNAPSHOT_FORMAT) {
+    throw new SnapshotCorruptError(`snapshot ${dir}: format ${String(meta.format)} (this platform restores format ${SNAPSHOT_FORMAT}, sandboxed instances)`, META_FILE);
+  }
+  if (meta.version !== version || meta.function !== functionName) {
     throw new SnapshotCorruptError(`snapshot ${dir}: ${META_FILE} describes ${meta.function}@${meta.version}`, META_FILE);
   }
   const snapshot = new Snapshot(dir, meta);

@@ -1,9 +1,11 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExitInfo, InstanceSpec } from '../sandbox/backend.js';
 import type { StartRequest, StartedInstance, WorkerStats } from './protocol.js';
 import { SpanNames } from '../observability/semantic.js';
 import type { ColdStart, ColdStarter } from '../coldstart/start.js';
+import { mountRunDir, unmountRunDir } from '../sandbox/run-dir.js';
+import type { SandboxUids } from '../sandbox/uids.js';
 
 /** The provider-side part of an instance's queue-proxy, living next to it in the worker. */
 export interface InstanceSidecar {
@@ -39,6 +41,11 @@ export class InstanceManager {
     private readonly startSidecar?: (req: StartRequest, runDir: string) => Promise<InstanceSidecar>,
     /** Longest a stop waits for the instance's XDT objects to be retrieved (their expiry). */
     private readonly objectTtlMs = 10 * 60_000,
+    /**
+     * The functions' sandbox uids. With them, each instance runs as its function's uid and its run
+     * folder is a tmpfs of its own (docs/SANDBOX.md); without (unit tests of the manager), a plain folder.
+     */
+    private readonly uids?: SandboxUids,
   ) {}
 
   async start(req: StartRequest, extraEnv: Record<string, string> = {}): Promise<StartedInstance> {
@@ -51,7 +58,16 @@ export class InstanceManager {
     }
     const runDir = join(this.opts.runRoot, req.instanceId);
     const logDir = join(this.opts.logRoot, req.functionName);
-    await mkdir(runDir, { recursive: true, mode: 0o755 });
+    const uid = await this.uids?.uidFor(req.functionName);
+    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    if (uid !== undefined) {
+      try {
+        await mountRunDir(runDir, uid, uid);
+      } catch (err) {
+        await rm(runDir, { recursive: true, force: true });
+        throw err;
+      }
+    }
     await mkdir(logDir, { recursive: true });
     this.committedMB += memoryMB;
     const startedAt = Date.now();
@@ -60,6 +76,9 @@ export class InstanceManager {
     let prefetching = false;
     try {
       sidecar = await this.startSidecar?.(req, runDir);
+      // the sidecar (root) made qp.sock; connecting needs write permission on it, in a folder only
+      // the function's uid (and root) can enter
+      if (sidecar && uid !== undefined) await chown(join(runDir, 'qp.sock'), uid, uid);
       // the pull of the event's object overlaps the cold start (thesis §6.4.1)
       prefetching = req.prefetch !== undefined && sidecar?.prefetch(Buffer.from(req.prefetch.body, 'utf8'), req.prefetch.contentType) === true;
       const spec: InstanceSpec = {
@@ -71,13 +90,14 @@ export class InstanceManager {
         env: extraEnv,
         coldStart: req.coldStart ?? 'boot',
         version: req.version,
+        ...(uid !== undefined ? { uid, gid: uid } : {}),
       };
       // The mode actually used comes back with the instance (snapshot modes fall back to boot).
       started = await this.starter.start(spec);
     } catch (err) {
       this.committedMB -= memoryMB;
       await sidecar?.close().catch(() => {});
-      await rm(runDir, { recursive: true, force: true });
+      await this.removeRunDir(runDir);
       throw err;
     }
     const { instance, mode, stats: snapshot, phases } = started;
@@ -139,7 +159,12 @@ export class InstanceManager {
     this.running.delete(instanceId);
     this.committedMB -= r.memoryMB;
     void r.sidecar?.close().catch(() => {});
-    void rm(r.runDir, { recursive: true, force: true });
+    void this.removeRunDir(r.runDir);
     this.onExit(instanceId, info);
+  }
+
+  private async removeRunDir(runDir: string): Promise<void> {
+    if (this.uids) await unmountRunDir(runDir);
+    await rm(runDir, { recursive: true, force: true });
   }
 }

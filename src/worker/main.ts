@@ -3,6 +3,8 @@ import type { WorkerConfig, WorkerEvent, WorkerMessage, WorkerRequest } from './
 import { InstanceManager } from './instance-manager.js';
 import { createColdStartCoordinator } from '../coldstart/coordinator.js';
 import { sweepOrphanCgroups } from '../sandbox/cgroup.js';
+import { instanceCgroupLive, sweepStaleRunDirs } from '../sandbox/run-dir.js';
+import { SandboxUids } from '../sandbox/uids.js';
 import { createTransferServices, startSidecar } from '../sidecar/index.js';
 
 /**
@@ -43,6 +45,8 @@ const transfers = await createTransferServices({
   inlineLimitBytes: config.transfers.inlineLimitBytes,
 });
 const runRoot = join(config.stateDir, 'run');
+// Run-folder tmpfs mounts of instances a killed worker left behind.
+void sweepStaleRunDirs(runRoot, (id) => instanceCgroupLive(id)).catch(() => {});
 const manager = new InstanceManager(
   coldStarter,
   {
@@ -65,6 +69,8 @@ const manager = new InstanceManager(
       defaultTransfer: req.manifest.transfer,
     }),
   transfers.ttlMs,
+  // one unprivileged uid per function, kept in the state folder (docs/SANDBOX.md)
+  new SandboxUids(join(config.stateDir, 'sandbox-uids')),
 );
 
 async function handle(req: WorkerRequest): Promise<unknown> {

@@ -94,11 +94,13 @@ describe.skipIf(unavailable !== null)('a CRIU or monitor that never returns', ()
     expect(r.mode).toBe('boot');
     expect(await snapshotFolders()).toEqual([]); // neither a snapshot nor a half-written scratch folder
     expect(await hungStandIns()).toEqual([]);
-    // the instance that was being dumped is gone: only the fresh boot's cgroup holds processes
+    // the instance that was being dumped is gone: nothing started for a snapshot is left in the
+    // instance's cgroup (the fresh boot there is the regular sandbox)
     const launchers = [];
     for (const p of await readdir('/proc')) {
       const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-      if (cmd.includes('hivelab-snapshot-launcher') && cmd.includes(`/${r.id}/`)) launchers.push(p);
+      const cg = await readFile(`/proc/${p}/cgroup`, 'utf8').catch(() => '');
+      if (cmd.includes('hivelab-snapshot-launch') && cg.includes(`/${r.id}\n`)) launchers.push(p);
     }
     expect(launchers).toEqual([]);
     await rm(join(flags, 'hang-dump'));

@@ -31,7 +31,7 @@ export async function monitorPids(instanceId: string): Promise<number[]> {
   for (const p of await readdir('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes('reap-monitor') && cmd.includes(`/${instanceId}/`)) out.push(Number(p));
+    if (cmd.includes('reap-monitor') && cmd.includes(`/${instanceId}.criu/`)) out.push(Number(p));
   }
   return out;
 }

@@ -7,9 +7,13 @@ import { restoreWithMonitor, type MonitoredInstance } from '../../src/reap/lazy-
 import { FILE_PAGES_FILE, mergeRanges, parseFileMappings, recordFilePages, totalBytes, writeFilePages } from '../../src/reap/file-pages.js';
 import { type MonitorMode, type MonitorStats } from '../../src/reap/monitor.js';
 import { snapshotsUnavailable } from '../helpers/snapshots.js';
-import { launchForSnapshot, type LaunchedInstance } from '../../src/snapshot/launcher.js';
+import type { LaunchedInstance } from '../../src/snapshot/launcher.js';
 import { commitWorkingSet, createSnapshot, dropWorkingSet, verifyWorkingSet, SnapshotCorruptError, type Snapshot } from '../../src/snapshot/store.js';
-import { FIXTURE_SERVER, getState, isAlive, waitForState, type FixtureState } from '../fixtures/snapshot-server/harness.js';
+import { getState, isAlive, waitForState, type FixtureState } from '../fixtures/snapshot-server/harness.js';
+import { SANDBOX_SOCKET, SANDBOXED, SandboxFixture, sandboxFacts } from '../fixtures/snapshot-server/sandbox.js';
+import { writeFile } from 'node:fs/promises';
+
+const TAG = 'hivelab-reap-test';
 
 /** PIDs of fixture servers started for this snapshot (restores keep the original command line). */
 async function fixtureProcesses(): Promise<number[]> {
@@ -18,7 +22,7 @@ async function fixtureProcesses(): Promise<number[]> {
   for (const d of await readdir('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     const cmd = await readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes(FIXTURE_SERVER) && cmd.includes('hivelab-reap-test-') && isAlive(Number(d))) pids.push(Number(d));
+    if (cmd.includes('/var/task/server.mjs') && cmd.includes(TAG) && isAlive(Number(d))) pids.push(Number(d));
   }
   return pids;
 }
@@ -60,6 +64,8 @@ const unavailable = await snapshotsUnavailable('REAP monitor tests');
 
 describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userfaultfd', () => {
   let tmp: string;
+  let sbx: SandboxFixture;
+  let secret: string;
   let original: LaunchedInstance;
   let snapshot: Snapshot;
   let originalState: FixtureState;
@@ -68,7 +74,8 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
 
   async function restore(mode: MonitorMode, extra: { wsFile?: string; filePagesFile?: string } = {}) {
     const n = ++restoreSeq;
-    const socketPath = path.join(tmp, `r${n}.sock`);
+    const run = await sbx.runDir(`r${n}`);
+    const socketPath = path.join(run, 'fn.sock');
     const t0 = performance.now();
     const inst = await restoreWithMonitor({
       mode,
@@ -76,6 +83,9 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
       workDir: path.join(tmp, `work-${n}`),
       socketPath,
       externalFds: snapshot.meta.externalFds,
+      root: sbx.restoreRoot,
+      imageMounts: snapshot.meta.mounts,
+      mounts: sbx.mounts(run),
       pageMapIndex: snapshot.pageMapIndex,
       pagesFile: snapshot.pagesFile,
       traceFile: snapshot.traceFile,
@@ -99,19 +109,22 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
 
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'hivelab-reap-test-'));
-    const run = path.join(tmp, 'run-original');
-    await mkdir(run);
-    const socketPath = path.join(run, 'fn.sock');
-    original = await launchForSnapshot({ argv: [process.execPath, FIXTURE_SERVER, socketPath], env: {}, cwd: run });
+    sbx = await SandboxFixture.create(tmp);
+    sbx.tag = TAG;
+    const run = await sbx.runDir('run-original');
+    original = await sbx.launch(run);
     original.output.resume();
-    originalState = await waitForState(socketPath);
-    snapshot = await createSnapshot({ stateDir: path.join(tmp, 'state'), functionName: 'fixture', version: 'v1', runtime: 'node', runtimeVersion: process.version, pid: original.pid, socketPath });
-  });
+    originalState = await waitForState(path.join(run, 'fn.sock'));
+    snapshot = await createSnapshot({ stateDir: path.join(tmp, 'state'), functionName: 'fixture', version: 'v1', runtime: 'node', runtimeVersion: process.version, pid: original.pid, socketPath: SANDBOX_SOCKET, mounts: sbx.mounts(run) });
+    secret = path.join(tmp, 'state', 'tokens.json'); // the worker's tokens live in the state folder
+    await writeFile(secret, '{"admin":"secret"}');
+  }, 120_000);
 
   afterAll(async () => {
     original?.kill();
     for (const i of live) i.kill();
     await Promise.all(live.map((i) => i.exitReason));
+    await sbx?.cleanup();
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
@@ -120,6 +133,9 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
   it('lazy: serves every page on demand and the instance keeps its state', async () => {
     const { inst, socketPath, first } = await restore('lazy');
     expect(first.counter).toBe(originalState.counter + 1);
+    // lazily restored into the sandbox: CRIU made the userfaultfd while still privileged, then
+    // restored the unprivileged uid, no capabilities, no_new_privs and the seccomp filter
+    expect(await sandboxFacts(inst.pid, socketPath, secret)).toEqual(SANDBOXED);
     expect(inst.restoreStats.wsInstalled).toBe(false);
     const stats = await inst.monitor.stats();
     lazyOnDemand = stats.onDemand;
@@ -140,9 +156,10 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
     expect(trace.subarray(0, 8).toString('latin1')).toBe('HLTRACE1');
     expect(Number(trace.readBigUInt64LE(8))).toBe(recorded.wsPages); // each page once, in fault order
     expect(trace.length).toBe(64 + recorded.wsPages * 16);
-    // file-backed pages the first invocation touched: at least the node binary's
-    const ranges = await recordFilePages(inst.pid);
-    expect(ranges.some((r) => r.path === process.execPath || r.path.endsWith('/node'))).toBe(true);
+    // file-backed pages the first invocation touched, by host path: at least the node binary's
+    const ranges = await recordFilePages(inst.pid, sbx.mounts(path.join(tmp, `r${restoreSeq}`)));
+    expect(ranges.some((r) => r.path === '/usr/bin/node')).toBe(true);
+    expect(ranges.every((r) => !r.path.startsWith('/var/task/'))).toBe(true);
     expect(totalBytes(ranges)).toBeGreaterThan(1 << 20);
     await writeFilePages(path.join(snapshot.dir, FILE_PAGES_FILE), ranges);
     snapshot = await commitWorkingSet(snapshot, recorded.wsPages);
@@ -153,6 +170,7 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
   it('prefetch: installs the working set before the instance runs; far fewer faults than lazy', async () => {
     const { inst, socketPath, first } = await restore('prefetch', { filePagesFile: path.join(snapshot.dir, FILE_PAGES_FILE) });
     expect(first.counter).toBe(originalState.counter + 1);
+    expect(await sandboxFacts(inst.pid, socketPath, secret)).toEqual(SANDBOXED);
     const r = inst.restoreStats;
     expect(inst.monitor.wsInvalidReason).toBeNull();
     expect(r.wsInstalled).toBe(true);
@@ -197,7 +215,8 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
 
   it('when the monitor dies in the middle of the restore, CRIU fails and no restored process is left', async () => {
     const n = ++restoreSeq;
-    const socketPath = path.join(tmp, `r${n}.sock`);
+    const run = await sbx.runDir(`r${n}`);
+    const socketPath = path.join(run, 'fn.sock');
     const before = await fixtureProcesses();
     let killedAt: string | null = null;
     const attempt = restoreWithMonitor({
@@ -206,6 +225,9 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
       workDir: path.join(tmp, `work-${n}`),
       socketPath,
       externalFds: snapshot.meta.externalFds,
+      root: sbx.restoreRoot,
+      imageMounts: snapshot.meta.mounts,
+      mounts: sbx.mounts(run),
       pageMapIndex: snapshot.pageMapIndex,
       pagesFile: snapshot.pagesFile,
       // the moment CRIU has handed over the userfaultfd, before the restore has finished
@@ -234,7 +256,7 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
     // re-record (the working set was dropped above), then alternate modes
     const rec = await restore('record');
     const recorded = await rec.inst.monitor.finishRecord();
-    await writeFilePages(path.join(snapshot.dir, FILE_PAGES_FILE), await recordFilePages(rec.inst.pid));
+    await writeFilePages(path.join(snapshot.dir, FILE_PAGES_FILE), await recordFilePages(rec.inst.pid, sbx.mounts(path.join(tmp, `r${restoreSeq}`))));
     snapshot = await commitWorkingSet(snapshot, recorded.wsPages);
     await finish(rec.inst);
     const rows: string[] = [];

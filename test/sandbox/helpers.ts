@@ -92,8 +92,10 @@ export function processesMentioning(needle: string): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
+      // the launcher's argv names nothing; the runtime's environment carries HIVELAB_INSTANCE
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmd.includes(needle)) out.push(Number(entry));
+      const env = readFileSync(`/proc/${entry}/environ`, 'utf8');
+      if (cmd.includes(needle) || env.includes(needle)) out.push(Number(entry));
     } catch {
       // exited meanwhile
     }

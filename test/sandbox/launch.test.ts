@@ -1,7 +1,19 @@
 import { describe, expect, test } from 'vitest';
 import { parseManifest } from '../../src/manifest/validate.js';
-import { cpuSharesFor } from '../../src/sandbox/cgroup.js';
-import { buildLaunch, runtimeArgvFor, runtimeEnv, sandboxHostname, type SandboxLayout } from '../../src/sandbox/launch.js';
+import { cpuQuotaFor, cpuSharesFor } from '../../src/sandbox/cgroup.js';
+import {
+  SANDBOX_UID_BASE,
+  buildSandboxSpec,
+  encodeSandboxSpec,
+  launcherStep,
+  rootfsMountpoints,
+  runtimeArgvFor,
+  runtimeEnv,
+  sandboxHostname,
+  skeletonEntries,
+  tmpSizeBytes,
+  type SandboxLayout,
+} from '../../src/sandbox/launch.js';
 import type { InstanceSpec } from '../../src/sandbox/backend.js';
 
 const layout: SandboxLayout = {
@@ -18,61 +30,104 @@ const layout: SandboxLayout = {
 function spec(over: Partial<InstanceSpec> = {}): InstanceSpec {
   return {
     instanceId: 'hello-node-3f9a1c',
-    manifest: parseManifest({ name: 'hello', runtime: 'node', handler: 'index.handler', memoryMB: 256, env: { A: '1', HIVELAB_SOCKET: '/evil' } }),
+    manifest: parseManifest({ name: 'hello', runtime: 'node', handler: 'index.handler', memoryMB: 256, env: { A: '1' } }),
     functionDir: '/state/functions/hello/abc',
     runDir: '/state/run/hello-node-3f9a1c',
     logFile: '/state/logs/hello/hello-node-3f9a1c.log',
+    uid: 100_007,
     ...over,
   };
 }
 
-/** Pairs `--flag a b` of a bwrap argument list, e.g. all `--ro-bind` sources and targets. */
-function pairs(args: string[], flag: string): [string, string][] {
-  const out: [string, string][] = [];
-  args.forEach((a, i) => a === flag && out.push([args[i + 1]!, args[i + 2]!]));
+/** Decodes the launcher's netstrings (what native/sandbox/src/spec.c reads). */
+function decode(buf: Buffer): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < buf.length) {
+    const colon = buf.indexOf(':', i);
+    const n = Number(buf.subarray(i, colon).toString());
+    out.push(buf.subarray(colon + 1, colon + 1 + n).toString('utf8'));
+    expect(String.fromCharCode(buf[colon + 1 + n]!)).toBe(',');
+    i = colon + 2 + n;
+  }
   return out;
 }
 
-describe('launch plan (pure)', () => {
+describe('sandbox spec (pure)', () => {
   test('mounts exactly the sandbox layout of the contract', () => {
-    const { bwrapArgs } = buildLaunch({ spec: spec(), layout, cgroupProcsFiles: [] });
-    expect(pairs(bwrapArgs, '--ro-bind')).toEqual([
-      ['/usr', '/usr'],
-      ['/etc', '/etc'],
-      ['/state/functions/hello/abc', '/var/task'],
-      ['/repo/dist/runtime', '/opt/hivelab/runtime'],
-      ['/repo/node_modules', '/node_modules'],
+    const s = buildSandboxSpec({ spec: spec(), layout, cgroupProcsFiles: ['/cg/memory/cgroup.procs'] }, '/skel');
+    expect(s.root).toBe('/skel');
+    expect(s.binds).toEqual([
+      { src: '/usr', dst: '/usr', readonly: true },
+      { src: '/etc', dst: '/etc', readonly: true },
+      { src: '/state/functions/hello/abc', dst: '/var/task', readonly: true },
+      { src: '/repo/dist/runtime', dst: '/opt/hivelab/runtime', readonly: true },
+      { src: '/repo/node_modules', dst: '/node_modules', readonly: true },
+      { src: '/state/run/hello-node-3f9a1c', dst: '/run/hivelab', readonly: false, noexec: true },
     ]);
-    expect(pairs(bwrapArgs, '--bind')).toEqual([['/state/run/hello-node-3f9a1c', '/run/hivelab']]);
-    expect(pairs(bwrapArgs, '--symlink')).toEqual([['usr/bin', '/bin'], ['usr/lib64', '/lib64']]);
-    for (const flag of ['--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--as-pid-1', '--die-with-parent', '--new-session']) {
-      expect(bwrapArgs).toContain(flag);
-    }
-    expect(bwrapArgs).not.toContain('--unshare-user'); // CRIU was verified without a user namespace
-    expect(bwrapArgs.slice(bwrapArgs.indexOf('--cap-drop'), bwrapArgs.indexOf('--cap-drop') + 2)).toEqual(['--cap-drop', 'ALL']);
-    expect(bwrapArgs.slice(bwrapArgs.indexOf('--') + 1)).toEqual(['/usr/bin/node', '/opt/hivelab/runtime/node/shim.cjs']);
+    expect(s.tmpfs).toEqual([{ dst: '/tmp', sizeBytes: 128 * 1024 * 1024, mode: 0o1777 }]);
+    expect(s.cgroupProcsFiles).toEqual(['/cg/memory/cgroup.procs']);
+    expect(s.uid).toBe(100_007);
+    expect(s.gid).toBe(100_007);
+    expect(s.keepFd).toBe(3);
+    expect(s.cwd).toBe('/var/task');
+    expect(s.hostname).toBe('hello-node-3f9a1c');
+    expect(s.argv).toEqual(['/usr/bin/node', '/opt/hivelab/runtime/node/shim.cjs']);
+    expect(s.rlimits.core).toBe(0);
   });
 
-  test('the launcher joins every cgroup before exec-ing bwrap', () => {
-    const plan = buildLaunch({ spec: spec(), layout, cgroupProcsFiles: ['/cg/memory/x/cgroup.procs', '/cg/pids/x/cgroup.procs'] });
-    expect(plan.command).toBe('/bin/sh');
-    const sep = plan.args.indexOf('--');
-    expect(plan.args.slice(3, sep)).toEqual(['/cg/memory/x/cgroup.procs', '/cg/pids/x/cgroup.procs']);
-    expect(plan.args[sep + 1]).toBe('/usr/bin/bwrap');
-    expect(plan.args.slice(sep + 2)).toEqual(plan.bwrapArgs);
+  test('an image rootfs replaces the skeleton and gets no host /usr or /etc', () => {
+    const s = buildSandboxSpec({ spec: spec({ rootfs: '/images/abc/rootfs' }), layout, cgroupProcsFiles: [] }, '/skel');
+    expect(s.root).toBe('/images/abc/rootfs');
+    expect(s.binds.map((b) => b.dst)).toEqual(['/var/task', '/opt/hivelab/runtime', '/node_modules', '/run/hivelab']);
+    expect(rootfsMountpoints(layout).sort()).toEqual(['/dev', '/node_modules', '/opt/hivelab/runtime', '/proc', '/run/hivelab', '/tmp', '/var/task']);
   });
 
-  test('python runtime and a replaced runtime command', () => {
+  test('the skeleton holds every mountpoint and the merged-/usr symlinks', () => {
+    const paths = skeletonEntries(layout).map((e) => (e.kind === 'symlink' ? `${e.path}->${e.target}` : e.path));
+    expect(paths.sort()).toEqual(['/bin->usr/bin', '/dev', '/etc', '/lib64->usr/lib64', '/node_modules', '/opt/hivelab/runtime', '/proc', '/run/hivelab', '/tmp', '/usr', '/var/task']);
+  });
+
+  test('no uid given: the first uid of the range, never root', () => {
+    const s = buildSandboxSpec({ spec: spec({ uid: undefined }), layout, cgroupProcsFiles: [] }, '/skel');
+    expect(s.uid).toBe(SANDBOX_UID_BASE);
+    expect(s.gid).toBe(SANDBOX_UID_BASE);
+  });
+
+  test('python and replaced commands', () => {
     const py = spec({ manifest: parseManifest({ name: 'p', runtime: 'python', handler: 'main.handler' }) });
-    const { bwrapArgs } = buildLaunch({ spec: py, layout, cgroupProcsFiles: [] });
-    expect(bwrapArgs.slice(bwrapArgs.indexOf('--') + 1)).toEqual(['/usr/bin/python3', '/opt/hivelab/runtime/python/shim.py']);
-    const bare = buildLaunch({ spec: py, layout, cgroupProcsFiles: [], runtimeArgv: ['/usr/bin/true'] });
-    expect(bare.bwrapArgs.slice(bare.bwrapArgs.indexOf('--') + 1)).toEqual(['/usr/bin/true']);
+    expect(buildSandboxSpec({ spec: py, layout, cgroupProcsFiles: [] }, '/r').argv).toEqual(['/usr/bin/python3', '/opt/hivelab/runtime/python/shim.py']);
+    expect(buildSandboxSpec({ spec: py, layout, cgroupProcsFiles: [], runtimeArgv: ['/usr/bin/true', ''] }, '/r').argv).toEqual(['/usr/bin/true', '']);
+  });
+
+  test('encoding: netstrings in the launcher order, any byte but NUL survives', () => {
+    const s = buildSandboxSpec(
+      { spec: spec({ env: { MULTI: 'a\nb,c:1' } }), layout, cgroupProcsFiles: ['/cg/a', '/cg/b'], runtimeArgv: ['/bin/sh', '-c', ''] },
+      '/skel',
+    );
+    const items = decode(encodeSandboxSpec(s));
+    expect(items.slice(0, 6)).toEqual(['cgroup', '/cg/a', 'cgroup', '/cg/b', 'root', '/skel']);
+    expect(items.slice(6, 10)).toEqual(['bind', '/usr', '/usr', 'ro']);
+    const runBind = items.indexOf('/run/hivelab');
+    expect(items[runBind + 1]).toBe('rw,noexec');
+    expect(items.slice(items.indexOf('tmpfs'), items.indexOf('tmpfs') + 5)).toEqual(['tmpfs', '/tmp', String(128 * 1024 * 1024), '1777', '']);
+    expect(items).toContain('MULTI=a\nb,c:1');
+    const args = items.flatMap((x, i) => (x === 'arg' ? [items[i + 1]] : []));
+    expect(args).toEqual(['/bin/sh', '-c', '']);
+    expect(items.slice(items.indexOf('uid'), items.indexOf('uid') + 4)).toEqual(['uid', '100007', 'gid', '100007']);
+    expect(() => encodeSandboxSpec({ ...s, argv: ['/bin/x\0y'] })).toThrow(/NUL/);
+  });
+
+  test('launcher exit codes name their step; a runtime exit code does not', () => {
+    expect(launcherStep(117)).toBe('switching to the function uid');
+    expect(launcherStep(119)).toBe('installing seccomp');
+    expect(launcherStep(3)).toBeUndefined();
+    expect(launcherStep(null)).toBeUndefined();
   });
 
   test('environment: the contract variables win over the manifest, spec.env over both, no host leaks', () => {
-    const env = runtimeEnv(spec({ env: { EXTRA: 'y', NODE_EXTRA_CA_CERTS: '/x.pem' } }));
-    expect(env.HIVELAB_SOCKET).toBe('/run/hivelab/fn.sock');
+    const env = runtimeEnv(spec({ env: { EXTRA: 'y', NODE_EXTRA_CA_CERTS: '/x.pem', HIVELAB_SOCKET: '/set-by-worker' } }));
+    expect(env.HIVELAB_SOCKET).toBe('/set-by-worker');
     expect(env.HIVELAB_SIDECAR).toBe('/run/hivelab/qp.sock');
     expect(env.HIVELAB_READY_FD).toBe('3');
     expect(env.HIVELAB_MEMORY_MB).toBe('256');
@@ -82,17 +137,25 @@ describe('launch plan (pure)', () => {
     expect(env.NODE_EXTRA_CA_CERTS).toBeUndefined();
     expect(env.GLIBC_TUNABLES).toContain('glibc.malloc.mmap_max=0');
     expect(Object.keys(env).filter((k) => !/^(HIVELAB_|PYTHON|PATH$|HOME$|TMPDIR$|LANG$|GLIBC_TUNABLES$|A$|EXTRA$)/.test(k))).toEqual([]);
-    // a function may set its own malloc tuning
+    // the platform itself (spec.env) may still tune malloc
     expect(runtimeEnv(spec({ env: { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' } })).GLIBC_TUNABLES).toBe('glibc.malloc.arena_max=1');
   });
 
-  test('hostname and cpu shares', () => {
+  test('hostname, cpu shares, cpu quota, /tmp size', () => {
     expect(sandboxHostname('Hello_Node.1')).toBe('hello-node-1');
     expect(sandboxHostname('x'.repeat(100))).toHaveLength(63);
     expect(cpuSharesFor(1769)).toBe(1024);
     expect(cpuSharesFor(128)).toBe(74);
     expect(cpuSharesFor(1)).toBe(2);
     expect(cpuSharesFor(3538)).toBe(2048);
+    // a vCPU at least, the Lambda share above 1769 MB, a custom floor
+    expect(cpuQuotaFor(128)).toBe(100_000);
+    expect(cpuQuotaFor(3538)).toBe(200_000);
+    expect(cpuQuotaFor(128, 0.5)).toBe(50_000);
+    expect(cpuQuotaFor(128, 0)).toBe(Math.round((128 / 1769) * 100_000));
+    expect(cpuQuotaFor(1, 0)).toBe(1000);
+    expect(tmpSizeBytes(128)).toBe(64 * 1024 * 1024);
+    expect(tmpSizeBytes(16)).toBe(16 * 1024 * 1024);
   });
 });
 

@@ -6,10 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRIU_VERSION } from '../../src/snapshot/criu.js';
 import { snapshotsUnavailable } from '../helpers/snapshots.js';
 import { decodeProto, parsePagemap, PE_LAZY, PE_PRESENT, PAGE_SIZE } from '../../src/snapshot/images.js';
-import { buildSnapshotLaunchArgs, launchForSnapshot, type LaunchedInstance } from '../../src/snapshot/launcher.js';
+import { encodeSnapshotSpec, type LaunchedInstance } from '../../src/snapshot/launcher.js';
+import { dumpMountArgs, externalMounts, hostPathOf, restoreMountArgs } from '../../src/snapshot/mounts.js';
+import type { SandboxSpec } from '../../src/sandbox/launch.js';
 import { restoreInstance, type RestoredInstance } from '../../src/snapshot/restore.js';
 import { createSnapshot, invalidateSnapshots, openSnapshot, SnapshotCorruptError, type Snapshot } from '../../src/snapshot/store.js';
-import { FIXTURE_SERVER, getState, isAlive, waitForState } from '../fixtures/snapshot-server/harness.js';
+import { getState, isAlive, probe, waitForState } from '../fixtures/snapshot-server/harness.js';
+import { FIXTURE_UID, SANDBOX_SOCKET, SandboxFixture } from '../fixtures/snapshot-server/sandbox.js';
+import { writeFile } from 'node:fs/promises';
 
 /** Builds protobuf bytes for tests: (field, varint) pairs. */
 function pb(fields: Array<[number, number | bigint]>): Buffer {
@@ -67,52 +71,89 @@ describe('CRIU image reading', () => {
   });
 });
 
+/** The netstrings of an encoded spec, as a flat list. */
+function netstrings(buf: Buffer): string[] {
+  const out: string[] = [];
+  let text = buf.toString('utf8');
+  while (text) {
+    const colon = text.indexOf(':');
+    const n = Number(text.slice(0, colon));
+    out.push(text.slice(colon + 1, colon + 1 + n));
+    text = text.slice(colon + 2 + n);
+  }
+  return out;
+}
+
 describe('snapshot launcher', () => {
-  it('puts the runtime in its own PID, network, IPC and UTS namespaces as a session leader', () => {
-    const { file, args } = buildSnapshotLaunchArgs({ argv: ['/usr/bin/node', 'x.js'], env: {}, cwd: '/' });
-    expect(file).toBe('/bin/bash');
-    const script = args[1]!;
-    for (const flag of ['--pid', '--net', '--ipc', '--uts', '--fork', 'setsid']) expect(script).toContain(flag);
-    expect(script).not.toContain('--kill-child'); // a parent-death signal would kill every restore
-    expect(args.slice(-2)).toEqual(['/usr/bin/node', 'x.js']);
+  const spec = (runDir: string): SandboxSpec => ({
+    cgroupProcsFiles: ['/cg/memory/x/cgroup.procs'],
+    root: '/state/sandbox-root',
+    binds: [
+      { src: '/usr', dst: '/usr', readonly: true },
+      { src: '/state/functions/fn/v1', dst: '/var/task', readonly: true },
+      { src: '/opt/dist/runtime', dst: '/opt/hivelab/runtime', readonly: true },
+      { src: runDir, dst: '/run/hivelab', readonly: false, noexec: true },
+    ],
+    tmpfs: [{ dst: '/tmp', sizeBytes: 64 << 20, mode: 0o1777 }],
+    shmBytes: 32 << 20,
+    hostname: 'fn-1',
+    uid: 100_007,
+    gid: 100_007,
+    rlimits: { nofile: 4096, fsizeBytes: 1 << 30, core: 0 },
+    keepFd: 3,
+    cwd: '/var/task',
+    argv: ['/usr/bin/node', '/opt/hivelab/runtime/node/shim.cjs'],
+    env: { HIVELAB_SOCKET: '/run/hivelab/fn.sock', HIVELAB_READY_FD: '3' },
   });
 
-  it('starts the runtime inside the given cgroups', async () => {
-    // A scratch file stands in for cgroup.procs: the shell writes its own PID there before it
-    // starts anything, so everything it starts inherits the groups.
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'hivelab-launch-cg-'));
-    const procs = [path.join(dir, 'a.procs'), path.join(dir, 'b.procs')];
-    const { file, args } = buildSnapshotLaunchArgs({ argv: ['/bin/true'], env: {}, cwd: '/' }, procs);
-    expect(args.slice(-2)).toEqual(['--', '/bin/true']);
-    const child = spawn(file, args, { stdio: 'ignore' });
-    const code = await new Promise((r) => child.once('exit', r));
-    expect(code).toBe(0);
-    for (const p of procs) expect(Number((await readFile(p, 'utf8')).trim())).toBe(child.pid);
-    // An unwritable group stops the launch before the runtime runs.
-    const bad = buildSnapshotLaunchArgs({ argv: ['/bin/true'], env: {}, cwd: '/' }, [path.join(dir, 'missing', 'cgroup.procs')]);
-    const failed = spawn(bad.file, bad.args, { stdio: 'ignore' });
-    expect(await new Promise((r) => failed.once('exit', r))).toBe(97);
-    await rm(dir, { recursive: true, force: true });
+  it('asks the sandbox launcher for the boot sandbox without a readiness pipe or a parent-death signal', () => {
+    const items = netstrings(encodeSnapshotSpec(spec('/state/run/fn-1')));
+    const seq = (...xs: string[]) => items.some((_, i) => xs.every((x, j) => items[i + j] === x));
+    expect(seq('cgroup', '/cg/memory/x/cgroup.procs')).toBe(true);
+    expect(seq('bind', '/state/run/fn-1', '/run/hivelab', 'rw,noexec')).toBe(true);
+    expect(seq('uid', '100007')).toBe(true);
+    // CRIU restores a parent-death signal: a restored clone would die the moment CRIU exits
+    expect(seq('pdeathsig', '0')).toBe(true);
+    // no descriptor may lead out of a snapshot but the output pipe and the listener
+    expect(items).not.toContain('keep-fd');
+    expect(items.some((i) => i.startsWith('HIVELAB_READY_FD='))).toBe(false);
+    expect(seq('env', 'HIVELAB_SOCKET=/run/hivelab/fn.sock')).toBe(true);
+  });
+
+  it('declares every bind external on dump and maps each to the clone\'s host folder on restore', () => {
+    const mounts = externalMounts(spec('/state/run/fn-1').binds);
+    expect(mounts.map((m) => m.name)).toEqual(['usr', 'var-task', 'opt-hivelab-runtime', 'run-hivelab']);
+    expect(dumpMountArgs(mounts)).toContain('mnt[/run/hivelab]:run-hivelab');
+    const clone = externalMounts(spec('/state/run/fn-2').binds);
+    const args = restoreMountArgs(mounts, clone);
+    expect(args).toContain('mnt[run-hivelab]:/state/run/fn-2');
+    expect(args).toContain('mnt[var-task]:/state/functions/fn/v1');
+    // a mount of the image the clone cannot supply is refused by name
+    expect(() => restoreMountArgs(mounts, clone.filter((m) => m.name !== 'var-task'))).toThrow(/\/var\/task \(var-task\)/);
+    expect(hostPathOf('/var/task/handler.js', clone)).toBe('/state/functions/fn/v1/handler.js');
+    expect(hostPathOf('/usr/bin/node', clone)).toBe('/usr/bin/node');
+    expect(hostPathOf('/tmp/x', clone)).toBeNull();
   });
 });
 
 const unavailable = await snapshotsUnavailable('CRIU snapshot tests');
 
-describe.skipIf(unavailable !== null)('snapshot store with the real CRIU', () => {
+describe.skipIf(unavailable !== null)('snapshot store with the real CRIU, instances in the sandbox', () => {
   let tmp: string;
+  let sbx: SandboxFixture;
   let original: LaunchedInstance;
   let snapshot: Snapshot;
   const restored: RestoredInstance[] = [];
+  const cloneRuns: string[] = [];
   let originalState: Awaited<ReturnType<typeof getState>>;
 
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'hivelab-snapshot-test-'));
-    const run = path.join(tmp, 'run-original');
-    await mkdir(run);
-    const socketPath = path.join(run, 'fn.sock');
-    original = await launchForSnapshot({ argv: [process.execPath, FIXTURE_SERVER, socketPath], env: {}, cwd: run });
+    sbx = await SandboxFixture.create(tmp);
+    const run = await sbx.runDir('run-original');
+    original = await sbx.launch(run);
     original.output.resume();
-    originalState = await waitForState(socketPath); // the warm-up invocation: counter 1
+    originalState = await waitForState(path.join(run, 'fn.sock')); // the warm-up invocation: counter 1
     snapshot = await createSnapshot({
       stateDir: path.join(tmp, 'state'),
       functionName: 'fixture',
@@ -120,14 +161,18 @@ describe.skipIf(unavailable !== null)('snapshot store with the real CRIU', () =>
       runtime: 'node',
       runtimeVersion: process.version,
       pid: original.pid,
-      socketPath,
+      socketPath: SANDBOX_SOCKET,
+      mounts: sbx.mounts(run),
     });
-  });
+    // a host secret the clones must not see (the worker's tokens.json lives in the state folder)
+    await writeFile(path.join(tmp, 'state', 'tokens.json'), '{"admin":"secret"}');
+  }, 120_000);
 
   afterAll(async () => {
     original?.kill();
     for (const r of restored) r.kill();
     await Promise.all(restored.map((r) => r.exited));
+    await sbx?.cleanup();
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
@@ -139,18 +184,24 @@ describe.skipIf(unavailable !== null)('snapshot store with the real CRIU', () =>
     expect(meta.files['images/pages-1.img'].size).toBeGreaterThan(20 * 1024 * 1024); // the 20 MB buffer
     expect(meta.files['pagemap.idx'].sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(meta.externalFds.map((f: { role: string }) => f.role).sort()).toEqual(['listener', 'output']);
+    expect(meta.mounts.map((m: { target: string }) => m.target)).toContain('/run/hivelab');
+    expect(meta.format).toBe(2);
     expect(await openSnapshot(path.join(tmp, 'state'), 'fixture', 'v1', { verify: true })).not.toBeNull();
     expect(isAlive(original.pid)).toBe(false); // dumped without --leave-running
   });
 
   it('restores two clones of one image side by side, each with the original state and its own socket', async () => {
+    for (const i of [1, 2]) cloneRuns.push(await sbx.runDir(`run-clone-${i}`));
     const clones = await Promise.all(
-      [1, 2].map((i) =>
+      cloneRuns.map((run, i) =>
         restoreInstance({
           imagesDir: snapshot.imagesDir,
-          workDir: path.join(tmp, `restore-${i}`),
-          socketPath: path.join(tmp, `clone-${i}.sock`),
+          workDir: path.join(tmp, `restore-${i + 1}`),
+          socketPath: path.join(run, 'fn.sock'),
           externalFds: snapshot.meta.externalFds,
+          root: sbx.restoreRoot,
+          imageMounts: snapshot.meta.mounts,
+          mounts: sbx.mounts(run),
         }),
       ),
     );
@@ -162,7 +213,7 @@ describe.skipIf(unavailable !== null)('snapshot store with the real CRIU', () =>
       return () => text;
     });
     for (const [i] of clones.entries()) {
-      const state = await getState(path.join(tmp, `clone-${i + 1}.sock`), true);
+      const state = await getState(path.join(cloneRuns[i]!, 'fn.sock'), true);
       expect(state.counter).toBe(originalState.counter + 1); // the counter survived, per clone
       expect(state.pid).toBe(1); // PID 1 of a fresh PID namespace
       expect(state.checksum).toBe(originalState.initialChecksum); // all 20 MB came back intact
@@ -172,7 +223,34 @@ describe.skipIf(unavailable !== null)('snapshot store with the real CRIU', () =>
     clones[0]!.kill();
     await clones[0]!.exited;
     await expect.poll(() => isAlive(clones[0]!.pid), { timeout: 10_000 }).toBe(false);
-    expect((await getState(path.join(tmp, 'clone-2.sock'))).counter).toBe(originalState.counter + 2);
+    expect((await getState(path.join(cloneRuns[1]!, 'fn.sock'))).counter).toBe(originalState.counter + 2);
+  });
+
+  it('restores a clone into the sandbox: unprivileged, no capabilities, seccomp, its own root, /tmp and run folder', async () => {
+    const clone = restored[1]!;
+    const sock = path.join(cloneRuns[1]!, 'fn.sock');
+    const status = await readFile(`/proc/${clone.pid}/status`, 'utf8');
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim();
+    expect(field('Uid')?.split(/\s+/)).toEqual(Array(4).fill(String(FIXTURE_UID)));
+    expect(field('Gid')?.split(/\s+/)).toEqual(Array(4).fill(String(FIXTURE_UID)));
+    for (const caps of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(field(caps)).toBe('0000000000000000');
+    expect(field('NoNewPrivs')).toBe('1');
+    expect(field('Seccomp')).toBe('2');
+    // the host's files are out of sight: the state folder, the scratch folder, the host's /tmp
+    expect(await probe(sock, 'read', path.join(tmp, 'state', 'tokens.json'))).toMatchObject({ ok: false, code: 'ENOENT' });
+    expect(await probe(sock, 'read', '/etc/shadow')).toMatchObject({ ok: false, code: 'EACCES' });
+    expect(await probe(sock, 'write', '/var/task/planted')).toMatchObject({ ok: false, code: 'EROFS' });
+    expect(await probe(sock, 'write', '/planted')).toMatchObject({ ok: false });
+    // its own /tmp: written here, not on the host, not in the original's
+    expect(await probe(sock, 'write', '/tmp/clone-2')).toMatchObject({ ok: true, value: 'hivelab-probe' });
+    expect(await readFile('/tmp/clone-2', 'utf8').catch((e: NodeJS.ErrnoException) => e.code)).toBe('ENOENT');
+    // its own run folder: the file shows up in this clone's host folder and nowhere else
+    expect(await probe(sock, 'write', '/run/hivelab/mine')).toMatchObject({ ok: true });
+    expect(await readFile(path.join(cloneRuns[1]!, 'mine'), 'utf8')).toBe('hivelab-probe');
+    expect(await readFile(path.join(cloneRuns[0]!, 'mine'), 'utf8').catch((e: NodeJS.ErrnoException) => e.code)).toBe('ENOENT');
+    const mountinfo = await readFile(`/proc/${clone.pid}/mountinfo`, 'utf8');
+    expect(mountinfo).toMatch(/ \/ ro,/); // the root is read-only (CRIU 4.1.1 keeps the --root bind's flags)
+    expect(mountinfo).not.toContain(tmp.replace(/^\/+/, '') + '/state');
   });
 
   it('refuses a snapshot whose image file was corrupted', async () => {

@@ -1,0 +1,112 @@
+import { execFile } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { mkdir, realpath, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { InstanceSpec } from '../sandbox/backend.js';
+import { createHash } from 'node:crypto';
+import { buildSandboxSpec, probeSystemRoots, skeletonEntries, type SandboxLayout, type SandboxSpec } from '../sandbox/launch.js';
+import { ensureSkeleton } from '../sandbox/root.js';
+import { SandboxUids } from '../sandbox/uids.js';
+import { ensureKerndatDir, KERNDAT_DIR } from './criu.js';
+import { ensureRestoreRoot, externalMounts, type ExternalMount } from './mounts.js';
+
+/**
+ * The host side of a snapshot instance's sandbox, per worker: the skeleton root, the read-only
+ * `--root` every restore uses, the function's unprivileged uid, and each instance's run folder (a
+ * tmpfs owned by that uid). The original a snapshot is taken of and every clone of it get the same
+ * layout; only the run folder (and CRIU's own fresh /tmp, /dev, /proc) differ per clone.
+ */
+
+const run = promisify(execFile);
+
+export interface InstanceSandboxOptions {
+  stateDir: string;
+  /** Host path of `dist/runtime`. */
+  runtimeDir: string;
+  nodeModulesDir?: string;
+  /**
+   * The skeleton root (default: in CRIU's own root-only folder on /dev/shm, one per host, so the
+   * read-only bind beside it is made once per boot and no state folder ever holds a mount).
+   */
+  rootDir?: string;
+}
+
+export class InstanceSandboxes {
+  readonly rootDir: string;
+  private readonly layout: SandboxLayout;
+  private restoreRootReady: Promise<string> | undefined;
+  private readonly uids: SandboxUids;
+
+  constructor(private readonly opts: InstanceSandboxOptions) {
+    this.uids = new SandboxUids(path.join(opts.stateDir, 'sandbox-uids')); // the worker's allocation (src/worker/main.ts)
+    // CRIU binds external mounts with move_mount, which refuses a symlink: real paths only
+    this.layout = {
+      runtimeDir: realpathSync(opts.runtimeDir),
+      nodeModulesDir: opts.nodeModulesDir ? realpathSync(opts.nodeModulesDir) : undefined,
+      systemRoots: probeSystemRoots(),
+    };
+    // named after its entries: workers with another layout never replace a skeleton in use
+    const hash = createHash('sha256').update(JSON.stringify(skeletonEntries(this.layout))).digest('hex').slice(0, 12);
+    this.rootDir = opts.rootDir ?? path.join(KERNDAT_DIR, `sandbox-root-${hash}`);
+  }
+
+  /** The skeleton (made once) and its read-only bind, CRIU's `--root` for every restore. */
+  restoreRoot(): Promise<string> {
+    this.restoreRootReady ??= (async () => {
+      if (!this.opts.rootDir) ensureKerndatDir();
+      await mkdir(path.dirname(this.rootDir), { recursive: true, mode: 0o755 });
+      ensureSkeleton(this.rootDir, this.layout);
+      return ensureRestoreRoot(this.rootDir);
+    })();
+    this.restoreRootReady.catch(() => (this.restoreRootReady = undefined));
+    return this.restoreRootReady;
+  }
+
+  /** The function's uid: the spec's (the worker allocated it), else the same allocation's. */
+  async ids(spec: InstanceSpec): Promise<{ uid: number; gid: number }> {
+    const uid = spec.uid ?? (await this.uids.uidFor(spec.manifest.name));
+    return { uid, gid: spec.gid ?? uid };
+  }
+
+  /** Where CRIU keeps this instance's log, pidfile and lazy-pages socket: root's, outside the instance's reach. */
+  workDir(spec: InstanceSpec): string {
+    return `${spec.runDir}.criu`;
+  }
+
+  /**
+   * The instance's run folder as a tmpfs owned by its uid (mode 0700, nosuid, nodev, noexec, 4 MiB),
+   * unless the worker mounted it already. `release` unmounts what we mounted.
+   */
+  async prepareRunDir(spec: InstanceSpec, ids: { uid: number; gid: number }): Promise<() => Promise<void>> {
+    await mkdir(spec.runDir, { recursive: true });
+    const [dir, parent] = await Promise.all([stat(spec.runDir), stat(path.dirname(spec.runDir))]);
+    if (dir.dev !== parent.dev) return async () => undefined; // a mount point already
+    await run('mount', ['-t', 'tmpfs', '-o', `size=4m,mode=0700,uid=${ids.uid},gid=${ids.gid},nosuid,nodev,noexec`, 'tmpfs', spec.runDir], { timeout: 10_000 });
+    return async () => {
+      await run('umount', ['-l', spec.runDir], { timeout: 10_000 }).catch(() => undefined);
+    };
+  }
+
+  /** The instance's sandbox, as for a boot, with real host paths (CRIU's external mounts must be). */
+  private async sandboxSpec(spec: InstanceSpec, ids: { uid: number; gid: number }, cgroupProcsFiles: string[]): Promise<SandboxSpec> {
+    const real = { ...spec, ...ids, functionDir: await realpath(spec.functionDir), runDir: await realpath(spec.runDir) };
+    return buildSandboxSpec({ spec: real, layout: this.layout, cgroupProcsFiles }, this.rootDir);
+  }
+
+  /** The launcher spec of the instance a snapshot is taken of (launcher.ts drops its readiness pipe). */
+  async launchSpec(spec: InstanceSpec, ids: { uid: number; gid: number }, cgroupProcsFiles: string[]): Promise<SandboxSpec> {
+    await this.restoreRoot();
+    return this.sandboxSpec(spec, ids, cgroupProcsFiles);
+  }
+
+  /** This clone's host folders for the snapshot's external mounts (its own run folder, made by `prepareRunDir`). */
+  async mounts(spec: InstanceSpec): Promise<ExternalMount[]> {
+    return externalMounts((await this.sandboxSpec(spec, await this.ids(spec), [])).binds);
+  }
+
+  /** Removes CRIU's work folder of an instance that is gone. */
+  async cleanup(spec: InstanceSpec): Promise<void> {
+    await rm(this.workDir(spec), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,102 @@
+import { execFile } from 'node:child_process';
+import { mkdir, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+/**
+ * The mounts of a snapshot instance's sandbox as CRIU sees them (docs/SANDBOX.md has the layout).
+ *
+ * Every bind of a host folder into the sandbox is an *external* mount for CRIU: on dump it is
+ * declared `--external mnt[<path inside>]:<name>` (CRIU then records only the name, not the host
+ * path), and every restore maps each name to a host folder again, `--external mnt[<name>]:<host>`.
+ * That is how each clone gets its own run folder (`run` → that clone's tmpfs) while sharing the
+ * read-only ones (`/usr`, the function folder, the runtimes). The sandbox's own tmpfs mounts (/tmp,
+ * /dev, /dev/shm) and its /proc are not external: CRIU saves their contents and recreates them
+ * fresh for every clone. The root mount is never dumped: a restore supplies it with `--root`, a
+ * read-only bind of the same skeleton folder (`ensureRestoreRoot`).
+ */
+
+export interface ExternalMount {
+  /** CRIU's key for the mount: what a restore maps to a host folder. */
+  name: string;
+  /** Where the sandbox sees it. */
+  target: string;
+  /** Host folder bound there. */
+  source: string;
+}
+
+/** A bind of the sandbox launcher's spec (src/sandbox/launch.ts `SandboxSpec.binds`). */
+export interface SandboxBind {
+  src: string;
+  dst: string;
+}
+
+/** Pure: CRIU's name for the mount at `target` (`/run/hivelab` → `run-hivelab`). */
+export function mountName(target: string): string {
+  const name = target.replace(/^\/+|\/+$/g, '').replace(/[^A-Za-z0-9_.]+/g, '-');
+  if (!name) throw new Error(`no external mount name for ${JSON.stringify(target)}`);
+  return name;
+}
+
+/** Pure: the sandbox's binds as CRIU's external mounts. */
+export function externalMounts(binds: SandboxBind[]): ExternalMount[] {
+  return binds.map((b) => ({ name: mountName(b.dst), target: b.dst, source: b.src }));
+}
+
+/**
+ * Pure: the host path behind a path as the sandbox sees it (through the longest bind that holds
+ * it), or null when it lies on none of them (the skeleton root, or the sandbox's own tmpfs).
+ */
+export function hostPathOf(sandboxPath: string, mounts: ExternalMount[]): string | null {
+  let best: ExternalMount | undefined;
+  for (const m of mounts) {
+    if ((sandboxPath === m.target || sandboxPath.startsWith(`${m.target}/`)) && (!best || m.target.length > best.target.length)) best = m;
+  }
+  return best ? best.source + sandboxPath.slice(best.target.length) : null;
+}
+
+/** The part of a mount a snapshot keeps (meta.json): its name and where the sandbox saw it. */
+export type DumpedMount = Pick<ExternalMount, 'name' | 'target'>;
+
+/** Pure: `criu dump` flags declaring the binds external. */
+export function dumpMountArgs(mounts: DumpedMount[]): string[] {
+  return mounts.flatMap((m) => ['--external', `mnt[${m.target}]:${m.name}`]);
+}
+
+/**
+ * Pure: `criu restore` flags mapping every mount the snapshot declared to this clone's host folder.
+ * A mount of the image that the clone does not supply is refused by name (CRIU would only say
+ * "no external mount for ..." deep in its log).
+ */
+export function restoreMountArgs(dumped: DumpedMount[], clone: ExternalMount[]): string[] {
+  const byName = new Map(clone.map((m) => [m.name, m]));
+  return dumped.flatMap((d) => {
+    const m = byName.get(d.name);
+    if (!m) throw new Error(`the snapshot's mount ${d.target} (${d.name}) has no host folder for this clone`);
+    return ['--external', `mnt[${d.name}]:${m.source}`];
+  });
+}
+
+const run = promisify(execFile);
+
+/**
+ * The `--root` of every restore: CRIU wants a mount point and takes the restored root's content
+ * from it. A read-only bind of the sandbox's skeleton folder at `<rootDir>.criu`, made once per
+ * worker and shared by all clones (CRIU binds it into each clone's own mount namespace; 4.1.1 does
+ * not re-apply the dumped root's `ro`, so the bind itself is read-only). Re-made when the skeleton
+ * folder was replaced (the bind then shows another inode).
+ */
+export async function ensureRestoreRoot(rootDir: string): Promise<string> {
+  const mountPoint = `${rootDir}.criu`;
+  const want = await stat(rootDir);
+  const have = await stat(mountPoint).catch(() => null);
+  if (have && have.dev === want.dev && have.ino === want.ino) return mountPoint;
+  if (have) await run('umount', ['-l', mountPoint], { timeout: 10_000 }).catch(() => undefined);
+  await mkdir(mountPoint, { recursive: true, mode: 0o755 });
+  try {
+    await run('mount', ['--bind', rootDir, mountPoint], { timeout: 10_000 });
+    await run('mount', ['-o', 'remount,bind,ro,nosuid,nodev', mountPoint], { timeout: 10_000 });
+  } catch (err) {
+    throw new Error(`cannot make the restore root ${mountPoint}: ${((err as { stderr?: string }).stderr ?? (err as Error).message).trim()}`);
+  }
+  return mountPoint;
+}
