@@ -162,7 +162,8 @@ describe.skipIf(unavailable !== null)('a platform killed with SIGKILL', () => {
     const { instancePid, instanceId } = JSON.parse(line) as { instancePid: number; instanceId: string };
     let next: TestPlatform | undefined;
     try {
-      const monitors = await helperPids([join(state, 'run', instanceId) + '/']);
+      // the monitor's socket is in CRIU's work folder beside the run folder
+      const monitors = await helperPids([join(state, 'run', instanceId) + '/', join(state, 'run', instanceId) + '.criu/']);
       expect(monitors.length).toBe(1); // the instance's REAP monitor
       process.kill(-child.pid!, 'SIGKILL');
       await new Promise((r) => child.once('exit', r));
@@ -188,7 +189,8 @@ describe.skipIf(unavailable !== null)('a platform killed with SIGKILL', () => {
       } catch {
         /* gone, as it should be */
       }
-      await removeState(state);
+      // a run-folder tmpfs of an instance is unmounted by the platform that owns it (none if an assertion failed)
+      await removeState(state).catch((err: Error) => console.warn(`state not removed: ${err.message}`));
     }
   }, 180_000);
 });

@@ -62,6 +62,9 @@ describe('a restore whose CRIU never returns (stand-in)', () => {
       imagesDir: join(dir, 'images'),
       workDir: join(dir, 'work'),
       socketPath: join(dir, 'fn.sock'),
+      root: dir,
+      imageMounts: [],
+      mounts: [],
       externalFds: [{ fd: 3, resource: 'socket:[1]', role: 'listener' }],
       timeoutMs: 1500,
     }).catch((e: unknown) => e);
