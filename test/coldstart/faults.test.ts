@@ -149,7 +149,7 @@ describe.skipIf(unavailable !== null)('a platform killed with SIGKILL', () => {
     const child = spawn(process.execPath, [scriptFile], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     const line = await new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('the doomed platform did not report its instance within 90 s')), 90_000);
+      const t = setTimeout(() => reject(new Error('the doomed platform did not report its instance within 150 s')), 150_000);
       child.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
         if (out.includes('\n')) {
@@ -158,6 +158,16 @@ describe.skipIf(unavailable !== null)('a platform killed with SIGKILL', () => {
         }
       });
       child.once('exit', (code) => reject(new Error(`the doomed platform exited (${code})`)));
+    }).catch(async (err: Error) => {
+      // never leave the doomed platform (and its worker) behind, whatever failed
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await killLeftovers(state).catch(() => undefined);
+      await removeState(state).catch(() => undefined);
+      throw err;
     });
     const { instancePid, instanceId } = JSON.parse(line) as { instancePid: number; instanceId: string };
     let next: TestPlatform | undefined;
@@ -193,5 +203,5 @@ describe.skipIf(unavailable !== null)('a platform killed with SIGKILL', () => {
       await killLeftovers(state).catch(() => undefined);
       await removeState(state).catch((err: Error) => console.warn(`state not removed: ${err.message}`));
     }
-  }, 180_000);
+  }, 300_000);
 });
