@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,7 +66,12 @@ describe.skipIf(unavailable !== null)('a CRIU or monitor that never returns', ()
     env('HIVELAB_REAP_MONITOR', monitor);
     env('HIVELAB_CRIU_DEADLINE_MS', '5000');
     tp = await startTestPlatform({ coldStart: 'reap', workers: 1 });
-    expect((await tp.deploy(join(FIXTURES, 'snap-node'))).status).toBe(201);
+    // snap-node with room for a launcher boot, a deadline and a fresh boot on a loaded 2-core host
+    const fn = join(flags, 'snap-node');
+    await cp(join(FIXTURES, 'snap-node'), fn, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(fn, 'function.json'), 'utf8'));
+    await writeFile(join(fn, 'function.json'), JSON.stringify({ ...manifest, timeoutMs: 120_000 }));
+    expect((await tp.deploy(fn)).status).toBe(201);
   }, 60_000);
 
   afterAll(async () => {
@@ -104,7 +109,7 @@ describe.skipIf(unavailable !== null)('a CRIU or monitor that never returns', ()
     }
     expect(launchers).toEqual([]);
     await rm(join(flags, 'hang-dump'));
-  }, 120_000);
+  }, 300_000);
 
   it('a restore that never returns is killed at its deadline and the cold start boots', async () => {
     expect((await cold()).mode).toBe('boot'); // makes the snapshot now that dumps work
@@ -113,7 +118,7 @@ describe.skipIf(unavailable !== null)('a CRIU or monitor that never returns', ()
     expect((await cold()).mode).toBe('boot');
     expect(await hungStandIns()).toEqual([]);
     await rm(join(flags, 'hang-restore'));
-  }, 120_000);
+  }, 300_000);
 
   it('a REAP monitor that never listens is killed at its deadline and the cold start boots; then REAP works again', async () => {
     await writeFile(join(flags, 'hang-monitor'), '');
@@ -121,7 +126,7 @@ describe.skipIf(unavailable !== null)('a CRIU or monitor that never returns', ()
     expect(await hungStandIns()).toEqual([]);
     await rm(join(flags, 'hang-monitor'));
     expect((await cold()).mode).toBe('reap');
-  }, 120_000);
+  }, 300_000);
 });
 
 describe.skipIf(unavailable !== null)('a platform killed with SIGKILL', () => {
