@@ -237,6 +237,9 @@ export class ControlPlane {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await Promise.allSettled([...this.controllers.values()].map((c) => c.shutdown('the platform is shutting down')));
     await Promise.allSettled(this.workers.map((w) => w.shutdown()));
+    // A worker stops the instances it runs, not one still starting (a first cold start being booted
+    // in the snapshot launcher or dumped, a restore): whatever of this state folder is left goes now.
+    await killLeftovers(this.opts.paths.root, { scratchOf: 'all' }).catch((err: Error) => this.opts.log('warn', `leftovers at stop: ${err.message}`));
   }
 }
 
