@@ -18,9 +18,8 @@ import { killPids } from '../snapshot/deadline.js';
  *     those groups ends the instance with everything it spawned, the shell and CRIU of a restore in
  *     progress (they join the group first) and the frozen tracee of a dump;
  *   - helpers: processes whose program is our CRIU or REAP monitor build (or named criu /
- *     reap-monitor) and whose command line names a path in this state folder (its run folders, the
- *     CRIU work folders `<runDir>.criu` beside them, or snapshots) — another platform's helpers
- *     name another state folder;
+ *     reap-monitor) and whose command line names a path in this state folder (its run folders,
+ *     CRIU's work folders beside them `<id>.criu`, or snapshots) — another platform's helpers name another state folder;
  *   - half-written snapshots: `<state>/snapshots/<function>/<version>.tmp-<pid>-<time>` scratch
  *     folders, whose dump never finished.
  */
@@ -32,6 +31,7 @@ export interface Leftovers {
 }
 
 const SAFE_ID = /^[A-Za-z0-9_.-]{1,200}$/;
+const WORK_SUFFIX = '.criu';
 
 async function cmdline(pid: string): Promise<string[]> {
   const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
@@ -65,10 +65,13 @@ export async function killLeftovers(stateDir: string, opts: { instanceIds?: stri
   const roots = [...new Set([resolve(stateDir), await realpath(stateDir).catch(() => resolve(stateDir))])];
   const root = roots[0]!;
   const runRoot = join(root, 'run');
-  const ids = (opts.instanceIds ?? (await readdir(runRoot, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory()).map((d) => d.name)).filter(
+  // `<id>` is an instance's run folder, `<id>.criu` CRIU's work folder beside it (restores)
+  const ids = (opts.instanceIds ?? (await readdir(runRoot, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && !d.name.endsWith(WORK_SUFFIX)).map((d) => d.name)).filter(
     (id) => SAFE_ID.test(id) && !id.startsWith('.'),
   );
-  const prefixes = roots.flatMap((r) => (opts.instanceIds ? ids.flatMap((id) => [join(r, 'run', id) + '/', join(r, 'run', id) + '.criu/']) : [join(r, 'run') + '/', join(r, 'snapshots') + '/']));
+  const prefixes = roots.flatMap((r) =>
+    opts.instanceIds ? ids.flatMap((id) => [join(r, 'run', id) + '/', join(r, 'run', id) + WORK_SUFFIX + '/']) : [join(r, 'run') + '/', join(r, 'snapshots') + '/'],
+  );
   // Helpers first: a CRIU killed before its tree cannot fork more of it.
   const helpers = prefixes.length ? await helperPids(prefixes) : [];
   killPids(helpers);
@@ -78,12 +81,12 @@ export async function killLeftovers(stateDir: string, opts: { instanceIds?: stri
     if ((await cg.pids()).length > 0) instances.push(id);
     await cg.killAll('SIGKILL');
     await cg.remove().catch(() => undefined);
-    // At platform start the run folder is garbage too (a worker removes it once it handled the exit).
-    // It is its own tmpfs mount (src/sandbox/run-dir.ts): detached first, or the state folder stays busy.
+    // At platform start the run folder (a tmpfs) and CRIU's work folder are garbage too.
     if (!opts.instanceIds) {
-      await unmountRunDir(join(runRoot, id));
+      await unmountRunDir(join(runRoot, id)).catch(() => undefined);
       await rm(join(runRoot, id), { recursive: true, force: true }).catch(() => undefined);
     }
+    await rm(join(runRoot, id + WORK_SUFFIX), { recursive: true, force: true }).catch(() => undefined);
   }
   const scratch: string[] = [];
   if (opts.scratchOf) {

@@ -126,7 +126,7 @@ export class ControlPlane {
     if (orphans.length || w.pid) {
       killLeftovers(this.opts.paths.root, { instanceIds: orphans, scratchOf: w.pid ? [w.pid] : [] })
         .catch((err: Error) => this.opts.log('warn', `instances of dead worker ${w.id}: ${err.message}`))
-        // then their run-folder tmpfs mounts, or the state folder stays busy
+        // their run-folder tmpfs (and CRIU's work folder beside it) go once nothing runs in them
         .then(() => Promise.all(orphans.map((id) => unmountRunDir(join(this.opts.paths.root, 'run', id)))))
         .catch(() => undefined);
     }
@@ -260,6 +260,9 @@ export class ControlPlane {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await Promise.allSettled([...this.controllers.values()].map((c) => c.shutdown('the platform is shutting down')));
     await Promise.allSettled(this.workers.map((w) => w.shutdown()));
+    // A worker stops the instances it runs, not one still starting (a first cold start being booted
+    // in the snapshot launcher or dumped, a restore): whatever of this state folder is left goes now.
+    await killLeftovers(this.opts.paths.root, { scratchOf: 'all' }).catch((err: Error) => this.opts.log('warn', `leftovers at stop: ${err.message}`));
   }
 }
 

@@ -1,11 +1,11 @@
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { ControlPlane } from '../control/control-plane.js';
-import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
+import type { Invocation, InvocationResult } from '../core/invocation.js';
 import type { Tracing, PlatformMetrics, InvocationOutcome } from '../observability/index.js';
 import { Attr } from '../observability/index.js';
-import { HttpError } from '../gateway/errors.js';
+import { HttpError } from '../core/errors.js';
 import { bearerToken, roleOf, type Tokens } from '../gateway/tokens.js';
-import { newInvocationId } from '../util/ids.js';
+import { newInvocationId } from '../core/ids.js';
 import type { GrpcCall } from './call.js';
 import { plainHeaders } from './instance-client.js';
 import { functionForCall, FUNCTION_HEADER } from './route.js';
@@ -136,7 +136,6 @@ async function serve(deps: GrpcGatewayDeps, req: { headers: IncomingHttpHeaders 
       contentType: req.headers['content-type'],
       traceparent: incoming,
       deadline: now + budget,
-      receivedAt: now,
       cold: false,
       // A stream cannot be replayed, so a call is never re-dispatched after its worker died.
       retries: Number.MAX_SAFE_INTEGER,

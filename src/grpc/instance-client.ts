@@ -1,7 +1,7 @@
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import type { GrpcCall } from './call.js';
-import { HttpError } from '../gateway/errors.js';
+import { HttpError } from '../core/errors.js';
 import { formatGrpcTimeout } from './timeout.js';
 
 /** Why a call failed at the instance, in the queue-proxy's terms (see InstanceFailure). */

@@ -1,4 +1,4 @@
-import type { HttpError } from '../gateway/errors.js';
+import type { HttpError } from '../core/errors.js';
 
 /** gRPC status codes (grpc/doc/statuscodes.md). */
 export const GrpcStatus = {

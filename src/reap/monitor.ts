@@ -213,7 +213,8 @@ export class ReapMonitor {
   async finishRecord(): Promise<MonitorStats> {
     const done = this.next('recorded');
     this.send('record-done');
-    return toStats(await done);
+    // Bounded: a monitor that never writes the working set must not hold the cold start.
+    return toStats(await withDeadline(done, 'monitor record', criuDeadlineMs(), () => this.kill(), 'REAP monitor never wrote the working set; killed'));
   }
 
   async stats(): Promise<MonitorStats> {

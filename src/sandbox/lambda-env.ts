@@ -35,7 +35,7 @@ export function lambdaEnv(m: Pick<FunctionManifest, 'name' | 'runtime' | 'handle
     AWS_LAMBDA_LOG_STREAM_NAME: lambdaLogStream(instanceId),
     LAMBDA_TASK_ROOT: taskRoot,
     LAMBDA_RUNTIME_DIR: runtimeDir,
-    _HANDLER: m.handler,
+    _HANDLER: m.handler ?? '',
     TZ: 'UTC',
     // Not a Lambda variable: the shims read the ARN for context.invokedFunctionArn from here.
     HIVELAB_LAMBDA_ARN: lambdaFunctionArn(m.name, region),

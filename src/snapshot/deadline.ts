@@ -10,7 +10,7 @@ import path from 'node:path';
  */
 
 /** The phases a cold start can fail in, named in errors and logs. */
-export type CriuPhase = 'dump' | 'restore' | 'lazy-pages handshake' | 'monitor start' | 'monitor restore' | 'probe';
+export type CriuPhase = 'dump' | 'restore' | 'lazy-pages handshake' | 'monitor start' | 'monitor restore' | 'monitor record' | 'probe';
 
 export const DEFAULT_FLOOR_MS = 10_000;
 /** 20 MB/s: an order of magnitude below what dumps and restores reach here (BENCHMARKS.md). */

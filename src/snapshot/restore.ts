@@ -180,7 +180,6 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
   const restoreMs = performance.now() - t0;
   if (aborted || code !== 0) bound.release();
   if (aborted) {
-    await rm(opts.socketPath, { force: true });
     if (expired) throw new CriuDeadlineError('restore', deadlineMs, `criu restore from ${opts.imagesDir} and every task it created were killed\n${criuLogTail(path.join(opts.workDir, 'restore.log'))}`);
     throw new CriuError(`criu restore from ${opts.imagesDir}: ${aborted}`, criuLogTail(path.join(opts.workDir, 'restore.log')));
   }

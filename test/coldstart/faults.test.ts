@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { criuBinary } from '../../src/snapshot/criu.js';
 import { monitorBinary } from '../../src/reap/monitor.js';
-import { helperPids } from '../../src/coldstart/leftovers.js';
+import { helperPids, killLeftovers } from '../../src/coldstart/leftovers.js';
 import { FIXTURES, removeState, startTestPlatform, type TestPlatform } from '../platform/harness.js';
 import { instanceRecord, snapshotsUnavailable, stopInstances } from './helpers.js';
 
@@ -66,7 +66,12 @@ describe.skipIf(unavailable !== null)('a CRIU or monitor that never returns', ()
     env('HIVELAB_REAP_MONITOR', monitor);
     env('HIVELAB_CRIU_DEADLINE_MS', '5000');
     tp = await startTestPlatform({ coldStart: 'reap', workers: 1 });
-    expect((await tp.deploy(join(FIXTURES, 'snap-node'))).status).toBe(201);
+    // snap-node with room for a launcher boot, a deadline and a fresh boot on a loaded 2-core host
+    const fn = join(flags, 'snap-node');
+    await cp(join(FIXTURES, 'snap-node'), fn, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(fn, 'function.json'), 'utf8'));
+    await writeFile(join(fn, 'function.json'), JSON.stringify({ ...manifest, timeoutMs: 120_000 }));
+    expect((await tp.deploy(fn)).status).toBe(201);
   }, 60_000);
 
   afterAll(async () => {
@@ -94,15 +99,17 @@ describe.skipIf(unavailable !== null)('a CRIU or monitor that never returns', ()
     expect(r.mode).toBe('boot');
     expect(await snapshotFolders()).toEqual([]); // neither a snapshot nor a half-written scratch folder
     expect(await hungStandIns()).toEqual([]);
-    // the instance that was being dumped is gone: only the fresh boot's cgroup holds processes
+    // the instance that was being dumped is gone: nothing started for a snapshot is left in the
+    // instance's cgroup (the fresh boot there is the regular sandbox)
     const launchers = [];
     for (const p of await readdir('/proc')) {
       const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-      if (cmd.includes('hivelab-snapshot-launcher') && cmd.includes(`/${r.id}/`)) launchers.push(p);
+      const cg = await readFile(`/proc/${p}/cgroup`, 'utf8').catch(() => '');
+      if (cmd.includes('hivelab-snapshot-launch') && cg.includes(`/${r.id}\n`)) launchers.push(p);
     }
     expect(launchers).toEqual([]);
     await rm(join(flags, 'hang-dump'));
-  }, 120_000);
+  }, 300_000);
 
   it('a restore that never returns is killed at its deadline and the cold start boots', async () => {
     expect((await cold()).mode).toBe('boot'); // makes the snapshot now that dumps work
@@ -111,7 +118,7 @@ describe.skipIf(unavailable !== null)('a CRIU or monitor that never returns', ()
     expect((await cold()).mode).toBe('boot');
     expect(await hungStandIns()).toEqual([]);
     await rm(join(flags, 'hang-restore'));
-  }, 120_000);
+  }, 300_000);
 
   it('a REAP monitor that never listens is killed at its deadline and the cold start boots; then REAP works again', async () => {
     await writeFile(join(flags, 'hang-monitor'), '');
@@ -119,7 +126,7 @@ describe.skipIf(unavailable !== null)('a CRIU or monitor that never returns', ()
     expect(await hungStandIns()).toEqual([]);
     await rm(join(flags, 'hang-monitor'));
     expect((await cold()).mode).toBe('reap');
-  }, 120_000);
+  }, 300_000);
 });
 
 describe.skipIf(unavailable !== null)('a platform killed with SIGKILL', () => {
@@ -147,7 +154,7 @@ describe.skipIf(unavailable !== null)('a platform killed with SIGKILL', () => {
     const child = spawn(process.execPath, [scriptFile], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     const line = await new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('the doomed platform did not report its instance within 90 s')), 90_000);
+      const t = setTimeout(() => reject(new Error('the doomed platform did not report its instance within 150 s')), 150_000);
       child.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
         if (out.includes('\n')) {
@@ -156,11 +163,22 @@ describe.skipIf(unavailable !== null)('a platform killed with SIGKILL', () => {
         }
       });
       child.once('exit', (code) => reject(new Error(`the doomed platform exited (${code})`)));
+    }).catch(async (err: Error) => {
+      // never leave the doomed platform (and its worker) behind, whatever failed
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await killLeftovers(state).catch(() => undefined);
+      await removeState(state).catch(() => undefined);
+      throw err;
     });
     const { instancePid, instanceId } = JSON.parse(line) as { instancePid: number; instanceId: string };
     let next: TestPlatform | undefined;
     try {
-      const monitors = await helperPids([join(state, 'run', instanceId) + '/']);
+      // the monitor's socket is in CRIU's work folder beside the run folder
+      const monitors = await helperPids([join(state, 'run', instanceId) + '/', join(state, 'run', instanceId) + '.criu/']);
       expect(monitors.length).toBe(1); // the instance's REAP monitor
       process.kill(-child.pid!, 'SIGKILL');
       await new Promise((r) => child.once('exit', r));
@@ -186,7 +204,9 @@ describe.skipIf(unavailable !== null)('a platform killed with SIGKILL', () => {
       } catch {
         /* gone, as it should be */
       }
-      await removeState(state);
+      // if an assertion failed before the next start: what it would have cleaned (run-folder tmpfs too)
+      await killLeftovers(state).catch(() => undefined);
+      await removeState(state).catch((err: Error) => console.warn(`state not removed: ${err.message}`));
     }
-  }, 180_000);
+  }, 300_000);
 });

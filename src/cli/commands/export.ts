@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { parseCommandArgs, UsageError, type Command } from '../command.js';
-import { connect, callJson } from '../client.js';
+import { connect, callJson } from '../../gateway/client.js';
 import type { FunctionManifest } from '../../manifest/schema.js';
 import { knativeServiceFor } from '../../export/knative.js';
 
