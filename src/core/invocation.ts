@@ -1,5 +1,5 @@
 import type { InvocationTrace } from './trace.js';
-import type { GrpcCall } from '../grpc/call.js';
+import type { GrpcCall } from './grpc-call.js';
 
 /** One invocation as it travels from the gateway through the activator to a queue-proxy. */
 export interface Invocation {

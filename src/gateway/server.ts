@@ -18,8 +18,8 @@ import { EVENT_HEADER, apiGatewayEvent, eventFormatFor } from './apigateway-even
 import { proxiedHeaders, proxyResponse } from './apigateway-response.js';
 import { createLambdaInvokeApi } from './lambda-invoke-api.js';
 import type { HttpEventFormat } from '../manifest/schema.js';
-import { acceptH2c } from '../grpc/h2c.js';
-import { createGrpcCallHandler, isGrpcRequest } from '../grpc/gateway-calls.js';
+import { acceptH2c } from './h2c.js';
+import { createGrpcCallHandler, isGrpcRequest } from './grpc-calls.js';
 
 /** A route handler mounted by another part of the platform (dashboard, metrics, traces, status). */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;

@@ -1,6 +1,6 @@
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { connect as netConnect } from 'node:net';
-import type { GrpcCall } from './call.js';
+import type { GrpcCall } from '../core/grpc-call.js';
 import { HttpError } from '../core/errors.js';
 import { formatGrpcTimeout } from './timeout.js';
 

@@ -4,7 +4,7 @@ import { ConcurrencyMeter } from './concurrency-meter.js';
 import type { Invocation, InvocationResult } from '../core/invocation.js';
 import { SpanNames, Attr } from '../observability/semantic.js';
 import { GrpcInstanceClient, GrpcInstanceError } from '../grpc/instance-client.js';
-import type { GrpcCall } from '../grpc/call.js';
+import type { GrpcCall } from '../core/grpc-call.js';
 
 export interface QueueProxyOptions {
   instanceId: string;

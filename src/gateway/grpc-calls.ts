@@ -4,13 +4,13 @@ import type { Invocation, InvocationResult } from '../core/invocation.js';
 import type { Tracing, PlatformMetrics, InvocationOutcome } from '../observability/index.js';
 import { Attr } from '../observability/index.js';
 import { HttpError } from '../core/errors.js';
-import { bearerToken, roleOf, type Tokens } from '../gateway/tokens.js';
+import { bearerToken, roleOf, type Tokens } from './tokens.js';
 import { newInvocationId } from '../core/ids.js';
-import type { GrpcCall } from './call.js';
-import { plainHeaders } from './instance-client.js';
-import { functionForCall, FUNCTION_HEADER } from './route.js';
-import { encodeGrpcMessage, grpcStatusFor, GrpcStatus } from './status.js';
-import { parseGrpcTimeout } from './timeout.js';
+import type { GrpcCall } from '../core/grpc-call.js';
+import { plainHeaders } from '../grpc/instance-client.js';
+import { functionForCall, FUNCTION_HEADER } from '../grpc/route.js';
+import { encodeGrpcMessage, grpcStatusFor, GrpcStatus } from '../grpc/status.js';
+import { parseGrpcTimeout } from '../grpc/timeout.js';
 
 export interface GrpcGatewayDeps {
   control: ControlPlane;
