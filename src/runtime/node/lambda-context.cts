@@ -20,20 +20,32 @@ export interface LambdaContextFields {
   getRemainingTimeInMillis(): number;
 }
 
-export function lambdaContextFields(
-  env: NodeJS.ProcessEnv,
-  requestId: string,
-  deadline: number,
-  clientContext: unknown,
-): LambdaContextFields {
+/** The per-function fields, read from the environment once at start-up (they never change). */
+export interface LambdaStatic {
+  functionVersion: string;
+  memoryLimitInMB: string;
+  invokedFunctionArn: string;
+  logGroupName: string;
+  logStreamName: string;
+}
+
+export function lambdaStatic(env: NodeJS.ProcessEnv): LambdaStatic {
   return {
-    awsRequestId: requestId,
-    functionName: env.AWS_LAMBDA_FUNCTION_NAME ?? '',
     functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION ?? '$LATEST',
     memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? '',
     invokedFunctionArn: env.HIVELAB_LAMBDA_ARN ?? '',
     logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME ?? '',
     logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME ?? '',
+  };
+}
+
+/** The whole Lambda half of a context (tests and tools; the shim builds its literal directly). */
+export function lambdaContextFields(env: NodeJS.ProcessEnv, requestId: string, deadline: number, clientContext: unknown): LambdaContextFields {
+  const st = lambdaStatic(env);
+  return {
+    awsRequestId: requestId,
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME ?? '',
+    ...st,
     identity: undefined,
     clientContext,
     callbackWaitsForEmptyEventLoop: true,

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { closeSync, rmSync, writeSync } from 'node:fs';
 import { installReseedableRandom, reseedAll, wrapCryptoIfLoaded } from './reseed.cjs';
 import { HandlerLoadError, loadHandler, type Handler } from './handler-loader.cjs';
-import { decodeClientContext, lambdaContextFields } from './lambda-context.cjs';
+import { decodeClientContext, lambdaStatic } from './lambda-context.cjs';
 import { runLambdaStyle, type AnyHandler } from './lambda-callback.cjs';
 
 // Before anything else (and before the handler module runs), so no generator escapes reseeding.
@@ -24,6 +24,7 @@ const functionName = env.HIVELAB_FUNCTION ?? '';
 let instanceId = env.HIVELAB_INSTANCE ?? '';
 const memoryLimitMB = Number(env.HIVELAB_MEMORY_MB ?? 0);
 const timeoutMs = Number(env.HIVELAB_TIMEOUT_MS ?? 30_000);
+const lambda = lambdaStatic(env);
 
 type SdkModule = typeof import('./sdk.js');
 let sdkModule: SdkModule | undefined;
@@ -125,14 +126,26 @@ async function invoke(handler: Handler, req: IncomingMessage, res: ServerRespons
   const deadlineHeader = Number(req.headers['x-hivelab-deadline']);
   const deadline = Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : Date.now() + timeoutMs;
   const sdk = sdkModule ?? (await loadSdk().catch(() => undefined));
+  const remaining = (): number => Math.max(0, deadline - Date.now());
+  const cc = req.headers['x-amz-client-context'];
+  // One literal (no spreads of the Lambda half): this object is built on every warm invocation.
   const context: Record<string, unknown> = {
-    // Lambda's fields first: Hivelab's own names (functionName is the same value) win.
-    ...lambdaContextFields(env, invocationId, deadline, decodeClientContext(req.headers['x-amz-client-context'] as string | undefined)),
     invocationId,
     functionName,
     instanceId,
     memoryLimitMB,
-    getRemainingTimeMs: () => Math.max(0, deadline - Date.now()),
+    getRemainingTimeMs: remaining,
+    // AWS Lambda's context (lambda-context.cts): the same id and clock under Lambda's names.
+    awsRequestId: invocationId,
+    getRemainingTimeInMillis: remaining,
+    functionVersion: lambda.functionVersion,
+    memoryLimitInMB: lambda.memoryLimitInMB,
+    invokedFunctionArn: lambda.invokedFunctionArn,
+    logGroupName: lambda.logGroupName,
+    logStreamName: lambda.logStreamName,
+    identity: undefined,
+    clientContext: cc === undefined ? undefined : decodeClientContext(cc as string),
+    callbackWaitsForEmptyEventLoop: true,
     ...(sdk ? sdk.sdkFor({ invocationId, traceparent, functionName }) : sdkUnavailable()),
   };
   let contentType: string;
