@@ -6,6 +6,8 @@ import { getPlacement, NoCapacityError, type PlacementPolicy, type WorkerView } 
 import { DeploymentStore, type Deployment } from './deployments.js';
 import { WorkerHandle } from './worker-handle.js';
 import { InstanceCgroup } from '../sandbox/cgroup.js';
+import { unmountRunDir } from '../sandbox/run-dir.js';
+import { join } from 'node:path';
 import { FunctionController, type ControllerEvent } from './function-controller.js';
 import { HttpError } from '../gateway/errors.js';
 import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
@@ -43,6 +45,8 @@ export class ControlPlane {
   readonly workers: WorkerHandle[] = [];
   private readonly controllers = new Map<string, FunctionController>();
   private sweepTimer?: NodeJS.Timeout;
+  /** Instances of dead workers being killed and unmounted; stop() waits for them. */
+  private readonly cleanups = new Set<Promise<void>>();
   private ticks = 0;
   private readonly placement: PlacementPolicy;
   private stopping = false;
@@ -92,10 +96,14 @@ export class ControlPlane {
       for (const inst of [...c.instances]) {
         if (inst.worker !== w) continue;
         c.onInstanceExit(inst.id, { reason: 'crash', code: null, signal: null, detail: 'worker died' }, true);
-        // what does not die with its worker (snapshot-restored instances) is killed through its cgroups
-        void Promise.resolve()
+        // what does not die with its worker (snapshot-restored instances) is killed through its
+        // cgroups; then its run-folder tmpfs, which the worker would have unmounted, goes
+        const cleanup = Promise.resolve()
           .then(() => InstanceCgroup.of(inst.id).remove())
-          .catch((err: Error) => this.opts.log('warn', `instance ${inst.id} of dead worker ${w.id}: ${err.message}`));
+          .catch((err: Error) => this.opts.log('warn', `instance ${inst.id} of dead worker ${w.id}: ${err.message}`))
+          .then(() => unmountRunDir(join(this.opts.paths.root, 'run', inst.id)));
+        this.cleanups.add(cleanup);
+        void cleanup.finally(() => this.cleanups.delete(cleanup));
       }
     }
     setTimeout(() => {
@@ -205,5 +213,6 @@ export class ControlPlane {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await Promise.allSettled([...this.controllers.values()].map((c) => c.shutdown('the platform is shutting down')));
     await Promise.allSettled(this.workers.map((w) => w.shutdown()));
+    await Promise.allSettled([...this.cleanups]);
   }
 }
