@@ -6,7 +6,7 @@ import { getPlacement, NoCapacityError, type PlacementPolicy, type WorkerView } 
 import { DeploymentStore, type Deployment } from './deployments.js';
 import { WorkerHandle } from './worker-handle.js';
 import { InstanceCgroup } from '../sandbox/cgroup.js';
-import { unmountRunDir } from '../sandbox/run-dir.js';
+import { mountsBelow, unmountRunDir } from '../sandbox/run-dir.js';
 import { join } from 'node:path';
 import { FunctionController, type ControllerEvent } from './function-controller.js';
 import { HttpError } from '../gateway/errors.js';
@@ -60,6 +60,8 @@ export class ControlPlane {
     const p = this.opts.paths;
     await Promise.all([p.functions, p.logs, p.run, p.snapshots, p.traces, p.reports].map((d) => mkdir(d, { recursive: true })));
     await this.deployments.load((m) => this.opts.log('warn', m));
+    // run-folder mounts of a platform that was killed (its instances died with its workers)
+    await this.unmountRunDirs();
     await Promise.all(Array.from({ length: this.opts.workers }, (_, i) => this.spawnWorker(`worker-${i}`)));
     for (const d of this.deployments.list()) this.controllers.set(d.name, this.newController(d));
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
@@ -101,7 +103,7 @@ export class ControlPlane {
         const cleanup = Promise.resolve()
           .then(() => InstanceCgroup.of(inst.id).remove())
           .catch((err: Error) => this.opts.log('warn', `instance ${inst.id} of dead worker ${w.id}: ${err.message}`))
-          .then(() => unmountRunDir(join(this.opts.paths.root, 'run', inst.id)));
+          .then(() => unmountRunDir(join(this.opts.paths.run, inst.id)));
         this.cleanups.add(cleanup);
         void cleanup.finally(() => this.cleanups.delete(cleanup));
       }
@@ -214,5 +216,12 @@ export class ControlPlane {
     await Promise.allSettled([...this.controllers.values()].map((c) => c.shutdown('the platform is shutting down')));
     await Promise.allSettled(this.workers.map((w) => w.shutdown()));
     await Promise.allSettled([...this.cleanups]);
+    // whatever a worker that had to be killed left mounted: no instance of this state runs now
+    await this.unmountRunDirs();
+  }
+
+  private async unmountRunDirs(): Promise<void> {
+    const dirs = await mountsBelow(this.opts.paths.run).catch(() => []);
+    await Promise.allSettled(dirs.map((d) => unmountRunDir(d)));
   }
 }
