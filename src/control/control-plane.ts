@@ -7,7 +7,7 @@ import type { ScalingDecision } from '../autoscaler/index.js';
 import { getPlacement, NoCapacityError, type PlacementPolicy, type WorkerView } from '../placement/index.js';
 import { DeploymentStore, type Deployment } from './deployments.js';
 import { WorkerHandle } from './worker-handle.js';
-import { unmountRunDir } from '../sandbox/run-dir.js';
+import { mountsBelow, unmountRunDir } from '../sandbox/run-dir.js';
 import { killLeftovers } from '../coldstart/leftovers.js';
 import { effectiveColdStart, type SnapshotSupport } from '../coldstart/availability.js';
 import { MemoryLedger } from '../transfer/retrieval-ledger.js';
@@ -53,6 +53,7 @@ export class ControlPlane {
   readonly workers: WorkerHandle[] = [];
   private readonly controllers = new Map<string, FunctionController>();
   private sweepTimer?: NodeJS.Timeout;
+  /** Instances of dead workers being killed and unmounted; stop() waits for them. */
   private ticks = 0;
   private readonly placement: PlacementPolicy;
   private stopping = false;
@@ -78,6 +79,8 @@ export class ControlPlane {
     if (left.instances.length || left.helpers.length || left.scratch.length) {
       this.opts.log('warn', `killed what a previous run left: ${left.instances.length} instance(s), ${left.helpers.length} CRIU/monitor process(es), ${left.scratch.length} half-written snapshot(s)`);
     }
+    // run-folder mounts of a platform that was killed (its instances died with its workers)
+    await this.unmountRunDirs();
     await Promise.all(Array.from({ length: this.opts.workers }, (_, i) => this.spawnWorker(`worker-${i}`)));
     for (const d of this.deployments.list()) this.controllers.set(d.name, this.newController(d));
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
@@ -263,6 +266,13 @@ export class ControlPlane {
     // A worker stops the instances it runs, not one still starting (a first cold start being booted
     // in the snapshot launcher or dumped, a restore): whatever of this state folder is left goes now.
     await killLeftovers(this.opts.paths.root, { scratchOf: 'all' }).catch((err: Error) => this.opts.log('warn', `leftovers at stop: ${err.message}`));
+    // whatever a worker that had to be killed left mounted: no instance of this state runs now
+    await this.unmountRunDirs();
+  }
+
+  private async unmountRunDirs(): Promise<void> {
+    const dirs = await mountsBelow(this.opts.paths.run).catch(() => []);
+    await Promise.allSettled(dirs.map((d) => unmountRunDir(d)));
   }
 }
 

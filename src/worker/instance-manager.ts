@@ -34,6 +34,8 @@ export class InstanceManager {
   private committedMB = 0;
   /** Run folders being unmounted and removed; a worker shutting down waits for them. */
   private readonly cleanups = new Set<Promise<void>>();
+  /** Run folders of instances still starting (not in `running` yet). */
+  private readonly starting = new Set<string>();
 
   constructor(
     private readonly starter: ColdStarter,
@@ -64,8 +66,10 @@ export class InstanceManager {
     await mkdir(runDir, { recursive: true, mode: 0o700 });
     if (uid !== undefined) {
       try {
+        this.starting.add(runDir);
         await mountRunDir(runDir, uid, uid);
       } catch (err) {
+        this.starting.delete(runDir);
         await rm(runDir, { recursive: true, force: true });
         throw err;
       }
@@ -98,11 +102,13 @@ export class InstanceManager {
     } catch (err) {
       this.committedMB -= memoryMB;
       await sidecar?.close().catch(() => {});
+      this.starting.delete(runDir);
       await this.removeRunDir(runDir);
       throw err;
     }
     const { instance, mode, stats: snapshot, phases } = started;
     this.running.set(req.instanceId, { instance, monitorStats: started.monitorStats, sidecar, functionName: req.functionName, memoryMB, runDir });
+    this.starting.delete(runDir);
     void instance.exited.then((info) => this.release(req.instanceId, info));
     return {
       instanceId: req.instanceId,
@@ -134,8 +140,9 @@ export class InstanceManager {
 
   async stopAll(): Promise<void> {
     await Promise.allSettled([...this.running.keys()].map((id) => this.stop(id, true)));
-    // the instances' run-folder mounts must not outlive the worker
-    await Promise.allSettled([...this.cleanups]);
+    // the instances' run-folder mounts must not outlive the worker, not even those of starts
+    // still under way (their launchers die with the worker)
+    await Promise.allSettled([...this.cleanups, ...[...this.starting].map((d) => this.removeRunDir(d))]);
   }
 
   async stats(): Promise<WorkerStats> {
