@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { StatePaths } from '../config/state.js';
-import type { ColdStartMode, ScalingSpec } from '../manifest/schema.js';
+import type { ColdStartMode, FunctionManifest, ScalingSpec } from '../manifest/schema.js';
+import { ManifestError } from '../manifest/validate.js';
 import type { ScalingDecision } from '../autoscaler/index.js';
 import { getPlacement, NoCapacityError, type PlacementPolicy, type WorkerView } from '../placement/index.js';
 import { DeploymentStore, type Deployment } from './deployments.js';
@@ -183,12 +184,32 @@ export class ControlPlane {
     }
   }
 
-  async deploy(path: string): Promise<{ deployment: Deployment; changed: boolean }> {
-    const r = await this.deployments.deploy(path);
+  async deploy(path: string, opts: { replace?: boolean } = {}): Promise<{ deployment: Deployment; changed: boolean }> {
+    const r = await this.deployments.deploy(path, { replace: opts.replace, check: (m) => this.checkReservation(m) });
     const existing = this.controllers.get(r.deployment.name);
     if (!existing) this.controllers.set(r.deployment.name, this.newController(r.deployment));
     else if (r.changed) existing.redeploy(r.deployment);
     return r;
+  }
+
+  /**
+   * What a manifest makes the platform hold without any traffic (minScale, initialScale instances of
+   * memoryMB) must fit in half the fleet's memory, and one instance in one worker: one deploy must
+   * not reserve the machine.
+   */
+  private checkReservation(m: FunctionManifest): void {
+    const budget = this.opts.workerMemoryBudgetMB;
+    const fleet = budget * this.opts.workers;
+    if (m.memoryMB > budget) {
+      throw new ManifestError(`function.json: field "memoryMB": ${m.memoryMB} MB exceeds a worker's memory budget (${budget} MB)`, 'memoryMB');
+    }
+    const floor = Math.max(m.scaling?.minScale ?? 0, m.scaling?.initialScale ?? 0);
+    if (floor * m.memoryMB > fleet / 2) {
+      throw new ManifestError(
+        `function.json: field "scaling.minScale": ${floor} instances of ${m.memoryMB} MB (minScale/initialScale) would reserve ${floor * m.memoryMB} MB, more than half the platform's ${fleet} MB`,
+        'scaling.minScale',
+      );
+    }
   }
 
   async remove(name: string): Promise<boolean> {
@@ -222,7 +243,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    await Promise.allSettled([...this.controllers.values()].map((c) => c.shutdown('the platform is shutting down')));
+    await Promise.allSettled([...this.controllers.values()].map((c) => c.shutdown('the platform is shutting down', 2000)));
     await Promise.allSettled(this.workers.map((w) => w.shutdown()));
   }
 }

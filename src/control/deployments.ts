@@ -5,6 +5,18 @@ import { loadManifest, ManifestError } from '../manifest/validate.js';
 import type { FunctionManifest } from '../manifest/schema.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
+/** A deploy that would replace a function deployed from another folder (without `replace`). */
+export class DeployConflictError extends Error {
+  constructor(
+    readonly functionName: string,
+    readonly deployedFrom: string,
+    readonly requestedFrom: string,
+  ) {
+    super(`function "${functionName}" is already deployed from ${deployedFrom}; deploying ${requestedFrom} would replace it (pass --replace, or {"replace": true}, to do so)`);
+    this.name = 'DeployConflictError';
+  }
+}
+
 /** A deployed function version: an immutable copy of the function folder inside the state folder. */
 export interface Deployment {
   name: string;
@@ -95,13 +107,22 @@ export class DeploymentStore {
   }
 
   /** Validates and copies a function folder; returns the deployment and whether its version changed. */
-  async deploy(sourceDir: string): Promise<{ deployment: Deployment; changed: boolean }> {
+  async deploy(
+    sourceDir: string,
+    opts: { replace?: boolean; check?: (m: FunctionManifest) => void } = {},
+  ): Promise<{ deployment: Deployment; changed: boolean }> {
     const src = resolve(sourceDir);
     const st = await stat(src).catch(() => null);
     if (!st?.isDirectory()) throw new ManifestError(`${src} is not a folder`);
     const manifest = await loadManifest(src);
-    const version = await folderVersion(src, manifest);
+    opts.check?.(manifest);
     const previous = this.deployments.get(manifest.name);
+    // Two folders that happen to share a function name: replacing the other one silently would
+    // take a function away from whoever deployed it. A redeploy from the same folder is an update.
+    if (previous && previous.sourceDir !== src && !opts.replace) {
+      throw new DeployConflictError(manifest.name, previous.sourceDir, src);
+    }
+    const version = await folderVersion(src, manifest);
     if (previous?.version === version) return { deployment: previous, changed: false };
 
     const dir = join(this.functionsDir, manifest.name, version);

@@ -4,6 +4,7 @@ import type { ServiceStatus } from '../services/managed-process.js';
 import type { FunctionController } from '../control/function-controller.js';
 import type { Invocation, InvocationResult } from '../queue-proxy/invocation.js';
 import { ManifestError } from '../manifest/validate.js';
+import { DeployConflictError } from '../control/deployments.js';
 import { platformStatus } from '../control/status.js';
 import { newInvocationId } from '../util/ids.js';
 import { HttpError, notFound } from './errors.js';
@@ -168,15 +169,18 @@ export function createGateway(opts: GatewayOptions): Server {
       if (req.method === 'GET') {
         sendJson(res, 200, { functions: await Promise.all(control.listControllers().map((c) => describe(c, false))) });
       } else if (req.method === 'POST') {
-        const body = (await readJson(req, undefined, deadlines)) as { path?: unknown } | null;
+        const body = (await readJson(req, undefined, deadlines)) as { path?: unknown; replace?: unknown } | null;
         if (typeof body !== 'object' || body === null || typeof body.path !== 'string' || !body.path) {
           throw new HttpError(400, 'BadRequest', 'expected {"path": "/absolute/path/to/function/folder"}');
         }
         try {
-          const { deployment, changed } = await control.deploy(body.path);
+          const { deployment, changed } = await control.deploy(body.path, { replace: body.replace === true });
           sendJson(res, changed ? 201 : 200, { name: deployment.name, version: deployment.version, changed });
         } catch (err) {
           if (err instanceof ManifestError) throw new HttpError(400, 'InvalidManifest', err.message, { field: err.field });
+          if (err instanceof DeployConflictError) {
+            throw new HttpError(409, 'FunctionExists', err.message, { deployedFrom: err.deployedFrom });
+          }
           throw err;
         }
       } else throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not supported on ${path}`);
