@@ -106,21 +106,30 @@ export class ControlPlane {
           .catch((err: Error) => this.opts.log('warn', `instance ${inst.id} of dead worker ${w.id}: ${err.message}`));
       }
     }
+    this.respawn(w.id, 0);
+  }
+
+  /**
+   * Starts the replacement of a dead worker, and keeps trying with back-off (0.5 s doubling to 10 s)
+   * if it cannot start: a replacement that failed once (say, a file it imports briefly missing)
+   * must not leave the platform a worker short for good. Requests wait meanwhile, within their
+   * deadlines.
+   */
+  private respawn(workerId: string, failures: number): void {
+    const delay = Math.min(10_000, WORKER_RESPAWN_MS * 2 ** failures);
     setTimeout(() => {
       if (this.stopping) return;
-      this.spawnWorker(w.id).then(
+      this.spawnWorker(workerId).then(
         () => {
-          this.respawning.delete(w.id);
+          this.respawning.delete(workerId);
           for (const c of this.controllers.values()) c.capacityReturned();
         },
         (err) => {
-          this.respawning.delete(w.id);
-          this.opts.log('error', `could not restart worker ${w.id}: ${(err as Error).message}`);
-          // what waited for it fails now, with the placement's reason, instead of at its deadline
-          for (const c of this.controllers.values()) c.capacityReturned();
+          this.opts.log('error', `could not restart worker ${workerId} (try ${failures + 1}): ${(err as Error).message}; trying again`);
+          this.respawn(workerId, failures + 1);
         },
       );
-    }, WORKER_RESPAWN_MS).unref();
+    }, delay).unref();
   }
 
   private newController(d: Deployment): FunctionController {
