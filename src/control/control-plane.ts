@@ -221,11 +221,12 @@ export class ControlPlane {
     }
   }
 
-  async remove(name: string): Promise<boolean> {
+  /** Removes a function; in-flight requests get `graceMs` to finish (default: the controller's). */
+  async remove(name: string, graceMs?: number): Promise<boolean> {
     const c = this.controllers.get(name);
     if (!c) return false;
     this.controllers.delete(name);
-    await c.shutdown();
+    await c.shutdown(undefined, graceMs);
     await this.deployments.remove(name);
     return true;
   }

@@ -195,7 +195,13 @@ export function createGateway(opts: GatewayOptions): Server {
       if (!c) throw notFound(`no function named "${name}" is deployed`);
       if (req.method === 'GET') sendJson(res, 200, await describe(c, true));
       else if (req.method === 'DELETE') {
-        await control.remove(name);
+        // ?graceMs=N: how long requests in flight may still run (default min(timeoutMs, 30 s))
+        const g = url.searchParams.get('graceMs');
+        const graceMs = g === null ? undefined : Number(g);
+        if (graceMs !== undefined && !(Number.isInteger(graceMs) && graceMs >= 0 && graceMs <= 300_000)) {
+          throw new HttpError(400, 'BadRequest', 'graceMs must be an integer number of milliseconds from 0 to 300000');
+        }
+        await control.remove(name, graceMs);
         sendJson(res, 200, { removed: name });
       } else throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not supported on ${path}`);
       return true;

@@ -121,12 +121,13 @@ describe('deploy and delete', () => {
   }, 60_000);
 
   it('a request still running when the grace period ends gets FunctionDeleted, not InstanceCrashed', async () => {
-    const d = await copyOf('burst-node', (m) => Object.assign(m, { name: 'slow-node', timeoutMs: 1000 }));
+    const d = await copyOf('burst-node', (m) => Object.assign(m, { name: 'slow-node' }));
     expect((await t.deploy(d)).status).toBe(201);
     const running = t.invoke('slow-node', { ms: 20_000 });
-    await eventually(async () => t.platform.control.controller('slow-node')?.instances.some((i) => i.inFlight > 0), 20_000, 'request in flight');
-    // grace = min(timeoutMs, 30 s) = 1 s: the request outlives it
-    expect((await t.api('DELETE', '/v1/functions/slow-node')).status).toBe(200);
+    await eventually(async () => t.platform.control.controller('slow-node')?.instances.some((i) => i.inFlight > 0), 30_000, 'request in flight');
+    expect((await t.api('DELETE', '/v1/functions/slow-node?graceMs=abc')).status).toBe(400);
+    // a grace of 200 ms: the 20 s request outlives it
+    expect((await t.api('DELETE', '/v1/functions/slow-node?graceMs=200')).status).toBe(200);
     const r = await running;
     expect(r.status).toBe(410);
     expect(r.json().error.type).toBe('FunctionDeleted');
