@@ -158,7 +158,12 @@ async function killWorker() {
 }
 
 const samples = [];
+let lastByType = {};
 async function sample() {
+  // failures by type since the previous sample: a phase of failures shows where it happened
+  const failedSince = {};
+  for (const [k, v] of Object.entries(counts.byType)) if (v !== (lastByType[k] ?? 0)) failedSince[k] = v - (lastByType[k] ?? 0);
+  lastByType = { ...counts.byType };
   const { json } = await api('GET', '/v1/status');
   const cp = await procStats(platform.pid);
   const workers = await Promise.all((json.workers ?? []).filter((w) => w.pid).map((w) => procStats(w.pid)));
@@ -174,6 +179,8 @@ async function sample() {
     workersFds: workers.reduce((x, w) => x + w.fds, 0),
     instances: (json.workers ?? []).reduce((x, w) => x + w.instances.length, 0),
     services: (json.services ?? []).map((v) => `${v.name}:${v.state}/${v.restarts}`).join(' '),
+    workersAlive: (json.workers ?? []).filter((w) => w.alive).length,
+    failedSince,
   };
   samples.push(s);
   console.error(`soak: ${JSON.stringify(s)}`);
@@ -187,9 +194,12 @@ const timers = [
   setInterval(() => void killWorker().catch(() => {}), Number(a['kill-worker-s']) * 1000),
   setInterval(() => void sample().catch(() => {}), Number(a['sample-s']) * 1000),
 ];
+// Ctrl-C (or SIGTERM) ends the load early; the report and the clean-up still happen.
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => (interrupted = true));
 // open loop: arrivals on a Poisson schedule, whatever the answers do
 let next = performance.now();
-while (Date.now() < end) {
+while (Date.now() < end && !interrupted) {
   next += expo(1000 / RATE);
   const wait = next - performance.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -207,6 +217,7 @@ const pct = (p) => (latencies.length ? Math.round(latencies[Math.min(latencies.l
 const report = {
   command: `node bench/soak.mjs ${process.argv.slice(2).join(' ')}`.trim(),
   minutes: MINUTES,
+  ranMinutes: Math.round(((Date.now() - started) / 60_000) * 10) / 10,
   rate: RATE,
   functions: fns.map((f) => f.name),
   kills,

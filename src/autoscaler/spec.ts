@@ -6,6 +6,9 @@ import { AnnotationError, expandKnativeAnnotations } from './knative-annotations
  * fields): the autoscaler's input, so it is defined here and the manifest embeds it. config.ts
  * resolves it into a ScalingConfig (milliseconds, every field set).
  */
+/** The most instances a manifest may keep (minScale) or start (initialScale) without traffic. */
+export const MAX_SCALE_FLOOR = 50;
+
 export const SCALING_METRICS = ['concurrency', 'rps'] as const;
 
 const scalingObject = z
@@ -18,9 +21,11 @@ const scalingObject = z
     stableWindowS: z.number().min(6).max(3600).optional(),
     panicWindowPct: z.number().min(1).max(100).optional(),
     panicThreshold: z.number().min(1.1).max(10).optional(),
-    minScale: z.number().int().min(0).optional(),
-    maxScale: z.number().int().min(0).optional(),
-    initialScale: z.number().int().min(0).optional(),
+    // Bounded so that one manifest cannot reserve the machine; what its instances would commit
+    // together is checked against the fleet's memory at deploy time (control-plane.ts).
+    minScale: z.number().int().min(0).max(MAX_SCALE_FLOOR).optional(),
+    maxScale: z.number().int().min(0).max(1000).optional(),
+    initialScale: z.number().int().min(0).max(MAX_SCALE_FLOOR).optional(),
     scaleToZeroGraceS: z.number().min(0).max(3600).optional(),
     /** KPA: scale-downs take effect only after the higher count has not been wanted for this long. */
     scaleDownDelayS: z.number().int().min(0).max(3600).optional(),

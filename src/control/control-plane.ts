@@ -1,8 +1,9 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StatePaths } from '../config/state.js';
-import type { ColdStartMode } from '../manifest/schema.js';
+import type { ColdStartMode, FunctionManifest } from '../manifest/schema.js';
 import type { ScalingSpec } from '../autoscaler/spec.js';
+import { ManifestError } from '../manifest/validate.js';
 import type { ScalingDecision } from '../autoscaler/index.js';
 import { getPlacement, NoCapacityError, type PlacementPolicy, type WorkerView } from '../placement/index.js';
 import { DeploymentStore, type Deployment } from './deployments.js';
@@ -133,21 +134,30 @@ export class ControlPlane {
         .then(() => Promise.all(orphans.map((id) => unmountRunDir(join(this.opts.paths.root, 'run', id)))))
         .catch(() => undefined);
     }
+    this.respawn(w.id, 0);
+  }
+
+  /**
+   * Starts the replacement of a dead worker, and keeps trying with back-off (0.5 s doubling to 10 s)
+   * if it cannot start: a replacement that failed once (say, a file it imports briefly missing)
+   * must not leave the platform a worker short for good. Requests wait meanwhile, within their
+   * deadlines.
+   */
+  private respawn(workerId: string, failures: number): void {
+    const delay = Math.min(10_000, WORKER_RESPAWN_MS * 2 ** failures);
     setTimeout(() => {
       if (this.stopping) return;
-      this.spawnWorker(w.id).then(
+      this.spawnWorker(workerId).then(
         () => {
-          this.respawning.delete(w.id);
+          this.respawning.delete(workerId);
           for (const c of this.controllers.values()) c.capacityReturned();
         },
         (err) => {
-          this.respawning.delete(w.id);
-          this.opts.log('error', `could not restart worker ${w.id}: ${(err as Error).message}`);
-          // what waited for it fails now, with the placement's reason, instead of at its deadline
-          for (const c of this.controllers.values()) c.capacityReturned();
+          this.opts.log('error', `could not restart worker ${workerId} (try ${failures + 1}): ${(err as Error).message}; trying again`);
+          this.respawn(workerId, failures + 1);
         },
       );
-    }, WORKER_RESPAWN_MS).unref();
+    }, delay).unref();
   }
 
   /** Whether snapshot cold starts work here, as probed at start-up. */
@@ -222,19 +232,40 @@ export class ControlPlane {
     }
   }
 
-  async deploy(path: string, settings?: Record<string, unknown>): Promise<{ deployment: Deployment; changed: boolean }> {
-    const r = await this.deployments.deploy(path, settings);
+  async deploy(path: string, opts: { settings?: Record<string, unknown>; replace?: boolean } = {}): Promise<{ deployment: Deployment; changed: boolean }> {
+    const r = await this.deployments.deploy(path, { settings: opts.settings, replace: opts.replace, check: (m) => this.checkReservation(m) });
     const existing = this.controllers.get(r.deployment.name);
     if (!existing) this.controllers.set(r.deployment.name, this.newController(r.deployment));
     else if (r.changed) existing.redeploy(r.deployment);
     return r;
   }
 
-  async remove(name: string): Promise<boolean> {
+  /**
+   * What a manifest makes the platform hold without any traffic (minScale, initialScale instances of
+   * memoryMB) must fit in half the fleet's memory, and one instance in one worker: one deploy must
+   * not reserve the machine.
+   */
+  private checkReservation(m: FunctionManifest): void {
+    const budget = this.opts.workerMemoryBudgetMB;
+    const fleet = budget * this.opts.workers;
+    if (m.memoryMB > budget) {
+      throw new ManifestError(`function.json: field "memoryMB": ${m.memoryMB} MB exceeds a worker's memory budget (${budget} MB)`, 'memoryMB');
+    }
+    const floor = Math.max(m.scaling?.minScale ?? 0, m.scaling?.initialScale ?? 0);
+    if (floor * m.memoryMB > fleet / 2) {
+      throw new ManifestError(
+        `function.json: field "scaling.minScale": ${floor} instances of ${m.memoryMB} MB (minScale/initialScale) would reserve ${floor * m.memoryMB} MB, more than half the platform's ${fleet} MB`,
+        'scaling.minScale',
+      );
+    }
+  }
+
+  /** Removes a function; in-flight requests get `graceMs` to finish (default: the controller's). */
+  async remove(name: string, graceMs?: number): Promise<boolean> {
     const c = this.controllers.get(name);
     if (!c) return false;
     this.controllers.delete(name);
-    await c.shutdown();
+    await c.shutdown(undefined, graceMs);
     await this.deployments.remove(name);
     return true;
   }
@@ -261,7 +292,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    await Promise.allSettled([...this.controllers.values()].map((c) => c.shutdown('the platform is shutting down')));
+    await Promise.allSettled([...this.controllers.values()].map((c) => c.shutdown('the platform is shutting down', 2000)));
     await Promise.allSettled(this.workers.map((w) => w.shutdown()));
     // A worker stops the instances it runs, not one still starting (a first cold start being booted
     // in the snapshot launcher or dumped, a restore): whatever of this state folder is left goes now.

@@ -5,6 +5,18 @@ import { loadManifest, ManifestError, parseManifest, readManifestObject } from '
 import type { FunctionManifest } from '../manifest/schema.js';
 import { writeFileAtomic } from '../core/atomic-write.js';
 
+/** A deploy that would replace a function deployed from another folder (without `replace`). */
+export class DeployConflictError extends Error {
+  constructor(
+    readonly functionName: string,
+    readonly deployedFrom: string,
+    readonly requestedFrom: string,
+  ) {
+    super(`function "${functionName}" is already deployed from ${deployedFrom}; deploying ${requestedFrom} would replace it (pass --replace, or {"replace": true}, to do so)`);
+    this.name = 'DeployConflictError';
+  }
+}
+
 /** A deployed function version: an immutable copy of the function folder inside the state folder. */
 export interface Deployment {
   name: string;
@@ -99,15 +111,26 @@ export class DeploymentStore {
    * `settings` (manifest fields, e.g. from `hivelab deploy DIR --runtime nodejs20.x --handler
    * index.handler`) are laid over the folder's function.json, which may then be absent (a Lambda
    * function folder as written). The copy always gets the resulting function.json, so a restart
-   * reloads exactly what was deployed.
+   * reloads exactly what was deployed. `check` refuses what the fleet cannot hold; `replace`
+   * allows taking over a name deployed from another folder.
    */
-  async deploy(sourceDir: string, settings?: Record<string, unknown>): Promise<{ deployment: Deployment; changed: boolean }> {
+  async deploy(
+    sourceDir: string,
+    opts: { settings?: Record<string, unknown>; replace?: boolean; check?: (m: FunctionManifest) => void } = {},
+  ): Promise<{ deployment: Deployment; changed: boolean }> {
     const src = resolve(sourceDir);
     const st = await stat(src).catch(() => null);
     if (!st?.isDirectory()) throw new ManifestError(`${src} is not a folder`);
+    const settings = opts.settings;
     const manifest = settings ? parseManifest({ ...(await readManifestObject(src, true)), ...settings }) : await loadManifest(src);
-    const version = await folderVersion(src, manifest);
+    opts.check?.(manifest);
     const previous = this.deployments.get(manifest.name);
+    // Two folders that happen to share a function name: replacing the other one silently would
+    // take a function away from whoever deployed it. A redeploy from the same folder is an update.
+    if (previous && previous.sourceDir !== src && !opts.replace) {
+      throw new DeployConflictError(manifest.name, previous.sourceDir, src);
+    }
+    const version = await folderVersion(src, manifest);
     if (previous?.version === version) return { deployment: previous, changed: false };
 
     const dir = join(this.functionsDir, manifest.name, version);

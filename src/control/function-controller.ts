@@ -59,6 +59,7 @@ export class FunctionController {
   readonly instances: InstanceRecord[] = [];
   private readonly activator: Activator<InstanceRecord>;
   private closed = false;
+  private closedReason = '';
   private policy!: ScalingPolicy;
   /** The latest decision and metric sample, for status output. */
   lastDecision?: ScalingDecision;
@@ -105,7 +106,7 @@ export class FunctionController {
   }
 
   async invoke(inv: Invocation): Promise<InvocationResult> {
-    if (this.closed) throw new HttpError(404, 'NotFound', `function ${this.name} was removed`);
+    if (this.closed) throw new HttpError(410, 'FunctionDeleted', this.closedReason || `function ${this.name} was removed`);
     this.policy.onArrival(performance.now(), this.demand());
     const { instance: inst, waited } = await this.activator.route(inv);
     if (waited && inv.cold && inv.trace.sampled) {
@@ -131,6 +132,8 @@ export class FunctionController {
       return result;
     } catch (err) {
       if (!(err instanceof InstanceFailure)) throw err;
+      // the function was deleted while this ran, and its grace ran out: that, not a crash, is why
+      if (this.closed) throw new HttpError(410, 'FunctionDeleted', `${this.closedReason}; the request was still running after the grace period`, { instanceId: inst.id });
       if (err.kind === 'timeout') {
         this.deps.log('warn', `${inv.functionName}: invocation ${inv.id} timed out on ${inst.id}; recycling the instance`);
         void this.recycle(inst, true);
@@ -337,9 +340,19 @@ export class FunctionController {
     this.decideAndAct();
   }
 
-  async shutdown(reason = `function ${this.name} was removed`): Promise<void> {
+  /**
+   * Removal: nothing new is routed here; what waits in the buffer ends with FunctionDeleted; what is
+   * in flight may finish for up to `graceMs` (default the function's timeout, at most 30 s). Then
+   * every instance is stopped, and a request still running on one ends with FunctionDeleted
+   * (dispatch), not as a crash.
+   */
+  async shutdown(reason = `function ${this.name} was removed`, graceMs = Math.min(this.deployment.manifest.timeoutMs, 30_000)): Promise<void> {
     this.closed = true;
-    this.activator.failAll(new HttpError(404, 'NotFound', reason));
+    this.closedReason = reason;
+    this.activator.failAll(new HttpError(410, 'FunctionDeleted', reason));
+    const until = Date.now() + graceMs;
+    for (const i of this.instances) if (i.inFlight === 0) void this.recycle(i, true);
+    while (this.instances.some((i) => i.inFlight > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
     await Promise.allSettled(this.instances.map((i) => this.recycle(i, true)));
   }
 }

@@ -4,6 +4,7 @@ import type { ServiceStatus } from '../services/managed-process.js';
 import type { FunctionController } from '../control/function-controller.js';
 import type { Invocation, InvocationResult } from '../core/invocation.js';
 import { ManifestError } from '../manifest/validate.js';
+import { DeployConflictError } from '../control/deployments.js';
 import { platformStatus } from '../control/status.js';
 import { newInvocationId } from '../core/ids.js';
 import { HttpError, notFound } from '../core/errors.js';
@@ -199,7 +200,7 @@ export function createGateway(opts: GatewayOptions): Server {
       if (req.method === 'GET') {
         sendJson(res, 200, { functions: await Promise.all(control.listControllers().map((c) => describe(c, false))) });
       } else if (req.method === 'POST') {
-        const body = (await readJson(req, undefined, deadlines)) as { path?: unknown; manifest?: unknown } | null;
+        const body = (await readJson(req, undefined, deadlines)) as { path?: unknown; manifest?: unknown; replace?: unknown } | null;
         if (typeof body !== 'object' || body === null || typeof body.path !== 'string' || !body.path) {
           throw new HttpError(400, 'BadRequest', 'expected {"path": "/absolute/path/to/function/folder", "manifest"?: {…fields over its function.json}}');
         }
@@ -207,10 +208,13 @@ export function createGateway(opts: GatewayOptions): Server {
           throw new HttpError(400, 'BadRequest', '"manifest" must be an object of function.json fields');
         }
         try {
-          const { deployment, changed } = await control.deploy(body.path, body.manifest as Record<string, unknown> | undefined);
+          const { deployment, changed } = await control.deploy(body.path, { settings: body.manifest as Record<string, unknown> | undefined, replace: body.replace === true });
           sendJson(res, changed ? 201 : 200, { name: deployment.name, version: deployment.version, changed });
         } catch (err) {
           if (err instanceof ManifestError) throw new HttpError(400, 'InvalidManifest', err.message, { field: err.field });
+          if (err instanceof DeployConflictError) {
+            throw new HttpError(409, 'FunctionExists', err.message, { deployedFrom: err.deployedFrom });
+          }
           throw err;
         }
       } else throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not supported on ${path}`);
@@ -225,7 +229,13 @@ export function createGateway(opts: GatewayOptions): Server {
       if (!c) throw notFound(`no function named "${name}" is deployed`);
       if (req.method === 'GET') sendJson(res, 200, await describe(c, true));
       else if (req.method === 'DELETE') {
-        await control.remove(name);
+        // ?graceMs=N: how long requests in flight may still run (default min(timeoutMs, 30 s))
+        const g = url.searchParams.get('graceMs');
+        const graceMs = g === null ? undefined : Number(g);
+        if (graceMs !== undefined && !(Number.isInteger(graceMs) && graceMs >= 0 && graceMs <= 300_000)) {
+          throw new HttpError(400, 'BadRequest', 'graceMs must be an integer number of milliseconds from 0 to 300000');
+        }
+        await control.remove(name, graceMs);
         sendJson(res, 200, { removed: name });
       } else throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not supported on ${path}`);
       return true;

@@ -30,6 +30,7 @@ export type HttpEventFormat = (typeof HTTP_EVENT_FORMATS)[number];
 
 const FUNCTION_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
+export { MAX_SCALE_FLOOR } from '../autoscaler/spec.js';
 
 export const manifestSchema = z
   .object({
@@ -48,12 +49,13 @@ export const manifestSchema = z
     /** The port a `command` listens on ($PORT in its environment; Knative's default is 8080). */
     port: z.number().int().min(1).max(65535).default(8080),
     protocol: z.enum(PROTOCOLS).default('http'),
-    description: z.string().optional(),
-    memoryMB: z.number().int().min(32).max(16384).default(256),
+    description: z.string().max(2000).optional(),
+    memoryMB: z.number().int().min(32).max(8192).default(256),
     timeoutMs: z.number().int().min(1).max(15 * 60_000).default(30_000),
     concurrency: z.number().int().min(1).max(1000).default(1),
     env: z
-      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names must be identifiers'), z.string())
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names must be identifiers').max(128), z.string().max(4096))
+      .refine((e) => Object.keys(e).length <= 64, 'at most 64 variables')
       .superRefine((env, ctx) => {
         for (const name of Object.keys(env)) {
           const why = refusedEnvReason(name);
@@ -61,7 +63,9 @@ export const manifestSchema = z
         }
       })
       .default({}),
-    paddingMB: z.number().min(0).max(4096).default(0),
+    // padding models a large image for cold-start experiments; 1 GB was never needed and 4 GB per
+    // version let one deploy fill the disk
+    paddingMB: z.number().min(0).max(1024).default(0),
     coldStart: z.enum(COLD_START_MODES).optional(),
     transfer: z.enum(TRANSFERS).optional(),
     scaling: scalingSchema.optional(),

@@ -6,7 +6,7 @@ import { connect, callJson } from '../../gateway/client.js';
 import { HTTP_EVENT_FORMATS } from '../../manifest/schema.js';
 
 const usage = `
-usage: hivelab deploy DIR [DIR ...] [options]
+usage: hivelab deploy DIR [DIR ...] [--replace] [options]
 
 Deploys function folders. A folder's function.json holds its settings; the options below set
 (or override) them, so a folder written for AWS Lambda deploys as it is, without a function.json:
@@ -14,7 +14,8 @@ Deploys function folders. A folder's function.json holds its settings; the optio
   hivelab deploy ./my-lambda --runtime nodejs20.x --handler index.handler --memory 128 --timeout 3
 
 Redeploying changed code starts a new version: new invocations go to new instances, old instances
-finish and stop.
+finish and stop. A function of the same name deployed from another folder is not replaced unless
+--replace is given.
 
 Options:
   --name NAME         function name (default: the folder's name, lower-cased; with no function.json)
@@ -25,6 +26,7 @@ Options:
   --concurrency N     requests one instance serves at once
   --env K=V           environment variable (repeatable)
   --event FORMAT      raw | apigateway-v1 | apigateway-v2: what an HTTP invocation hands the handler
+  --replace           replace a function of the same name deployed from another folder
   --state DIR         Hivelab state folder (default: $HIVELAB_STATE or ./.hivelab)
 `;
 
@@ -79,6 +81,7 @@ const command: Command = {
         concurrency: { type: 'string' },
         env: { type: 'string', multiple: true },
         event: { type: 'string' },
+        replace: { type: 'boolean', default: false },
       },
     });
     if (positionals.length === 0) throw new UsageError('name at least one function folder');
@@ -88,7 +91,7 @@ const command: Command = {
     let failed = 0;
     for (const { dir, settings } of perDir) {
       try {
-        const r = await callJson<{ name: string; version: string; changed: boolean }>(c, 'POST', '/v1/functions', { path: resolve(dir), ...(settings ? { manifest: settings } : {}) });
+        const r = await callJson<{ name: string; version: string; changed: boolean }>(c, 'POST', '/v1/functions', { path: resolve(dir), replace: values.replace, ...(settings ? { manifest: settings } : {}) });
         console.log(`${r.changed ? 'deployed' : 'unchanged'} ${r.name} (version ${r.version})`);
       } catch (err) {
         console.error(`${dir}: ${(err as Error).message}`);
