@@ -55,7 +55,9 @@ beforeAll(async () => {
     invokeToken: 'not-used',
     transfers: { sealKeyHex: randomBytes(32).toString('hex'), pool: { buffers: 4, bufferBytes: 65536 }, inlineLimitBytes: 1 << 20 },
   };
-  child = fork(WORKER_MAIN, [JSON.stringify(config)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  // the worker takes its config (with the platform's secrets) as its first IPC message, never argv
+  child = fork(WORKER_MAIN, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  child.send({ op: 'configure', config });
   child.on('message', (m: WorkerMessage) => {
     messages.push(m);
     for (const w of waiters.splice(0)) w();
