@@ -3,6 +3,7 @@ import { readLines } from './line-reader.js';
 import { CsvRow, headerIndex } from './csv-row.js';
 import { TraceFormatError } from './errors.js';
 import { DURATION_PERCENTILES } from './format.js';
+import { percentile } from '../core/percentile.js';
 
 /**
  * The Azure Functions 2021 invocation log (AzurePublicDataset AzureFunctionsInvocationTrace2021):
@@ -16,17 +17,10 @@ import { DURATION_PERCENTILES } from './format.js';
  */
 export const AZURE2021_COLUMNS = ['app', 'func', 'end_timestamp', 'duration'] as const;
 
-/** Percentile p (0–100) of sorted values, nearest rank (the first value with rank ≥ p·n). */
-function nearestRank(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1]!;
-}
-
 export function durationSummary(durationsMs: number[]): DurationPercentiles {
   const sorted = [...durationsMs].sort((a, b) => a - b);
   const percentilesMs: Record<string, number> = {};
-  for (const p of DURATION_PERCENTILES) percentilesMs[p] = nearestRank(sorted, Number(p));
+  for (const p of DURATION_PERCENTILES) percentilesMs[p] = percentile(sorted, Number(p)); // the platform's one definition (docs/STATISTICS.md)
   return {
     averageMs: sorted.reduce((s, x) => s + x, 0) / sorted.length,
     count: sorted.length,

@@ -46,6 +46,9 @@ describe('the one percentile (linear interpolation between closest ranks, type 7
   });
 
   it('is defined once: no other percentile or quantile function in src/', () => {
+    // The one exception: STeLLAR's own result files are written with STeLLAR's own definition
+    // (gonum's Empirical quantile), so STeLLAR's plotting scripts read what STeLLAR would write.
+    const foreignFormats = ['benchkit/stellar/results.ts: an inline nearest rank'];
     const others: string[] = [];
     for (const f of sourceFiles(SRC)) {
       const rel = relative(SRC, f);
@@ -57,6 +60,6 @@ describe('the one percentile (linear interpolation between closest ranks, type 7
       // a nearest rank computed in place: ceil(q · n)
       if (/Math\.ceil\([^;]*\*\s*\w+\.length/.test(text)) others.push(`${rel}: an inline nearest rank`);
     }
-    expect(others).toEqual([]);
+    expect(others.filter((o) => !foreignFormats.includes(o))).toEqual([]);
   });
 });
