@@ -8,7 +8,7 @@ import type { ScalingDecision } from '../autoscaler/index.js';
 import { getPlacement, NoCapacityError, type PlacementPolicy, type WorkerView } from '../placement/index.js';
 import { DeploymentStore, type Deployment } from './deployments.js';
 import { WorkerHandle } from './worker-handle.js';
-import { mountsBelow, unmountRunDir } from '../sandbox/run-dir.js';
+import { unmountRunDir } from '../sandbox/run-dir.js';
 import { killLeftovers } from '../coldstart/leftovers.js';
 import { effectiveColdStart, type SnapshotSupport } from '../coldstart/availability.js';
 import { MemoryLedger } from '../transfer/retrieval-ledger.js';
@@ -73,15 +73,14 @@ export class ControlPlane {
     await Promise.all([p.functions, p.logs, p.run, p.snapshots, p.traces, p.reports].map((d) => mkdir(d, { recursive: true })));
     await this.deployments.load((m) => this.opts.log('warn', m));
     // A platform killed with SIGKILL (or its workers) may have left instances, CRIU and REAP
-    // monitors running and half-written snapshots: this state folder's, and only those, go now.
+    // monitors running, run-folder mounts and half-written snapshots: this state folder's, and only
+    // those, go now (never while another live platform owns the folder).
     const owner = await livePlatformPid(p.platform);
     const left = owner ? { instances: [], helpers: [], scratch: [] } : await killLeftovers(p.root, { scratchOf: 'all' });
     if (owner) this.opts.log('warn', `platform PID ${owner} still runs on ${p.root}: what it runs is left alone`);
     if (left.instances.length || left.helpers.length || left.scratch.length) {
       this.opts.log('warn', `killed what a previous run left: ${left.instances.length} instance(s), ${left.helpers.length} CRIU/monitor process(es), ${left.scratch.length} half-written snapshot(s)`);
     }
-    // run-folder mounts of a platform that was killed (its instances died with its workers)
-    await this.unmountRunDirs();
     await Promise.all(Array.from({ length: this.opts.workers }, (_, i) => this.spawnWorker(`worker-${i}`)));
     for (const d of this.deployments.list()) this.controllers.set(d.name, this.newController(d));
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
@@ -296,14 +295,8 @@ export class ControlPlane {
     await Promise.allSettled(this.workers.map((w) => w.shutdown()));
     // A worker stops the instances it runs, not one still starting (a first cold start being booted
     // in the snapshot launcher or dumped, a restore): whatever of this state folder is left goes now.
+    // It also unmounts and removes every run folder (tmpfs mounts) left under this state.
     await killLeftovers(this.opts.paths.root, { scratchOf: 'all' }).catch((err: Error) => this.opts.log('warn', `leftovers at stop: ${err.message}`));
-    // whatever a worker that had to be killed left mounted: no instance of this state runs now
-    await this.unmountRunDirs();
-  }
-
-  private async unmountRunDirs(): Promise<void> {
-    const dirs = await mountsBelow(this.opts.paths.run).catch(() => []);
-    await Promise.allSettled(dirs.map((d) => unmountRunDir(d)));
   }
 }
 
