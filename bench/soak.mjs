@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { request, Agent } from 'undici';
@@ -180,6 +180,8 @@ async function sample() {
     instances: (json.workers ?? []).reduce((x, w) => x + w.instances.length, 0),
     services: (json.services ?? []).map((v) => `${v.name}:${v.state}/${v.restarts}`).join(' '),
     workersAlive: (json.workers ?? []).filter((w) => w.alive).length,
+    // the host's load: the figures above only describe the platform on a machine that had cores free
+    load1: Math.round(loadavg()[0] * 10) / 10,
     failedSince,
   };
   samples.push(s);

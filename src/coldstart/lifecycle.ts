@@ -7,7 +7,7 @@ import { SANDBOX_RUN_DIR } from '../sandbox/launch.js';
 import { SpanNames, type PhaseTiming } from '../observability/semantic.js';
 import { launchForSnapshot } from '../snapshot/launcher.js';
 import type { InstanceSandboxes } from '../snapshot/instance-sandbox.js';
-import { externalMounts } from '../snapshot/mounts.js';
+import type { DumpedMount } from '../snapshot/mounts.js';
 import { createSnapshot, invalidateSnapshots, openSnapshot, snapshotDir, type Snapshot } from '../snapshot/store.js';
 import { CriuInstance } from './criu-instance.js';
 import { waitHealthy } from '../snapshot/invoke.js';
@@ -138,7 +138,7 @@ export class SnapshotLifecycle {
     const phases: PhaseTiming[] = [{ name: SpanNames.sandboxStart, startEpochMs: t0, endEpochMs: tReady }];
     try {
       await invokeWarmUp(spec, socketPath, this.opts.log);
-      const snap = await this.dumpWithRetry(spec, version, launched.pid, externalMounts(launchSpec.binds));
+      const snap = await this.dumpWithRetry(spec, version, launched.pid, await sandboxes.dumpMounts(launchSpec, launched.pid));
       this.opts.log('info', `${fn}@${version}: snapshot ${snap.dir} (${(snap.meta.imageBytes / 1048576).toFixed(1)} MB, dump ${snap.meta.dumpMs.toFixed(0)} ms)`);
       instance.timings.snapshotMs = Date.now() - tReady;
       return { instance, mode: 'boot', phases, stats: { snapshotBytes: snap.meta.imageBytes, memoryBytes: snap.meta.files[snap.meta.pagesFile]?.size } };
@@ -157,7 +157,7 @@ export class SnapshotLifecycle {
   }
 
   /** The warm-up's connection may take a moment to be closed on the runtime's side. */
-  private async dumpWithRetry(spec: InstanceSpec, version: string, pid: number, mounts: ReturnType<typeof externalMounts>): Promise<Snapshot> {
+  private async dumpWithRetry(spec: InstanceSpec, version: string, pid: number, mounts: DumpedMount[]): Promise<Snapshot> {
     const make = () =>
       createSnapshot({
         stateDir: this.opts.stateDir,

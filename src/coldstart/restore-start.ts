@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InstanceSpec } from '../sandbox/backend.js';
 import { InstanceCgroup } from '../sandbox/cgroup.js';
@@ -56,9 +56,30 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   const workDir = sandboxes.workDir(spec);
   const releaseRunDir = await sandboxes.prepareRunDir(spec, await sandboxes.ids(spec));
   const root = await sandboxes.restoreRoot();
-  const mounts = await sandboxes.mounts(spec);
-  const cgroup = await InstanceCgroup.create(spec.instanceId, { memoryMB: spec.manifest.memoryMB });
+  let clone: Awaited<ReturnType<typeof sandboxes.cloneMounts>>;
+  try {
+    clone = await sandboxes.cloneMounts(spec, snap.meta.mounts);
+  } catch (err) {
+    await releaseRunDir();
+    throw err;
+  }
+  const { mounts } = clone;
+  const releaseMounts = async () => {
+    await clone.release();
+    await releaseRunDir();
+  };
+  let cgroup: InstanceCgroup | undefined;
+  let netns: number;
+  try {
+    cgroup = await InstanceCgroup.create(spec.instanceId, { memoryMB: spec.manifest.memoryMB });
+    netns = await sandboxes.netns();
+  } catch (err) {
+    await cgroup?.remove().catch(() => undefined);
+    await releaseMounts();
+    throw err;
+  }
   const base = {
+    netns,
     imagesDir: snap.imagesDir,
     workDir,
     socketPath,
@@ -98,9 +119,11 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
     if (reapPhase === 'record') policy.releaseRecording(key);
     await cgroup.killAll('SIGKILL').catch(() => 0);
     await cgroup.remove().catch(() => undefined);
-    await releaseRunDir();
+    await releaseMounts();
     await sandboxes.cleanup(spec);
     throw err;
+  } finally {
+    closeSync(netns); // the clone holds it now (or nobody needs it)
   }
   const tRestored = Date.now();
   restored.output.pipe(createWriteStream(spec.logFile, { flags: 'a' }));
@@ -118,8 +141,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
     beforeStop: m && reapPhase === 'prefetch' ? () => checkPrediction(log, fn, snap, m) : undefined,
     afterExit: (reason) => {
       stopDaemon?.();
-      void releaseRunDir();
-      void sandboxes.cleanup(spec);
+      void releaseMounts().then(() => sandboxes.cleanup(spec));
       if (reason === 'monitor-died') {
         log('error', `${fn}: the REAP monitor of ${spec.instanceId} died; instance killed, next cold start boots and re-records`);
         policy.markBootNext(key);

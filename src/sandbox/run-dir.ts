@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFile, rmdir, stat } from 'node:fs/promises';
+import { openSync } from 'node:fs';
+import { mkdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SANDBOX_LAUNCHER } from './root.js';
@@ -52,11 +53,12 @@ class RunDirMounter {
     }
   }
 
-  request(fields: string[]): Promise<void> {
+  /** One request; resolves with what follows "ok" (a holder's pid for `n`, else empty). */
+  request(fields: string[]): Promise<string> {
     if (fields.some((f) => /[\t\n]/.test(f))) return Promise.reject(new Error(`a run folder path cannot hold tabs or newlines: ${JSON.stringify(fields[1])}`));
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<string>((resolve, reject) => {
       const child = this.server();
-      this.waiting.push((answer) => (answer === 'ok' ? resolve() : reject(new Error(answer.replace(/^error /, '')))));
+      this.waiting.push((answer) => (/^ok( |$)/.test(answer) ? resolve(answer.slice(3)) : reject(new Error(answer.replace(/^error /, '')))));
       this.hold(child, true);
       child.stdin.write(`${fields.join('\t')}\n`);
     });
@@ -78,6 +80,47 @@ export async function mountRunDir(dir: string, uid: number, gid: number, bytes =
     await mounter(launcher).request(['m', dir, String(uid), String(gid), String(bytes)]);
   } catch (err) {
     throw new Error(`cannot mount the run folder ${dir}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * A restored clone's /tmp or /dev/shm on the host (an external mount CRIU binds in; mounts.ts): a
+ * tmpfs of its own, owned by root with the sandbox's mode, size-limited, nosuid, nodev. Made through
+ * the worker's mounter, so a restore pays a line over a pipe, not a tar of the dumped tmpfs.
+ */
+export async function mountCloneTmpfs(dir: string, bytes: number, mode: number, exec: boolean, launcher = SANDBOX_LAUNCHER): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  try {
+    await mounter(launcher).request(['t', dir, String(bytes), mode.toString(8), exec ? 'exec' : 'noexec']);
+  } catch (err) {
+    throw new Error(`cannot mount ${dir} for a restored clone: ${(err as Error).message}`);
+  }
+}
+
+/** The read-only /dev restored clones share (made once in `dir`; see the launcher's `fill_dev`). */
+export async function mountSharedDev(dir: string, launcher = SANDBOX_LAUNCHER): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  try {
+    await mounter(launcher).request(['d', dir]);
+  } catch (err) {
+    throw new Error(`cannot make the clones' shared /dev at ${dir}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * A new network namespace with its loopback up, as an open descriptor (the caller closes it). The
+ * mounter's child makes it and waits while we open it; released at once after, so nothing of it
+ * outlives the descriptor (and a killed worker leaves no mount or process behind).
+ */
+export async function makeNetns(launcher = SANDBOX_LAUNCHER): Promise<number> {
+  const m = mounter(launcher);
+  const holder = (await m.request(['n']).catch((err: Error) => {
+    throw new Error(`cannot make a network namespace: ${err.message}`);
+  })).trim();
+  try {
+    return openSync(`/proc/${holder}/ns/net`, 'r');
+  } finally {
+    await m.request(['r', holder]).catch(() => undefined);
   }
 }
 
@@ -106,8 +149,10 @@ export async function mountsBelow(root: string): Promise<string[]> {
 export async function sweepStaleRunDirs(runRoot: string, isLive: (instanceId: string) => Promise<boolean>, minAgeMs = 60_000): Promise<number> {
   let removed = 0;
   for (const dir of await mountsBelow(runRoot).catch(() => [])) {
-    const id = dir.slice(runRoot.length).replace(/^\/+/, '');
-    if (id.includes('/')) continue;
+    // a run folder `<id>`, or a restored clone's /tmp or /dev/shm in CRIU's work folder `<id>.criu/`
+    const rel = dir.slice(runRoot.length).replace(/^\/+/, '').split('/');
+    if (rel.length > 2 || (rel.length === 2 && !rel[0]!.endsWith('.criu'))) continue;
+    const id = rel[0]!.replace(/\.criu$/, '');
     try {
       if (Date.now() - (await stat(dir)).ctimeMs < minAgeMs) continue;
       if (await isLive(id)) continue;

@@ -46,8 +46,11 @@ export function criuBinary(): string {
   return process.env.HIVELAB_CRIU ?? path.join(repoRoot, '.cache', 'criu', `criu-${CRIU_VERSION}`, 'criu', 'criu');
 }
 
-/** The action script that brings a restored instance's loopback up (restores skip replaying its netns). */
-export const LOOPBACK_UP_SCRIPT = path.join(repoRoot, 'scripts', 'criu-loopback-up.sh');
+/**
+ * CRIU's name for an instance's network namespace: dumps declare it external under this key and
+ * every restore hands CRIU a fresh namespace for it (restore.ts).
+ */
+export const NETNS_EXTERNAL_KEY = 'instance-net';
 
 /** Why snapshots cannot work here, or null when CRIU is built and usable. */
 export function criuUnavailableReason(): string | null {

@@ -1,7 +1,7 @@
-import { mkdir, readFile, readdir, readlink } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { CriuError, criuLogTail, run } from './criu.js';
+import { CriuError, criuLogTail, NETNS_EXTERNAL_KEY, run } from './criu.js';
 import { dumpMountArgs, type DumpedMount } from './mounts.js';
 import { CriuDeadlineError, criuDeadlineMs, killTree } from './deadline.js';
 
@@ -99,8 +99,10 @@ export async function dumpInstance(opts: DumpOptions): Promise<DumpResult> {
     '--images-dir', opts.imagesDir,
     '--log-file', 'dump.log',
     '-v2',
-    // The instance has its own network namespace with nothing but loopback: no need to lock it.
+    // The instance has its own network namespace with nothing but loopback: no need to lock it,
+    // nor to save it: every restore gets a fresh one, loopback up (restore.ts).
     '--network-lock', 'skip',
+    '--external', `net[${(await stat(`/proc/${opts.pid}/ns/net`)).ino}]:${NETNS_EXTERNAL_KEY}`,
     // Our memory cgroup is per instance and set up by the worker on restore.
     '--manage-cgroups=ignore',
     // The listener is handed over anew on restore; the stdout pipe's reader is outside.

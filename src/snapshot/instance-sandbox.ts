@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { realpathSync } from 'node:fs';
-import { mkdir, realpath, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { InstanceSpec } from '../sandbox/backend.js';
@@ -8,15 +8,30 @@ import { createHash } from 'node:crypto';
 import { buildSandboxSpec, probeSystemRoots, skeletonEntries, type SandboxLayout, type SandboxSpec } from '../sandbox/launch.js';
 import { ensureSkeleton } from '../sandbox/root.js';
 import { SandboxUids } from '../sandbox/uids.js';
+import { makeNetns, mountCloneTmpfs, mountSharedDev, unmountRunDir } from '../sandbox/run-dir.js';
 import { ensureKerndatDir, KERNDAT_DIR } from './criu.js';
-import { ensureRestoreRoot, externalMounts, type ExternalMount } from './mounts.js';
+import { ensureRestoreRoot, externalMounts, mountName, type DumpedMount, type ExternalMount } from './mounts.js';
 
 /**
  * The host side of a snapshot instance's sandbox, per worker: the skeleton root, the read-only
  * `--root` every restore uses, the function's unprivileged uid, and each instance's run folder (a
  * tmpfs owned by that uid). The original a snapshot is taken of and every clone of it get the same
- * layout; only the run folder (and CRIU's own fresh /tmp, /dev, /proc) differ per clone.
+ * layout; only the run folder, /tmp, /dev/shm and the network namespace differ per clone.
+ *
+ * What a restore would otherwise rebuild itself, it is handed ready-made (docs/SANDBOX.md, "Restores"):
+ * the sandbox's /dev, /tmp and /dev/shm are external mounts too (CRIU would save their contents with
+ * tar and gzip and unpack them per clone: ~3 × 2 programs per restore), so each clone gets fresh
+ * tmpfs mounts from the worker's mounter and the one read-only /dev they all share; and its network
+ * namespace is external (CRIU would replay it and run an action script to bring loopback up), so
+ * each clone gets one made ahead of demand, loopback up (`netns`).
  */
+
+/** The sandbox's own tmpfs mounts a dump declares external when the instance left them empty. */
+const CLONE_TMPFS = ['/tmp', '/dev/shm'] as const;
+/** Read-only, the same for every instance: always external. */
+const SANDBOX_DEV = '/dev';
+/** Network namespaces kept ready per worker: a burst beyond them makes its own (a few ms each). */
+const NETNS_READY = 2;
 
 const run = promisify(execFile);
 
@@ -37,6 +52,8 @@ export class InstanceSandboxes {
   private readonly layout: SandboxLayout;
   private restoreRootReady: Promise<string> | undefined;
   private readonly uids: SandboxUids;
+  private sharedDevReady: Promise<string> | undefined;
+  private readonly readyNetns: Promise<number>[] = [];
 
   constructor(private readonly opts: InstanceSandboxOptions) {
     this.uids = new SandboxUids(path.join(opts.stateDir, 'sandbox-uids')); // the worker's allocation (src/worker/main.ts)
@@ -100,9 +117,75 @@ export class InstanceSandboxes {
     return this.sandboxSpec(spec, ids, cgroupProcsFiles);
   }
 
-  /** This clone's host folders for the snapshot's external mounts (its own run folder, made by `prepareRunDir`). */
-  async mounts(spec: InstanceSpec): Promise<ExternalMount[]> {
-    return externalMounts((await this.sandboxSpec(spec, await this.ids(spec), [])).binds);
+  /**
+   * What a dump of this instance declares external: its binds, /dev, and /tmp and /dev/shm if it left
+   * them empty (a function that wrote there at start-up keeps what it wrote: CRIU saves those).
+   */
+  async dumpMounts(launchSpec: SandboxSpec, pid: number): Promise<DumpedMount[]> {
+    const own: DumpedMount[] = [{ name: mountName(SANDBOX_DEV), target: SANDBOX_DEV }];
+    for (const target of CLONE_TMPFS) {
+      const entries = await readdir(`/proc/${pid}/root${target}`).catch(() => null);
+      if (entries?.length === 0) own.push({ name: mountName(target), target });
+    }
+    return [...externalMounts(launchSpec.binds), ...own];
+  }
+
+  /**
+   * This clone's host folders for the snapshot's external mounts: the binds (its own run folder,
+   * made by `prepareRunDir`), a fresh tmpfs for each of /tmp and /dev/shm the dump declared, sized as
+   * a boot's, and the shared /dev. `release` unmounts the clone's own.
+   */
+  async cloneMounts(spec: InstanceSpec, imageMounts: DumpedMount[]): Promise<{ mounts: ExternalMount[]; release: () => Promise<void> }> {
+    const sandbox = await this.sandboxSpec(spec, await this.ids(spec), []);
+    const mounts = externalMounts(sandbox.binds);
+    const own: string[] = [];
+    const release = async () => {
+      await Promise.all(own.map((dir) => unmountRunDir(dir)));
+    };
+    try {
+      for (const m of imageMounts) {
+        if (m.target === SANDBOX_DEV) {
+          mounts.push({ ...m, source: await this.sharedDev() });
+        } else if ((CLONE_TMPFS as readonly string[]).includes(m.target)) {
+          const source = path.join(this.workDir(spec), m.name);
+          const t = m.target === '/tmp' ? sandbox.tmpfs.find((x) => x.dst === '/tmp') : { sizeBytes: sandbox.shmBytes, mode: 0o1777, noexec: true };
+          if (!t) throw new Error(`the sandbox of ${spec.instanceId} has no /tmp`);
+          await mountCloneTmpfs(source, t.sizeBytes, t.mode, !t.noexec);
+          own.push(source);
+          mounts.push({ ...m, source });
+        }
+      }
+    } catch (err) {
+      await release();
+      throw err;
+    }
+    return { mounts, release };
+  }
+
+  /** The read-only /dev every clone on this host shares (made once per boot, beside the restore root). */
+  private sharedDev(): Promise<string> {
+    this.sharedDevReady ??= (async () => {
+      const dir = `${this.rootDir}.dev`;
+      const [d, parent] = await Promise.all([stat(dir).catch(() => null), stat(path.dirname(dir))]);
+      if (!d || d.dev === parent.dev) await mountSharedDev(dir);
+      return dir;
+    })();
+    this.sharedDevReady.catch(() => (this.sharedDevReady = undefined));
+    return this.sharedDevReady;
+  }
+
+  /**
+   * A network namespace for a clone, loopback up, as a descriptor the caller closes once CRIU has
+   * it. Kept ready ahead of demand: making one (and the first use's RCU grace) is off the restore.
+   */
+  async netns(): Promise<number> {
+    const fd = await (this.readyNetns.shift() ?? makeNetns());
+    while (this.readyNetns.length < NETNS_READY) {
+      const next = makeNetns();
+      next.catch(() => undefined);
+      this.readyNetns.push(next);
+    }
+    return fd;
   }
 
   /** Removes CRIU's work folder of an instance that is gone. */

@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
-import { link, mkdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
-import { CriuError, cleanEnv, criuBinary, criuLogTail, LOOPBACK_UP_SCRIPT } from './criu.js';
+import { closeSync } from 'node:fs';
+import { CriuError, cleanEnv, criuBinary, criuLogTail, NETNS_EXTERNAL_KEY } from './criu.js';
+import { makeNetns } from '../sandbox/run-dir.js';
 import type { ExternalFd } from './dump.js';
 import { restoreMountArgs, type DumpedMount, type ExternalMount } from './mounts.js';
 import { joinCgroupsScript } from '../sandbox/cgroup.js';
@@ -35,6 +37,11 @@ export interface RestoreOptions {
   mounts: ExternalMount[];
   /** From the dump (`DumpResult.externalFds`, kept in the snapshot's meta.json). */
   externalFds: ExternalFd[];
+  /**
+   * The clone's network namespace (a descriptor; the caller keeps and closes it), made ahead of
+   * demand with loopback up (InstanceSandboxes.netns). Without one, the restore makes its own.
+   */
+  netns?: number;
   /** Lazy restore: a lazy-pages daemon must already listen on `<workDir>/lazy-pages.socket`. */
   lazyPages?: boolean;
   /** `cgroup.procs` files CRIU runs in, so the restored tasks start in them (InstanceCgroup.procsFiles). */
@@ -101,24 +108,46 @@ const RESTORE_WRAPPER = [
   `{ "$criu" restore "$@"; echo "${EXIT_MARK}$?" >&2; } | cat`,
 ].join('\n');
 
+/**
+ * CRIU's log level for restores: 2 (errors and warnings) unless `HIVELAB_CRIU_LOG_LEVEL` asks for
+ * more; 4 logs every step with its time, which `bench/restore-phases.mjs` turns into a breakdown
+ * (it slows the restore a little: it is for finding where the time goes, not for timing it).
+ */
+export function criuLogLevel(): number {
+  const v = Number(process.env.HIVELAB_CRIU_LOG_LEVEL ?? 2);
+  return Number.isInteger(v) && v >= 0 && v <= 4 ? v : 2;
+}
+
+/** Keeps a restore's CRIU log in `HIVELAB_CRIU_KEEP_LOGS` (the work folder goes with the instance). */
+async function keepLog(workDir: string): Promise<void> {
+  const keep = process.env.HIVELAB_CRIU_KEEP_LOGS;
+  if (!keep) return;
+  await mkdir(keep, { recursive: true });
+  await copyFile(path.join(workDir, 'restore.log'), path.join(keep, `${path.basename(workDir)}-${Date.now()}.restore.log`)).catch(() => undefined);
+}
+
+/** Where CRIU finds the clone's network namespace and its invocation socket (restoreInstance's stdio). */
+const LISTENER_FD = 3;
+const NETNS_FD = 4;
+
 /** Pure: `criu restore`'s arguments for one clone. */
 export function restoreArgs(opts: RestoreOptions, pidfile: string, listener: ExternalFd, outputs: ExternalFd[]): string[] {
   return [
     '--images-dir', opts.imagesDir,
     '--work-dir', opts.workDir,
     '--log-file', 'restore.log',
-    '-v2',
+    `-v${criuLogLevel()}`,
     '--restore-detached',
     // the clone's root: the sandbox's read-only skeleton; its binds are the external mounts below
     '--root', opts.root,
     ...restoreMountArgs(opts.imageMounts, opts.mounts),
-    // the instance's netns is loopback-only: make it empty and bring lo up ourselves (the script says why)
-    '--empty-ns', 'net',
-    '--action-script', LOOPBACK_UP_SCRIPT,
+    // the instance's netns (declared external on dump) is a fresh one, loopback up, made ahead:
+    // CRIU neither creates nor replays one (that took an `ip` run and an action script per restore)
+    '--inherit-fd', `fd[${NETNS_FD}]:${NETNS_EXTERNAL_KEY}`,
     '--manage-cgroups=ignore',
     '--ext-unix-sk',
     '--pidfile', pidfile,
-    '--inherit-fd', `fd[3]:${listener.resource}`,
+    '--inherit-fd', `fd[${LISTENER_FD}]:${listener.resource}`,
     ...outputs.flatMap((o) => ['--inherit-fd', `fd[1]:${o.resource}`]),
     ...(opts.lazyPages ? ['--lazy-pages'] : []),
   ];
@@ -141,12 +170,24 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
     throw err;
   }
 
+  let netns: number;
+  try {
+    netns = opts.netns ?? (await makeNetns());
+  } catch (err) {
+    bound.release();
+    throw err;
+  }
   const t0 = performance.now();
-  // CRIU's fd 1 is the new output pipe (read by cat), fd 3 the new listener.
-  const child = spawn('/bin/sh', ['-c', RESTORE_WRAPPER, criuBinary(), ...(opts.cgroupProcs ?? []), '--', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe', bound.fd],
-    env: cleanEnv(),
-  });
+  // CRIU's fd 1 is the new output pipe (read by cat), fd 3 the new listener, fd 4 the netns.
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn('/bin/sh', ['-c', RESTORE_WRAPPER, criuBinary(), ...(opts.cgroupProcs ?? []), '--', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe', bound.fd, netns],
+      env: cleanEnv(),
+    });
+  } finally {
+    if (opts.netns === undefined) closeSync(netns);
+  }
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
@@ -178,6 +219,7 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
   clearTimeout(timer);
   opts.signal?.removeEventListener('abort', onAbort);
   const restoreMs = performance.now() - t0;
+  await keepLog(opts.workDir);
   if (aborted || code !== 0) bound.release();
   if (aborted) {
     if (expired) throw new CriuDeadlineError('restore', deadlineMs, `criu restore from ${opts.imagesDir} and every task it created were killed\n${criuLogTail(path.join(opts.workDir, 'restore.log'))}`);

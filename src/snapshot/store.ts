@@ -37,11 +37,12 @@ export interface WorkingSetMeta {
 }
 
 /**
- * 2: the instance ran in the sandbox (mount namespace, unprivileged uid) and `mounts` lists its
- * external mounts. A format-1 snapshot (taken in the host's mount namespace, as root) is refused,
- * so the platform deletes it and snapshots the version anew.
+ * 3: the instance ran in the sandbox (mount namespace, unprivileged uid), `mounts` lists its
+ * external mounts, and its network namespace is external too (each restore brings a fresh one).
+ * An older snapshot (format 1: taken in the host's mount namespace, as root; format 2: its netns
+ * saved in the images) is refused, so the platform deletes it and snapshots the version anew.
  */
-export const SNAPSHOT_FORMAT = 2;
+export const SNAPSHOT_FORMAT = 3;
 
 export interface SnapshotMeta {
   format: typeof SNAPSHOT_FORMAT;

@@ -177,24 +177,34 @@ static void proc_ro(const char *rel) {
   close(fd);
 }
 
+/* The sandbox's /dev: these nodes and links and an empty shm/, nothing else. The launcher makes it
+ * in each booted instance; the run-dir server makes one shared copy for restored clones. */
+static const struct { const char *name; unsigned maj, min; } dev_nodes[] = {
+    {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+};
+static const struct { const char *target, *name; } dev_links[] = {
+    {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+};
+
+/* Fills an empty /dev folder; NULL on success, else the step that failed. */
+static const char *fill_dev(int dfd) {
+  for (size_t i = 0; i < sizeof dev_nodes / sizeof dev_nodes[0]; i++) {
+    if (mknodat(dfd, dev_nodes[i].name, S_IFCHR | 0666, makedev(dev_nodes[i].maj, dev_nodes[i].min)) || fchmodat(dfd, dev_nodes[i].name, 0666, 0))
+      return dev_nodes[i].name;
+  }
+  for (size_t i = 0; i < sizeof dev_links / sizeof dev_links[0]; i++)
+    if (symlinkat(dev_links[i].target, dfd, dev_links[i].name)) return dev_links[i].name;
+  if (mkdirat(dfd, "shm", 01777) || fchmodat(dfd, "shm", 01777, 0)) return "shm";
+  return NULL;
+}
+
 static void make_dev(unsigned long long shm_bytes) {
-  static const struct { const char *name; unsigned maj, min; } nodes[] = {
-      {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
-  };
-  static const struct { const char *target, *name; } links[] = {
-      {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
-  };
   do_tmpfs("/dev", 64 * 1024, 0755, MS_NOSUID | MS_NOEXEC);
   int dev = open_mountpoint("/dev", EX_MOUNT);
   int dfd = openat(dev, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) DIE(EX_MOUNT, "opening /dev");
-  for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
-    if (mknodat(dfd, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) || fchmodat(dfd, nodes[i].name, 0666, 0))
-      DIE(EX_MOUNT, "mknod /dev/%s", nodes[i].name);
-  }
-  for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
-    if (symlinkat(links[i].target, dfd, links[i].name)) DIE(EX_MOUNT, "symlink /dev/%s", links[i].name);
-  if (mkdirat(dfd, "shm", 01777)) DIE(EX_MOUNT, "mkdir /dev/shm");
+  const char *failed = fill_dev(dfd);
+  if (failed) DIE(EX_MOUNT, "making /dev/%s", failed);
   close(dfd);
   do_tmpfs("/dev/shm", shm_bytes ? shm_bytes : 64ull << 20, 01777, MS_NOSUID | MS_NODEV | MS_NOEXEC);
   /* /dev itself read-only: nothing more gets created in it (its /dev/shm stays writable) */
@@ -379,9 +389,99 @@ static int umount_run(const char *dir) {
   return 0;
 }
 
+/* A restored clone's /tmp or /dev/shm on the host (CRIU binds it in as an external mount): a tmpfs
+ * owned by root with the sandbox's mode, size-limited, nosuid, nodev, noexec unless asked. */
+static const char *mount_clone_tmpfs(const char *dir, const char *bytes, const char *mode, const char *exec) {
+  static char why[256];
+  char *e1, *e2, opts[128];
+  unsigned long long size = strtoull(bytes, &e1, 10);
+  unsigned long m = strtoul(mode, &e2, 8);
+  if (*e1 || *e2 || !*bytes || !*mode || m > 07777 || (strcmp(exec, "exec") && strcmp(exec, "noexec"))) return "bad numbers";
+  snprintf(opts, sizeof opts, "size=%llu,mode=%lo", size, m);
+  unsigned long flags = MS_NOSUID | MS_NODEV | (strcmp(exec, "noexec") ? 0 : MS_NOEXEC);
+  if (mount("tmpfs", dir, "tmpfs", flags, opts)) return snprintf(why, sizeof why, "mounting %s: %s", dir, strerror(errno)), why;
+  return NULL;
+}
+
+/* The /dev every restored clone shares: a small tmpfs (not nodev, so its nodes work) with the
+ * sandbox's nodes, then read-only, nosuid, noexec. A bind of it is each clone's /dev. */
+static const char *mount_shared_dev(const char *dir) {
+  static char why[256];
+  if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=65536,mode=0755"))
+    return snprintf(why, sizeof why, "mounting %s: %s", dir, strerror(errno)), why;
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  const char *failed = dfd < 0 ? "." : fill_dev(dfd);
+  if (dfd >= 0) close(dfd);
+  if (!failed && mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL)) failed = "read-only";
+  if (failed) {
+    int e = errno;
+    umount2(dir, MNT_DETACH);
+    return snprintf(why, sizeof why, "making %s/%s: %s", dir, failed, strerror(e)), why;
+  }
+  return NULL;
+}
+
+/* Network namespaces made ahead of demand for restored clones: a child unshares one, brings its
+ * loopback up and waits; the worker opens /proc/PID/ns/net (the descriptor keeps the namespace)
+ * and asks for the child's release. CRIU then restores into it as the clone's external netns,
+ * with no network replay and no action script. */
+#define MAX_NETNS_HOLDERS 64
+static pid_t netns_holders[MAX_NETNS_HOLDERS];
+
+static const char *make_netns(pid_t *out) {
+  static char why[256];
+  int slot = -1;
+  for (int i = 0; i < MAX_NETNS_HOLDERS; i++)
+    if (!netns_holders[i]) { slot = i; break; }
+  if (slot < 0) return "too many namespaces waiting to be released";
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC)) return "pipe";
+  pid_t pid = fork();
+  if (pid < 0) return close(ready[0]), close(ready[1]), "fork";
+  if (pid == 0) {
+    close(ready[0]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (unshare(CLONE_NEWNET)) _exit(1);
+    loopback_up();
+    if (write(ready[1], "1", 1) != 1) _exit(1);
+    for (;;) pause();
+  }
+  close(ready[1]);
+  char c;
+  ssize_t n;
+  do n = read(ready[0], &c, 1); while (n < 0 && errno == EINTR);
+  close(ready[0]);
+  if (n != 1) {
+    waitpid(pid, NULL, 0);
+    return snprintf(why, sizeof why, "the namespace holder failed (unshare or lo up)"), why;
+  }
+  netns_holders[slot] = pid;
+  *out = pid;
+  return NULL;
+}
+
+static const char *release_netns(const char *arg) {
+  char *e;
+  long pid = strtol(arg, &e, 10);
+  if (*e || pid <= 0) return "bad pid";
+  for (int i = 0; i < MAX_NETNS_HOLDERS; i++) {
+    if (netns_holders[i] != pid) continue;
+    kill((pid_t)pid, SIGKILL);
+    while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR) {}
+    netns_holders[i] = 0;
+    return NULL;
+  }
+  return "not a namespace holder of this server";
+}
+
 /* The worker's long-lived mounter: one spawn per worker instead of one per instance start (a spawn
  * from a large Node process costs milliseconds; a line over a pipe, microseconds). Requests, one per
- * line, tab-separated: "m DIR UID GID BYTES" or "u DIR"; each is answered "ok" or "error <why>".
+ * line, tab-separated, each answered "ok" (or "ok PID") or "error <why>":
+ *   m DIR UID GID BYTES          a run folder (mount_run)
+ *   u DIR                        unmount
+ *   t DIR BYTES MODE exec|noexec a restored clone's /tmp or /dev/shm
+ *   d DIR                        the /dev restored clones share
+ *   n / r PID                    a network namespace made ahead (make_netns), its holder released
  * It ends with its stdin (the worker) or with the worker (parent-death signal). */
 static int run_dir_server(void) {
   char line[8192];
@@ -405,6 +505,23 @@ static int run_dir_server(void) {
       else printf("ok\n");
     } else if (n == 2 && !strcmp(f[0], "u") && f[1][0] == '/') {
       if (umount2(f[1], MNT_DETACH | UMOUNT_NOFOLLOW) && errno != EINVAL && errno != ENOENT) printf("error unmounting %s: %s\n", f[1], strerror(errno));
+      else printf("ok\n");
+    } else if (n == 5 && !strcmp(f[0], "t") && f[1][0] == '/') {
+      const char *err = mount_clone_tmpfs(f[1], f[2], f[3], f[4]);
+      if (err) printf("error %s\n", err);
+      else printf("ok\n");
+    } else if (n == 2 && !strcmp(f[0], "d") && f[1][0] == '/') {
+      const char *err = mount_shared_dev(f[1]);
+      if (err) printf("error %s\n", err);
+      else printf("ok\n");
+    } else if (n == 1 && !strcmp(f[0], "n")) {
+      pid_t pid = 0;
+      const char *err = make_netns(&pid);
+      if (err) printf("error %s\n", err);
+      else printf("ok %d\n", (int)pid);
+    } else if (n == 2 && !strcmp(f[0], "r")) {
+      const char *err = release_netns(f[1]);
+      if (err) printf("error %s\n", err);
       else printf("ok\n");
     } else {
       printf("error malformed request\n");
