@@ -1,7 +1,7 @@
 import { readdir, readFile, readlink, realpath, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { InstanceCgroup } from '../sandbox/cgroup.js';
-import { unmountRunDir } from '../sandbox/run-dir.js';
+import { mountsBelow, unmountRunDir } from '../sandbox/run-dir.js';
 import { criuBinary } from '../snapshot/criu.js';
 import { monitorBinary } from '../reap/monitor.js';
 import { killPids } from '../snapshot/deadline.js';
@@ -86,6 +86,8 @@ export async function killLeftovers(stateDir: string, opts: { instanceIds?: stri
       await unmountRunDir(join(runRoot, id)).catch(() => undefined);
       await rm(join(runRoot, id), { recursive: true, force: true }).catch(() => undefined);
     }
+    // a restored clone's /tmp and /dev/shm are tmpfs mounts in CRIU's work folder (docs/SANDBOX.md)
+    for (const m of await mountsBelow(join(runRoot, id + WORK_SUFFIX)).catch(() => [])) await unmountRunDir(m).catch(() => undefined);
     await rm(join(runRoot, id + WORK_SUFFIX), { recursive: true, force: true }).catch(() => undefined);
   }
   const scratch: string[] = [];

@@ -192,7 +192,7 @@ describe.skipIf(unavailable !== null)('eager snapshot, lazy and criu-lazy cold s
         expect((booted.a as Answer & { loopback?: string }).loopback).toBe('ok');
         const restored = await coldInvoke(tp, 'snap-python', { loopback: true });
         expect(restored.mode).toBe(mode);
-        // restores leave the netns empty and bring lo up themselves (scripts/criu-loopback-up.sh)
+        // a clone's netns is a fresh one made ahead by the worker, loopback up (docs/SANDBOX.md, Restores)
         expect((restored.a as Answer & { loopback?: string }).loopback).toBe('ok');
         expect(restored.a.digest).toBe(booted.a.digest);
         expect(restored.a.calls).toBe(booted.a.calls);
