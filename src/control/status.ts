@@ -1,5 +1,6 @@
 import type { ControlPlane } from './control-plane.js';
 import type { ServiceStatus } from '../services/managed-process.js';
+import type { AdmissionStats } from '../worker/start-admission.js';
 
 export interface FunctionStatus {
   name: string;
@@ -26,6 +27,8 @@ export interface WorkerStatus {
   memoryCommittedMB: number;
   /** Resident memory of its instances as the cgroups count it. */
   memoryInUseMB: number;
+  /** Cold-start admission on the worker: starts allowed at once, running, waiting, the peak (absent when it did not answer). */
+  starts?: AdmissionStats;
 }
 
 export interface PlatformStatus {
@@ -70,6 +73,7 @@ export async function platformStatus(control: ControlPlane, services: ServiceSta
       memoryBudgetMB: view.memoryBudgetMB,
       memoryCommittedMB: view.memoryCommittedMB,
       memoryInUseMB: Math.round((s?.instances.reduce((n, i) => n + i.memoryBytes, 0) ?? 0) / (1024 * 1024)),
+      ...(s?.starts ? { starts: s.starts } : {}),
     };
   });
   return { snapshots: control.snapshots, functions, workers, services };
