@@ -16,6 +16,8 @@ export interface FunctionStatus {
   queueLength: number;
   /** The configured cold-start mode, the one used here, and why they differ. */
   coldStart: { configured: string; mode: string; fallback?: string };
+  /** Present while failed starts pause new ones: failures in a row, and ms until the next start may begin. */
+  startBackoff?: { failures: number; retryInMs: number };
 }
 
 export interface WorkerStatus {
@@ -55,6 +57,9 @@ export async function platformStatus(control: ControlPlane, services: ServiceSta
       observedConcurrency: Math.round(c.lastSample.concurrency * 1000) / 1000,
       queueLength: c.bufferedCount,
       coldStart: control.coldStartOf(c.deployment),
+      ...(c.startBackoff.failures > 0
+        ? { startBackoff: { failures: c.startBackoff.failures, retryInMs: Math.max(0, Math.round(c.startBackoff.until - performance.now())) } }
+        : {}),
     };
   });
   const stats = await control.workerStats();
