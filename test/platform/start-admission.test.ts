@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { startTestPlatform, removeState, FIXTURES, eventually } from './harness.js';
 
 /**
@@ -60,6 +62,40 @@ describe('cold-start admission on the live platform', () => {
     } finally {
       await t.stop();
       await removeState(t.stateDir);
+    }
+  }, 180_000);
+
+  it('deleting a function takes its starts still waiting for a slot out of the queue: they never run', async () => {
+    // a function whose runtime takes a while to load (top-level await), so starts pile up behind one slot
+    const fnDir = await mkdtemp(join(tmpdir(), 'hivelab-slow-start-'));
+    await writeFile(
+      join(fnDir, 'function.json'),
+      JSON.stringify({ name: 'slow-start-node', runtime: 'node', handler: 'index.handler', memoryMB: 128, concurrency: 1, timeoutMs: 60000, scaling: { initialScale: 0 } }),
+    );
+    await writeFile(join(fnDir, 'index.mjs'), 'await new Promise((r) => setTimeout(r, 1500));\nexport async function handler() { return { ok: true }; }\n');
+    const t = await startTestPlatform({ workers: 1, maxStarting: 1 });
+    try {
+      expect((await t.deploy(fnDir)).status).toBe(201);
+      const replies = Promise.all(Array.from({ length: 6 }, () => t.invoke('slow-start-node', {})));
+      await eventually(async () => (await t.api('GET', '/v1/status')).json().workers[0].starts.waiting >= 1, 60_000, 'a start queued');
+      const wanted = t.platform.control.controller('slow-start-node')!.instances.map((i) => i.id);
+      expect((await t.api('DELETE', '/v1/functions/slow-start-node')).status).toBe(200);
+      // every request ends with the deletion or an answer, none hangs
+      for (const r of await replies) expect([200, 410]).toContain(r.status);
+      await eventually(async () => {
+        const s = (await t.api('GET', '/v1/status')).json().workers[0].starts;
+        return s.running === 0 && s.waiting === 0;
+      }, 60_000, 'the queue to empty');
+      // a start that ran left its instance log; the cancelled ones never reached the sandbox
+      const logs = await readdir(join(t.stateDir, 'logs', 'slow-start-node')).catch(() => [] as string[]);
+      const ran = wanted.filter((id) => logs.includes(`${id}.log`));
+      expect(wanted.length).toBeGreaterThan(1);
+      expect(ran.length).toBeGreaterThanOrEqual(1);
+      expect(ran.length).toBeLessThan(wanted.length);
+    } finally {
+      await t.stop();
+      await removeState(t.stateDir);
+      await rm(fnDir, { recursive: true, force: true });
     }
   }, 180_000);
 
