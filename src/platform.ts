@@ -23,6 +23,11 @@ export interface PlatformOptions {
   host?: string;
   workers?: number;
   workerMemoryBudgetMB?: number;
+  /**
+   * Instance starts each worker runs at once; the others wait in its FIFO queue, the wait counting
+   * against their start deadline (default: the CPUs the worker may use).
+   */
+  maxStarting?: number;
   /** Idle time fixed-keepalive (and hybrid-histogram's fallback) keep an instance, default 600 s. */
   keepAliveMs?: number;
   /** Scaling policy for functions whose manifest names none; default kpa. */
@@ -126,6 +131,7 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     rootDir: ROOT_DIR,
     workers: o.workers ?? DEFAULTS.workers,
     workerMemoryBudgetMB: o.workerMemoryBudgetMB ?? DEFAULTS.workerMemoryBudgetMB,
+    ...(o.maxStarting !== undefined ? { maxStarting: o.maxStarting } : {}),
     defaultScaling: {
       ...(o.policy ? { policy: o.policy } : {}),
       ...(o.keepAliveMs !== undefined ? { keepAliveS: o.keepAliveMs / 1000 } : {}),

@@ -7,3 +7,5 @@ export { HybridHistogramPolicy, hybridWindows, HYBRID_DEFAULTS } from './hybrid-
 export { IdleTimeHistogram } from './idle-time-histogram.js';
 export { WindowAverage } from './window-average.js';
 export { scaleDelta, pickIdleToStop, type InstanceActivity } from './reconcile.js';
+export { maxStarting, startsAllowed, STARTING_CAP_DEFAULTS, type StartingCap } from './starting-cap.js';
+export { StartBackoff, START_BACKOFF_DEFAULTS, type StartBackoffConfig } from './start-backoff.js';

@@ -25,6 +25,8 @@ export interface ControlPlaneOptions {
   rootDir: string;
   workers: number;
   workerMemoryBudgetMB: number;
+  /** Instance starts each worker runs at once (default: the CPUs it may use). */
+  maxStarting?: number;
   defaultScaling: Partial<ScalingSpec>;
   activatorQueueDepth: number;
   activatorTimeoutMs: number;
@@ -92,6 +94,7 @@ export class ControlPlane {
       workerId,
       stateDir: this.opts.paths.root,
       memoryBudgetMB: this.opts.workerMemoryBudgetMB,
+      ...(this.opts.maxStarting !== undefined ? { maxStarting: this.opts.maxStarting } : {}),
       rootDir: this.opts.rootDir,
       gatewayUrl: this.opts.gatewayUrl(),
       invokeToken: this.opts.invokeToken,

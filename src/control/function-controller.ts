@@ -15,8 +15,14 @@ import {
   resolveScalingConfig,
   scaleDelta,
   pickIdleToStop,
+  startsAllowed,
+  StartBackoff,
+  STARTING_CAP_DEFAULTS,
+  START_BACKOFF_DEFAULTS,
   type ScalingPolicy,
   type ScalingDecision,
+  type StartingCap,
+  type StartBackoffConfig,
 } from '../autoscaler/index.js';
 import { SpanNames, Attr, addPhaseTimings } from '../observability/index.js';
 import type { SnapshotStats } from '../coldstart/stats.js';
@@ -40,6 +46,10 @@ export interface ControllerDeps {
   emit(event: ControllerEvent): void;
   /** Every autoscaler decision, with the instances that were ready when it was taken. */
   onDecision(functionName: string, decision: ScalingDecision, ready: number): void;
+  /** Instances starting at once relative to ready ones (default STARTING_CAP_DEFAULTS). */
+  startingCap?: StartingCap;
+  /** Back-off after failed starts (default START_BACKOFF_DEFAULTS). */
+  startBackoff?: StartBackoffConfig;
 }
 
 export type ControllerEvent =
@@ -64,11 +74,18 @@ export class FunctionController {
   /** The latest decision and metric sample, for status output. */
   lastDecision?: ScalingDecision;
   lastSample = { concurrency: 0, requests: 0 };
+  /** Failed or timed-out starts pause new ones (exponential, reset by a start that succeeds). */
+  readonly startBackoff: StartBackoff;
+  private readonly startingCap: StartingCap;
+  /** Wakes the controller when a back-off ends while requests wait. */
+  private backoffTimer?: NodeJS.Timeout;
 
   constructor(
     public deployment: Deployment,
     private readonly deps: ControllerDeps,
   ) {
+    this.startBackoff = new StartBackoff(deps.startBackoff ?? START_BACKOFF_DEFAULTS);
+    this.startingCap = deps.startingCap ?? STARTING_CAP_DEFAULTS;
     this.activator = new Activator(
       { functionName: deployment.name, concurrency: deployment.manifest.concurrency, queueDepth: deps.activatorQueueDepth, timeoutMs: deps.activatorTimeoutMs },
       { routable: () => this.routable(), askForCapacity: () => this.decideAndAct() },
@@ -192,10 +209,21 @@ export class FunctionController {
     const decision = this.policy.decide(now, { ready: ready.length, starting, inFlight: this.demand() });
     this.lastDecision = decision;
     this.deps.onDecision(this.name, decision, ready.length);
-    const { start, stop } = scaleDelta(decision.desired, ready.length, starting);
+    const delta = scaleDelta(decision.desired, ready.length, starting);
+    const { stop } = delta;
     // Whatever the policy says, a buffered request always has an instance on its way.
     const floor = this.activator.buffered > 0 && live.length === 0 ? 1 : 0;
-    for (let n = 0; n < Math.max(start, floor); n++) this.startInstance();
+    const wanted = Math.max(delta.start, floor);
+    if (wanted > 0 && this.startBackoff.blocked(now)) {
+      // Starts of this function failed or missed their deadline just now: asking again at once
+      // would take the CPU the last attempt lacked. Waiting requests stay buffered (within their
+      // deadline) and the controller looks again when the back-off ends.
+      this.wakeAfterBackoff(now);
+    } else {
+      // Growth in rounds: at most as many starting as the cap allows relative to the ready ones.
+      const start = startsAllowed(wanted, ready.length, starting, this.startingCap);
+      for (let n = 0; n < start; n++) if (!this.startInstance()) break;
+    }
     if (stop > 0) {
       const idle = pickIdleToStop(ready.map((i) => ({ id: i.id, inFlight: i.inFlight, lastUsedAt: i.lastActive })), stop);
       for (const id of idle) {
@@ -254,6 +282,7 @@ export class FunctionController {
           inst.prefetching = started.prefetching === true;
           inst.state = 'ready';
           inst.readyAt = Date.now();
+          this.startBackoff.succeeded();
           this.deps.emit({
             type: 'instance',
             functionName: d.name,
@@ -267,9 +296,19 @@ export class FunctionController {
           if (this.closed || inst.version !== this.deployment.version) void this.recycle(inst);
           else this.activator.drain();
         },
-        (err: Error & { detail?: string }) => {
+        (err: Error & { detail?: string; type?: string }) => {
+          if (err.name === 'WorkerError' && err.type === 'StartCancelled') {
+            // stopped while it waited for a start slot (recycled, function deleted): not a failure
+            this.forget(inst, { reason: 'stopped', code: null, signal: null, detail: err.message });
+            return;
+          }
           this.deps.log('error', `${d.name}: instance ${inst.id} failed to start: ${err.message}${err.detail ? `\n${err.detail}` : ''}`);
           this.forget(inst, { reason: 'start-failed', code: null, signal: null, detail: err.message });
+          // The function's own failure or the host's overload, not a worker dying or a placement race.
+          if (!(err.name === 'WorkerError' && (err.type === 'WorkerDied' || err.type === 'NoCapacity'))) {
+            const delay = this.startBackoff.failed(performance.now());
+            this.deps.log('warn', `${d.name}: ${this.startBackoff.failures} failed start(s) in a row; no new start for ${delay} ms`);
+          }
           // Requests waiting for this function fail with the reason instead of waiting for a timeout
           // when nothing else could serve them (e.g. the handler does not even import).
           if (this.live().length === 0 && !(err.name === 'WorkerError' && (err as { type?: string }).type === 'WorkerDied' && this.deps.capacityReturning())) {
@@ -282,6 +321,15 @@ export class FunctionController {
         },
       );
     return inst;
+  }
+
+  private wakeAfterBackoff(now: number): void {
+    if (this.backoffTimer || this.closed) return;
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      if (this.activator.buffered > 0) this.decideAndAct();
+    }, Math.max(1, this.startBackoff.until - now));
+    this.backoffTimer.unref();
   }
 
   /** A worker (re)joined the fleet: buffered requests that could not be placed get an instance now. */
@@ -349,6 +397,7 @@ export class FunctionController {
   async shutdown(reason = `function ${this.name} was removed`, graceMs = Math.min(this.deployment.manifest.timeoutMs, 30_000)): Promise<void> {
     this.closed = true;
     this.closedReason = reason;
+    clearTimeout(this.backoffTimer);
     this.activator.failAll(new HttpError(410, 'FunctionDeleted', reason));
     const until = Date.now() + graceMs;
     for (const i of this.instances) if (i.inFlight === 0) void this.recycle(i, true);

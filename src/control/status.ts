@@ -1,5 +1,6 @@
 import type { ControlPlane } from './control-plane.js';
 import type { ServiceStatus } from '../services/managed-process.js';
+import type { AdmissionStats } from '../worker/start-admission.js';
 
 export interface FunctionStatus {
   name: string;
@@ -15,6 +16,8 @@ export interface FunctionStatus {
   queueLength: number;
   /** The configured cold-start mode, the one used here, and why they differ. */
   coldStart: { configured: string; mode: string; fallback?: string };
+  /** Present while failed starts pause new ones: failures in a row, and ms until the next start may begin. */
+  startBackoff?: { failures: number; retryInMs: number };
 }
 
 export interface WorkerStatus {
@@ -26,6 +29,8 @@ export interface WorkerStatus {
   memoryCommittedMB: number;
   /** Resident memory of its instances as the cgroups count it. */
   memoryInUseMB: number;
+  /** Cold-start admission on the worker: starts allowed at once, running, waiting, the peak (absent when it did not answer). */
+  starts?: AdmissionStats;
 }
 
 export interface PlatformStatus {
@@ -52,6 +57,9 @@ export async function platformStatus(control: ControlPlane, services: ServiceSta
       observedConcurrency: Math.round(c.lastSample.concurrency * 1000) / 1000,
       queueLength: c.bufferedCount,
       coldStart: control.coldStartOf(c.deployment),
+      ...(c.startBackoff.failures > 0
+        ? { startBackoff: { failures: c.startBackoff.failures, retryInMs: Math.max(0, Math.round(c.startBackoff.until - performance.now())) } }
+        : {}),
     };
   });
   const stats = await control.workerStats();
@@ -70,6 +78,7 @@ export async function platformStatus(control: ControlPlane, services: ServiceSta
       memoryBudgetMB: view.memoryBudgetMB,
       memoryCommittedMB: view.memoryCommittedMB,
       memoryInUseMB: Math.round((s?.instances.reduce((n, i) => n + i.memoryBytes, 0) ?? 0) / (1024 * 1024)),
+      ...(s?.starts ? { starts: s.starts } : {}),
     };
   });
   return { snapshots: control.snapshots, functions, workers, services };

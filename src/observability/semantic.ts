@@ -8,6 +8,8 @@ export const SpanNames = {
   gateway: 'gateway',
   activatorQueue: 'activator.queue',
   coldStart: 'coldstart',
+  /** A start waiting on its worker for a start slot (worker/start-admission.ts). */
+  startQueue: 'coldstart.queue',
   sandboxStart: 'coldstart.sandbox.start',
   sandboxRestore: 'coldstart.sandbox.restore',
   connect: 'coldstart.connect',
@@ -24,6 +26,8 @@ export const Attr = {
   instanceId: 'hivelab.instance_id',
   cold: 'hivelab.cold',
   coldStartMode: 'hivelab.coldstart.mode',
+  /** Instance starts the worker runs at once (the others wait: `coldstart.queue`). */
+  startSlots: 'hivelab.coldstart.slots',
   /** Working-set pages installed ahead of time by REAP's prefetch. */
   pagesPrefetched: 'hivelab.ws.pages_prefetched',
   /** Page faults served one at a time (lazy restore, or REAP's record phase). */

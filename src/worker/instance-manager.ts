@@ -2,10 +2,20 @@ import { chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExitInfo, InstanceSpec } from '../sandbox/backend.js';
 import type { StartRequest, StartedInstance, WorkerStats } from './protocol.js';
-import { SpanNames } from '../observability/semantic.js';
+import { Attr, SpanNames } from '../observability/semantic.js';
 import type { ColdStart, ColdStarter } from '../coldstart/start.js';
 import { mountRunDir, unmountRunDir } from '../sandbox/run-dir.js';
 import type { SandboxUids } from '../sandbox/uids.js';
+import { defaultMaxStarting, StartAdmission, StartAdmissionError, type StartPermit } from './start-admission.js';
+
+/**
+ * A start's deadline when the manager is given none: the sandbox backend's own readiness timeout
+ * (the larger of the function's timeout and 30 s, src/sandbox/process-backend.ts), counted from
+ * when the worker received the request, so time spent waiting for a start slot counts against it.
+ */
+export function defaultStartTimeoutMs(timeoutMs: number): number {
+  return Math.max(timeoutMs, 30_000);
+}
 
 /** The provider-side part of an instance's queue-proxy, living next to it in the worker. */
 export interface InstanceSidecar {
@@ -36,10 +46,21 @@ export class InstanceManager {
   private readonly cleanups = new Set<Promise<void>>();
   /** Run folders of instances still starting (not in `running` yet). */
   private readonly starting = new Set<string>();
+  /** At most `maxStarting` starts at once; the rest wait in FIFO order (start-admission.ts). */
+  private readonly admission: StartAdmission;
 
   constructor(
     private readonly starter: ColdStarter,
-    private readonly opts: { workerId: string; runRoot: string; logRoot: string; memoryBudgetMB: number },
+    private readonly opts: {
+      workerId: string;
+      runRoot: string;
+      logRoot: string;
+      memoryBudgetMB: number;
+      /** Instance starts in progress at once (default: the CPUs this worker may use). */
+      maxStarting?: number;
+      /** A start's deadline from its request's arrival (default `defaultStartTimeoutMs`). */
+      startTimeoutMs?: (timeoutMs: number) => number;
+    },
     private readonly onExit: (instanceId: string, info: ExitInfo) => void,
     /** Starts the instance's sidecar on `<runDir>/qp.sock` before the runtime starts. */
     private readonly startSidecar?: (req: StartRequest, runDir: string) => Promise<InstanceSidecar>,
@@ -50,8 +71,16 @@ export class InstanceManager {
      * folder is a tmpfs of its own (docs/SANDBOX.md); without (unit tests of the manager), a plain folder.
      */
     private readonly uids?: SandboxUids,
-  ) {}
+    admission?: StartAdmission,
+  ) {
+    this.admission = admission ?? new StartAdmission(opts.maxStarting ?? defaultMaxStarting());
+  }
 
+  /**
+   * Starts an instance once a start slot is free. Its memory is committed from the request on, so
+   * that placement sees a worker with a long queue as full; the wait for a slot counts against the
+   * start's deadline and shows as the `coldstart.queue` phase.
+   */
   async start(req: StartRequest): Promise<StartedInstance> {
     const memoryMB = req.manifest.memoryMB;
     if (this.committedMB + memoryMB > this.opts.memoryBudgetMB) {
@@ -60,22 +89,69 @@ export class InstanceManager {
         { type: 'NoCapacity' },
       );
     }
+    const receivedAt = Date.now();
+    const deadline = receivedAt + (this.opts.startTimeoutMs ?? defaultStartTimeoutMs)(req.manifest.timeoutMs);
+    this.committedMB += memoryMB;
+    let permit: StartPermit;
+    try {
+      permit = await this.admission.admit(req.instanceId, deadline);
+    } catch (err) {
+      this.committedMB -= memoryMB;
+      throw err;
+    }
+    const queuePhase = { name: SpanNames.startQueue, startEpochMs: receivedAt, endEpochMs: Date.now(), attributes: { [Attr.startSlots]: this.admission.limit } };
+    const work = this.startAdmitted(req, memoryMB);
+    // The slot is held for as long as the start really runs, also past a missed deadline: what
+    // counts is the CPU the starts take, not what the control plane still waits for.
+    void work.then(
+      () => permit.release(),
+      () => permit.release(),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const missed = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new StartAdmissionError(
+            `instance ${req.instanceId} did not start within its deadline (${deadline - receivedAt} ms, ${queuePhase.endEpochMs - receivedAt} ms of it waiting for a start slot)`,
+            'StartTimeout',
+          ),
+        );
+      }, Math.max(0, deadline - Date.now()));
+    });
+    try {
+      const started = await Promise.race([work, missed]);
+      return { ...started, phases: [queuePhase, ...started.phases] };
+    } catch (err) {
+      // Too late: nobody waits for this instance any more; it goes as soon as it is up.
+      if (err instanceof StartAdmissionError) void work.then((s) => this.stop(s.instanceId, true)).catch(() => {});
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async startAdmitted(req: StartRequest, memoryMB: number): Promise<StartedInstance> {
     const runDir = join(this.opts.runRoot, req.instanceId);
     const logDir = join(this.opts.logRoot, req.functionName);
-    const uid = await this.uids?.uidFor(req.functionName);
-    await mkdir(runDir, { recursive: true, mode: 0o700 });
-    if (uid !== undefined) {
-      try {
-        this.starting.add(runDir);
-        await mountRunDir(runDir, uid, uid);
-      } catch (err) {
-        this.starting.delete(runDir);
-        await rm(runDir, { recursive: true, force: true });
-        throw err;
+    let uid: number | undefined;
+    try {
+      uid = await this.uids?.uidFor(req.functionName);
+      await mkdir(runDir, { recursive: true, mode: 0o700 });
+      if (uid !== undefined) {
+        try {
+          this.starting.add(runDir);
+          await mountRunDir(runDir, uid, uid);
+        } catch (err) {
+          this.starting.delete(runDir);
+          await rm(runDir, { recursive: true, force: true });
+          throw err;
+        }
       }
+      await mkdir(logDir, { recursive: true });
+    } catch (err) {
+      this.committedMB -= memoryMB;
+      throw err;
     }
-    await mkdir(logDir, { recursive: true });
-    this.committedMB += memoryMB;
     const startedAt = Date.now();
     let started: ColdStart;
     let sidecar: InstanceSidecar | undefined;
@@ -127,6 +203,8 @@ export class InstanceManager {
    * unless forced, the stop waits until its objects were retrieved or expired.
    */
   async stop(instanceId: string, force = false): Promise<ExitInfo | undefined> {
+    // a start still waiting for a slot is no longer wanted: it leaves the queue without running
+    if (this.admission.cancel(instanceId)) return undefined;
     const r = this.running.get(instanceId);
     if (!r) return undefined;
     if (!force && r.sidecar) {
@@ -159,6 +237,7 @@ export class InstanceManager {
       pid: process.pid,
       memoryBudgetMB: this.opts.memoryBudgetMB,
       memoryCommittedMB: this.committedMB,
+      starts: this.admission.stats(),
       instances,
     };
   }

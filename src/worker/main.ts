@@ -79,6 +79,7 @@ const manager = new InstanceManager(
     runRoot,
     logRoot: join(config.stateDir, 'logs'),
     memoryBudgetMB: config.memoryBudgetMB,
+    ...(config.maxStarting !== undefined ? { maxStarting: config.maxStarting } : {}),
   },
   (instanceId, info) => send({ event: 'exit', instanceId, info }),
   (req, runDir) =>

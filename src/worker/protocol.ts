@@ -6,6 +6,7 @@ import type { RedisConfig } from '../transfer/redis-transport.js';
 import type { SnapshotStats } from '../coldstart/stats.js';
 import type { SnapshotSupport } from '../coldstart/availability.js';
 import type { MonitorStats } from '../reap/monitor.js';
+import type { AdmissionStats } from './start-admission.js';
 
 /**
  * Messages between the control plane and a worker process (Node IPC channel). Requests carry a
@@ -77,6 +78,8 @@ export interface WorkerStats {
   pid: number;
   memoryBudgetMB: number;
   memoryCommittedMB: number;
+  /** Cold-start admission: the limit of starts at once, those running and waiting, the peak so far. */
+  starts: AdmissionStats;
   instances: InstanceStats[];
 }
 
@@ -98,6 +101,8 @@ export interface WorkerConfig {
   workerId: string;
   stateDir: string;
   memoryBudgetMB: number;
+  /** Instance starts in progress at once on this worker (default: the CPUs it may use). */
+  maxStarting?: number;
   /** Repository root: the runtime shims live under `<root>/dist/runtime`. */
   rootDir: string;
   /** Whether snapshot cold starts work here (the platform probed it at start-up). */

@@ -44,6 +44,11 @@ describe('tracing and metrics of the real platform', () => {
     expect(queue.parentSpanId).toBe(root.spanId);
     expect(cold.parentSpanId).toBe(queue.spanId);
     expect(sandbox.parentSpanId).toBe(cold.spanId);
+    // the start's wait for one of its worker's start slots (worker/start-admission.ts), before it
+    const startQueue = byName('coldstart.queue')!;
+    expect(startQueue, 'missing span').toBeDefined();
+    expect(startQueue.parentSpanId).toBe(cold.spanId);
+    expect(startQueue.startMs + startQueue.durationMs).toBeLessThanOrEqual(sandbox.startMs + 1);
     expect(process.parentSpanId).toBe(root.spanId);
     expect(cold.attributes['hivelab.coldstart.mode']).toBe('boot');
     expect(process.attributes['hivelab.instance_id']).toBe(r.headers['x-hivelab-instance-id']);

@@ -42,8 +42,16 @@ const command: Command = {
     console.log();
     console.log(
       table([
-        ['WORKER', 'PID', 'ALIVE', 'INSTANCES', 'MEMORY COMMITTED', 'MEMORY IN USE'],
-        ...s.workers.map((w) => [w.id, String(w.pid ?? '-'), w.alive ? 'yes' : 'no', String(w.instances.length), `${w.memoryCommittedMB}/${w.memoryBudgetMB} MB`, `${w.memoryInUseMB} MB`]),
+        ['WORKER', 'PID', 'ALIVE', 'INSTANCES', 'MEMORY COMMITTED', 'MEMORY IN USE', 'STARTS (RUNNING/LIMIT, WAITING)'],
+        ...s.workers.map((w) => [
+          w.id,
+          String(w.pid ?? '-'),
+          w.alive ? 'yes' : 'no',
+          String(w.instances.length),
+          `${w.memoryCommittedMB}/${w.memoryBudgetMB} MB`,
+          `${w.memoryInUseMB} MB`,
+          w.starts ? `${w.starts.running}/${w.starts.limit}, ${w.starts.waiting} waiting` : '-',
+        ]),
       ]),
     );
     if (s.services?.length) {

@@ -12,7 +12,7 @@ import { policyNames } from '../../autoscaler/registry.js';
 import { placementNames } from '../../placement/registry.js';
 
 const usage = `
-usage: hivelab up [--port 8080] [--state DIR] [--detach] [--workers N] [--cold-start MODE]
+usage: hivelab up [--port 8080] [--state DIR] [--detach] [--workers N] [--max-starting N] [--cold-start MODE]
                   [--keep-alive SECONDS] [--inline-limit BYTES] [--examples]
                   [--policy NAME] [--trace-sample RATE] [--zipkin URL] [--otlp URL]
                   [--busy-poll US]
@@ -23,6 +23,8 @@ Starts the platform (gateway, activator, autoscaler, workers) and prints its URL
   --detach            start in the background and return once the platform answers
   --workers N         worker processes (default 1)
   --worker-memory MB  memory each worker may commit to instances (default 16384)
+  --max-starting N    instance starts each worker runs at once; the rest wait their turn, the wait
+                      counting against their start deadline (default: the CPUs it may use)
   --placement NAME    placement of new instances: least-loaded | snapshot-affinity (default least-loaded)
   --cold-start MODE   default cold-start mode: ${COLD_START_MODES.join(' | ')} (default boot)
   --policy NAME       scaling policy for functions whose manifest names none: ${policyNames().join(' | ')} (default kpa)
@@ -90,6 +92,7 @@ const command: Command = {
         state: { type: 'string' },
         detach: { type: 'boolean', default: false },
         workers: { type: 'string' },
+        'max-starting': { type: 'string' },
         'cold-start': { type: 'string' },
         'keep-alive': { type: 'string' },
         'inline-limit': { type: 'string' },
@@ -111,6 +114,7 @@ const command: Command = {
     const port = int('port', values.port, 0);
     const workers = int('workers', values.workers, 1);
     const workerMemory = int('worker-memory', values['worker-memory'], 64);
+    const maxStarting = int('max-starting', values['max-starting'], 1);
     if (values.placement !== undefined && !placementNames().includes(values.placement)) {
       throw new UsageError(`--placement must be one of ${placementNames().join(', ')}, got "${values.placement}"`);
     }
@@ -168,6 +172,7 @@ const command: Command = {
       policy: values.policy,
       placement: values.placement,
       workerMemoryBudgetMB: workerMemory,
+      maxStarting,
       zipkinUrl: values.zipkin,
       otlpUrl: values.otlp,
       busyPollUs: busyPoll,
