@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { chmod, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,6 +8,7 @@ import { monitorBinary } from '../../src/reap/monitor.js';
 import { helperPids, killLeftovers } from '../../src/coldstart/leftovers.js';
 import { FIXTURES, removeState, startTestPlatform, type TestPlatform } from '../platform/harness.js';
 import { instanceRecord, snapshotsUnavailable, stopInstances } from './helpers.js';
+import { isRunning as alive } from '../helpers/process.js';
 
 /**
  * Faults in the snapshot machinery must cost a boot, never a hang or a leftover process:
@@ -21,16 +21,6 @@ import { instanceRecord, snapshotsUnavailable, stopInstances } from './helpers.j
 const unavailable = await snapshotsUnavailable('snapshot fault tests');
 const HANG = 'sleep 98765';
 const DIST = resolve(import.meta.dirname, '../../dist');
-
-/** Running (a killed task whose parent has not reaped it yet is a zombie: not running). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) [ZX]/s.test(stat);
-  } catch {
-    return false;
-  }
-}
 
 /** PIDs of hung stand-ins (`sleep 98765`). */
 async function hungStandIns(): Promise<number[]> {

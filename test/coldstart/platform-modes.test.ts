@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, FIXTURES, removeState, startTestPlatform, type TestPlatform } from '../platform/harness.js';
 import { InstanceCgroup } from '../../src/sandbox/cgroup.js';
 import { instanceRecord, monitorPids, snapshotsUnavailable, stopInstances, workerInstanceStats } from './helpers.js';
+import { isRunning as alive } from '../helpers/process.js';
 
 /**
  * Snapshot cold starts through a real platform (control plane, worker process, real CRIU, the real
@@ -163,14 +164,6 @@ describe.skipIf(unavailable !== null)('a worker that dies', () => {
       expect(restored.mode).toBe('snapshot');
       const pid = instanceRecord(tp, 'snap-python', restored.a.instanceId)?.pid;
       expect(pid).toBeGreaterThan(0);
-      const alive = (pid: number) => {
-        try {
-          process.kill(pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
       expect(alive(pid!)).toBe(true);
       process.kill(tp.platform.control.workers[0]!.pid!, 'SIGKILL');
       await eventually(async () => !alive(pid!), 20_000, "the dead worker's instance to be gone");

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,16 +8,7 @@ import { restoreInstance } from '../../src/snapshot/restore.js';
 import { runProbe } from '../../src/snapshot/probe.js';
 import { helperPids, killLeftovers } from '../../src/coldstart/leftovers.js';
 import { snapshotsUnavailable } from '../helpers/snapshots.js';
-
-/** Running (a killed task whose parent has not reaped it yet is a zombie: not running). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) [ZX]/s.test(stat);
-  } catch {
-    return false;
-  }
-}
+import { isRunning as alive } from '../helpers/process.js';
 
 describe('CRIU deadlines', () => {
   it('are a floor plus a time per MB of image', () => {
