@@ -103,7 +103,10 @@ export async function runImage(archive: string, o: { rt?: OciRuntime; env?: Reco
       await new Promise<void>((resolve, reject) => {
         const p = spawn(rt, ['--root', state, 'run', '--detach', '--bundle', bundle, id], { stdio: ['ignore', fd, fd] });
         p.once('error', reject);
-        p.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${rt} run exited ${code}`))));
+        p.once('close', (code) => {
+          if (code === 0) resolve();
+          else void readFile(logPath, 'utf8').then((l) => reject(new Error(`${rt} run exited ${code}: ${l.trim()}`)), reject);
+        });
       });
     } finally {
       closeSync(fd);
