@@ -1,10 +1,15 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseExperiment } from '../../src/benchkit/experiment.js';
-import { knativeManifests, KnativeProvider, readyServiceUrls } from '../../src/benchkit/providers/knative.js';
+import { buildBenchImage, knativeManifests, KnativeProvider, readyServiceUrls } from '../../src/benchkit/providers/knative.js';
+import { DEFAULT_BASE_CACHE } from '../../src/image-build/build.js';
+
+const run = promisify(execFile);
 
 const exp = parseExperiment({
   provider: 'knative',
@@ -62,4 +67,25 @@ describe('knative provider manifests', () => {
     expect(docs.map((d) => d.metadata.name)).toContain('bench-spin-r1-0-r1-h1');
     await p.teardown();
   });
+
+  it('without `image`, the Services run the image `hivelab build` made of the function, named by its manifest digest', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'bk-kn-img-'));
+    const noImage = parseExperiment({ provider: 'knative', subExperiments: [{ title: 'built', bursts: 1, iatSeconds: 1, replicas: 1, chainLength: 1, memoryMB: 256 }] }).subExperiments[0]!;
+    expect(noImage.image).toBeUndefined();
+    expect(() => knativeManifests(noImage, 0, 'r2')).toThrow(/no image/);
+    const ctx = { experimentDir: out, outDir: out, runId: 'r2', log: () => undefined };
+    const built = await buildBenchImage(noImage, ctx, 'registry.example.com/lab/', DEFAULT_BASE_CACHE);
+    // The digest the Service names is the manifest inside the archive that would be pushed.
+    const layout = join(out, 'layout');
+    await mkdir(layout);
+    await run('tar', ['-xf', built.archive, '-C', layout]);
+    const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    expect(index.manifests[0]!.digest).toBe(built.manifestDigest);
+    expect(built.ref).toBe(`registry.example.com/lab/bench-spin@${built.manifestDigest}`);
+    expect(built.pushRef).toMatch(/^registry\.example\.com\/lab\/bench-spin:[0-9a-f]{16}$/);
+    const { services } = knativeManifests(noImage, 0, 'r2', 'default', built.ref);
+    expect((services[0] as any).spec.template.spec.containers[0].image).toBe(built.ref);
+    // An explicit `image` still wins.
+    expect((knativeManifests(sub, 0, 'r2', 'default', built.ref).services[0] as any).spec.template.spec.containers[0].image).toBe('registry.local/bench-spin:1');
+  }, 900_000);
 });

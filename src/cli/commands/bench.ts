@@ -33,6 +33,8 @@ Options:
                      ([{GatewayID, FunctionMemoryMB, ImageSizeMB, PackageType}])
   --state DIR        Hivelab state folder for provider "hivelab" (default: $HIVELAB_STATE or ./.hivelab)
   --namespace NS     Kubernetes namespace for provider "knative" (default: default)
+  --registry REF     provider "knative": where the images \`hivelab build\` makes of the functions are
+                     pushed (skopeo) and pulled from (default: registry.local/hivelab)
   --no-plots         skip the plots (faster on very large runs)
 ${niceUsage}
   -h, --help         this text
@@ -43,7 +45,7 @@ maxSendLagP99Ms (results are written but distorted); 130 interrupted (results so
 export async function makeProvider(
   exp: Experiment,
   ctx: ProviderContext,
-  o: { endpoints?: EndpointsFile; state?: string; namespace?: string; stellar?: ConvertedStellar },
+  o: { endpoints?: EndpointsFile; state?: string; namespace?: string; registry?: string; stellar?: ConvertedStellar },
 ): Promise<Provider> {
   switch (exp.provider) {
     case 'endpoints': {
@@ -60,7 +62,7 @@ export async function makeProvider(
     case 'hivelab':
       return new HivelabProvider(await readPlatformAccess(statePaths(o.state).root), ctx);
     case 'knative':
-      return new KnativeProvider(ctx, { namespace: o.namespace });
+      return new KnativeProvider(ctx, { namespace: o.namespace, registry: o.registry });
   }
 }
 
@@ -78,6 +80,7 @@ const command: Command = {
         endpoints: { type: 'string' },
         state: { type: 'string' },
         namespace: { type: 'string' },
+        registry: { type: 'string' },
         'no-plots': { type: 'boolean', default: false },
         ...niceOption,
         help: { type: 'boolean', short: 'h', default: false },
@@ -120,7 +123,7 @@ const command: Command = {
     for (const n of stellar?.notes ?? []) log(`note: ${n}`);
     let provider: Provider;
     try {
-      provider = await makeProvider(exp, ctx, { endpoints, state: v.state, namespace: v.namespace, stellar });
+      provider = await makeProvider(exp, ctx, { endpoints, state: v.state, namespace: v.namespace, registry: v.registry, stellar });
     } catch (e) {
       // Endpoints that do not fit the experiment are a usage error, like a bad file.
       if (stellar && endpoints) {
