@@ -1,5 +1,6 @@
 import { existsSync, realpathSync } from 'node:fs';
-import { copyFile, cp, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -166,10 +167,27 @@ export async function buildImage(o: BuildOptions): Promise<BuildResult> {
 
     if (plan.needsNode) {
       const node = realpathSync(o.nodeBinary ?? process.execPath);
-      await stage(`node ${process.version} (${node})`, async (root) => {
-        await mkdir(join(root, 'usr/bin'), { recursive: true });
-        await copyFile(node, join(root, 'usr/bin/node'));
-      });
+      const what = `node ${process.version} (${node})`;
+      // Compressing Node's ~100 MB takes seconds: the layer is cached by the binary's content.
+      const key = createHash('sha256').update(await readFile(node)).digest('hex');
+      const cached = join(o.baseCache ?? DEFAULT_BASE_CACHE, `node-${key.slice(0, 32)}`);
+      const meta = join(cached, 'layer.json');
+      if (existsSync(meta) && existsSync(join(cached, 'layer.tar.gz'))) {
+        progress(`layer: ${what} (cached)`);
+        layers.push({ what, layer: { ...(JSON.parse(await readFile(meta, 'utf8')) as Omit<Layer, 'path'>), path: join(cached, 'layer.tar.gz') } });
+      } else {
+        await stage(what, async (root) => {
+          await mkdir(join(root, 'usr/bin'), { recursive: true });
+          await copyFile(node, join(root, 'usr/bin/node'));
+        });
+        const made = layers[layers.length - 1]!.layer;
+        const tmp = `${cached}.tmp-${process.pid}`;
+        await mkdir(tmp, { recursive: true });
+        await copyFile(made.path, join(tmp, 'layer.tar.gz'));
+        await writeFile(join(tmp, 'layer.json'), JSON.stringify({ digest: made.digest, diffId: made.diffId, size: made.size }));
+        await rm(cached, { recursive: true, force: true });
+        await rename(tmp, cached);
+      }
     }
     if (!manifest.command) {
       const sub = manifest.runtime === 'node' ? 'node' : 'python';
