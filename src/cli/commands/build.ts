@@ -5,12 +5,13 @@ import { buildImage, DEFAULT_BASE_CACHE, writeBuildSummary } from '../../image-b
 
 const usage = `
 usage: hivelab build FUNCTION_DIR --out IMAGE.tar [--base-cache DIR] [--package PKG ...]
-                     [--format oci-archive|docker-archive] [--tag TAG] [--repository NAME] [--suite SUITE]
+                     [--format oci-archive|docker-archive] [--tag TAG] [--repository NAME]
 
-Makes an OCI image of a function folder that runs under any OCI runtime (runc, crun, Knative) and
+Makes an OCI image of a function folder that runs under any OCI runtime (runc, containerd, Knative) and
 serves Knative's runtime contract: HTTP/1.1 on $PORT (default 8080), an invocation is \`POST /\`
 with the event as the body; a server program (\`command\` in function.json) is the entrypoint as
-it is, on its own port. Layers: a Debian base made by mmdebstrap from Debian's packages (cached,
+it is, on its own port. Layers: a Debian base (the host's release and apt sources) made by
+mmdebstrap from Debian's packages (cached,
 content-addressed, in --base-cache, default ${DEFAULT_BASE_CACHE}), the host's Node 20 for Node
 functions, the runtime shim, the npm packages the code requires, the folder at /var/task.
 The same folder and base give the same digests. Writes IMAGE.tar (an OCI layout in a tar:
@@ -18,12 +19,12 @@ The same folder and base give the same digests. Writes IMAGE.tar (an OCI layout 
 
 Options:
   --out FILE           the image archive to write (required)
-  --base-cache DIR     where base layers are cached (the first build of a package set takes ~1 min, as root)
+  --base-cache DIR     where base layers are cached (the first build of a package set takes
+                       1-2 min and needs root)
   --package PKG        a Debian package the function needs beyond the ones found (repeatable)
   --format F           oci-archive (default) or docker-archive (the same layout plus Docker's manifest.json)
   --tag TAG            the tag in the layout (default: latest)
   --repository NAME    the repository name Docker's manifest.json records (default: hivelab/<function>)
-  --suite SUITE        the Debian suite of the base (default: the host's, e.g. bookworm)
   --quiet              no progress lines
 `;
 
@@ -41,7 +42,6 @@ const command: Command = {
         format: { type: 'string', default: 'oci-archive' },
         tag: { type: 'string' },
         repository: { type: 'string' },
-        suite: { type: 'string' },
         quiet: { type: 'boolean', default: false },
       },
     });
@@ -54,14 +54,12 @@ const command: Command = {
     for (const p of values.package ?? []) if (!/^[a-z0-9][a-z0-9+.-]+$/.test(p)) throw new UsageError(`--package ${JSON.stringify(p)} is not a Debian package name`);
     if (values.tag !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(values.tag)) throw new UsageError(`--tag ${JSON.stringify(values.tag)} is not an image tag`);
     if (values.repository !== undefined && !/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/.test(values.repository)) throw new UsageError(`--repository ${JSON.stringify(values.repository)} is not a repository name`);
-    if (values.suite !== undefined && !/^[a-z]+(?:-[a-z]+)?$/.test(values.suite)) throw new UsageError(`--suite ${JSON.stringify(values.suite)} is not a Debian suite name`);
     const t0 = Date.now();
     const r = await buildImage({
       dir,
       out: values.out,
       baseCache: values['base-cache'],
       packages: values.package,
-      suite: values.suite,
       docker: values.format === 'docker-archive',
       tag: values.tag,
       repository: values.repository,
