@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { parseExperiment } from '../../src/benchkit/experiment.js';
+import { loadExperiment, parseExperiment } from '../../src/benchkit/experiment.js';
+import { grpcRequestBody } from '../../src/benchkit/grpc-request.js';
+import { resolveFunctionDir } from '../../src/benchkit/providers/function-source.js';
 import { buildBenchImage, knativeManifests, KnativeProvider, readyServiceUrls } from '../../src/benchkit/providers/knative.js';
 import { DEFAULT_BASE_CACHE } from '../../src/image-build/build.js';
 
@@ -83,9 +85,28 @@ describe('knative provider manifests', () => {
     expect(index.manifests[0]!.digest).toBe(built.manifestDigest);
     expect(built.ref).toBe(`registry.example.com/lab/bench-spin@${built.manifestDigest}`);
     expect(built.pushRef).toMatch(/^registry\.example\.com\/lab\/bench-spin:[0-9a-f]{16}$/);
-    const { services } = knativeManifests(noImage, 0, 'r2', 'default', built.ref);
+    const { services } = knativeManifests(noImage, 0, 'r2', 'default', built);
     expect((services[0] as any).spec.template.spec.containers[0].image).toBe(built.ref);
+    expect((services[0] as any).spec.template.spec.containers[0].ports).toEqual([{ containerPort: 8080 }]);
     // An explicit `image` still wins.
-    expect((knativeManifests(sub, 0, 'r2', 'default', built.ref).services[0] as any).spec.template.spec.containers[0].image).toBe('registry.local/bench-spin:1');
+    expect((knativeManifests(sub, 0, 'r2', 'default', built).services[0] as any).spec.template.spec.containers[0].image).toBe('registry.local/bench-spin:1');
+  }, 900_000);
+
+  it('the example gRPC experiment file targets vSwarm functions; on Knative the built image serves h2c on its own port', async () => {
+    const file = join(import.meta.dirname, '../../experiments/vswarm-grpc.yaml');
+    const grpcExp = await loadExperiment(file);
+    expect(grpcExp.subExperiments.map((s) => s.grpc?.method)).toEqual(['fibonacci.Greeter/SayHello', 'fibonacci.Greeter/SayHello']);
+    for (const s of grpcExp.subExperiments) {
+      // The proto resolves against the file and encodes the request (what the kit sends per call).
+      expect(grpcRequestBody(s.grpc!.proto, s.grpc!.method, s.grpc!.request).length).toBeGreaterThan(5);
+      expect(resolveFunctionDir(s.function, join(import.meta.dirname, '../../experiments'))).toMatch(/examples\/vswarm\//);
+    }
+    const node = grpcExp.subExperiments[1]!;
+    const out = await mkdtemp(join(tmpdir(), 'bk-kn-grpc-'));
+    const built = await buildBenchImage(node, { experimentDir: join(import.meta.dirname, '../../experiments'), outDir: out, runId: 'r3', log: () => undefined }, 'registry.example.com/lab', DEFAULT_BASE_CACHE);
+    expect(built).toMatchObject({ port: 50051, grpc: true });
+    const c = (knativeManifests(node, 1, 'r3', 'default', built).services[0] as any).spec.template.spec.containers[0];
+    expect(c.image).toBe(`registry.example.com/lab/fibonacci-nodejs@${built.manifestDigest}`);
+    expect(c.ports).toEqual([{ name: 'h2c', containerPort: 50051 }]);
   }, 900_000);
 });

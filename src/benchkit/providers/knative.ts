@@ -35,6 +35,9 @@ export interface BuiltBenchImage {
   /** `<registry>/<function>:<tag>`, what `skopeo copy` pushes to (a registry takes a push by tag). */
   pushRef: string;
   manifestDigest: string;
+  /** The port the image serves (its ExposedPorts) and whether it speaks gRPC (Knative then proxies h2c). */
+  port: number;
+  grpc: boolean;
 }
 
 /** Builds `sub.function`'s folder with `hivelab build` into `<outDir>/knative/images/`. */
@@ -46,7 +49,9 @@ export async function buildBenchImage(sub: SubExperiment, ctx: ProviderContext, 
   ctx.log(`building the image of ${dir} (hivelab build)`);
   const r = await buildImage({ dir, out: archive, baseCache, progress: (l) => ctx.log(`  ${l}`) });
   const reg = registry.replace(/\/+$/, '');
-  return { archive, ref: `${reg}/${name}@${r.manifestDigest}`, pushRef: `${reg}/${name}:${r.manifestDigest.slice('sha256:'.length, 'sha256:'.length + 16)}`, manifestDigest: r.manifestDigest };
+  const port = Number(Object.keys(r.config.config.ExposedPorts)[0]?.split('/')[0] ?? 8080);
+  const grpc = r.config.config.Labels['dev.hivelab.function.protocol'] === 'grpc';
+  return { archive, ref: `${reg}/${name}@${r.manifestDigest}`, pushRef: `${reg}/${name}:${r.manifestDigest.slice('sha256:'.length, 'sha256:'.length + 16)}`, manifestDigest: r.manifestDigest, port, grpc };
 }
 
 export interface KnativeServiceOptions {
@@ -58,6 +63,9 @@ export interface KnativeServiceOptions {
   imageSizeMB: number;
   timeoutSeconds: number;
   labels?: Record<string, string>;
+  /** The container's port (default 8080) and, for gRPC, its name `h2c` so Knative speaks HTTP/2 to it. */
+  port?: number;
+  grpc?: boolean;
 }
 
 /** The Knative Service object (serving.knative.dev/v1) for one benchmark function. */
@@ -83,7 +91,7 @@ export function knativeService(o: KnativeServiceOptions): Record<string, unknown
           containers: [
             {
               image: o.image,
-              ports: [{ containerPort: 8080 }],
+              ports: [o.grpc ? { name: 'h2c', containerPort: o.port ?? 8080 } : { containerPort: o.port ?? 8080 }],
               env: [{ name: 'IMAGE_PADDING_MB', value: String(o.imageSizeMB) }],
               resources: { requests: { memory: `${o.memoryMB}Mi` }, limits: { memory: `${o.memoryMB}Mi` } },
             },
@@ -95,8 +103,14 @@ export function knativeService(o: KnativeServiceOptions): Record<string, unknown
 }
 
 /** Manifests for a sub-experiment: names[r][h] is replica r, chain hop h. */
-export function knativeManifests(sub: SubExperiment, index: number, runId: string, namespace = 'default', image?: string): { names: string[][]; services: Record<string, unknown>[] } {
-  const chosen = sub.image ?? image;
+export function knativeManifests(
+  sub: SubExperiment,
+  index: number,
+  runId: string,
+  namespace = 'default',
+  built?: { ref: string; port: number; grpc: boolean },
+): { names: string[][]; services: Record<string, unknown>[] } {
+  const chosen = sub.image ?? built?.ref;
   if (!chosen) throw new Error(`sub-experiment ${index}: no image: give "image", or let the knative provider build one from "function"`);
   const names: string[][] = [];
   const services: Record<string, unknown>[] = [];
@@ -115,6 +129,9 @@ export function knativeManifests(sub: SubExperiment, index: number, runId: strin
           imageSizeMB: sub.imageSizeMB,
           timeoutSeconds: Math.ceil(sub.timeoutMs / 1000),
           labels: { 'hivelab.dev/run': runId },
+          // A given image is taken to serve 8080 (HTTP/1.1, or h2c for a gRPC sub-experiment); a built one says.
+          port: sub.image ? 8080 : built?.port,
+          grpc: sub.image ? sub.grpc !== undefined : built?.grpc,
         }),
       );
     }
@@ -144,7 +161,7 @@ export class KnativeProvider implements Provider {
   ) {}
 
   /** The image of a sub-experiment without `image`: built, then pushed to --registry with skopeo. */
-  private async imageFor(sub: SubExperiment): Promise<string | undefined> {
+  private async imageFor(sub: SubExperiment): Promise<BuiltBenchImage | undefined> {
     if (sub.image) return undefined;
     const built = await buildBenchImage(sub, this.ctx, this.opts.registry ?? DEFAULT_KNATIVE_REGISTRY, this.opts.baseCache);
     const skopeo = this.opts.skopeo ?? 'skopeo';
@@ -156,7 +173,7 @@ export class KnativeProvider implements Provider {
       );
     }
     this.ctx.log(`pushed ${built.archive} as ${built.pushRef}; Services name ${built.ref}`);
-    return built.ref;
+    return built;
   }
 
   async deploy(sub: SubExperiment, index: number): Promise<Deployment> {
