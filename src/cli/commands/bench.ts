@@ -3,7 +3,7 @@ import { raiseClientPriority } from '../../benchkit/client-priority.js';
 import { niceOption, niceUsage, parseNice } from '../nice-option.js';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
-import { ExperimentError, parseExperiment, readExperimentFile, type Experiment } from '../../benchkit/experiment.js';
+import { ExperimentError, parseExperiment, readExperimentFile, resolvePathsFrom, type Experiment } from '../../benchkit/experiment.js';
 import { EndpointsFileError, EndpointsProvider, readEndpointsFileAny, type EndpointsFile } from '../../benchkit/providers/endpoints.js';
 import { convertStellar, isStellarExperiment, type ConvertedStellar } from '../../benchkit/stellar/experiment-file.js';
 import { assignStellarEndpoints, StellarEndpointsProvider, stellarGatewayUrl } from '../../benchkit/stellar/endpoints-file.js';
@@ -108,7 +108,7 @@ const command: Command = {
       if (isStellarExperiment(raw)) {
         stellar = convertStellar(raw, file, { endpoints: endpoints !== undefined, experimentDir: dirname(file) });
         exp = stellar.experiment;
-      } else exp = parseExperiment(raw, file);
+      } else exp = resolvePathsFrom(parseExperiment(raw, file), file);
     } catch (e) {
       if (e instanceof ExperimentError || e instanceof EndpointsFileError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
         process.stderr.write(`${(e as Error).message}\n`);
