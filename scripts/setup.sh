@@ -16,6 +16,7 @@ APT_PACKAGES=(
   ffmpeg                                            # video functions and inputs
   chromium fonts-dejavu-core                        # dashboard browser tests, plot text
   fio                                               # disk baselines
+  mmdebstrap runc                                   # hivelab build: Debian base root file systems; images run under runc in tests
   build-essential pkg-config                        # native builds
   # CRIU 4.1.1 build dependencies
   libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf

@@ -158,8 +158,11 @@ export async function readExperimentFile(file: string): Promise<unknown> {
 
 /** Reads a .json, .yaml or .yml experiment file. */
 export async function loadExperiment(file: string): Promise<Experiment> {
-  const exp = parseExperiment(await readExperimentFile(file), file);
-  // A proto path is relative to the experiment file, like `function`.
+  return resolvePathsFrom(parseExperiment(await readExperimentFile(file), file), file);
+}
+
+/** A proto path is relative to the experiment file, like `function`: made absolute here (every reader of a file must). */
+export function resolvePathsFrom(exp: Experiment, file: string): Experiment {
   for (const sub of exp.subExperiments) if (sub.grpc) sub.grpc.proto = resolve(dirname(file), sub.grpc.proto);
   return exp;
 }

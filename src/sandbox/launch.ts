@@ -147,6 +147,9 @@ export function runtimeEnv(
     ...m.env,
     HIVELAB_SOCKET: `${paths.runDir}/fn.sock`,
     HIVELAB_SIDECAR: `${paths.runDir}/qp.sock`,
+    // gRPC calls to other functions: dial this with any gRPC client, the callee named by :authority
+    // (`<fn>.default.svc.cluster.local`) or x-hivelab-function (xdt/sidecar/grpc-egress.ts).
+    HIVELAB_GRPC_TARGET: `unix:${paths.runDir}/grpc.sock`,
     HIVELAB_HANDLER: m.handler ?? '',
     HIVELAB_FUNCTION: m.name,
     HIVELAB_INSTANCE: spec.instanceId,

@@ -6,6 +6,7 @@ import { Attr, SpanNames } from '../observability/semantic.js';
 import type { ColdStart, ColdStarter } from '../coldstart/start.js';
 import { mountRunDir, unmountRunDir } from '../sandbox/run-dir.js';
 import type { SandboxUids } from '../sandbox/uids.js';
+import { GRPC_EGRESS_SOCKET } from '../xdt/sidecar/index.js';
 import { defaultMaxStarting, StartAdmission, StartAdmissionError, type StartPermit } from './start-admission.js';
 
 /**
@@ -160,7 +161,13 @@ export class InstanceManager {
       sidecar = await this.startSidecar?.(req, runDir);
       // the sidecar (root) made qp.sock; connecting needs write permission on it, in a folder only
       // the function's uid (and root) can enter
-      if (sidecar && uid !== undefined) await chown(join(runDir, 'qp.sock'), uid, uid);
+      if (sidecar && uid !== undefined) {
+        await chown(join(runDir, 'qp.sock'), uid, uid);
+        // the gRPC egress (xdt/sidecar/grpc-egress.ts), when this sidecar serves one
+        await chown(join(runDir, GRPC_EGRESS_SOCKET), uid, uid).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'ENOENT') throw e;
+        });
+      }
       // the pull of the event's object overlaps the cold start (thesis §6.4.1)
       prefetching = req.prefetch !== undefined && sidecar?.prefetch(Buffer.from(req.prefetch.body, 'utf8'), req.prefetch.contentType) === true;
       const spec: InstanceSpec = {

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ExperimentError, loadExperiment, parseExperiment } from '../../src/benchkit/experiment.js';
+import { ExperimentError, loadExperiment, parseExperiment, resolvePathsFrom } from '../../src/benchkit/experiment.js';
 
 const ok = { provider: 'endpoints', subExperiments: [{ title: 'warm', bursts: 3, iatSeconds: 1, endpoints: ['http://127.0.0.1:1/'] }] };
 
@@ -56,5 +56,14 @@ describe('experiment files', () => {
     const files = (await readdir(dir)).filter((f) => /\.(ya?ml|json)$/.test(f));
     expect(files.length).toBeGreaterThanOrEqual(6);
     for (const f of files) await expect(loadExperiment(join(dir, f)), f).resolves.toBeTruthy();
+  });
+
+  it("a gRPC sub-experiment's proto is relative to the file, for `hivelab bench` as for loadExperiment", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bk-exp-grpc-'));
+    const raw = { provider: 'endpoints', subExperiments: [{ ...ok.subExperiments[0], grpc: { proto: 'p/x.proto', method: 'a.B/C' } }] };
+    await writeFile(join(dir, 'e.json'), JSON.stringify(raw));
+    expect((await loadExperiment(join(dir, 'e.json'))).subExperiments[0]!.grpc!.proto).toBe(join(dir, 'p/x.proto'));
+    // what the bench command does: it parses the raw file itself (to tell STeLLAR files apart), then resolves
+    expect(resolvePathsFrom(parseExperiment(raw, 'x'), join(dir, 'e.json')).subExperiments[0]!.grpc!.proto).toBe(join(dir, 'p/x.proto'));
   });
 });

@@ -1,10 +1,17 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { parseExperiment } from '../../src/benchkit/experiment.js';
-import { knativeManifests, KnativeProvider, readyServiceUrls } from '../../src/benchkit/providers/knative.js';
+import { loadExperiment, parseExperiment } from '../../src/benchkit/experiment.js';
+import { grpcRequestBody } from '../../src/benchkit/grpc-request.js';
+import { resolveFunctionDir } from '../../src/benchkit/providers/function-source.js';
+import { buildBenchImage, knativeManifests, KnativeProvider, readyServiceUrls } from '../../src/benchkit/providers/knative.js';
+import { DEFAULT_BASE_CACHE } from '../../src/image-build/build.js';
+
+const run = promisify(execFile);
 
 const exp = parseExperiment({
   provider: 'knative',
@@ -62,4 +69,44 @@ describe('knative provider manifests', () => {
     expect(docs.map((d) => d.metadata.name)).toContain('bench-spin-r1-0-r1-h1');
     await p.teardown();
   });
+
+  it('without `image`, the Services run the image `hivelab build` made of the function, named by its manifest digest', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'bk-kn-img-'));
+    const noImage = parseExperiment({ provider: 'knative', subExperiments: [{ title: 'built', bursts: 1, iatSeconds: 1, replicas: 1, chainLength: 1, memoryMB: 256 }] }).subExperiments[0]!;
+    expect(noImage.image).toBeUndefined();
+    expect(() => knativeManifests(noImage, 0, 'r2')).toThrow(/no image/);
+    const ctx = { experimentDir: out, outDir: out, runId: 'r2', log: () => undefined };
+    const built = await buildBenchImage(noImage, ctx, 'registry.example.com/lab/', DEFAULT_BASE_CACHE);
+    // The digest the Service names is the manifest inside the archive that would be pushed.
+    const layout = join(out, 'layout');
+    await mkdir(layout);
+    await run('tar', ['-xf', built.archive, '-C', layout]);
+    const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    expect(index.manifests[0]!.digest).toBe(built.manifestDigest);
+    expect(built.ref).toBe(`registry.example.com/lab/bench-spin@${built.manifestDigest}`);
+    expect(built.pushRef).toMatch(/^registry\.example\.com\/lab\/bench-spin:[0-9a-f]{16}$/);
+    const { services } = knativeManifests(noImage, 0, 'r2', 'default', built);
+    expect((services[0] as any).spec.template.spec.containers[0].image).toBe(built.ref);
+    expect((services[0] as any).spec.template.spec.containers[0].ports).toEqual([{ containerPort: 8080 }]);
+    // An explicit `image` still wins.
+    expect((knativeManifests(sub, 0, 'r2', 'default', built).services[0] as any).spec.template.spec.containers[0].image).toBe('registry.local/bench-spin:1');
+  }, 900_000);
+
+  it('the example gRPC experiment file targets vSwarm functions; on Knative the built image serves h2c on its own port', async () => {
+    const file = join(import.meta.dirname, '../../experiments/vswarm-grpc.yaml');
+    const grpcExp = await loadExperiment(file);
+    expect(grpcExp.subExperiments.map((s) => s.grpc?.method)).toEqual(['fibonacci.Greeter/SayHello', 'fibonacci.Greeter/SayHello']);
+    for (const s of grpcExp.subExperiments) {
+      // The proto resolves against the file and encodes the request (what the kit sends per call).
+      expect(grpcRequestBody(s.grpc!.proto, s.grpc!.method, s.grpc!.request).length).toBeGreaterThan(5);
+      expect(resolveFunctionDir(s.function, join(import.meta.dirname, '../../experiments'))).toMatch(/examples\/vswarm\//);
+    }
+    const node = grpcExp.subExperiments[1]!;
+    const out = await mkdtemp(join(tmpdir(), 'bk-kn-grpc-'));
+    const built = await buildBenchImage(node, { experimentDir: join(import.meta.dirname, '../../experiments'), outDir: out, runId: 'r3', log: () => undefined }, 'registry.example.com/lab', DEFAULT_BASE_CACHE);
+    expect(built).toMatchObject({ port: 50051, grpc: true });
+    const c = (knativeManifests(node, 1, 'r3', 'default', built).services[0] as any).spec.template.spec.containers[0];
+    expect(c.image).toBe(`registry.example.com/lab/fibonacci-nodejs@${built.manifestDigest}`);
+    expect(c.ports).toEqual([{ name: 'h2c', containerPort: 50051 }]);
+  }, 900_000);
 });

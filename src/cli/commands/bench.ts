@@ -3,7 +3,7 @@ import { raiseClientPriority } from '../../benchkit/client-priority.js';
 import { niceOption, niceUsage, parseNice } from '../nice-option.js';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
-import { ExperimentError, parseExperiment, readExperimentFile, type Experiment } from '../../benchkit/experiment.js';
+import { ExperimentError, parseExperiment, readExperimentFile, resolvePathsFrom, type Experiment } from '../../benchkit/experiment.js';
 import { EndpointsFileError, EndpointsProvider, readEndpointsFileAny, type EndpointsFile } from '../../benchkit/providers/endpoints.js';
 import { convertStellar, isStellarExperiment, type ConvertedStellar } from '../../benchkit/stellar/experiment-file.js';
 import { assignStellarEndpoints, StellarEndpointsProvider, stellarGatewayUrl } from '../../benchkit/stellar/endpoints-file.js';
@@ -33,6 +33,8 @@ Options:
                      ([{GatewayID, FunctionMemoryMB, ImageSizeMB, PackageType}])
   --state DIR        Hivelab state folder for provider "hivelab" (default: $HIVELAB_STATE or ./.hivelab)
   --namespace NS     Kubernetes namespace for provider "knative" (default: default)
+  --registry REF     provider "knative": where the images \`hivelab build\` makes of the functions are
+                     pushed (skopeo) and pulled from (default: registry.local/hivelab)
   --no-plots         skip the plots (faster on very large runs)
 ${niceUsage}
   -h, --help         this text
@@ -43,7 +45,7 @@ maxSendLagP99Ms (results are written but distorted); 130 interrupted (results so
 export async function makeProvider(
   exp: Experiment,
   ctx: ProviderContext,
-  o: { endpoints?: EndpointsFile; state?: string; namespace?: string; stellar?: ConvertedStellar },
+  o: { endpoints?: EndpointsFile; state?: string; namespace?: string; registry?: string; stellar?: ConvertedStellar },
 ): Promise<Provider> {
   switch (exp.provider) {
     case 'endpoints': {
@@ -60,7 +62,7 @@ export async function makeProvider(
     case 'hivelab':
       return new HivelabProvider(await readPlatformAccess(statePaths(o.state).root), ctx);
     case 'knative':
-      return new KnativeProvider(ctx, { namespace: o.namespace });
+      return new KnativeProvider(ctx, { namespace: o.namespace, registry: o.registry });
   }
 }
 
@@ -78,6 +80,7 @@ const command: Command = {
         endpoints: { type: 'string' },
         state: { type: 'string' },
         namespace: { type: 'string' },
+        registry: { type: 'string' },
         'no-plots': { type: 'boolean', default: false },
         ...niceOption,
         help: { type: 'boolean', short: 'h', default: false },
@@ -105,7 +108,7 @@ const command: Command = {
       if (isStellarExperiment(raw)) {
         stellar = convertStellar(raw, file, { endpoints: endpoints !== undefined, experimentDir: dirname(file) });
         exp = stellar.experiment;
-      } else exp = parseExperiment(raw, file);
+      } else exp = resolvePathsFrom(parseExperiment(raw, file), file);
     } catch (e) {
       if (e instanceof ExperimentError || e instanceof EndpointsFileError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
         process.stderr.write(`${(e as Error).message}\n`);
@@ -120,7 +123,7 @@ const command: Command = {
     for (const n of stellar?.notes ?? []) log(`note: ${n}`);
     let provider: Provider;
     try {
-      provider = await makeProvider(exp, ctx, { endpoints, state: v.state, namespace: v.namespace, stellar });
+      provider = await makeProvider(exp, ctx, { endpoints, state: v.state, namespace: v.namespace, registry: v.registry, stellar });
     } catch (e) {
       // Endpoints that do not fit the experiment are a usage error, like a bad file.
       if (stellar && endpoints) {

@@ -17,6 +17,13 @@ installReseedableRandom();
 
 const env = process.env;
 const socketPath = env.HIVELAB_SOCKET ?? '/run/hivelab/fn.sock';
+// Knative's runtime contract (an image made by `hivelab build`, docs/BUILD.md): with PORT set and no
+// platform socket, serve HTTP/1.1 on every interface at PORT and take `POST /` as an invocation.
+const knativePort = env.HIVELAB_SOCKET === undefined && env.PORT !== undefined ? Number(env.PORT) : undefined;
+if (knativePort !== undefined && !(Number.isInteger(knativePort) && knativePort > 0 && knativePort < 65536)) {
+  process.stderr.write(`hivelab node shim: PORT ${JSON.stringify(env.PORT)} is not a TCP port number\n`);
+  process.exit(64);
+}
 const taskRoot = env.HIVELAB_TASK_ROOT ?? '/var/task';
 const handlerSpec = env.HIVELAB_HANDLER ?? 'index.handler';
 const functionName = env.HIVELAB_FUNCTION ?? '';
@@ -209,7 +216,7 @@ async function main(): Promise<void> {
   const server = createServer((req, res) => {
     const route = `${req.method} ${req.url}`;
     let work: Promise<void>;
-    if (route === 'POST /invoke') work = invoke(handler, req, res);
+    if (route === 'POST /invoke' || route === 'POST /') work = invoke(handler, req, res);
     else if (route === 'GET /healthz') work = Promise.resolve(send(res, 200, 'text/plain', 'ok'));
     else if (route === 'GET /_hivelab/uncaught') work = Promise.resolve(send(res, 200, 'application/json', JSON.stringify({ uncaughtErrors })));
     else if (route === 'POST /_hivelab/restored') work = restored(req, res);
@@ -225,10 +232,12 @@ async function main(): Promise<void> {
   server.requestTimeout = 0;
   server.headersTimeout = 0;
 
-  rmSync(socketPath, { force: true });
+  if (knativePort === undefined) rmSync(socketPath, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, resolve);
+    if (knativePort === undefined) server.listen(socketPath, resolve);
+    // No host: every interface, IPv6 and IPv4 where the container has both (Knative's contract).
+    else server.listen(knativePort, resolve);
   });
 
   process.on('SIGTERM', () => {

@@ -26,9 +26,11 @@ try {
   process.exit(70);
 }
 
-// The program sees neither the bridge's variables nor the platform's socket paths.
+// The program sees neither the bridge's variables nor the socket the bridge itself serves. Without
+// HIVELAB_SOCKET a Hivelab handler image (`hivelab build`) run as a program serves $PORT as
+// Knative's contract says, instead of binding the bridge's own socket.
 const childEnv: Record<string, string> = {};
-for (const [k, v] of Object.entries(env)) if (v !== undefined && k !== 'HIVELAB_COMMAND' && k !== 'HIVELAB_READY_FD') childEnv[k] = v;
+for (const [k, v] of Object.entries(env)) if (v !== undefined && k !== 'HIVELAB_COMMAND' && k !== 'HIVELAB_READY_FD' && k !== 'HIVELAB_SOCKET') childEnv[k] = v;
 
 const child = spawn(argv[0]!, argv.slice(1), { env: childEnv, stdio: ['ignore', 'inherit', 'inherit'] });
 child.once('error', (err) => {

@@ -20,6 +20,9 @@ import time
 
 ENV = os.environ
 SOCKET_PATH = ENV.get("HIVELAB_SOCKET", "/run/hivelab/fn.sock")
+# Knative's runtime contract (an image made by `hivelab build`, docs/BUILD.md): with PORT set and no
+# platform socket, serve HTTP/1.1 on every interface at PORT and take `POST /` as an invocation.
+KNATIVE_PORT = ENV.get("PORT") if "HIVELAB_SOCKET" not in ENV else None
 TASK_ROOT = ENV.get("HIVELAB_TASK_ROOT", "/var/task")
 HANDLER_SPEC = ENV.get("HIVELAB_HANDLER", "main.handler")
 FUNCTION_NAME = ENV.get("HIVELAB_FUNCTION", "")
@@ -370,7 +373,7 @@ def handle_restored(conn, body):
 
 
 def serve_connection(fd, handler):
-    conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
+    conn = _socket.socket(_socket.AF_UNIX if KNATIVE_PORT is None else _socket.AF_INET, _socket.SOCK_STREAM, 0, fd)
     rfile = Reader(conn)
     try:
         while True:
@@ -384,7 +387,7 @@ def serve_connection(fd, handler):
                 respond(conn, 400, "application/json", error_body(exc), {"x-hivelab-error": "bad-request", "connection": "close"})
                 return
             route = method + " " + path
-            if route == "POST /invoke":
+            if route == "POST /invoke" or route == "POST /":
                 handle_invoke(conn, handler, headers, body)
             elif route == "GET /healthz":
                 respond(conn, 200, "text/plain", b"ok")
@@ -405,12 +408,20 @@ def serve_connection(fd, handler):
 
 def main():
     handler = load_handler()
-    try:
-        os.unlink(SOCKET_PATH)
-    except FileNotFoundError:
-        pass
-    server = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    server.bind(SOCKET_PATH)
+    if KNATIVE_PORT is None:
+        try:
+            os.unlink(SOCKET_PATH)
+        except FileNotFoundError:
+            pass
+        server = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        server.bind(SOCKET_PATH)
+    else:
+        if not KNATIVE_PORT.isdigit() or not 0 < int(KNATIVE_PORT) < 65536:
+            sys.stderr.write("hivelab python shim: PORT %r is not a TCP port number\n" % KNATIVE_PORT)
+            sys.exit(64)
+        server = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        server.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+        server.bind(("0.0.0.0", int(KNATIVE_PORT)))
     server.listen(512)
     # The shim may be PID 1 of its namespace: without a handler SIGTERM would be ignored.
     _signal.signal(_signal.SIGTERM, lambda *_: os._exit(0))

@@ -31,6 +31,10 @@ import { invokeThroughGateway } from './gateway-client.js';
 import { referenceEvent } from '../../transfer/reference-event.js';
 import { uploadOf } from './upload.js';
 import { decodePathSegment, parseRequestTarget } from '../../core/request-url.js';
+import { startGrpcEgress } from './grpc-egress.js';
+
+/** The name of the instance's gRPC egress socket, beside qp.sock (grpc-egress.ts). */
+export const GRPC_EGRESS_SOCKET = 'grpc.sock';
 
 export type { TransferServices } from '../services.js';
 export { createTransferServices } from '../services.js';
@@ -290,6 +294,13 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     server.once('error', reject);
     server.listen(opts.socketPath, () => resolve());
   });
+  // gRPC calls out of the instance (a function's own gRPC client calling another function).
+  const egress = await startGrpcEgress({
+    socketPath: `${dirname(opts.socketPath)}/${GRPC_EGRESS_SOCKET}`,
+    gatewayUrl: opts.gatewayUrl,
+    invokeToken: opts.invokeToken,
+    callerInstanceId: opts.instanceId,
+  });
 
   let closed: Promise<void> | undefined;
   return {
@@ -312,7 +323,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         for (const ref of [...prefetched.keys()]) dropPrefetched(ref);
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
-      }).then(() => {
+      }).then(async () => {
+        await egress.close();
         try {
           fs.unlinkSync(opts.socketPath);
         } catch {
