@@ -39,6 +39,7 @@ export function verifyBytes(data: Buffer, expected: string, what: string): Buffe
 export class HashTap extends Transform {
   private readonly hash: Hash = createHash('sha256');
   bytes = 0;
+  private result: string | undefined;
   constructor(private readonly onBytes?: (n: number) => void) {
     super();
   }
@@ -50,6 +51,7 @@ export class HashTap extends Transform {
   }
   /** Valid once the stream ended. */
   digest(): string {
-    return `sha256:${this.hash.digest('hex')}`;
+    this.result ??= `sha256:${this.hash.digest('hex')}`;
+    return this.result;
   }
 }

@@ -77,6 +77,7 @@ async function layerStreams(layer: ImageLayer, onBytes: (n: number) => void): Pr
   const done = finished(blob).then(() => {
     if (failure) throw failure;
   });
+  done.catch(() => undefined); // awaited only on success; an abandoned pull's stream errors are its own error's echo
   return { out, blob, diff, done };
 }
 
