@@ -63,7 +63,10 @@ export class InstanceSandboxes {
     const real = await realpath(spec.rootfs);
     let p = this.imageRoots.get(real);
     if (!p) {
-      p = ensureRestoreRoot(real);
+      // beside the skeleton's, in CRIU's root-only folder: no state folder ever holds a mount
+      ensureKerndatDir();
+      const name = createHash('sha256').update(real).digest('hex').slice(0, 16);
+      p = ensureRestoreRoot(real, path.join(KERNDAT_DIR, `image-root-${name}.criu`));
       this.imageRoots.set(real, p);
       p.catch(() => this.imageRoots.delete(real));
     }

@@ -85,8 +85,7 @@ const run = promisify(execFile);
  * not re-apply the dumped root's `ro`, so the bind itself is read-only). Re-made when the skeleton
  * folder was replaced (the bind then shows another inode).
  */
-export async function ensureRestoreRoot(rootDir: string): Promise<string> {
-  const mountPoint = `${rootDir}.criu`;
+export async function ensureRestoreRoot(rootDir: string, mountPoint = `${rootDir}.criu`): Promise<string> {
   const want = await stat(rootDir);
   const have = await stat(mountPoint).catch(() => null);
   if (have && have.dev === want.dev && have.ino === want.ino) return mountPoint;
