@@ -6,7 +6,8 @@
 // instance's start (placement → ready), and which mode the start really used.
 // Needs a build (npm run build && node scripts/copy-assets.mjs), root and /bin/busybox.
 // Usage: node bench/image-coldstart.mjs [--n 5] [--modes boot,snapshot,lazy,reap]
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,7 +83,8 @@ const rows = [];
 try {
   for (const mode of MODES) {
     const name = `bench-${mode}`;
-    execFileSync(process.execPath, [join(REPO, 'bin/hivelab.js'), 'deploy', '--image', archive, '--name', name, '--cold-start', mode, '--timeout', '120', '--state', platform.paths.root], { stdio: ['ignore', 'ignore', 'ignore'] });
+    // the CLI talks to this process's gateway: asynchronously, or the two would wait on each other
+    await promisify(execFile)(process.execPath, [join(REPO, 'bin/hivelab.js'), 'deploy', '--image', archive, '--name', name, '--cold-start', mode, '--timeout', '120', '--state', platform.paths.root], { timeout: 300_000 });
     const c = () => platform.control.controller(name);
     const stopAll = async () => {
       await Promise.all(c().instances.filter((i) => i.state !== 'dead').map((i) => c().recycle(i, true)));

@@ -57,9 +57,9 @@ describe.skipIf(unavailable !== null).each(MODES)('an image function in cold-sta
     expect(restored.json).toMatchObject({ cwd: '/app', greeting: 'from-image', secret: 'owned-by-app', seen: ['/app/handler.sh'] });
     if (mode === 'snapshot') expect(restored.mode).toBe('snapshot');
     else {
-      // Known limit (docs/IMAGES.md, "Snapshots"): in a lazy restore the image's static busybox
-      // jumps to address 0 and dies; the coordinator boots instead. This pins that behaviour so a
-      // fix shows up here.
+      // Known limit (docs/IMAGES.md, "Snapshots"): the lazy path serves every restored task's faults
+      // from PID 1's page map, so the image's program (the bridge's child) gets the bridge's pages,
+      // jumps to address 0 and dies; the coordinator boots instead. Pinned so a fix shows up here.
       expect(restored.mode).toBe('boot');
     }
   }, 600_000);
