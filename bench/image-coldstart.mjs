@@ -78,17 +78,21 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return percentile ? percentile(s, 50) : s[Math.floor(s.length / 2)];
 };
+// no instance the autoscaler keeps or brings back between runs: every measured invocation is cold
+const settings = join(work, 'settings.json');
+writeFileSync(settings, JSON.stringify({ scaling: { policy: 'fixed-keepalive', keepAliveS: 0 } }));
 const platform = await startPlatform({ port: 0, quiet: true, workers: 1, stateDir: join(work, 'state') });
 const rows = [];
 try {
   for (const mode of MODES) {
     const name = `bench-${mode}`;
     // the CLI talks to this process's gateway: asynchronously, or the two would wait on each other
-    await promisify(execFile)(process.execPath, [join(REPO, 'bin/hivelab.js'), 'deploy', '--image', archive, '--name', name, '--cold-start', mode, '--timeout', '120', '--state', platform.paths.root], { timeout: 300_000 });
+    await promisify(execFile)(process.execPath, [join(REPO, 'bin/hivelab.js'), 'deploy', '--image', archive, '--name', name, '--cold-start', mode, '--timeout', '120', '--manifest', settings, '--state', platform.paths.root], { timeout: 300_000 });
     const c = () => platform.control.controller(name);
     const stopAll = async () => {
       await Promise.all(c().instances.filter((i) => i.state !== 'dead').map((i) => c().recycle(i, true)));
-      while (c().instances.some((i) => i.state !== 'dead')) await new Promise((r) => setTimeout(r, 25));
+      const until = Date.now() + 60_000;
+      while (c().instances.some((i) => i.state !== 'dead') && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
     };
     const lat = [];
     const start = [];
@@ -97,10 +101,11 @@ try {
     for (let i = 0; i < N + 1; i++) {
       await stopAll();
       const t0 = performance.now();
-      const res = await fetch(`${platform.url}/invoke/${name}`, { method: 'POST', headers: { authorization: `Bearer ${platform.tokens.invoke}` }, body: 'x' });
+      const res = await fetch(`${platform.url}/invoke/${name}`, { method: 'POST', headers: { authorization: `Bearer ${platform.tokens.invoke}` }, body: 'x', signal: AbortSignal.timeout(200_000) });
       await res.arrayBuffer();
       const ms = performance.now() - t0;
       if (res.status !== 200) throw new Error(`${name}: ${res.status}`);
+      if (res.headers.get('x-hivelab-cold') !== '1') throw new Error(`${name}: run ${i} was not a cold start`);
       const inst = c().instances.find((x) => x.id === res.headers.get('x-hivelab-instance-id'));
       if (i === 0) continue;
       lat.push(ms);
