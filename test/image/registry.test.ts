@@ -92,3 +92,29 @@ describe.skipIf(skip)('a registry with auth', () => {
     }, 240_000);
   });
 });
+
+describe.skipIf(skip)('a registry with token auth (WWW-Authenticate: Bearer)', () => {
+  let tokenReg: TestRegistry;
+  let digest: string;
+  beforeAll(async () => {
+    tokenReg = await startRegistry(join(work, 'token-registry'), 'researcher', 's3cret-pass', 'token');
+    digest = await pushImage(tokenReg, 'lab/hello', 'v1', blobs);
+  }, 120_000);
+  afterAll(async () => {
+    await tokenReg?.stop();
+  });
+
+  test('the token flow: the realm is asked with Basic credentials for the pull scope, the token then pulls', async () => {
+    const store = new ImageStore(join(work, 'store-token'));
+    const rec = await store.pull(`${tokenReg.host}/lab/hello:v1`, { credentials: { username: 'researcher', password: 's3cret-pass' }, insecure: true });
+    expect(rec.manifestDigest).toBe(digest);
+    expect(tokenReg.tokenRequests!()).toContain('hivelab-test-registry repository:lab/hello:pull');
+  });
+
+  test('wrong credentials: the token service\'s 401 is named', async () => {
+    const store = new ImageStore(join(work, 'store-token-bad'));
+    const err = await store.pull(`${tokenReg.host}/lab/hello:v1`, { credentials: { username: 'researcher', password: 'wrong-one' }, insecure: true }).catch((e: Error) => e);
+    expect(String(err)).toMatch(/401 Unauthorized: token endpoint http:\/\/127\.0\.0\.1:\d+\/token refused user "researcher" \(401/);
+    expect(String(err)).not.toContain('wrong-one');
+  });
+});

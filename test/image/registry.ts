@@ -1,5 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { X509Certificate, createPrivateKey, randomUUID, sign as cryptoSign } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Blobs } from './image-builder.js';
@@ -32,16 +34,33 @@ function freePort(): Promise<number> {
 
 export interface TestRegistry {
   host: string;
+  /** What the pusher sends: Basic credentials, or a push token the token service signed. */
   auth: string;
+  /** Token auth only: the `service scope` of every token request the service saw. */
+  tokenRequests?: () => string[];
   stop(): Promise<void>;
 }
 
-export async function startRegistry(dir: string, user: string, password: string): Promise<TestRegistry> {
+/**
+ * `htpasswd`: HTTP Basic against a bcrypt htpasswd file. `token`: distribution's token auth — the
+ * registry answers 401 with `Bearer realm=…` and trusts JWTs signed by a key whose self-signed
+ * certificate is its `rootcertbundle`; the token service is a small server of this test
+ * (`startTokenService`) that checks Basic credentials and signs such tokens.
+ */
+export async function startRegistry(dir: string, user: string, password: string, mode: 'htpasswd' | 'token' = 'htpasswd'): Promise<TestRegistry> {
   mkdirSync(join(dir, 'data'), { recursive: true });
-  const htpasswd = spawnSync('htpasswd', ['-Bbn', user, password], { encoding: 'utf8', timeout: 30_000 });
-  if (htpasswd.status !== 0) throw new Error(`htpasswd failed: ${htpasswd.stderr}`);
-  writeFileSync(join(dir, 'htpasswd'), htpasswd.stdout);
   const port = await freePort();
+  let auth: string[];
+  let tokens: TokenService | undefined;
+  if (mode === 'htpasswd') {
+    const htpasswd = spawnSync('htpasswd', ['-Bbn', user, password], { encoding: 'utf8', timeout: 30_000 });
+    if (htpasswd.status !== 0) throw new Error(`htpasswd failed: ${htpasswd.stderr}`);
+    writeFileSync(join(dir, 'htpasswd'), htpasswd.stdout);
+    auth = ['  htpasswd:', '    realm: hivelab-test', `    path: ${join(dir, 'htpasswd')}`];
+  } else {
+    tokens = await startTokenService(dir, user, password);
+    auth = ['  token:', `    realm: ${tokens.realm}`, `    service: ${TOKEN_SERVICE}`, `    issuer: ${TOKEN_ISSUER}`, `    rootcertbundle: ${tokens.certFile}`];
+  }
   writeFileSync(
     join(dir, 'config.yml'),
     [
@@ -54,9 +73,7 @@ export async function startRegistry(dir: string, user: string, password: string)
       'http:',
       `  addr: 127.0.0.1:${port}`,
       'auth:',
-      '  htpasswd:',
-      '    realm: hivelab-test',
-      `    path: ${join(dir, 'htpasswd')}`,
+      ...auth,
       '',
     ].join('\n'),
   );
@@ -77,14 +94,62 @@ export async function startRegistry(dir: string, user: string, password: string)
   }
   return {
     host,
-    auth: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
-    stop: () =>
-      new Promise((resolve) => {
+    auth: tokens ? `Bearer ${tokens.sign(user, 'lab/hello')}` : `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+    ...(tokens ? { tokenRequests: () => tokens.requests } : {}),
+    stop: async () => {
+      await tokens?.close();
+      await new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
-      }),
+      });
+    },
   };
+}
+
+const TOKEN_SERVICE = 'hivelab-test-registry';
+const TOKEN_ISSUER = 'hivelab-test-token-service';
+
+interface TokenService {
+  realm: string;
+  certFile: string;
+  requests: string[];
+  sign(user: string, repo: string): string;
+  close(): Promise<void>;
+}
+
+const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+
+/** The token service of distribution's token auth: Basic credentials in, a signed JWT out (401 otherwise). */
+async function startTokenService(dir: string, user: string, password: string): Promise<TokenService> {
+  const keyFile = join(dir, 'token.key');
+  const certFile = join(dir, 'token.crt');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=hivelab-test-token'], { encoding: 'utf8', timeout: 60_000 });
+  if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
+  const key = createPrivateKey(readFileSync(keyFile));
+  const der = new X509Certificate(readFileSync(certFile)).raw;
+  const sign = (sub: string, repo: string, actions = ['pull', 'push']): string => {
+    const now = Math.floor(Date.now() / 1000);
+    const head = b64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', x5c: [der.toString('base64')] }));
+    const claims = b64url(JSON.stringify({ iss: TOKEN_ISSUER, sub, aud: TOKEN_SERVICE, exp: now + 600, nbf: now - 60, iat: now, jti: randomUUID(), access: [{ type: 'repository', name: repo, actions }] }));
+    return `${head}.${claims}.${b64url(cryptoSign('RSA-SHA256', Buffer.from(`${head}.${claims}`), key))}`;
+  };
+  const requests: string[] = [];
+  const server = createHttpServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    requests.push(`${url.searchParams.get('service')} ${url.searchParams.get('scope')}`);
+    const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    if (req.headers.authorization !== expected) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"bad credentials"}');
+      return;
+    }
+    const repo = /^repository:([^:]+):/.exec(url.searchParams.get('scope') ?? '')?.[1] ?? '';
+    const token = sign(user, repo, ['pull']);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: 600 }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return { realm: `http://127.0.0.1:${port}/token`, certFile, requests, sign, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 /** Pushes an image's blobs and its manifest under `name:tag` (distribution API, monolithic uploads). */
