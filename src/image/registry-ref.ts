@@ -28,6 +28,7 @@ export function looksLikeRegistryRef(ref: string): boolean {
   const slash = ref.indexOf('/');
   if (slash <= 0) return false;
   const host = ref.slice(0, slash);
+  if (host.startsWith('.') || host.startsWith('~')) return false; // ./x.tar, ../x.tar, ~/x.tar: paths
   return host === 'localhost' || host.includes('.') || host.includes(':') || host.startsWith('[');
 }
 
