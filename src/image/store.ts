@@ -81,6 +81,11 @@ async function layerStreams(layer: ImageLayer, onBytes: (n: number) => void): Pr
   return { out, blob, diff, done };
 }
 
+/** Where the store under `imagesDir` records image `id` (its presence: the image was pulled there). */
+export function imageRecordFile(imagesDir: string, id: string): string {
+  return join(imagesDir, 'images', 'sha256', `${hexOf(id)}.json`);
+}
+
 export class ImageStore {
   private readonly assembling = new Map<string, Promise<string>>();
 
@@ -91,7 +96,7 @@ export class ImageStore {
   }
 
   private recordFile(id: string): string {
-    return join(this.dir, 'images', 'sha256', `${hexOf(id)}.json`);
+    return imageRecordFile(this.dir, id);
   }
 
   rootfsDir(id: string, uid: number): string {

@@ -45,6 +45,8 @@ describe.skipIf(skip)('an image function on the platform', () => {
     expect(d.stderr).toMatch(/layer 1\/2 [0-9a-f]{12}: unpacked \d+\.\d MB, \d+ entries/);
     expect(d.code).toBe(0);
 
+    // the platform may have started an instance at deploy (initial scale 1, as Knative): stop it
+    await stopInstances(t, 'img-hello');
     const cold = await invokeRaw('img-hello', '/');
     expect(cold.status, cold.body.toString()).toBe(200);
     expect(cold.headers['x-hivelab-cold']).toBe('1');
@@ -78,6 +80,15 @@ describe.skipIf(skip)('an image function on the platform', () => {
     const fn = (await t.api('GET', '/v1/functions/img-layout')).json();
     expect(JSON.stringify(fn)).toMatch(/"memoryMB":96/);
   }, 180_000);
+
+  test('the deploy API refuses an image the store does not hold (400 naming image.id)', async () => {
+    const dir = join(work, 'no-image');
+    (await import('node:fs')).mkdirSync(dir, { recursive: true });
+    const id = `sha256:${'c'.repeat(64)}`;
+    const r = await t.api('POST', '/v1/functions', { path: dir, manifest: { name: 'img-missing', runtime: 'node', command: ['/x'], image: { id, ref: 'nowhere:1/x' } } });
+    expect(r.status).toBe(400);
+    expect(r.json().error.message).toMatch(/field "image\.id": image sha256:c{64} is not in this platform's image store/);
+  });
 
   test('a program that never listens fails its start with its log tail', async () => {
     const file = join(work, 'deaf.docker.tar');
