@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -83,7 +83,7 @@ describe.skipIf(skip)('an image function on the platform', () => {
 
   test('the deploy API refuses an image the store does not hold (400 naming image.id)', async () => {
     const dir = join(work, 'no-image');
-    (await import('node:fs')).mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     const id = `sha256:${'c'.repeat(64)}`;
     const r = await t.api('POST', '/v1/functions', { path: dir, manifest: { name: 'img-missing', runtime: 'node', command: ['/x'], image: { id, ref: 'nowhere:1/x' } } });
     expect(r.status).toBe(400);

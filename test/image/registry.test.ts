@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -45,7 +45,7 @@ describe.skipIf(skip)('a registry with auth', () => {
     expect(rec.manifestDigest).toBe(manifestDigest);
     expect(rec.diffIds).toHaveLength(2);
     const root = await store.rootfs(rec.id, 100_001);
-    expect((await import('node:fs')).readFileSync(join(root, 'app/from-registry'), 'utf8')).toBe('yes');
+    expect(readFileSync(join(root, 'app/from-registry'), 'utf8')).toBe('yes');
     // by digest, with http:// in the reference instead of the flag
     const byDigest = await store.pull(`http://${reg.host}/lab/hello@${manifestDigest}`, { credentials: creds });
     expect(byDigest.id).toBe(rec.id);
