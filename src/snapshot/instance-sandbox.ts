@@ -10,7 +10,7 @@ import { ensureSkeleton } from '../sandbox/root.js';
 import { ensureHostNode, hostNodeDir } from '../sandbox/host-node.js';
 import { SandboxUids } from '../sandbox/uids.js';
 import { ensureKerndatDir, KERNDAT_DIR } from './criu.js';
-import { ensureRestoreRoot, externalMounts, type ExternalMount } from './mounts.js';
+import { ensureRestoreRoot, externalMounts, sweepDeletedImageRoots, type ExternalMount } from './mounts.js';
 
 /**
  * The host side of a snapshot instance's sandbox, per worker: the skeleton root, the read-only
@@ -39,6 +39,7 @@ export class InstanceSandboxes {
   private restoreRootReady: Promise<string> | undefined;
   private readonly uids: SandboxUids;
   private readonly imageRoots = new Map<string, Promise<string>>();
+  private swept: Promise<string[]> | undefined;
 
   constructor(private readonly opts: InstanceSandboxOptions) {
     this.uids = new SandboxUids(path.join(opts.stateDir, 'sandbox-uids')); // the worker's allocation (src/worker/main.ts)
@@ -63,10 +64,12 @@ export class InstanceSandboxes {
     const real = await realpath(spec.rootfs);
     let p = this.imageRoots.get(real);
     if (!p) {
-      // beside the skeleton's, in CRIU's root-only folder: no state folder ever holds a mount
+      // beside the skeleton's, in CRIU's root-only folder: no state folder ever holds a mount;
+      // those of roots deleted since (a removed state folder) are released on the way
       ensureKerndatDir();
       const name = createHash('sha256').update(real).digest('hex').slice(0, 16);
-      p = ensureRestoreRoot(real, path.join(KERNDAT_DIR, `image-root-${name}.criu`));
+      const swept = (this.swept ??= sweepDeletedImageRoots(KERNDAT_DIR).catch(() => []));
+      p = swept.then(() => ensureRestoreRoot(real, path.join(KERNDAT_DIR, `image-root-${name}.criu`)));
       this.imageRoots.set(real, p);
       p.catch(() => this.imageRoots.delete(real));
     }
