@@ -18,6 +18,7 @@ APT_PACKAGES=(
   fio                                               # disk baselines
   mmdebstrap runc                                   # hivelab build: Debian base root file systems; images run under runc in tests
   build-essential pkg-config                        # native builds
+  docker-registry apache2-utils busybox-static      # image tests: a real registry, htpasswd, a static test rootfs
   # CRIU 4.1.1 build dependencies
   libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf
   libnl-3-dev libcap-dev libnet1-dev libaio-dev libbsd-dev libgnutls28-dev libnftables-dev uuid-dev libdrm-dev

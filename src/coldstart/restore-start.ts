@@ -55,7 +55,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   // CRIU's log, pidfile and lazy-pages socket: never in the run folder, which the clone can write
   const workDir = sandboxes.workDir(spec);
   const releaseRunDir = await sandboxes.prepareRunDir(spec, await sandboxes.ids(spec));
-  const root = await sandboxes.restoreRoot();
+  const root = await sandboxes.restoreRootFor(spec);
   let clone: Awaited<ReturnType<typeof sandboxes.cloneMounts>>;
   try {
     clone = await sandboxes.cloneMounts(spec, snap.meta.mounts);

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
+import { imageRecordFile } from '../image/store.js';
 import { join } from 'node:path';
 import type { StatePaths } from '../config/state.js';
 import type { ColdStartMode, FunctionManifest } from '../manifest/schema.js';
@@ -235,7 +237,11 @@ export class ControlPlane {
   }
 
   async deploy(path: string, opts: { settings?: Record<string, unknown>; replace?: boolean } = {}): Promise<{ deployment: Deployment; changed: boolean }> {
-    const r = await this.deployments.deploy(path, { settings: opts.settings, replace: opts.replace, check: (m) => this.checkReservation(m) });
+    const check = (m: FunctionManifest): void => {
+      this.checkReservation(m);
+      this.checkImage(m);
+    };
+    const r = await this.deployments.deploy(path, { settings: opts.settings, replace: opts.replace, check });
     const existing = this.controllers.get(r.deployment.name);
     if (!existing) this.controllers.set(r.deployment.name, this.newController(r.deployment));
     else if (r.changed) existing.redeploy(r.deployment);
@@ -247,6 +253,13 @@ export class ControlPlane {
    * memoryMB) must fit in half the fleet's memory, and one instance in one worker: one deploy must
    * not reserve the machine.
    */
+  /** An image function names an image this state folder's store holds (`hivelab deploy --image` pulls it there first). */
+  private checkImage(m: FunctionManifest): void {
+    if (m.image && !existsSync(imageRecordFile(join(this.opts.paths.root, 'images'), m.image.id))) {
+      throw new ManifestError(`function.json: field "image.id": image ${m.image.id} is not in this platform's image store (deploy it with hivelab deploy --image ${m.image.ref})`, 'image.id');
+    }
+  }
+
   private checkReservation(m: FunctionManifest): void {
     const budget = this.opts.workerMemoryBudgetMB;
     const fleet = budget * this.opts.workers;

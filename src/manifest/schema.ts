@@ -76,6 +76,30 @@ export const manifestSchema = z
      * with the header `x-hivelab-event`.
      */
     event: z.enum(HTTP_EVENT_FORMATS).optional(),
+    /**
+     * The function is an OCI image (`hivelab deploy --image`): its root filesystem is the image's,
+     * assembled from the platform's image store by `id`; `command` is the image's Entrypoint+Cmd.
+     * Filled in from the image config (src/image/image-config.ts), docs/IMAGES.md.
+     */
+    image: z
+      .object({
+        /** The image id: its config's digest. */
+        id: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256:<64 hex digits>'),
+        /** The reference it was deployed from (display only). */
+        ref: z.string().min(1).max(4096),
+        workingDir: z.string().regex(/^\//, 'must be an absolute path').max(4096).default('/'),
+        /**
+         * The image's Env: reaches only the image's program (not the platform's bridge), so the
+         * manifest `env` rules, which guard the platform's runtimes, do not apply to it.
+         */
+        env: z
+          .record(z.string().regex(/^[^=\0]+$/, 'env names cannot hold "=" or NUL').max(256), z.string().max(32_768))
+          .refine((e) => Object.keys(e).length <= 256, 'at most 256 variables')
+          .default({}),
+        user: z.string().max(256).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((m, ctx) => {
@@ -89,6 +113,9 @@ export const manifestSchema = z
     // gRPC calls are passed through to a server the function runs; the handler shims speak HTTP/1.1 only.
     if (m.protocol === 'grpc' && m.command === undefined) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['command'], message: 'a "grpc" function needs "command": the gRPC server it runs' });
+    }
+    if (m.image !== undefined && m.command === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['command'], message: 'an "image" function needs "command": the program the image runs' });
     }
     if (m.env.PORT !== undefined) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['env', 'PORT'], message: 'PORT is set by the platform (use "port")' });

@@ -20,6 +20,11 @@ export const SANDBOX_TASK_ROOT = '/var/task';
 export const SANDBOX_RUN_DIR = '/run/hivelab';
 export const SANDBOX_RUNTIME_DIR = '/opt/hivelab/runtime';
 export const SANDBOX_NODE_MODULES = '/node_modules';
+/**
+ * Where an image instance sees the host's node (binary, dynamic loader and the few libraries it
+ * links), read-only: the port bridge runs with it whatever the image holds (docs/SANDBOX.md).
+ */
+export const SANDBOX_HOST_NODE = '/opt/hivelab/node';
 export const READY_FD = 3;
 
 /** Host folders the sandbox needs besides the instance's own. */
@@ -30,6 +35,8 @@ export interface SandboxLayout {
   nodeModulesDir?: string;
   /** How the host's top-level system folders look: real folders are bound, symlinks recreated. */
   systemRoots: SystemRoot[];
+  /** Host folder of the node bundle bound at /opt/hivelab/node into image instances (host-node.ts). */
+  hostNodeDir?: string;
 }
 
 export type SystemRoot = { path: string; kind: 'dir' } | { path: string; kind: 'symlink'; target: string };
@@ -114,6 +121,11 @@ export function runtimeArgvFor(runtime: Runtime, runtimeDir = SANDBOX_RUNTIME_DI
  * socket through to its port.
  */
 export function instanceArgvFor(manifest: FunctionManifest, runtimeDir = SANDBOX_RUNTIME_DIR): string[] {
+  // an image brings its own /usr (maybe without node, maybe another libc): the bridge runs the
+  // host's node through the host's loader, both in the bundle, never touching the image's libraries
+  if (manifest.command && manifest.image) {
+    return [`${SANDBOX_HOST_NODE}/ld.so`, '--library-path', SANDBOX_HOST_NODE, `${SANDBOX_HOST_NODE}/node`, `${runtimeDir}/port/bridge.cjs`];
+  }
   if (manifest.command) return ['/usr/bin/node', `${runtimeDir}/port/bridge.cjs`];
   return runtimeArgvFor(manifest.runtime, runtimeDir);
 }
@@ -164,8 +176,33 @@ export function runtimeEnv(
     env.PORT = String(m.port);
     env.HIVELAB_COMMAND = JSON.stringify(m.command);
   }
+  if (m.image) env.HIVELAB_PROGRAM_ENV = JSON.stringify(imageProgramEnv(spec));
   delete env.NODE_EXTRA_CA_CERTS;
   return env;
+}
+
+/**
+ * An image's program environment, handed to the port bridge, which starts the program with exactly
+ * this (the bridge's own environment stays the platform's: an image's LD_PRELOAD or NODE_OPTIONS
+ * reaches the image's program, not the bridge). Docker's default PATH, the image's Env, the
+ * manifest's env, then the contract: PORT and Knative's K_SERVICE/K_CONFIGURATION/K_REVISION.
+ */
+export function imageProgramEnv(spec: InstanceSpec, runDir = SANDBOX_RUN_DIR): Record<string, string> {
+  const m = spec.manifest;
+  return {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOSTNAME: sandboxHostname(spec.instanceId),
+    ...m.image?.env,
+    ...m.env,
+    ...spec.env,
+    PORT: String(m.port),
+    K_SERVICE: m.name,
+    K_CONFIGURATION: m.name,
+    K_REVISION: `${m.name}-${spec.version ?? 'unversioned'}`,
+    HIVELAB_FUNCTION: m.name,
+    HIVELAB_INSTANCE: spec.instanceId,
+    HIVELAB_SIDECAR: `${runDir}/qp.sock`,
+  };
 }
 
 /** A hostname is at most 63 characters of [a-z0-9-]. */
@@ -192,11 +229,12 @@ export function skeletonEntries(layout: SandboxLayout): SystemRoot[] {
   return [...layout.systemRoots, ...dirs.map((path) => ({ path, kind: 'dir' as const }))];
 }
 
-/** Mountpoints an image's rootfs must hold (`prepareRootfs` in root.ts makes them before the start). */
-export function rootfsMountpoints(layout: SandboxLayout): string[] {
-  const dirs = [SANDBOX_TASK_ROOT, SANDBOX_RUNTIME_DIR, SANDBOX_RUN_DIR, '/tmp', '/proc', '/dev'];
-  if (layout.nodeModulesDir) dirs.push(SANDBOX_NODE_MODULES);
-  return dirs;
+/**
+ * Mountpoints an image's rootfs must hold (`prepareRootfs` in root.ts makes them before the start).
+ * The platform's node_modules is never mounted into an image: the bridge uses node's builtins only.
+ */
+export function rootfsMountpoints(): string[] {
+  return [SANDBOX_TASK_ROOT, SANDBOX_RUNTIME_DIR, SANDBOX_HOST_NODE, SANDBOX_RUN_DIR, '/tmp', '/proc', '/dev'];
 }
 
 /**
@@ -209,7 +247,9 @@ export function buildSandboxSpec(input: LaunchInput, rootDir: string): SandboxSp
   const binds: SandboxSpec['binds'] = [];
   if (!spec.rootfs) for (const r of layout.systemRoots) if (r.kind === 'dir') binds.push(ro(r.path, r.path));
   binds.push(ro(spec.functionDir, SANDBOX_TASK_ROOT), ro(layout.runtimeDir, SANDBOX_RUNTIME_DIR));
-  if (layout.nodeModulesDir) binds.push(ro(layout.nodeModulesDir, SANDBOX_NODE_MODULES));
+  if (spec.rootfs) {
+    if (layout.hostNodeDir) binds.push(ro(layout.hostNodeDir, SANDBOX_HOST_NODE));
+  } else if (layout.nodeModulesDir) binds.push(ro(layout.nodeModulesDir, SANDBOX_NODE_MODULES));
   // the run folder: fn.sock, qp.sock and offered uploads; on the host a small tmpfs of its own
   binds.push({ src: spec.runDir, dst: SANDBOX_RUN_DIR, readonly: false, noexec: true });
   const uid = spec.uid ?? SANDBOX_UID_BASE;
@@ -225,7 +265,8 @@ export function buildSandboxSpec(input: LaunchInput, rootDir: string): SandboxSp
     gid: spec.gid ?? uid,
     rlimits: input.rlimits ?? DEFAULT_RLIMITS,
     keepFd: READY_FD,
-    cwd: SANDBOX_TASK_ROOT,
+    // an image's WorkingDir (made in its root when the root was assembled)
+    cwd: spec.rootfs && m.image ? m.image.workingDir : SANDBOX_TASK_ROOT,
     argv: input.runtimeArgv ?? instanceArgvFor(m),
     env: runtimeEnv(spec),
   };

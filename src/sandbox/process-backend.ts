@@ -25,6 +25,7 @@ import {
   type SandboxLayout,
 } from './launch.js';
 import { SANDBOX_LAUNCHER, ensureSkeleton, launcherUnavailableReason } from './root.js';
+import { ensureHostNode, hostNodeDir } from './host-node.js';
 
 /**
  * The `process` backend: each instance is a runtime process started by hivelab-sandbox in its own
@@ -57,6 +58,8 @@ export interface ProcessBackendOptions {
   skeletonParent?: string;
   /** CPU quota floor in vCPUs (see cpuQuotaFor in cgroup.ts). */
   cpuQuotaFloorVcpus?: number;
+  /** The node bundle image instances run the port bridge with (default: host-node.ts `hostNodeDir()`). */
+  hostNodeDir?: string;
 }
 
 export class ProcessBackend implements SandboxBackend {
@@ -73,6 +76,7 @@ export class ProcessBackend implements SandboxBackend {
       runtimeDir: options.runtimeDir ?? join(REPO_ROOT, 'dist/runtime'),
       nodeModulesDir: nodeModulesDir ?? undefined,
       systemRoots: probeSystemRoots(),
+      hostNodeDir: options.hostNodeDir ?? hostNodeDir(),
     };
   }
 
@@ -117,6 +121,7 @@ export class ProcessBackend implements SandboxBackend {
     let rootDir: string;
     try {
       rootDir = this.rootDir;
+      if (spec.rootfs && spec.manifest.image && this.layout.hostNodeDir) ensureHostNode(this.layout.hostNodeDir);
     } catch (err) {
       throw new SandboxStartError(`instance ${spec.instanceId}: cannot make the sandbox root: ${(err as Error).message}`);
     }

@@ -54,8 +54,8 @@ export function ensureSkeleton(rootDir: string, layout: SandboxLayout): string {
  * Creates the mountpoints the launcher needs in an image's unpacked rootfs (it creates nothing
  * there itself: the root may be shared and is mounted read-only). Call before the first start.
  */
-export function prepareRootfs(rootfs: string, layout: SandboxLayout): void {
-  for (const p of rootfsMountpoints(layout)) {
+export function prepareRootfs(rootfs: string, _layout?: SandboxLayout): void {
+  for (const p of rootfsMountpoints()) {
     const target = join(rootfs, p);
     // a symlink planted by the image must not redirect our mkdir onto the host
     for (let d = target; d !== rootfs && d.startsWith(rootfs); d = dirname(d)) {

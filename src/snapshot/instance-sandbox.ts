@@ -7,10 +7,11 @@ import type { InstanceSpec } from '../sandbox/backend.js';
 import { createHash } from 'node:crypto';
 import { buildSandboxSpec, probeSystemRoots, skeletonEntries, type SandboxLayout, type SandboxSpec } from '../sandbox/launch.js';
 import { ensureSkeleton } from '../sandbox/root.js';
+import { ensureHostNode, hostNodeDir } from '../sandbox/host-node.js';
 import { SandboxUids } from '../sandbox/uids.js';
 import { makeNetns, mountCloneTmpfs, mountSharedDev, unmountRunDir } from '../sandbox/run-dir.js';
 import { ensureKerndatDir, KERNDAT_DIR } from './criu.js';
-import { ensureRestoreRoot, externalMounts, mountName, type DumpedMount, type ExternalMount } from './mounts.js';
+import { ensureRestoreRoot, externalMounts, mountName, sweepDeletedImageRoots, type DumpedMount, type ExternalMount } from './mounts.js';
 
 /**
  * The host side of a snapshot instance's sandbox, per worker: the skeleton root, the read-only
@@ -54,6 +55,8 @@ export class InstanceSandboxes {
   private readonly uids: SandboxUids;
   private sharedDevReady: Promise<string> | undefined;
   private readonly readyNetns: Promise<number>[] = [];
+  private readonly imageRoots = new Map<string, Promise<string>>();
+  private swept: Promise<string[]> | undefined;
 
   constructor(private readonly opts: InstanceSandboxOptions) {
     this.uids = new SandboxUids(path.join(opts.stateDir, 'sandbox-uids')); // the worker's allocation (src/worker/main.ts)
@@ -62,10 +65,32 @@ export class InstanceSandboxes {
       runtimeDir: realpathSync(opts.runtimeDir),
       nodeModulesDir: opts.nodeModulesDir ? realpathSync(opts.nodeModulesDir) : undefined,
       systemRoots: probeSystemRoots(),
+      hostNodeDir: hostNodeDir(),
     };
     // named after its entries: workers with another layout never replace a skeleton in use
     const hash = createHash('sha256').update(JSON.stringify(skeletonEntries(this.layout))).digest('hex').slice(0, 12);
     this.rootDir = opts.rootDir ?? path.join(KERNDAT_DIR, `sandbox-root-${hash}`);
+  }
+
+  /**
+   * CRIU's `--root` for a restore: for an image instance, a read-only bind of its assembled root
+   * (made once per root, beside it), else the skeleton's.
+   */
+  async restoreRootFor(spec: InstanceSpec): Promise<string> {
+    if (!spec.rootfs) return this.restoreRoot();
+    const real = await realpath(spec.rootfs);
+    let p = this.imageRoots.get(real);
+    if (!p) {
+      // beside the skeleton's, in CRIU's root-only folder: no state folder ever holds a mount;
+      // those of roots deleted since (a removed state folder) are released on the way
+      ensureKerndatDir();
+      const name = createHash('sha256').update(real).digest('hex').slice(0, 16);
+      const swept = (this.swept ??= sweepDeletedImageRoots(KERNDAT_DIR).catch(() => []));
+      p = swept.then(() => ensureRestoreRoot(real, path.join(KERNDAT_DIR, `image-root-${name}.criu`)));
+      this.imageRoots.set(real, p);
+      p.catch(() => this.imageRoots.delete(real));
+    }
+    return p;
   }
 
   /** The skeleton (made once) and its read-only bind, CRIU's `--root` for every restore. */
@@ -107,7 +132,14 @@ export class InstanceSandboxes {
 
   /** The instance's sandbox, as for a boot, with real host paths (CRIU's external mounts must be). */
   private async sandboxSpec(spec: InstanceSpec, ids: { uid: number; gid: number }, cgroupProcsFiles: string[]): Promise<SandboxSpec> {
-    const real = { ...spec, ...ids, functionDir: await realpath(spec.functionDir), runDir: await realpath(spec.runDir) };
+    const real = {
+      ...spec,
+      ...ids,
+      functionDir: await realpath(spec.functionDir),
+      runDir: await realpath(spec.runDir),
+      ...(spec.rootfs ? { rootfs: await realpath(spec.rootfs) } : {}),
+    };
+    if (spec.rootfs && spec.manifest.image && this.layout.hostNodeDir) ensureHostNode(this.layout.hostNodeDir);
     return buildSandboxSpec({ spec: real, layout: this.layout, cgroupProcsFiles }, this.rootDir);
   }
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 /**
@@ -79,14 +79,32 @@ export function restoreMountArgs(dumped: DumpedMount[], clone: ExternalMount[]):
 const run = promisify(execFile);
 
 /**
+ * Unmounts the restore roots of image instances (`<dir>/image-root-*.criu`) whose assembled root was
+ * deleted (mountinfo shows `//deleted`): their state folder is gone, so nothing restores from them.
+ * Run at worker start; returns the mount points it released.
+ */
+export async function sweepDeletedImageRoots(dir: string): Promise<string[]> {
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const gone: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    const root = f[3] ?? '';
+    const point = (f[4] ?? '').replace(/\\040/g, ' ');
+    if (point.startsWith(`${dir}/image-root-`) && point.endsWith('.criu') && root.endsWith('//deleted')) gone.push(point);
+  }
+  for (const p of gone) await run('umount', ['-l', p], { timeout: 10_000 }).catch(() => undefined);
+  for (const p of gone) await rmdir(p).catch(() => undefined);
+  return gone;
+}
+
+/**
  * The `--root` of every restore: CRIU wants a mount point and takes the restored root's content
  * from it. A read-only bind of the sandbox's skeleton folder at `<rootDir>.criu`, made once per
  * worker and shared by all clones (CRIU binds it into each clone's own mount namespace; 4.1.1 does
  * not re-apply the dumped root's `ro`, so the bind itself is read-only). Re-made when the skeleton
  * folder was replaced (the bind then shows another inode).
  */
-export async function ensureRestoreRoot(rootDir: string): Promise<string> {
-  const mountPoint = `${rootDir}.criu`;
+export async function ensureRestoreRoot(rootDir: string, mountPoint = `${rootDir}.criu`): Promise<string> {
   const want = await stat(rootDir);
   const have = await stat(mountPoint).catch(() => null);
   if (have && have.dev === want.dev && have.ino === want.ino) return mountPoint;

@@ -7,6 +7,8 @@ import type { ColdStart, ColdStarter } from '../coldstart/start.js';
 import { mountRunDir, unmountRunDir } from '../sandbox/run-dir.js';
 import type { SandboxUids } from '../sandbox/uids.js';
 import { GRPC_EGRESS_SOCKET } from '../xdt/sidecar/index.js';
+import { SANDBOX_UID_BASE } from '../sandbox/launch.js';
+import type { ImageStore } from '../image/store.js';
 import { defaultMaxStarting, StartAdmission, StartAdmissionError, type StartPermit } from './start-admission.js';
 
 /**
@@ -72,6 +74,8 @@ export class InstanceManager {
      * folder is a tmpfs of its own (docs/SANDBOX.md); without (unit tests of the manager), a plain folder.
      */
     private readonly uids?: SandboxUids,
+    /** Where image functions' roots are assembled (`<state>/images`, src/image/store.ts). */
+    private readonly images?: ImageStore,
     admission?: StartAdmission,
   ) {
     this.admission = admission ?? new StartAdmission(opts.maxStarting ?? defaultMaxStarting());
@@ -170,6 +174,10 @@ export class InstanceManager {
       }
       // the pull of the event's object overlaps the cold start (thesis §6.4.1)
       prefetching = req.prefetch !== undefined && sidecar?.prefetch(Buffer.from(req.prefetch.body, 'utf8'), req.prefetch.contentType) === true;
+      // an image function's root: its layers assembled for the function's uid, once per image and uid
+      const image = req.manifest.image;
+      if (image && !this.images) throw new Error(`worker ${this.opts.workerId} has no image store; cannot start image function ${req.functionName}`);
+      const rootfs = image ? await this.images!.rootfs(image.id, uid ?? SANDBOX_UID_BASE, image.workingDir) : undefined;
       const spec: InstanceSpec = {
         instanceId: req.instanceId,
         manifest: req.manifest,
@@ -179,6 +187,7 @@ export class InstanceManager {
         coldStart: req.coldStart ?? 'boot',
         version: req.version,
         ...(uid !== undefined ? { uid, gid: uid } : {}),
+        ...(rootfs ? { rootfs } : {}),
       };
       // The mode actually used comes back with the instance (snapshot modes fall back to boot).
       started = await this.starter.start(spec);

@@ -5,6 +5,7 @@ import { InstanceManager } from './instance-manager.js';
 import { createColdStartCoordinator } from '../coldstart/coordinator.js';
 import { sweepOrphanCgroups } from '../sandbox/cgroup.js';
 import { instanceCgroupLive, sweepStaleRunDirs } from '../sandbox/run-dir.js';
+import { ImageStore } from '../image/store.js';
 import { SandboxUids } from '../sandbox/uids.js';
 import { createTransferServices, startSidecar } from '../xdt/sidecar/index.js';
 
@@ -97,6 +98,7 @@ const manager = new InstanceManager(
   transfers.ttlMs,
   // one unprivileged uid per function, kept in the state folder (docs/SANDBOX.md)
   new SandboxUids(join(config.stateDir, 'sandbox-uids')),
+  new ImageStore(join(config.stateDir, 'images')),
 );
 
 async function handle(req: WorkerRequest): Promise<unknown> {

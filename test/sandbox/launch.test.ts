@@ -79,8 +79,32 @@ describe('sandbox spec (pure)', () => {
   test('an image rootfs replaces the skeleton and gets no host /usr or /etc', () => {
     const s = buildSandboxSpec({ spec: spec({ rootfs: '/images/abc/rootfs' }), layout, cgroupProcsFiles: [] }, '/skel');
     expect(s.root).toBe('/images/abc/rootfs');
-    expect(s.binds.map((b) => b.dst)).toEqual(['/var/task', '/opt/hivelab/runtime', '/node_modules', '/run/hivelab']);
-    expect(rootfsMountpoints(layout).sort()).toEqual(['/dev', '/node_modules', '/opt/hivelab/runtime', '/proc', '/run/hivelab', '/tmp', '/var/task']);
+    expect(s.binds.map((b) => b.dst)).toEqual(['/var/task', '/opt/hivelab/runtime', '/run/hivelab']);
+    expect(rootfsMountpoints().sort()).toEqual(['/dev', '/opt/hivelab/node', '/opt/hivelab/runtime', '/proc', '/run/hivelab', '/tmp', '/var/task']);
+  });
+
+  test('an image function: the host node bundle, the bridge through its loader, the WorkingDir, the program env apart', () => {
+    const id = `sha256:${'ab'.repeat(32)}`;
+    const manifest = parseManifest({
+      name: 'img',
+      runtime: 'node',
+      command: ['/bin/server'],
+      port: 9090,
+      env: { A: '1' },
+      image: { id, ref: 'localhost:5000/img:1', workingDir: '/app', env: { PATH: '/bin', LD_PRELOAD: '/image/lib.so', NODE_OPTIONS: '--x' } },
+    });
+    const s = buildSandboxSpec({ spec: spec({ manifest, rootfs: '/images/rootfs/ab-100007', version: 'v1' }), layout: { ...layout, hostNodeDir: '/var/lib/hn' }, cgroupProcsFiles: [] }, '/skel');
+    expect(s.binds.map((b) => `${b.src}:${b.dst}`)).toEqual(['/state/functions/hello/abc:/var/task', '/repo/dist/runtime:/opt/hivelab/runtime', '/var/lib/hn:/opt/hivelab/node', '/state/run/hello-node-3f9a1c:/run/hivelab']);
+    expect(s.argv).toEqual(['/opt/hivelab/node/ld.so', '--library-path', '/opt/hivelab/node', '/opt/hivelab/node/node', '/opt/hivelab/runtime/port/bridge.cjs']);
+    expect(s.cwd).toBe('/app');
+    // the image's LD_PRELOAD/NODE_OPTIONS reach its program only, never the bridge
+    expect(s.env.LD_PRELOAD).toBeUndefined();
+    expect(s.env.NODE_OPTIONS).toBeUndefined();
+    const program = JSON.parse(s.env.HIVELAB_PROGRAM_ENV!);
+    expect(program).toMatchObject({ PATH: '/bin', LD_PRELOAD: '/image/lib.so', A: '1', PORT: '9090', K_SERVICE: 'img', K_REVISION: 'img-v1' });
+    // an image needs a command, and its id is a digest
+    expect(() => parseManifest({ name: 'x', runtime: 'node', handler: 'a.b', image: { id, ref: 'r' } })).toThrow(/"command"/);
+    expect(() => parseManifest({ name: 'x', runtime: 'node', command: ['/a'], image: { id: 'sha256:zz', ref: 'r' } })).toThrow(/image.id/);
   });
 
   test('the skeleton holds every mountpoint and the merged-/usr symlinks', () => {

@@ -26,11 +26,22 @@ try {
   process.exit(70);
 }
 
-// The program sees neither the bridge's variables nor the socket the bridge itself serves. Without
+// The program sees neither the bridge's variables nor the platform's socket paths: without
 // HIVELAB_SOCKET a Hivelab handler image (`hivelab build`) run as a program serves $PORT as
-// Knative's contract says, instead of binding the bridge's own socket.
-const childEnv: Record<string, string> = {};
-for (const [k, v] of Object.entries(env)) if (v !== undefined && k !== 'HIVELAB_COMMAND' && k !== 'HIVELAB_READY_FD' && k !== 'HIVELAB_SOCKET') childEnv[k] = v;
+// Knative's contract says, instead of binding the bridge's own socket. An image function's program
+// gets exactly the environment the worker computed for it (the image's Env included), which never
+// applies to this bridge itself.
+let childEnv: Record<string, string> = {};
+if (env.HIVELAB_PROGRAM_ENV !== undefined) {
+  try {
+    childEnv = JSON.parse(env.HIVELAB_PROGRAM_ENV) as Record<string, string>;
+  } catch (err) {
+    process.stderr.write(`hivelab port bridge: HIVELAB_PROGRAM_ENV is not JSON: ${(err as Error).message}\n`);
+    process.exit(70);
+  }
+} else {
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && k !== 'HIVELAB_COMMAND' && k !== 'HIVELAB_READY_FD' && k !== 'HIVELAB_SOCKET') childEnv[k] = v;
+}
 
 const child = spawn(argv[0]!, argv.slice(1), { env: childEnv, stdio: ['ignore', 'inherit', 'inherit'] });
 child.once('error', (err) => {
