@@ -1,6 +1,7 @@
 import { chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExitInfo, InstanceSpec } from '../sandbox/backend.js';
+import { logTail } from '../sandbox/process-backend.js';
 import type { StartRequest, StartedInstance, WorkerStats } from './protocol.js';
 import { Attr, SpanNames } from '../observability/semantic.js';
 import type { ColdStart, ColdStarter } from '../coldstart/start.js';
@@ -114,10 +115,12 @@ export class InstanceManager {
     );
     let timer: NodeJS.Timeout | undefined;
     const missed = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      timer = setTimeout(async () => {
+        // what the instance printed says why it never became ready (a program that never listens)
+        const tail = await logTail(join(this.opts.logRoot, req.functionName, `${req.instanceId}.log`)).catch(() => '');
         reject(
           new StartAdmissionError(
-            `instance ${req.instanceId} did not start within its deadline (${deadline - receivedAt} ms, ${queuePhase.endEpochMs - receivedAt} ms of it waiting for a start slot)`,
+            `instance ${req.instanceId} did not start within its deadline (${deadline - receivedAt} ms, ${queuePhase.endEpochMs - receivedAt} ms of it waiting for a start slot)${tail ? `; log tail:\n${tail}` : ''}`,
             'StartTimeout',
           ),
         );
@@ -275,3 +278,4 @@ export class InstanceManager {
     await rm(runDir, { recursive: true, force: true });
   }
 }
+
