@@ -15,6 +15,8 @@ import type { ImageRecord, ImageStore } from './store.js';
 export interface ImageSettings {
   command: string[];
   port?: number;
+  /** How to run it, from the image's own label (`hivelab build` writes it): below --manifest and flags. */
+  settings: Record<string, unknown>;
   image: { id: string; ref: string; workingDir: string; env: Record<string, string>; user?: string };
 }
 
@@ -82,6 +84,32 @@ export async function imageSettings(store: ImageStore, rec: ImageRecord): Promis
   return {
     command,
     ...(port !== undefined ? { port } : {}),
+    settings: labelSettings(c.Labels, rec.ref),
     image: { id: rec.id, ref: rec.ref, workingDir, env, ...(user ? { user } : {}) },
   };
+}
+
+/** The label `hivelab build` puts the function's function.json in. */
+export const MANIFEST_LABEL = 'dev.hivelab.function.manifest';
+/** What of it says how to run the image (the image itself decides what runs: command, runtime, …). */
+const RUN_SETTINGS = ['name', 'protocol', 'memoryMB', 'timeoutMs', 'concurrency', 'scaling', 'coldStart', 'transfer', 'event'] as const;
+
+/**
+ * Pure: the run settings of an image built by `hivelab build`, from its manifest label. Untrusted
+ * like the rest of the image: only the fields above are taken, and the deploy validates them as it
+ * validates any manifest (limits included). A label that is not a JSON object is an error naming it.
+ */
+export function labelSettings(labels: Record<string, string> | null | undefined, ref: string): Record<string, unknown> {
+  const text = labels?.[MANIFEST_LABEL];
+  if (text === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ImageError(`${ref}: label ${MANIFEST_LABEL} is not JSON`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ImageError(`${ref}: label ${MANIFEST_LABEL} must hold a JSON object`);
+  const out: Record<string, unknown> = {};
+  for (const k of RUN_SETTINGS) if ((parsed as Record<string, unknown>)[k] !== undefined) out[k] = (parsed as Record<string, unknown>)[k];
+  return out;
 }

@@ -55,6 +55,7 @@ export interface ImageRunConfig {
   Entrypoint?: string[] | null;
   Cmd?: string[] | null;
   WorkingDir?: string;
+  Labels?: Record<string, string> | null;
 }
 
 export interface ImageConfig {

@@ -234,7 +234,7 @@ export function skeletonEntries(layout: SandboxLayout): SystemRoot[] {
  * The platform's node_modules is never mounted into an image: the bridge uses node's builtins only.
  */
 export function rootfsMountpoints(): string[] {
-  return [SANDBOX_TASK_ROOT, SANDBOX_RUNTIME_DIR, SANDBOX_HOST_NODE, SANDBOX_RUN_DIR, '/tmp', '/proc', '/dev'];
+  return [SANDBOX_RUNTIME_DIR, SANDBOX_HOST_NODE, SANDBOX_RUN_DIR, '/tmp', '/proc', '/dev'];
 }
 
 /**
@@ -246,7 +246,10 @@ export function buildSandboxSpec(input: LaunchInput, rootDir: string): SandboxSp
   const ro = (src: string, dst: string) => ({ src, dst, readonly: true });
   const binds: SandboxSpec['binds'] = [];
   if (!spec.rootfs) for (const r of layout.systemRoots) if (r.kind === 'dir') binds.push(ro(r.path, r.path));
-  binds.push(ro(spec.functionDir, SANDBOX_TASK_ROOT), ro(layout.runtimeDir, SANDBOX_RUNTIME_DIR));
+  // an image owns its /var/task (`hivelab build` puts the function there); the deploy folder beside
+  // it holds only the function.json the platform reads on the host
+  if (!spec.rootfs) binds.push(ro(spec.functionDir, SANDBOX_TASK_ROOT));
+  binds.push(ro(layout.runtimeDir, SANDBOX_RUNTIME_DIR));
   if (spec.rootfs) {
     if (layout.hostNodeDir) binds.push(ro(layout.hostNodeDir, SANDBOX_HOST_NODE));
   } else if (layout.nodeModulesDir) binds.push(ro(layout.nodeModulesDir, SANDBOX_NODE_MODULES));
@@ -266,7 +269,7 @@ export function buildSandboxSpec(input: LaunchInput, rootDir: string): SandboxSp
     rlimits: input.rlimits ?? DEFAULT_RLIMITS,
     keepFd: READY_FD,
     // an image's WorkingDir (made in its root when the root was assembled)
-    cwd: spec.rootfs && m.image ? m.image.workingDir : SANDBOX_TASK_ROOT,
+    cwd: spec.rootfs ? (m.image?.workingDir ?? '/') : SANDBOX_TASK_ROOT,
     argv: input.runtimeArgv ?? instanceArgvFor(m),
     env: runtimeEnv(spec),
   };

@@ -79,8 +79,9 @@ describe('sandbox spec (pure)', () => {
   test('an image rootfs replaces the skeleton and gets no host /usr or /etc', () => {
     const s = buildSandboxSpec({ spec: spec({ rootfs: '/images/abc/rootfs' }), layout, cgroupProcsFiles: [] }, '/skel');
     expect(s.root).toBe('/images/abc/rootfs');
-    expect(s.binds.map((b) => b.dst)).toEqual(['/var/task', '/opt/hivelab/runtime', '/run/hivelab']);
-    expect(rootfsMountpoints().sort()).toEqual(['/dev', '/opt/hivelab/node', '/opt/hivelab/runtime', '/proc', '/run/hivelab', '/tmp', '/var/task']);
+    // the image owns /var/task (hivelab build puts the function there): the deploy folder is not bound
+    expect(s.binds.map((b) => b.dst)).toEqual(['/opt/hivelab/runtime', '/run/hivelab']);
+    expect(rootfsMountpoints().sort()).toEqual(['/dev', '/opt/hivelab/node', '/opt/hivelab/runtime', '/proc', '/run/hivelab', '/tmp']);
   });
 
   test('an image function: the host node bundle, the bridge through its loader, the WorkingDir, the program env apart', () => {
@@ -94,7 +95,7 @@ describe('sandbox spec (pure)', () => {
       image: { id, ref: 'localhost:5000/img:1', workingDir: '/app', env: { PATH: '/bin', LD_PRELOAD: '/image/lib.so', NODE_OPTIONS: '--x' } },
     });
     const s = buildSandboxSpec({ spec: spec({ manifest, rootfs: '/images/rootfs/ab-100007', version: 'v1' }), layout: { ...layout, hostNodeDir: '/var/lib/hn' }, cgroupProcsFiles: [] }, '/skel');
-    expect(s.binds.map((b) => `${b.src}:${b.dst}`)).toEqual(['/state/functions/hello/abc:/var/task', '/repo/dist/runtime:/opt/hivelab/runtime', '/var/lib/hn:/opt/hivelab/node', '/state/run/hello-node-3f9a1c:/run/hivelab']);
+    expect(s.binds.map((b) => `${b.src}:${b.dst}`)).toEqual(['/repo/dist/runtime:/opt/hivelab/runtime', '/var/lib/hn:/opt/hivelab/node', '/state/run/hello-node-3f9a1c:/run/hivelab']);
     expect(s.argv).toEqual(['/opt/hivelab/node/ld.so', '--library-path', '/opt/hivelab/node', '/opt/hivelab/node/node', '/opt/hivelab/runtime/port/bridge.cjs']);
     expect(s.cwd).toBe('/app');
     // the image's LD_PRELOAD/NODE_OPTIONS reach its program only, never the bridge

@@ -208,10 +208,12 @@ async function deployImage(ref: string, values: Record<string, unknown>): Promis
   delete flags.name;
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) throw new UsageError(`--port must be 1..65535, got "${String(values.port)}"`);
-  const name = (values.name as string | undefined) ?? (fileSettings.name as string | undefined) ?? nameFromRef(ref);
+  const name = (values.name as string | undefined) ?? (fileSettings.name as string | undefined) ?? (fromImage.settings.name as string | undefined) ?? nameFromRef(ref);
+  const { settings: labelled, ...fromConfig } = fromImage;
   const settings: Record<string, unknown> = {
     runtime: 'node',
-    ...fromImage,
+    ...labelled,
+    ...fromConfig,
     ...fileSettings,
     ...flags,
     ...(port !== undefined ? { port } : {}),
