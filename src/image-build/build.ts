@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadManifest } from '../manifest/validate.js';
 import type { FunctionManifest } from '../manifest/schema.js';
+import { BASE_ENV } from '../sandbox/launch.js';
 import { baseLayer, hostArch, hostSources, hostSuite, type BaseLayer } from './base.js';
 import { debianPackagesFor, isSkipped, nodeModulesClosure, nodeRequirements } from './contents.js';
 import { makeLayer, type Layer } from './layer.js';
@@ -91,12 +92,7 @@ export function buildEpoch(): number {
 export function containerConfigFor(m: FunctionManifest, version: string): ContainerConfig {
   const port = m.command ? m.port : HANDLER_PORT;
   const env: Record<string, string> = {
-    PATH: '/usr/local/bin:/usr/bin:/bin',
-    HOME: '/tmp',
-    TMPDIR: '/tmp',
-    LANG: 'C.UTF-8',
-    PYTHONDONTWRITEBYTECODE: '1',
-    PYTHONUNBUFFERED: '1',
+    ...BASE_ENV,
     ...m.env,
     PORT: String(port),
   };

@@ -28,7 +28,8 @@ export interface ExtractStats {
 /** Permission bits kept: rwx for all and the sticky bit; never setuid or setgid. */
 const MODE_MASK = 0o1777;
 
-async function lstatOrNull(p: string) {
+/** lstat, or null for a path that is not there (any other error stands). */
+export async function lstatOrNull(p: string) {
   try {
     return await lstat(p);
   } catch (err) {

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { chmod, chown, copyFile, lchown, link, lstat, mkdir, readdir, readlink, rm, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { lstatOrNull } from './layer-extract.js';
 
 /**
  * Lays extracted layers (layer-extract.ts) one over the other into an image's root filesystem, as
@@ -23,14 +24,6 @@ export interface Ownership {
   gid: number;
 }
 
-async function lstatOrNull(p: string) {
-  try {
-    return await lstat(p);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-}
 
 async function removeAny(p: string): Promise<void> {
   const st = await lstatOrNull(p);

@@ -136,6 +136,16 @@ export interface RuntimePaths {
   runDir: string;
 }
 
+/** What every function's process starts from: in the sandbox, and in an image `hivelab build` makes. */
+export const BASE_ENV: Readonly<Record<string, string>> = {
+  PATH: '/usr/local/bin:/usr/bin:/bin',
+  HOME: '/tmp',
+  TMPDIR: '/tmp',
+  LANG: 'C.UTF-8',
+  PYTHONDONTWRITEBYTECODE: '1',
+  PYTHONUNBUFFERED: '1',
+};
+
 /** The runtime's environment: nothing of the host's leaks in (in particular no NODE_EXTRA_CA_CERTS). */
 export function runtimeEnv(
   spec: InstanceSpec,
@@ -143,12 +153,7 @@ export function runtimeEnv(
 ): Record<string, string> {
   const m = spec.manifest;
   const env: Record<string, string> = {
-    PATH: '/usr/local/bin:/usr/bin:/bin',
-    HOME: '/tmp',
-    TMPDIR: '/tmp',
-    LANG: 'C.UTF-8',
-    PYTHONDONTWRITEBYTECODE: '1',
-    PYTHONUNBUFFERED: '1',
+    ...BASE_ENV,
     // glibc's malloc keeps freed memory for reuse instead of unmapping it: an instance handed a
     // 100 MB object per invocation would otherwise fault in 25 600 fresh pages for each one, half
     // the time of an XDT get (bench/xdt-hops.mjs). The instance's memory limit still bounds it.
