@@ -66,9 +66,9 @@ export async function killLeftovers(stateDir: string, opts: { instanceIds?: stri
   const root = roots[0]!;
   const runRoot = join(root, 'run');
   // `<id>` is an instance's run folder, `<id>.criu` CRIU's work folder beside it (restores)
-  const ids = (opts.instanceIds ?? (await readdir(runRoot, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && !d.name.endsWith(WORK_SUFFIX)).map((d) => d.name)).filter(
-    (id) => SAFE_ID.test(id) && !id.startsWith('.'),
-  );
+  // an instance's CRIU work folder can outlive its run folder (it holds a clone's /tmp mounts): both name it
+  const found = (await readdir(runRoot, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory()).map((d) => (d.name.endsWith(WORK_SUFFIX) ? d.name.slice(0, -WORK_SUFFIX.length) : d.name));
+  const ids = [...new Set(opts.instanceIds ?? found)].filter((id) => SAFE_ID.test(id) && !id.startsWith('.'));
   const prefixes = roots.flatMap((r) =>
     opts.instanceIds ? ids.flatMap((id) => [join(r, 'run', id) + '/', join(r, 'run', id) + WORK_SUFFIX + '/']) : [join(r, 'run') + '/', join(r, 'snapshots') + '/'],
   );
