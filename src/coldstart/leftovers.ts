@@ -1,7 +1,7 @@
 import { readdir, readFile, readlink, realpath, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { InstanceCgroup } from '../sandbox/cgroup.js';
-import { mountsBelow, unmountRunDir } from '../sandbox/run-dir.js';
+import { CRIU_WORK_SUFFIX, mountsBelow, unmountRunDir } from '../sandbox/run-dir.js';
 import { criuBinary } from '../snapshot/criu.js';
 import { monitorBinary } from '../reap/monitor.js';
 import { killPids } from '../snapshot/deadline.js';
@@ -31,7 +31,6 @@ export interface Leftovers {
 }
 
 const SAFE_ID = /^[A-Za-z0-9_.-]{1,200}$/;
-const WORK_SUFFIX = '.criu';
 
 async function cmdline(pid: string): Promise<string[]> {
   const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
@@ -67,10 +66,10 @@ export async function killLeftovers(stateDir: string, opts: { instanceIds?: stri
   const runRoot = join(root, 'run');
   // `<id>` is an instance's run folder, `<id>.criu` CRIU's work folder beside it (restores)
   // an instance's CRIU work folder can outlive its run folder (it holds a clone's /tmp mounts): both name it
-  const found = (await readdir(runRoot, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory()).map((d) => (d.name.endsWith(WORK_SUFFIX) ? d.name.slice(0, -WORK_SUFFIX.length) : d.name));
+  const found = (await readdir(runRoot, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory()).map((d) => (d.name.endsWith(CRIU_WORK_SUFFIX) ? d.name.slice(0, -CRIU_WORK_SUFFIX.length) : d.name));
   const ids = [...new Set(opts.instanceIds ?? found)].filter((id) => SAFE_ID.test(id) && !id.startsWith('.'));
   const prefixes = roots.flatMap((r) =>
-    opts.instanceIds ? ids.flatMap((id) => [join(r, 'run', id) + '/', join(r, 'run', id) + WORK_SUFFIX + '/']) : [join(r, 'run') + '/', join(r, 'snapshots') + '/'],
+    opts.instanceIds ? ids.flatMap((id) => [join(r, 'run', id) + '/', join(r, 'run', id) + CRIU_WORK_SUFFIX + '/']) : [join(r, 'run') + '/', join(r, 'snapshots') + '/'],
   );
   // Helpers first: a CRIU killed before its tree cannot fork more of it.
   const helpers = prefixes.length ? await helperPids(prefixes) : [];
@@ -87,8 +86,8 @@ export async function killLeftovers(stateDir: string, opts: { instanceIds?: stri
       await rm(join(runRoot, id), { recursive: true, force: true }).catch(() => undefined);
     }
     // a restored clone's /tmp and /dev/shm are tmpfs mounts in CRIU's work folder (docs/SANDBOX.md)
-    for (const m of await mountsBelow(join(runRoot, id + WORK_SUFFIX)).catch(() => [])) await unmountRunDir(m).catch(() => undefined);
-    await rm(join(runRoot, id + WORK_SUFFIX), { recursive: true, force: true }).catch(() => undefined);
+    for (const m of await mountsBelow(join(runRoot, id + CRIU_WORK_SUFFIX)).catch(() => [])) await unmountRunDir(m).catch(() => undefined);
+    await rm(join(runRoot, id + CRIU_WORK_SUFFIX), { recursive: true, force: true }).catch(() => undefined);
   }
   const scratch: string[] = [];
   if (opts.scratchOf) {

@@ -72,6 +72,9 @@ function mounter(launcher: string): RunDirMounter {
   return m;
 }
 
+/** CRIU's work folder of a restored instance sits beside its run folder: `<run folder>.criu`. */
+export const CRIU_WORK_SUFFIX = '.criu';
+
 /** Room for the sockets and CRIU's work files of a restore (logs, lazy-pages socket): nothing large belongs here (uploads stream through sockets). */
 export const RUN_DIR_BYTES = 16 * 1024 * 1024;
 
@@ -151,8 +154,8 @@ export async function sweepStaleRunDirs(runRoot: string, isLive: (instanceId: st
   for (const dir of await mountsBelow(runRoot).catch(() => [])) {
     // a run folder `<id>`, or a restored clone's /tmp or /dev/shm in CRIU's work folder `<id>.criu/`
     const rel = dir.slice(runRoot.length).replace(/^\/+/, '').split('/');
-    if (rel.length > 2 || (rel.length === 2 && !rel[0]!.endsWith('.criu'))) continue;
-    const id = rel[0]!.replace(/\.criu$/, '');
+    if (rel.length > 2 || (rel.length === 2 && !rel[0]!.endsWith(CRIU_WORK_SUFFIX))) continue;
+    const id = rel[0]!.endsWith(CRIU_WORK_SUFFIX) ? rel[0]!.slice(0, -CRIU_WORK_SUFFIX.length) : rel[0]!;
     try {
       if (Date.now() - (await stat(dir)).ctimeMs < minAgeMs) continue;
       if (await isLive(id)) continue;

@@ -9,7 +9,7 @@ import { buildSandboxSpec, probeSystemRoots, skeletonEntries, type SandboxLayout
 import { ensureSkeleton } from '../sandbox/root.js';
 import { ensureHostNode, hostNodeDir } from '../sandbox/host-node.js';
 import { SandboxUids } from '../sandbox/uids.js';
-import { makeNetns, mountCloneTmpfs, mountSharedDev, unmountRunDir } from '../sandbox/run-dir.js';
+import { CRIU_WORK_SUFFIX, makeNetns, mountCloneTmpfs, mountSharedDev, unmountRunDir } from '../sandbox/run-dir.js';
 import { ensureKerndatDir, KERNDAT_DIR } from './criu.js';
 import { ensureRestoreRoot, externalMounts, mountName, sweepDeletedImageRoots, type DumpedMount, type ExternalMount } from './mounts.js';
 
@@ -113,7 +113,7 @@ export class InstanceSandboxes {
 
   /** Where CRIU keeps this instance's log, pidfile and lazy-pages socket: root's, outside the instance's reach. */
   workDir(spec: InstanceSpec): string {
-    return `${spec.runDir}.criu`;
+    return `${spec.runDir}${CRIU_WORK_SUFFIX}`;
   }
 
   /**
