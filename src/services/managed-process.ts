@@ -41,6 +41,8 @@ export interface ManagedProcessOptions {
   spawn?: SpawnOptions;
   /** written to the child's stdin, then closed: how secrets reach it (never argv, never env) */
   stdin?: string;
+  /** a line the child prints once it serves: the probe counts only after it (the port may be another's) */
+  readyLine?: string;
   /** resolves once the service answers; polled until `readyTimeoutMs` */
   probe: () => Promise<boolean>;
   readyTimeoutMs?: number;
@@ -54,6 +56,7 @@ interface Run {
   exited: Promise<void>;
   hasExited: () => boolean;
   tail: () => string;
+  printedReady: () => boolean;
 }
 
 function launch(opts: ManagedProcessOptions, onExit: (code: number | null, signal: string | null) => void): Run {
@@ -63,8 +66,10 @@ function launch(opts: ManagedProcessOptions, onExit: (code: number | null, signa
     child.stdin?.end(opts.stdin);
   }
   let tail = '';
+  let printedReady = opts.readyLine === undefined;
   const keep = (d: Buffer) => {
     tail = (tail + d.toString('utf8')).slice(-4000);
+    if (!printedReady) printedReady = tail.split('\n').some((line) => line.trim() === opts.readyLine);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
@@ -79,7 +84,7 @@ function launch(opts: ManagedProcessOptions, onExit: (code: number | null, signa
     child.once('exit', done);
     child.once('error', () => done(null, 'spawn-error'));
   });
-  return { child, exited: exitedP, hasExited: () => exited, tail: () => tail };
+  return { child, exited: exitedP, hasExited: () => exited, tail: () => tail, printedReady: () => printedReady };
 }
 
 async function waitReady(opts: ManagedProcessOptions, run: Run): Promise<void> {
@@ -87,7 +92,7 @@ async function waitReady(opts: ManagedProcessOptions, run: Run): Promise<void> {
   const deadline = Date.now() + limit;
   for (;;) {
     if (run.hasExited()) throw new ServiceCrashedError(opts.name, `exited during start-up: ${run.tail().trim().slice(-1000)}`);
-    if (await opts.probe().catch(() => false)) return;
+    if (run.printedReady() && (await opts.probe().catch(() => false))) return;
     if (Date.now() > deadline) throw new ServiceCrashedError(opts.name, `not ready after ${limit} ms: ${run.tail().trim().slice(-1000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }

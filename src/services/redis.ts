@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { freePort } from './free-port.js';
+import { onFreePort } from './free-port.js';
 import { startManagedProcess, type ManagedProcess, type ServiceCrashedError, type ServiceStatus } from './managed-process.js';
 
 export interface RedisService {
@@ -49,12 +49,11 @@ export async function startRedis(opts: {
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   await fs.chmod(dir, 0o700);
   const host = '127.0.0.1';
-  const port = await freePort(host);
   const password = randomBytes(18).toString('base64url');
   // The password goes in the configuration redis-server reads from stdin (`redis-server -`), not on
   // its command line, where every local user could read it in /proc/<pid>/cmdline.
   const config = `requirepass "${password}"\n`;
-  const args = [
+  const args = (port: number) => [
     '-',
     '--bind', host,
     '--port', String(port),
@@ -68,16 +67,20 @@ export async function startRedis(opts: {
     '--proto-max-bulk-len', String(1024 * 1024 * 1024),
     '--client-output-buffer-limit', 'normal 0 0 0',
   ];
-  if (opts.maxMemoryBytes) args.push('--maxmemory', String(opts.maxMemoryBytes), '--maxmemory-policy', 'noeviction');
-  const proc: ManagedProcess = await startManagedProcess({
-    name: 'redis-server',
-    command: opts.binary ?? '/usr/bin/redis-server',
-    args,
-    stdin: config,
-    probe: () => ping(host, port, password),
-    onCrash: opts.onCrash,
-    onRestart: opts.onRestart,
-  });
+  const memory = opts.maxMemoryBytes ? ['--maxmemory', String(opts.maxMemoryBytes), '--maxmemory-policy', 'noeviction'] : [];
+  const { port, proc } = await onFreePort(async (port) => {
+    const proc: ManagedProcess = await startManagedProcess({
+      name: 'redis-server',
+      command: opts.binary ?? '/usr/bin/redis-server',
+      args: [...args(port), ...memory],
+      stdin: config,
+      // only our redis knows the password, so a server that took the port never passes
+      probe: () => ping(host, port, password),
+      onCrash: opts.onCrash,
+      onRestart: opts.onRestart,
+    });
+    return { port, proc };
+  }, host);
   return {
     host,
     port,

@@ -8,7 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
-import { freePort } from './free-port.js';
+import { onFreePort } from './free-port.js';
 import { startManagedProcess, type ServiceCrashedError, type ServiceStatus } from './managed-process.js';
 import type { S3Config } from '../transfer/storage.js';
 
@@ -44,7 +44,6 @@ export async function startS3(opts: {
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   await fs.chmod(dir, 0o700);
   const bucket = opts.bucket ?? 'hivelab';
-  const port = await freePort();
   // Fresh credentials per run, in place of s3rver's well-known S3RVER/S3RVER; they reach the server on
   // its stdin (never argv or env). s3rver serves unsigned requests as anonymous, which on a shared
   // host means any local user could read every object: the first middleware refuses them.
@@ -52,7 +51,7 @@ export async function startS3(opts: {
   const require = createRequire(import.meta.url);
   const s3rverPath = require.resolve('s3rver');
   const accountPath = path.join(path.dirname(s3rverPath), 'models', 'account.js');
-  const script = `
+  const script = (port: number) => `
     process.umask(0o077);
     let input = '';
     process.stdin.setEncoding('utf8').on('data', (d) => (input += d)).on('end', () => {
@@ -73,16 +72,18 @@ export async function startS3(opts: {
     });
     process.on('SIGTERM', () => process.exit(0));
   `;
-  const proc = await startManagedProcess({
+  const { port, proc } = await onFreePort(async (port) => ({ port, proc: await startManagedProcess({
     name: 's3rver',
     command: process.execPath,
-    args: ['-e', script],
+    args: ['-e', script(port)],
     spawn: { env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } },
     stdin: JSON.stringify(credentials),
+    // 'ready' is printed by this child only: an HTTP answer alone may come from whoever took the port
+    readyLine: 'ready',
     probe: () => probe(port),
     onCrash: opts.onCrash,
     onRestart: opts.onRestart,
-  });
+  }) }));
   return {
     config: { endpoint: `http://127.0.0.1:${port}`, bucket, region: 'us-east-1', credentials },
     get crashed() {

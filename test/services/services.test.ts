@@ -9,6 +9,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startServices, type Services, ServiceCrashedError } from '../../src/services/index.js';
 import { startRedis } from '../../src/services/redis.js';
+import { onFreePort } from '../../src/services/free-port.js';
+import { startManagedProcess } from '../../src/services/managed-process.js';
+import net from 'node:net';
 import { StorageTransport } from '../../src/transfer/storage.js';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
@@ -78,4 +81,39 @@ it('a redis-server that dies is reported as crashed, and restarted', async () =>
 
 it('a service that cannot start fails with its reason instead of hanging', async () => {
   await expect(startRedis({ stateDir: dir, binary: '/bin/false' })).rejects.toBeInstanceOf(ServiceCrashedError);
+});
+
+it('a port taken between its pick and the bind moves the start to a fresh port', async () => {
+  const thief = net.createServer();
+  const tried: number[] = [];
+  const server = await onFreePort(async (port) => {
+    tried.push(port);
+    if (tried.length === 1) await new Promise<void>((r) => thief.listen(port, '127.0.0.1', () => r()));
+    const srv = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, '127.0.0.1', () => resolve());
+    });
+    return srv;
+  });
+  try {
+    expect(tried).toHaveLength(2);
+    expect((server.address() as net.AddressInfo).port).toBe(tried[1]);
+  } finally {
+    server.close();
+    thief.close();
+  }
+});
+
+it('another server answering on the port does not make a service ready: only its own ready line does', async () => {
+  // the probe passes (as if whoever took the port answered) but the child never says it is ready
+  const start = startManagedProcess({
+    name: 'silent',
+    command: process.execPath,
+    args: ['-e', 'setTimeout(() => {}, 60000)'],
+    readyLine: 'ready',
+    probe: async () => true,
+    readyTimeoutMs: 500,
+  });
+  await expect(start).rejects.toThrow(/silent crashed: not ready after 500 ms/);
 });
