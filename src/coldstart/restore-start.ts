@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InstanceSpec } from '../sandbox/backend.js';
-import { InstanceCgroup } from '../sandbox/cgroup.js';
 import { SANDBOX_RUN_DIR } from '../sandbox/launch.js';
-import type { InstanceSandboxes } from '../snapshot/instance-sandbox.js';
+import type { ClaimedCriu, InstanceSandboxes } from '../snapshot/instance-sandbox.js';
 import type { ExternalMount } from '../snapshot/mounts.js';
 import { Attr, SpanNames, type PhaseTiming } from '../observability/semantic.js';
 import { restoreInstance, type RestoredInstance } from '../snapshot/restore.js';
@@ -50,7 +49,6 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   const fn = spec.manifest.name;
   const key = `${fn}/${snap.meta.version}`;
   const t0 = Date.now();
-  const socketPath = join(spec.runDir, 'fn.sock');
   const sandboxes = deps.sandboxes;
   // CRIU's log, pidfile and lazy-pages socket: never in the run folder, which the clone can write
   const workDir = sandboxes.workDir(spec);
@@ -68,23 +66,20 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
     await clone.release();
     await releaseRunDir();
   };
-  let cgroup: InstanceCgroup | undefined;
-  let netns: number;
+  let claimed: ClaimedCriu;
   try {
-    cgroup = await InstanceCgroup.create(spec.instanceId, { memoryMB: spec.manifest.memoryMB });
-    netns = await sandboxes.netns();
+    // a CRIU made ready ahead of demand, in groups renamed after this instance and limited
+    claimed = await sandboxes.claimCriu(spec, { memoryMB: spec.manifest.memoryMB });
   } catch (err) {
-    await cgroup?.remove().catch(() => undefined);
     await releaseMounts();
     throw err;
   }
+  const { cgroup } = claimed;
   const base = {
-    netns,
+    ready: claimed.criu,
     imagesDir: snap.imagesDir,
     workDir,
-    socketPath,
     externalFds: snap.meta.externalFds,
-    cgroupProcs: cgroup.procsFiles,
     root,
     imageMounts: snap.meta.mounts,
     mounts,
@@ -117,15 +112,15 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   } catch (err) {
     stopDaemon?.();
     if (reapPhase === 'record') policy.releaseRecording(key);
+    claimed.criu.kill();
     await cgroup.killAll('SIGKILL').catch(() => 0);
     await cgroup.remove().catch(() => undefined);
     await releaseMounts();
     await sandboxes.cleanup(spec);
     throw err;
-  } finally {
-    closeSync(netns); // the clone holds it now (or nobody needs it)
   }
   const tRestored = Date.now();
+  const socketPath = restored.socketPath;
   restored.output.pipe(createWriteStream(spec.logFile, { flags: 'a' }));
   const m = monitored;
   const instance = new CriuInstance({

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -67,24 +67,6 @@ async function tryWrite(file: string, value: string, what: string): Promise<void
   }
 }
 
-/**
- * A POSIX sh fragment (lines) for the shells that start an instance's processes: it writes the
- * shell's own PID into each `cgroup.procs` file given as the script's leading arguments, up to a
- * `--`, and shifts them off, so `"$@"` is what follows. Everything the shell starts afterwards is
- * born in those groups and charged and limited from its first page; moving a task in later leaves
- * what it already holds charged elsewhere (cgroup v1 does not move charges). A file that cannot be
- * written names itself on stderr; `onFail` runs next, then the shell exits 97.
- */
-export function joinCgroupsScript(who: string, onFail = ''): string[] {
-  return [
-    'for f do',
-    '  shift',
-    '  [ "$f" = -- ] && break',
-    `  echo $$ > "$f" || { echo "${who}: cannot join cgroup $f" >&2; ${onFail ? `${onFail}; ` : ''}exit 97; }`,
-    'done',
-  ];
-}
-
 export class InstanceCgroup {
   private constructor(
     readonly name: string,
@@ -106,7 +88,17 @@ export class InstanceCgroup {
 
   /** Creates (or, if a crashed worker left it behind, empties and reuses) the instance's groups. */
   static async create(instanceId: string, limits: CgroupLimits, root = CGROUP_ROOT): Promise<InstanceCgroup> {
-    const cg = InstanceCgroup.of(instanceId, root);
+    const cg = await InstanceCgroup.make(instanceId, root);
+    await cg.setLimits(limits);
+    return cg;
+  }
+
+  /**
+   * The groups without limits yet: made ahead of demand under a scratch name (a CRIU kept ready
+   * joins them, ready-criu.ts), then renamed after the instance and limited when one claims them.
+   */
+  static async make(name: string, root = CGROUP_ROOT): Promise<InstanceCgroup> {
+    const cg = InstanceCgroup.of(name, root);
     for (const c of CONTROLLERS) {
       try {
         await mkdir(cg.dir(c), { recursive: true });
@@ -114,19 +106,38 @@ export class InstanceCgroup {
         throw new CgroupError(`cannot create cgroup ${cg.dir(c)}: ${(err as Error).message} (is the ${c} controller mounted at ${join(root, c)}, and are we root?)`);
       }
     }
-    await cg.killAll('SIGKILL'); // stale members from a previous life of this id
+    await cg.killAll('SIGKILL'); // stale members from a previous life of this name
+    return cg;
+  }
+
+  async setLimits(limits: CgroupLimits): Promise<void> {
     const bytes = Math.round(limits.memoryMB * 1024 * 1024);
-    const mem = cg.dir('memory');
+    const mem = this.dir('memory');
     await tryWrite(join(mem, 'memory.limit_in_bytes'), String(bytes), 'memory limit');
     // memsw must be ≥ the memory limit; absent when the kernel has no swap accounting.
     await writeFile(join(mem, 'memory.memsw.limit_in_bytes'), String(bytes)).catch(() => undefined);
     // No swapping: a function over its memory must be OOM-killed, not slowed down.
     await writeFile(join(mem, 'memory.swappiness'), '0').catch(() => undefined);
-    await tryWrite(join(cg.dir('cpu'), 'cpu.shares'), String(limits.cpuShares ?? cpuSharesFor(limits.memoryMB)), 'cpu shares');
-    await tryWrite(join(cg.dir('cpu'), 'cpu.cfs_period_us'), String(CPU_PERIOD_US), 'cpu period');
-    await tryWrite(join(cg.dir('cpu'), 'cpu.cfs_quota_us'), String(cpuQuotaFor(limits.memoryMB, limits.cpuQuotaFloorVcpus)), 'cpu quota');
-    await tryWrite(join(cg.dir('pids'), 'pids.max'), String(limits.pidsMax ?? DEFAULT_PIDS_MAX), 'pids limit');
-    return cg;
+    await tryWrite(join(this.dir('cpu'), 'cpu.shares'), String(limits.cpuShares ?? cpuSharesFor(limits.memoryMB)), 'cpu shares');
+    await tryWrite(join(this.dir('cpu'), 'cpu.cfs_period_us'), String(CPU_PERIOD_US), 'cpu period');
+    await tryWrite(join(this.dir('cpu'), 'cpu.cfs_quota_us'), String(cpuQuotaFor(limits.memoryMB, limits.cpuQuotaFloorVcpus)), 'cpu quota');
+    await tryWrite(join(this.dir('pids'), 'pids.max'), String(limits.pidsMax ?? DEFAULT_PIDS_MAX), 'pids limit');
+  }
+
+  /**
+   * The same groups, with their members, under another name (cgroup v1 renames a group within its
+   * parent). Fails if a group of that name exists.
+   */
+  async renameTo(name: string): Promise<InstanceCgroup> {
+    const to = InstanceCgroup.of(name, this.root);
+    for (const c of CONTROLLERS) {
+      try {
+        await rename(this.dir(c), to.dir(c));
+      } catch (err) {
+        throw new CgroupError(`cannot rename cgroup ${this.dir(c)} to ${to.dir(c)}: ${(err as Error).message}`);
+      }
+    }
+    return to;
   }
 
   dir(controller: Controller): string {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { closeSync, realpathSync } from 'node:fs';
 import { mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +11,8 @@ import { ensureHostNode, hostNodeDir } from '../sandbox/host-node.js';
 import { SandboxUids } from '../sandbox/uids.js';
 import { CRIU_WORK_SUFFIX, makeNetns, mountCloneTmpfs, mountSharedDev, unmountRunDir } from '../sandbox/run-dir.js';
 import { ensureKerndatDir, KERNDAT_DIR } from './criu.js';
+import { InstanceCgroup, type CgroupLimits } from '../sandbox/cgroup.js';
+import { LISTENER_NAME, ReadyCriu } from './ready-criu.js';
 import { ensureRestoreRoot, externalMounts, mountName, sweepDeletedImageRoots, type DumpedMount, type ExternalMount } from './mounts.js';
 
 /**
@@ -33,6 +35,19 @@ const CLONE_TMPFS = ['/tmp', '/dev/shm'] as const;
 const SANDBOX_DEV = '/dev';
 /** Network namespaces kept ready per worker: a burst beyond them makes its own (a few ms each). */
 const NETNS_READY = 2;
+/**
+ * CRIUs kept ready per worker (ready-criu.ts), each with its cgroups, socket and network namespace:
+ * one, so a lone cold start never waits for one; a burst beyond it makes its own on the spot.
+ */
+const CRIU_READY = 1;
+/** Where the ready CRIUs bind their clones' sockets: in the run root, one file system with CRIU's work folders. */
+const CRIU_READY_DIR = '.criu-ready';
+
+/** A CRIU ready to restore a clone, and the groups it (and so the clone) runs in. */
+export interface ClaimedCriu {
+  criu: ReadyCriu;
+  cgroup: InstanceCgroup;
+}
 
 const run = promisify(execFile);
 
@@ -57,6 +72,9 @@ export class InstanceSandboxes {
   private readonly readyNetns: Promise<number>[] = [];
   private readonly imageRoots = new Map<string, Promise<string>>();
   private swept: Promise<string[]> | undefined;
+  private readonly readyCriu: Promise<ClaimedCriu>[] = [];
+  private readyCriuCount = 0;
+  private readyDirSwept = false;
 
   constructor(private readonly opts: InstanceSandboxOptions) {
     this.uids = new SandboxUids(path.join(opts.stateDir, 'sandbox-uids')); // the worker's allocation (src/worker/main.ts)
@@ -220,8 +238,99 @@ export class InstanceSandboxes {
     return fd;
   }
 
+  /**
+   * A CRIU ready to restore `spec`'s clone into its sandbox, its groups named after the instance and
+   * limited: one made ahead of demand when there is one (then another is made for the next start),
+   * else one made now. The clone's socket is at `<workDir>/fn.sock` either way.
+   */
+  async claimCriu(spec: InstanceSpec, limits: CgroupLimits): Promise<ClaimedCriu> {
+    const listenerPath = path.join(this.workDir(spec), LISTENER_NAME);
+    await mkdir(this.workDir(spec), { recursive: true });
+    let pooled: ClaimedCriu | undefined;
+    while (!pooled && this.readyCriu.length > 0) {
+      const next = await this.readyCriu.shift()!.catch(() => undefined);
+      if (next && !next.criu.ended) pooled = next;
+      else if (next) void next.cgroup.remove().catch(() => undefined);
+    }
+    this.refillCriu(limits);
+    if (pooled) {
+      try {
+        const cgroup = await pooled.cgroup.renameTo(spec.instanceId);
+        await cgroup.setLimits(limits);
+        await pooled.criu.moveListener(listenerPath);
+        return { criu: pooled.criu, cgroup };
+      } catch (err) {
+        pooled.criu.kill();
+        await InstanceCgroup.of(spec.instanceId).remove().catch(() => undefined);
+        await pooled.cgroup.remove().catch(() => undefined);
+        throw err;
+      }
+    }
+    const cgroup = await InstanceCgroup.create(spec.instanceId, limits);
+    try {
+      return { criu: await this.startCriu(cgroup, listenerPath), cgroup };
+    } catch (err) {
+      await cgroup.remove().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async startCriu(cgroup: InstanceCgroup, listenerPath: string): Promise<ReadyCriu> {
+    const netns = await this.netns();
+    try {
+      return ReadyCriu.start({ cgroupProcs: cgroup.procsFiles, netns, listenerPath });
+    } finally {
+      closeSync(netns); // the relay holds its own copy
+    }
+  }
+
+  /** Tops the ready CRIUs up in the background (their groups get limits only when claimed). */
+  private refillCriu(limits: CgroupLimits): void {
+    while (this.readyCriu.length < CRIU_READY) {
+      const n = this.readyCriuCount++;
+      const next = (async () => {
+        const dir = await this.criuReadyDir();
+        const cgroup = await InstanceCgroup.make(`ready-${process.pid}-${n}`);
+        try {
+          // the groups' limits come with the claim; until then a generous cap on what the relay and
+          // CRIU's start-up may hold
+          await cgroup.setLimits({ ...limits, memoryMB: Math.max(limits.memoryMB, 256) });
+          return { criu: await this.startCriu(cgroup, path.join(dir, `${n}.sock`)), cgroup };
+        } catch (err) {
+          await cgroup.remove().catch(() => undefined);
+          throw err;
+        }
+      })();
+      next.catch(() => undefined);
+      this.readyCriu.push(next);
+    }
+  }
+
+  /** This worker's folder of ready sockets; those of workers that are gone are removed on the way. */
+  private async criuReadyDir(): Promise<string> {
+    const parent = path.join(this.opts.stateDir, 'run', CRIU_READY_DIR);
+    if (!this.readyDirSwept) {
+      this.readyDirSwept = true;
+      for (const pid of await readdir(parent).catch(() => [] as string[])) {
+        if (/^\d+$/.test(pid) && !processExists(Number(pid))) await rm(path.join(parent, pid), { recursive: true, force: true });
+      }
+    }
+    const dir = path.join(parent, String(process.pid));
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
+
   /** Removes CRIU's work folder of an instance that is gone. */
   async cleanup(spec: InstanceSpec): Promise<void> {
     await rm(this.workDir(spec), { recursive: true, force: true });
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

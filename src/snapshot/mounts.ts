@@ -63,16 +63,16 @@ export function dumpMountArgs(mounts: DumpedMount[]): string[] {
 }
 
 /**
- * Pure: `criu restore` flags mapping every mount the snapshot declared to this clone's host folder.
- * A mount of the image that the clone does not supply is refused by name (CRIU would only say
- * "no external mount for ..." deep in its log).
+ * Pure: CRIU's `external` values for a restore, mapping every mount the snapshot declared to this
+ * clone's host folder (`mnt[NAME]:HOST`). A mount of the image that the clone does not supply is
+ * refused by name (CRIU would only say "no external mount for ..." deep in its log).
  */
-export function restoreMountArgs(dumped: DumpedMount[], clone: ExternalMount[]): string[] {
+export function restoreExternals(dumped: DumpedMount[], clone: ExternalMount[]): string[] {
   const byName = new Map(clone.map((m) => [m.name, m]));
-  return dumped.flatMap((d) => {
+  return dumped.map((d) => {
     const m = byName.get(d.name);
     if (!m) throw new Error(`the snapshot's mount ${d.target} (${d.name}) has no host folder for this clone`);
-    return ['--external', `mnt[${d.name}]:${m.source}`];
+    return `mnt[${d.name}]:${m.source}`;
   });
 }
 

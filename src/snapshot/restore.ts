@@ -1,16 +1,14 @@
-import { spawn } from 'node:child_process';
-import { copyFile, link, mkdir, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
+import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { closeSync } from 'node:fs';
-import { CriuError, cleanEnv, criuBinary, criuLogTail, NETNS_EXTERNAL_KEY } from './criu.js';
+import { CriuError, criuLogTail, NETNS_EXTERNAL_KEY } from './criu.js';
 import { makeNetns } from '../sandbox/run-dir.js';
 import type { ExternalFd } from './dump.js';
-import { restoreMountArgs, type DumpedMount, type ExternalMount } from './mounts.js';
-import { joinCgroupsScript } from '../sandbox/cgroup.js';
-import { CriuDeadlineError, criuDeadlineMs, imagePagesBytes, killTree } from './deadline.js';
+import { restoreExternals, type DumpedMount, type ExternalMount } from './mounts.js';
+import { CriuDeadlineError, criuDeadlineMs, imagePagesBytes } from './deadline.js';
+import { CRIU_FD, LISTENER_NAME, ReadyCriu } from './ready-criu.js';
 
 /**
  * Restoring an instance from its images, eagerly (CRIU copies every page) or lazily (CRIU leaves
@@ -18,17 +16,21 @@ import { CriuDeadlineError, criuDeadlineMs, imagePagesBytes, killTree } from './
  *
  * Each restore gets: a new PID namespace (the runtime is PID 1 again, so clones of one image run
  * side by side), a fresh output pipe in place of the dumped one, and its own invocation socket,
- * bound by us at `socketPath` and grafted in place of the dumped listener. CRIU runs with
- * `--restore-detached`; the shell around it keeps `cat` forwarding the instance's output, and its
- * exit tells us the instance is gone (CRIU's detached child is reparented away from us).
+ * grafted in place of the dumped listener. CRIU is one made ready ahead of demand (ready-criu.ts: a
+ * `criu swrk` behind a small relay that joined the clone's cgroups and bound its socket), asked by
+ * RPC; without one, one is made on the spot. The relay becomes the restored tree's parent: its exit
+ * and the end of the clone's output tell us the instance is gone.
  */
 
 export interface RestoreOptions {
   imagesDir: string;
   /** Private to this restore: CRIU's log, the pidfile and (lazy) `lazy-pages.socket`. */
   workDir: string;
-  /** Where this clone's invocation socket goes (host path; in the clone's run folder). */
-  socketPath: string;
+  /**
+   * A CRIU made ready for this clone (its cgroups joined, its socket bound, its network namespace
+   * held); without one, one is made now from `cgroupProcs` and `netns`.
+   */
+  ready?: ReadyCriu;
   /** CRIU's `--root`: a read-only mount of the sandbox's skeleton (mounts.ts `ensureRestoreRoot`). */
   root: string;
   /** The snapshot's external mounts (meta.json `mounts`). */
@@ -59,8 +61,10 @@ export interface RestoreOptions {
 export interface RestoredInstance {
   /** Host PID of the restored runtime. */
   pid: number;
-  /** Wall time of `criu restore`, ms. */
+  /** Wall time of the restore request, ms. */
   restoreMs: number;
+  /** The clone's invocation socket (root's, in CRIU's work folder: `<workDir>/fn.sock`). */
+  socketPath: string;
   /** The instance's stdout and stderr, interleaved. */
   output: Readable;
   /** Settles when the instance is gone. */
@@ -68,45 +72,6 @@ export interface RestoredInstance {
   /** SIGKILL; the PID namespace dies with its PID 1. */
   kill(): void;
 }
-
-/**
- * Binds a listening Unix socket for the clone and returns its descriptor (to pass to CRIU). It is
- * bound at a scratch name and given its real name only once CRIU is done: CRIU unlinks whatever
- * sits at the dumped listener's path (`/run/hivelab/fn.sock`, which in the clone is this run
- * folder's `fn.sock`) before it restores sockets. `publish` links the real name; `release` closes
- * our copy (libuv then unlinks the scratch name; the real one stays).
- */
-async function bindListener(socketPath: string): Promise<{ fd: number; publish: () => Promise<void>; release: () => void }> {
-  await rm(socketPath, { force: true });
-  const scratch = `${socketPath}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`;
-  const server = net.createServer();
-  server.on('connection', (c) => c.destroy()); // nobody knows the path yet; never serve on it ourselves
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(scratch, () => resolve());
-  });
-  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) {
-    server.close();
-    throw new Error('cannot get the descriptor of the listening socket');
-  }
-  return { fd, publish: () => link(scratch, socketPath), release: () => server.close() };
-}
-
-const EXIT_MARK = 'hivelab-criu-exit ';
-
-/**
- * The shell around CRIU: `sh -c RESTORE_WRAPPER criu [cgroup.procs files…] -- [restore args…]`.
- * It joins the instance's cgroups before CRIU starts, so the restored tasks are born in them and
- * every page the restore brings in (CRIU's copies, the monitor's prefetch, lazy faults) counts
- * against the instance's memory limit. Then it keeps `cat` forwarding the instance's output and
- * reports CRIU's exit status on stderr.
- */
-const RESTORE_WRAPPER = [
-  'criu=$0',
-  ...joinCgroupsScript('hivelab restore', `echo "${EXIT_MARK}97" >&2`),
-  `{ "$criu" restore "$@"; echo "${EXIT_MARK}$?" >&2; } | cat`,
-].join('\n');
 
 /**
  * CRIU's log level for restores: 2 (errors and warnings) unless `HIVELAB_CRIU_LOG_LEVEL` asks for
@@ -126,77 +91,38 @@ async function keepLog(workDir: string): Promise<void> {
   await copyFile(path.join(workDir, 'restore.log'), path.join(keep, `${path.basename(workDir)}-${Date.now()}.restore.log`)).catch(() => undefined);
 }
 
-/** Where CRIU finds the clone's network namespace and its invocation socket (restoreInstance's stdio). */
-const LISTENER_FD = 3;
-const NETNS_FD = 4;
-
-/** Pure: `criu restore`'s arguments for one clone. */
-export function restoreArgs(opts: RestoreOptions, pidfile: string, listener: ExternalFd, outputs: ExternalFd[]): string[] {
-  return [
-    '--images-dir', opts.imagesDir,
-    '--work-dir', opts.workDir,
-    '--log-file', 'restore.log',
-    `-v${criuLogLevel()}`,
-    '--restore-detached',
-    // the clone's root: the sandbox's read-only skeleton; its binds are the external mounts below
-    '--root', opts.root,
-    ...restoreMountArgs(opts.imageMounts, opts.mounts),
-    // the instance's netns (declared external on dump) is a fresh one, loopback up, made ahead:
-    // CRIU neither creates nor replays one (that took an `ip` run and an action script per restore)
-    '--inherit-fd', `fd[${NETNS_FD}]:${NETNS_EXTERNAL_KEY}`,
-    '--manage-cgroups=ignore',
-    '--ext-unix-sk',
-    '--pidfile', pidfile,
-    '--inherit-fd', `fd[${LISTENER_FD}]:${listener.resource}`,
-    ...outputs.flatMap((o) => ['--inherit-fd', `fd[1]:${o.resource}`]),
-    ...(opts.lazyPages ? ['--lazy-pages'] : []),
-  ];
+/**
+ * A CRIU ready for this restore, made on the spot: the relay binds the clone's socket in CRIU's work
+ * folder (root's; the clone's run folder is the clone's to write) and joins its cgroups.
+ */
+async function readyNow(opts: RestoreOptions): Promise<ReadyCriu> {
+  const netns = opts.netns ?? (await makeNetns());
+  try {
+    return ReadyCriu.start({ cgroupProcs: opts.cgroupProcs ?? [], netns, listenerPath: path.join(opts.workDir, LISTENER_NAME) });
+  } finally {
+    if (opts.netns === undefined) closeSync(netns);
+  }
 }
 
 export async function restoreInstance(opts: RestoreOptions): Promise<RestoredInstance> {
   await mkdir(opts.workDir, { recursive: true });
-  const pidfile = path.join(opts.workDir, 'restore.pid');
-  await rm(pidfile, { force: true });
   const listener = opts.externalFds.find((f) => f.role === 'listener');
   if (!listener) throw new Error('snapshot has no invocation-socket listener recorded');
   const outputs = opts.externalFds.filter((f) => f.role === 'output');
-
-  const bound = await bindListener(opts.socketPath);
-  let args: string[];
-  try {
-    args = restoreArgs(opts, pidfile, listener, outputs);
-  } catch (err) {
-    bound.release();
+  const external = restoreExternals(opts.imageMounts, opts.mounts);
+  const criu = opts.ready ?? (await readyNow(opts));
+  const listenerPath = path.join(opts.workDir, LISTENER_NAME);
+  if (criu.listenerPath !== listenerPath) await criu.moveListener(listenerPath).catch((err: Error) => {
+    criu.kill();
     throw err;
-  }
-
-  let netns: number;
-  try {
-    netns = opts.netns ?? (await makeNetns());
-  } catch (err) {
-    bound.release();
-    throw err;
-  }
-  const t0 = performance.now();
-  // CRIU's fd 1 is the new output pipe (read by cat), fd 3 the new listener, fd 4 the netns.
-  let child: ReturnType<typeof spawn>;
-  try {
-    child = spawn('/bin/sh', ['-c', RESTORE_WRAPPER, criuBinary(), ...(opts.cgroupProcs ?? []), '--', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe', bound.fd, netns],
-      env: cleanEnv(),
-    });
-  } finally {
-    if (opts.netns === undefined) closeSync(netns);
-  }
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
   });
-  let stderr = '';
+
+  const t0 = performance.now();
   let aborted: string | null = null;
   const abort = (why: string) => {
-    if (aborted || child.pid === undefined) return;
+    if (aborted) return;
     aborted = why;
-    killTree(child.pid);
+    criu.kill();
   };
   const onAbort = () => abort('restore aborted');
   opts.signal?.addEventListener('abort', onAbort);
@@ -207,46 +133,45 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
     expired = true;
     abort(`restore timed out after ${deadlineMs} ms`);
   }, deadlineMs);
-  const criuExit = new Promise<number>((resolve) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const m = new RegExp(`${EXIT_MARK}(\\d+)`).exec(stderr);
-      if (m) resolve(Number(m[1]));
-    });
-    void exited.then(() => resolve(-1));
+  const outcome = await criu.restore(opts, {
+    logFile: 'restore.log',
+    logLevel: criuLogLevel(),
+    // the clone's root: the sandbox's read-only skeleton; its binds are the external mounts
+    root: opts.root,
+    external,
+    inheritFds: [
+      // the instance's netns (declared external on dump) is a fresh one, loopback up, made ahead:
+      // CRIU neither creates nor replays one
+      { key: NETNS_EXTERNAL_KEY, fd: CRIU_FD.netns },
+      { key: listener.resource, fd: CRIU_FD.listener },
+      ...outputs.map((o) => ({ key: o.resource, fd: CRIU_FD.output })),
+    ],
+    lazyPages: opts.lazyPages === true,
   });
-  const code = await criuExit;
   clearTimeout(timer);
   opts.signal?.removeEventListener('abort', onAbort);
   const restoreMs = performance.now() - t0;
   await keepLog(opts.workDir);
-  if (aborted || code !== 0) bound.release();
+  const logTail = () => criuLogTail(path.join(opts.workDir, 'restore.log'));
   if (aborted) {
-    if (expired) throw new CriuDeadlineError('restore', deadlineMs, `criu restore from ${opts.imagesDir} and every task it created were killed\n${criuLogTail(path.join(opts.workDir, 'restore.log'))}`);
-    throw new CriuError(`criu restore from ${opts.imagesDir}: ${aborted}`, criuLogTail(path.join(opts.workDir, 'restore.log')));
+    if (expired) throw new CriuDeadlineError('restore', deadlineMs, `criu restore from ${opts.imagesDir} and every task it created were killed\n${logTail()}`);
+    throw new CriuError(`criu restore from ${opts.imagesDir}: ${aborted}`, logTail());
   }
-  const logTail = criuLogTail(path.join(opts.workDir, 'restore.log'));
-  if (code !== 0) {
-    throw new CriuError(`criu restore from ${opts.imagesDir} failed (exit ${code})${stderr ? `: ${stderr.replace(EXIT_MARK, 'exit ').trim()}` : ''}`, logTail);
+  const { response, waitStatus } = outcome;
+  if (!response?.success || waitStatus !== 0 || !response.pid) {
+    criu.kill();
+    const why = !response
+      ? await criu.failure()
+      : `${response.errmsg ?? 'CRIU said no'}${response.errno ? ` (errno ${response.errno})` : ''}${waitStatus ? `, wait status ${waitStatus}` : ''}${criu.messages ? `: ${criu.messages}` : ''}`;
+    throw new CriuError(`criu restore from ${opts.imagesDir} failed: ${why}`, logTail());
   }
-  try {
-    await bound.publish(); // the clone's socket gets its real name only now (bindListener says why)
-  } finally {
-    bound.release();
-  }
-  const pid = Number((await readFile(pidfile, 'utf8')).trim());
-  if (!Number.isInteger(pid) || pid <= 0) throw new CriuError('criu restore wrote no pidfile', logTail);
+  const pid = response.pid;
   return {
     pid,
     restoreMs,
-    output: child.stdout!,
-    exited,
-    kill: () => {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    },
+    socketPath: listenerPath,
+    output: criu.output,
+    exited: criu.exited,
+    kill: () => criu.kill(),
   };
 }

@@ -75,13 +75,11 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
   async function restore(mode: MonitorMode, extra: { wsFile?: string; filePagesFile?: string } = {}) {
     const n = ++restoreSeq;
     const run = await sbx.runDir(`r${n}`);
-    const socketPath = path.join(run, 'fn.sock');
     const t0 = performance.now();
     const inst = await restoreWithMonitor({
       mode,
       imagesDir: snapshot.imagesDir,
       workDir: path.join(tmp, `work-${n}`),
-      socketPath,
       externalFds: snapshot.meta.externalFds,
       root: sbx.restoreRoot,
       imageMounts: snapshot.meta.mounts,
@@ -95,6 +93,7 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
     const restoredAt = performance.now();
     inst.output.resume();
     live.push(inst);
+    const socketPath = inst.socketPath;
     const first = await getState(socketPath);
     const answeredAt = performance.now();
     return { inst, socketPath, first, restoreMs: restoredAt - t0, firstResponseMs: answeredAt - t0 };
@@ -219,14 +218,12 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
   it('when the monitor dies in the middle of the restore, CRIU fails and no restored process is left', async () => {
     const n = ++restoreSeq;
     const run = await sbx.runDir(`r${n}`);
-    const socketPath = path.join(run, 'fn.sock');
     const before = await fixtureProcesses();
     let killedAt: string | null = null;
     const attempt = restoreWithMonitor({
       mode: 'lazy',
       imagesDir: snapshot.imagesDir,
       workDir: path.join(tmp, `work-${n}`),
-      socketPath,
       externalFds: snapshot.meta.externalFds,
       root: sbx.restoreRoot,
       imageMounts: snapshot.meta.mounts,

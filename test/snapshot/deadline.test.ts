@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ describe('CRIU deadlines', () => {
     let killed = false;
     const never = new Promise<number>(() => undefined);
     const err = await withDeadline(never, 'restore', 50, () => void (killed = true)).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(CriuDeadlineError);
+    expect(err, String(err)).toBeInstanceOf(CriuDeadlineError);
     expect((err as CriuDeadlineError).phase).toBe('restore');
     expect((err as Error).message).toMatch(/^restore did not finish within its deadline of 50 ms/);
     expect(killed).toBe(true);
@@ -35,11 +35,12 @@ describe('a restore whose CRIU never returns (stand-in)', () => {
   const saved = process.env.HIVELAB_CRIU;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'hivelab-hang-'));
-    // The shell around CRIU runs `$criu restore …`: the stand-in forks a child (as CRIU forks the
-    // tasks it restores) and waits forever.
+    // The relay runs `$criu swrk 5` and sends it the request: the stand-in forks a child (as CRIU
+    // forks the tasks it restores), never answers and waits forever.
     await writeFile(join(dir, 'criu'), `#!/bin/sh\nsleep 87654 &\necho $! > "${dir}/child.pid"\nwait\n`);
     await chmod(join(dir, 'criu'), 0o755);
     process.env.HIVELAB_CRIU = join(dir, 'criu');
+    await mkdir(join(dir, 'images'));
   });
   afterAll(async () => {
     if (saved === undefined) delete process.env.HIVELAB_CRIU;
@@ -51,17 +52,13 @@ describe('a restore whose CRIU never returns (stand-in)', () => {
     const err = await restoreInstance({
       imagesDir: join(dir, 'images'),
       workDir: join(dir, 'work'),
-      socketPath: join(dir, 'fn.sock'),
-      root: dir,
-      imageMounts: [],
-      mounts: [],
       externalFds: [{ fd: 3, resource: 'socket:[1]', role: 'listener' }],
       root: dir,
       imageMounts: [],
       mounts: [],
       timeoutMs: 1500,
     }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(CriuDeadlineError);
+    expect(err, String(err)).toBeInstanceOf(CriuDeadlineError);
     expect((err as CriuDeadlineError).phase).toBe('restore');
     const child = Number((await readFile(join(dir, 'child.pid'), 'utf8')).trim());
     expect(child).toBeGreaterThan(0);

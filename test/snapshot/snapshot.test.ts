@@ -7,7 +7,7 @@ import { CRIU_VERSION } from '../../src/snapshot/criu.js';
 import { snapshotsUnavailable } from '../helpers/snapshots.js';
 import { decodeProto, parsePagemap, PE_LAZY, PE_PRESENT, PAGE_SIZE } from '../../src/snapshot/images.js';
 import { encodeSnapshotSpec, type LaunchedInstance } from '../../src/snapshot/launcher.js';
-import { dumpMountArgs, externalMounts, hostPathOf, restoreMountArgs } from '../../src/snapshot/mounts.js';
+import { dumpMountArgs, externalMounts, hostPathOf, restoreExternals } from '../../src/snapshot/mounts.js';
 import type { SandboxSpec } from '../../src/sandbox/launch.js';
 import { restoreInstance, type RestoredInstance } from '../../src/snapshot/restore.js';
 import { createSnapshot, invalidateSnapshots, openSnapshot, SnapshotCorruptError, type Snapshot } from '../../src/snapshot/store.js';
@@ -125,11 +125,11 @@ describe('snapshot launcher', () => {
     expect(mounts.map((m) => m.name)).toEqual(['usr', 'var-task', 'opt-hivelab-runtime', 'run-hivelab']);
     expect(dumpMountArgs(mounts)).toContain('mnt[/run/hivelab]:run-hivelab');
     const clone = externalMounts(spec('/state/run/fn-2').binds);
-    const args = restoreMountArgs(mounts, clone);
+    const args = restoreExternals(mounts, clone);
     expect(args).toContain('mnt[run-hivelab]:/state/run/fn-2');
     expect(args).toContain('mnt[var-task]:/state/functions/fn/v1');
     // a mount of the image the clone cannot supply is refused by name
-    expect(() => restoreMountArgs(mounts, clone.filter((m) => m.name !== 'var-task'))).toThrow(/\/var\/task \(var-task\)/);
+    expect(() => restoreExternals(mounts, clone.filter((m) => m.name !== 'var-task'))).toThrow(/\/var\/task \(var-task\)/);
     expect(hostPathOf('/var/task/handler.js', clone)).toBe('/state/functions/fn/v1/handler.js');
     expect(hostPathOf('/usr/bin/node', clone)).toBe('/usr/bin/node');
     expect(hostPathOf('/tmp/x', clone)).toBeNull();
@@ -197,7 +197,6 @@ describe.skipIf(unavailable !== null)('snapshot store with the real CRIU, instan
         restoreInstance({
           imagesDir: snapshot.imagesDir,
           workDir: path.join(tmp, `restore-${i + 1}`),
-          socketPath: path.join(run, 'fn.sock'),
           externalFds: snapshot.meta.externalFds,
           root: sbx.restoreRoot,
           imageMounts: snapshot.meta.mounts,
@@ -213,7 +212,7 @@ describe.skipIf(unavailable !== null)('snapshot store with the real CRIU, instan
       return () => text;
     });
     for (const [i] of clones.entries()) {
-      const state = await getState(path.join(cloneRuns[i]!, 'fn.sock'), true);
+      const state = await getState(clones[i]!.socketPath, true);
       expect(state.counter).toBe(originalState.counter + 1); // the counter survived, per clone
       expect(state.pid).toBe(1); // PID 1 of a fresh PID namespace
       expect(state.checksum).toBe(originalState.initialChecksum); // all 20 MB came back intact
@@ -223,12 +222,12 @@ describe.skipIf(unavailable !== null)('snapshot store with the real CRIU, instan
     clones[0]!.kill();
     await clones[0]!.exited;
     await expect.poll(() => isAlive(clones[0]!.pid), { timeout: 10_000 }).toBe(false);
-    expect((await getState(path.join(cloneRuns[1]!, 'fn.sock'))).counter).toBe(originalState.counter + 2);
+    expect((await getState(clones[1]!.socketPath)).counter).toBe(originalState.counter + 2);
   });
 
   it('restores a clone into the sandbox: unprivileged, no capabilities, seccomp, its own root, /tmp and run folder', async () => {
     const clone = restored[1]!;
-    const sock = path.join(cloneRuns[1]!, 'fn.sock');
+    const sock = clone.socketPath;
     const status = await readFile(`/proc/${clone.pid}/status`, 'utf8');
     const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim();
     expect(field('Uid')?.split(/\s+/)).toEqual(Array(4).fill(String(FIXTURE_UID)));

@@ -4,6 +4,7 @@
  *   hivelab-sandbox --mount-run DIR UID GID BYTES   (the worker's run-folder tmpfs, on the host)
  *   hivelab-sandbox --umount-run DIR
  *   hivelab-sandbox --run-dir-server   (the same two, one request line each on stdin, for a worker)
+ *   hivelab-sandbox --criu-swrk CRIU LISTEN_PATH [CGROUP_PROCS...]   (a CRIU kept ready for a restore, criu_swrk.c)
  *
  * The worker (root) spawns it with an empty environment and writes the spec to descriptor N (then
  * closes its end). The launcher joins the instance's cgroups, clones a child into new mount, PID,
@@ -39,6 +40,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "criu_swrk.h"
 #include "seccomp.h"
 #include "spec.h"
 
@@ -534,6 +536,7 @@ int main(int argc, char **argv) {
   if (argc == 2 && !strcmp(argv[1], "--run-dir-server")) return run_dir_server();
   if (argc == 6 && !strcmp(argv[1], "--mount-run")) return mount_run(argv);
   if (argc == 3 && !strcmp(argv[1], "--umount-run")) return umount_run(argv[2]);
+  if (argc >= 2 && !strcmp(argv[1], "--criu-swrk")) return criu_swrk_main(argc, argv);
   if (argc != 3 || strcmp(argv[1], "--spec-fd")) {
     dprintf(2, "usage: hivelab-sandbox --spec-fd N   (the spec is read from descriptor N; see docs/SANDBOX.md)\n"
                    "       hivelab-sandbox --mount-run DIR UID GID BYTES | --umount-run DIR | --run-dir-server\n");
