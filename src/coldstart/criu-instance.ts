@@ -60,9 +60,9 @@ export class CriuInstance implements SandboxInstance {
   }
 
   /**
-   * Resident memory: the larger of the cgroup's charge and the runtime's RSS. Pages CRIU restores
-   * eagerly are charged to CRIU's cgroup (the clone joins its own only after the restore), so the
-   * cgroup alone undercounts a restored instance.
+   * Resident memory: the larger of the cgroup's charge and the runtime's RSS. Pages CRIU restores are
+   * charged to the instance's cgroup (CRIU runs in it), but file pages the runtime maps may have
+   * been charged to whoever read them first, so the cgroup alone can undercount.
    */
   async memoryUsage(): Promise<number> {
     if (this.isExited) return 0;
