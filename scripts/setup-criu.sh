@@ -19,9 +19,10 @@ BIN="$SRC/criu/criu"
 KERNDAT_DIR="/dev/shm/hivelab-criu"
 log() { echo "[setup-criu] $*"; }
 
-# Marker string of our rlimits patch (section 3): a binary built before it is rebuilt.
+# Marker strings of our patches (section 3): a binary built before one of them is rebuilt.
 RLIMITS_MARK="hivelab /proc fallback"
-if [[ -x "$BIN" ]] && "$BIN" --version 2>/dev/null | grep -q "Version: $CRIU_VERSION" && grep -qa "$KERNDAT_DIR" "$BIN" && grep -qa "$RLIMITS_MARK" "$BIN"; then
+KERNDAT_AHEAD_MARK="hivelab kerndat ahead"
+if [[ -x "$BIN" ]] && "$BIN" --version 2>/dev/null | grep -q "Version: $CRIU_VERSION" && grep -qa "$KERNDAT_DIR" "$BIN" && grep -qa "$RLIMITS_MARK" "$BIN" && grep -qa "$KERNDAT_AHEAD_MARK" "$BIN"; then
   log "CRIU $CRIU_VERSION already built: $BIN"
   exit 0
 fi
@@ -182,6 +183,33 @@ new = """		if (syscall(__NR_prlimit64, pid, res, NULL, &lim) && (errno != EPERM 
 if src.count(old) != 1:
     sys.exit("patch site prlimit64 not found in cr-dump.c")
 src = src.replace(old, new)
+open(path, "w").write(src)
+PY
+fi
+
+# A CRIU kept ready for a restore (`criu swrk`, src/snapshot/ready-criu.ts) still probes the kernel
+# when its request arrives: kerndat_init forks and ptraces two children on every run, cache or not
+# (the rseq and shadow-stack probes), ~4-8 ms here. Our change: a service worker started for a
+# restore (swrk) runs kerndat_init before it waits for the request, and not again after it.
+CR_SERVICE_C="$SRC/criu/cr-service.c"
+if ! grep -q "$KERNDAT_AHEAD_MARK" "$CR_SERVICE_C"; then
+  log "patching $CR_SERVICE_C (a service worker probes the kernel before its request)"
+  /usr/bin/python3 - "$CR_SERVICE_C" <<'PY'
+import sys
+path = sys.argv[1]
+src = open(path).read()
+decl_anchor = "static int setup_opts_from_req(int sk, CriuOpts *req)\n{"
+if src.count(decl_anchor) != 1:
+    sys.exit("patch anchor 'setup_opts_from_req' not found in cr-service.c")
+src = src.replace(decl_anchor, "/* hivelab kerndat ahead: set once a service worker probed the kernel before its request */\nstatic bool kerndat_ahead;\n\n" + decl_anchor)
+old = "\tif (kerndat_init())\n\t\treturn 1;\n\n\tif (log_keep_err()) {"
+if src.count(old) != 1:
+    sys.exit("patch site kerndat_init not found in cr-service.c")
+src = src.replace(old, "\tif (!kerndat_ahead && kerndat_init())\n\t\treturn 1;\n\n\tif (log_keep_err()) {")
+old = "\tutil_init();\n\nmore:"
+if src.count(old) != 1:
+    sys.exit("patch site cr_service_work not found in cr-service.c")
+src = src.replace(old, "\tutil_init();\n\n\tif (opts.swrk_restore && kerndat_init() == 0) {\n\t\tkerndat_ahead = true;\n\t\tpr_debug(\"hivelab kerndat ahead\\n\");\n\t}\n\nmore:")
 open(path, "w").write(src)
 PY
 fi

@@ -74,6 +74,14 @@ static int write_full(int fd, const void *buf, size_t n) {
   return 0;
 }
 
+/* Fails after killing CRIU's process group, with the reason the failed call left in errno. */
+static void give_up(pid_t criu_pid, int code, const char *what) {
+  int e = errno;
+  kill(-criu_pid, SIGKILL);
+  errno = e;
+  fail(code, what);
+}
+
 /* One frame from the worker; NULL on EOF or a length over MAX_FRAME (`*eof` tells which: a worker
  * that leaves before sending anything is no error). `len` excludes the NUL added. */
 static char *read_frame(int fd, uint32_t *len, int *eof) {
@@ -220,16 +228,10 @@ int criu_swrk_main(int argc, char **argv) {
   const int at[2] = {FD_WORKDIR, FD_IMAGES};
   for (int i = 0; i < 2; i++) {
     int fd = open(paths[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || dup2(fd, at[i]) < 0) {
-      kill(-criu_pid, SIGKILL);
-      fail(EX_RELAY_REQUEST, paths[i]);
-    }
+    if (fd < 0 || dup2(fd, at[i]) < 0) give_up(criu_pid, EX_RELAY_REQUEST, paths[i]);
     if (fd != at[i]) close(fd);
   }
-  if (send(sv[0], req, req_len, MSG_NOSIGNAL) != (ssize_t)req_len) {
-    kill(-criu_pid, SIGKILL);
-    fail(EX_RELAY_CRIU_GONE, "sending the request to CRIU");
-  }
+  if (send(sv[0], req, req_len, MSG_NOSIGNAL) != (ssize_t)req_len) give_up(criu_pid, EX_RELAY_CRIU_GONE, "sending the request to CRIU");
   char *resp = malloc(MAX_FRAME);
   ssize_t n;
   do n = recv(sv[0], resp, MAX_FRAME, 0);
