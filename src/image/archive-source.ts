@@ -1,6 +1,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { ArchiveIndex } from './archive-index.js';
@@ -8,12 +9,14 @@ import { checkDigest, sha256 } from './digest.js';
 import { ImageError, pairLayers, type ResolvedImage } from './image-source.js';
 import { resolveLayout } from './layout-source.js';
 import { checkConfig, parseJson } from './oci-types.js';
+import { describeBytes } from './unpack-limits.js';
 
 /**
  * Image tarballs: an `oci-archive` (a tar of an OCI layout) or a `docker-archive` (`docker save`:
  * `manifest.json`, the config as `<hex>.json`, one `layer.tar` per layer, possibly gzip'd; Docker 25+
  * writes an OCI layout beside its manifest.json, read the same way). A gzip'd archive is first
- * decompressed into `tmpDir` (removed by `close`).
+ * decompressed into `tmpDir` (removed by `close`), stopping at `maxBytes`: the archive is a gzip
+ * bomb vector of its own, before any layer is looked at.
  */
 
 interface DockerManifestEntry {
@@ -34,7 +37,26 @@ async function isGzip(file: string): Promise<boolean> {
 }
 
 /** `kind`: what the reference said, or `auto` (a manifest.json means docker-archive). */
-export async function resolveArchive(file: string, ref: string, tag: string | undefined, kind: 'oci-archive' | 'docker-archive' | 'auto', tmpDir: string): Promise<ResolvedImage> {
+/** A pass-through that fails as soon as more than `max` bytes went through it. */
+function byteCap(max: number, what: string): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > max) done(new ImageError(`${what} decompresses to more than ${describeBytes(max)} (the image size limit; --max-image-mb)`, 413));
+      else done(null, chunk);
+    },
+  });
+}
+
+export async function resolveArchive(
+  file: string,
+  ref: string,
+  tag: string | undefined,
+  kind: 'oci-archive' | 'docker-archive' | 'auto',
+  tmpDir: string,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Promise<ResolvedImage> {
   let tarFile = file;
   let cleanup = async () => undefined as void;
   if (await isGzip(file)) {
@@ -43,9 +65,10 @@ export async function resolveArchive(file: string, ref: string, tag: string | un
     const made = tarFile;
     cleanup = async () => rm(made, { force: true });
     try {
-      await pipeline(createReadStream(file), createGunzip(), createWriteStream(tarFile, { mode: 0o600 }));
+      await pipeline(createReadStream(file), createGunzip(), byteCap(maxBytes, `${ref}: the gzip'd archive`), createWriteStream(tarFile, { mode: 0o600 }));
     } catch (err) {
       await cleanup();
+      if (err instanceof ImageError) throw err;
       throw new ImageError(`${ref}: cannot decompress: ${(err as Error).message}`);
     }
   }
