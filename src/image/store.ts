@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PassThrough, pipeline, Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -326,15 +326,51 @@ export class ImageStore {
    * The image's root for one function uid: its layers applied in order, the sandbox's mountpoints
    * made, the WorkingDir created. Assembled once (then shared by that function's instances).
    */
-  rootfs(id: string, uid: number, workingDir = '/'): Promise<string> {
+  async rootfs(id: string, uid: number, workingDir = '/'): Promise<string> {
     const final = this.rootfsDir(id, uid);
-    let p = this.assembling.get(final);
-    if (!p) {
-      p = this.assemble(id, uid, workingDir, final);
-      this.assembling.set(final, p);
-      p.catch(() => this.assembling.delete(final));
+    for (;;) {
+      const p = this.assembling.get(final);
+      if (!p) {
+        const made = this.assemble(id, uid, workingDir, final);
+        this.assembling.set(final, made);
+        made.catch(() => this.assembling.get(final) === made && this.assembling.delete(final));
+        return made;
+      }
+      const root = await p;
+      if (await exists(root)) return root;
+      // evicted since it was assembled (evict below): assembled again
+      if (this.assembling.get(final) === p) this.assembling.delete(final);
     }
-    return p;
+  }
+
+  /** The assembled roots of image `id`, one per function uid. */
+  async rootsOf(id: string): Promise<string[]> {
+    const prefix = `${hexOf(checkDigest(id, 'image id'))}-`;
+    const names = await readdir(join(this.dir, 'rootfs')).catch(() => [] as string[]);
+    return names.filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length))).map((n) => join(this.dir, 'rootfs', n));
+  }
+
+  /**
+   * Removes image `id` from the store: its record, its assembled roots (`beforeRemoveRoot` is called
+   * with each first: a root may have a restore bind that must be unmounted before it goes) and its
+   * layers that no other recorded image names. Each folder is renamed into tmp/ before it is
+   * deleted, so no half-deleted root or layer is ever seen under its name.
+   */
+  async evict(id: string, opts: { beforeRemoveRoot?: (root: string) => Promise<void> } = {}): Promise<{ roots: string[]; layers: string[] }> {
+    const rec = await this.record(id);
+    await rm(this.recordFile(id), { force: true });
+    const roots: string[] = [];
+    for (const root of await this.rootsOf(id)) {
+      await opts.beforeRemoveRoot?.(root);
+      this.assembling.delete(root);
+      const aside = join(this.tmpDir, `evict-${basename(root)}-${randomBytes(4).toString('hex')}`);
+      if (await rename(root, aside).then(() => true, () => false)) {
+        await rm(aside, { recursive: true, force: true });
+        roots.push(root);
+      }
+    }
+    const layers = rec ? await this.dropLayers(rec.diffIds) : [];
+    return { roots, layers };
   }
 
   private async assemble(id: string, uid: number, workingDir: string, final: string): Promise<string> {
