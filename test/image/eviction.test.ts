@@ -8,6 +8,8 @@ import { ensureRestoreRoot, imageRestoreRootPoint, releaseImageRestoreRoot } fro
 import { launcherUnavailableReason } from '../../src/sandbox/root.js';
 import { removeState, startTestPlatform, type TestPlatform } from '../platform/harness.js';
 import { hivelab } from './cli.js';
+import { instanceRecord, snapshotsUnavailable, stopInstances } from '../coldstart/helpers.js';
+import { KERNDAT_DIR } from '../../src/snapshot/criu.js';
 import { busyboxLayer, makeTar, serverConfig, sha, writeOciLayout } from './image-builder.js';
 
 // Eviction of the image store: when the last function of an image goes, after the grace its roots
@@ -185,4 +187,52 @@ describe.skipIf(skip)('hivelab rm of an image\'s last function, on the platform'
     expect(statSync(join(storeDir, 'rootfs', rootB!)).ino).toBe(inode);
     expect(layerThere(storeDir, shared) && layerThere(storeDir, onlyB)).toBe(true);
   }, 300_000);
+});
+
+const noSnapshots = await snapshotsUnavailable('image eviction snapshot test');
+
+describe.skipIf(noSnapshots !== null)('eviction of a root CRIU restores from', () => {
+  let t: TestPlatform;
+  const timers = new ManualTimers();
+  beforeAll(async () => {
+    t = await startTestPlatform({ workers: 1, imageEviction: { timers } });
+  }, 120_000);
+  afterAll(async () => {
+    await t?.stop();
+    if (t) await removeState(t.stateDir);
+  }, 60_000);
+
+  const cold = async (name: string) => {
+    await stopInstances(t, name);
+    const r = await t.invoke(name, undefined, { raw: Buffer.from('/'), contentType: 'text/plain' });
+    expect(r.status, r.body.toString()).toBe(200);
+    return instanceRecord(t, name, r.headers['x-hivelab-instance-id']!)?.mode;
+  };
+
+  test('the restore bind in /dev/shm/hivelab-criu is unmounted before the root goes; deployed again, restores bind the new root', async () => {
+    const dir = image('snap', [shared, onlyA]);
+    const deploy = async () => {
+      const d = await hivelab(['deploy', '--image', dir, '--name', 'evict-snap', '--cold-start', 'snapshot', '--memory', '128', '--timeout', '120', '--state', t.stateDir]);
+      expect(d.code, d.stderr).toBe(0);
+    };
+    await deploy();
+    await cold('evict-snap'); // boots and dumps
+    expect(await cold('evict-snap')).toBe('snapshot');
+    const rootsDir = join(t.stateDir, 'images/rootfs');
+    const [root] = readdirSync(rootsDir).map((n) => realpathSync(join(rootsDir, n)));
+    const point = imageRestoreRootPoint(KERNDAT_DIR, root!);
+    expect(mounted(point)).toBe(true);
+
+    expect((await hivelab(['rm', 'evict-snap', '--state', t.stateDir])).code).toBe(0);
+    await timers.fireAll();
+    expect(mounted(point)).toBe(false);
+    expect(existsSync(root!)).toBe(false);
+
+    // the worker that made the bind notices it is gone: the next restore binds the new root
+    await deploy();
+    await cold('evict-snap');
+    expect(await cold('evict-snap')).toBe('snapshot');
+    expect(mounted(point)).toBe(true);
+    expect(statSync(point).ino).toBe(statSync(root!).ino);
+  }, 600_000);
 });
