@@ -1,7 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { ArchiveIndex } from './archive-index.js';
@@ -9,7 +8,7 @@ import { checkDigest, sha256 } from './digest.js';
 import { ImageError, pairLayers, type ResolvedImage } from './image-source.js';
 import { resolveLayout } from './layout-source.js';
 import { checkConfig, parseJson } from './oci-types.js';
-import { describeBytes } from './unpack-limits.js';
+import { byteCap, describeBytes } from './unpack-limits.js';
 
 /**
  * Image tarballs: an `oci-archive` (a tar of an OCI layout) or a `docker-archive` (`docker save`:
@@ -37,18 +36,6 @@ async function isGzip(file: string): Promise<boolean> {
 }
 
 /** `kind`: what the reference said, or `auto` (a manifest.json means docker-archive). */
-/** A pass-through that fails as soon as more than `max` bytes went through it. */
-function byteCap(max: number, what: string): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      seen += chunk.length;
-      if (seen > max) done(new ImageError(`${what} decompresses to more than ${describeBytes(max)} (the image size limit; --max-image-mb)`, 413));
-      else done(null, chunk);
-    },
-  });
-}
-
 export async function resolveArchive(
   file: string,
   ref: string,
@@ -65,7 +52,7 @@ export async function resolveArchive(
     const made = tarFile;
     cleanup = async () => rm(made, { force: true });
     try {
-      await pipeline(createReadStream(file), createGunzip(), byteCap(maxBytes, `${ref}: the gzip'd archive`), createWriteStream(tarFile, { mode: 0o600 }));
+      await pipeline(createReadStream(file), createGunzip(), byteCap(maxBytes, () => new ImageError(`${ref}: the gzip'd archive decompresses to more than ${describeBytes(maxBytes)} (the image size limit; --max-image-mb)`, 413)), createWriteStream(tarFile, { mode: 0o600 }));
     } catch (err) {
       await cleanup();
       if (err instanceof ImageError) throw err;

@@ -15,7 +15,7 @@ import { resolveImage, type ResolveOptions } from './reference.js';
 import { applyLayer, ensureFolder } from './rootfs-assemble.js';
 import { readTar } from './tar-stream.js';
 import { TarFormatError } from './tar-header.js';
-import { DEFAULT_UNPACK_LIMITS, UnpackBudget, UnpackLimitError, type UnpackLimits } from './unpack-limits.js';
+import { DEFAULT_UNPACK_LIMITS, UnpackBudget, byteCap, UnpackLimitError, type UnpackLimits } from './unpack-limits.js';
 
 /**
  * The image store under the state folder (`<state>/images`, root's, mode 0700):
@@ -86,7 +86,7 @@ async function renameInto(tmp: string, final: string): Promise<void> {
 }
 
 /** The layer's bytes decompressed as its media type says (or as its first bytes say). */
-async function layerStreams(layer: ImageLayer, onBytes: (n: number) => void): Promise<{ out: Readable; blob: HashTap; diff: HashTap; done: Promise<void> }> {
+async function layerStreams(layer: ImageLayer, onBytes: (n: number) => void, budget: UnpackBudget): Promise<{ out: Readable; blob: HashTap; diff: HashTap; done: Promise<void> }> {
   let gzip = layer.compression === 'gzip';
   if (layer.compression === 'auto') {
     const peek = await layer.open();
@@ -98,7 +98,8 @@ async function layerStreams(layer: ImageLayer, onBytes: (n: number) => void): Pr
   const diff = new HashTap();
   const source = await layer.open();
   let failure: Error | undefined;
-  const streams = [source, blob, gzip ? createGunzip() : new PassThrough(), diff] as const;
+  const cap = byteCap(budget.streamAllowance(), () => new UnpackLimitError('bytes', budget.limits.maxBytes));
+  const streams = [source, blob, gzip ? createGunzip() : new PassThrough(), cap, diff] as const;
   const out = pipeline(...streams, (err) => {
     if (err) failure = err;
   }) as unknown as Readable;
@@ -259,7 +260,7 @@ export class ImageStore {
           reported = seen;
           onEvent({ type: 'bytes', index, bytes: seen, ...(layer.size !== undefined ? { size: layer.size } : {}) });
         }
-      });
+      }, budget);
       let stats: ExtractStats;
       try {
         stats = await extractLayer(readTar(out as AsyncIterable<Buffer>), tmp, budget);

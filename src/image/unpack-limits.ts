@@ -1,3 +1,5 @@
+import { Transform } from 'node:stream';
+
 /**
  * How much one image may unpack into the store: bytes of file content and tar entries, summed over
  * its layers (cached ones included). A layer is untrusted input: a few KB of gzip can expand to
@@ -64,8 +66,30 @@ export class UnpackBudget {
     if (this.bytes + n > this.limits.maxBytes) throw new UnpackLimitError('bytes', this.limits.maxBytes);
   }
 
+  /**
+   * Bytes a layer's uncompressed tar stream may still have: what its content and entries may still
+   * take, plus each entry's header, PAX record and padding (3 KiB is generous) and 16 MiB of slack.
+   * Beyond that the stream holds what nothing writes (a skipped body, padding after the end
+   * marker, PAX records): decompressing it would only burn time, so it is cut off too.
+   */
+  streamAllowance(): number {
+    return this.limits.maxBytes - this.bytes + (this.limits.maxEntries - this.entries) * 3 * 1024 + 16 * MiB;
+  }
+
   chargeEntries(n = 1): void {
     if (this.entries + n > this.limits.maxEntries) throw new UnpackLimitError('entries', this.limits.maxEntries);
     this.entries += n;
   }
+}
+
+/** A pass-through that fails with `over()` as soon as more than `max` bytes went through it. */
+export function byteCap(max: number, over: () => Error): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > max) done(over());
+      else done(null, chunk);
+    },
+  });
 }

@@ -88,12 +88,20 @@ describe('unpack limits', () => {
     expectStoreHolds(small.diffIds); // a cached layer an image names is never dropped by another's failure
   });
 
+  test('a layer whose tar stream runs on past what its limits allow (zeros after the end marker) is cut off too', async () => {
+    const padded = Buffer.concat([makeTar([{ name: 'tiny', body: 't' }]), zeros(40)]);
+    const err = await store.pull(layout('padded', [padded]), { limits: unpackLimits({ maxMB: 1, maxEntries: 10 }) }).catch((e: unknown) => e);
+    expect((err as ImageError).status).toBe(413);
+    expect((err as Error).message).toMatch(/layer 1 \(sha256:[0-9a-f]{12}…\) refused: the image would unpack more than 1 MB/);
+    expectStoreHolds((await store.records()).flatMap((r) => r.diffIds));
+  });
+
   test('an entry bomb (many empty files) is refused at the entry limit', async () => {
     const items: TarItem[] = Array.from({ length: 3000 }, (_, i) => ({ name: `e/${i}`, body: '' }));
     const err = await store.pull(layout('inodes', [makeTar([{ name: 'e/', type: 'dir' }, ...items])]), { limits: unpackLimits({ maxEntries: 1000 }) }).catch((e: unknown) => e);
     expect((err as ImageError).status).toBe(413);
     expect((err as Error).message).toMatch(/layer 1 \(sha256:[0-9a-f]{12}…\) refused: the image would unpack more than 1000 entries \(the limit; --max-image-entries\)/);
-    expectStoreHolds(readdirSync(join(images(), 'images/sha256')).length ? (await store.records()).flatMap((r) => r.diffIds) : []);
+    expectStoreHolds((await store.records()).flatMap((r) => r.diffIds));
   });
 
   test('a gzip\'d archive that decompresses past the limit is refused before any layer is read', async () => {
