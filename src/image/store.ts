@@ -28,7 +28,8 @@ import { DEFAULT_UNPACK_LIMITS, UnpackBudget, byteCap, UnpackLimitError, type Un
  *                                   mapped to that uid), shared by that function's instances
  *   tmp/                            work in progress; everything is made beside its place and renamed in
  * Nothing in a cache is ever modified after its rename, so concurrent pulls and workers only race to
- * rename, and the loser's copy is dropped.
+ * rename, and the loser's copy is dropped. Things leave only whole: a refused pull's own layers,
+ * and an evicted image's roots and unshared layers (`evict`), renamed into tmp/ then deleted.
  */
 
 export interface ImageRecord {

@@ -112,6 +112,16 @@ describe.skipIf(process.getuid?.() !== 0)('the store and the eviction policy', (
     expect(readFileSync(join(await worker.rootfs(a.id, UID), 'app/which'), 'utf8')).toBe('a');
   });
 
+  test('hostile and odd input: an unknown image evicts nothing, a malformed id is refused, a root without a bind releases nothing', async () => {
+    const before = readdirSync(join(store.dir, 'layers/sha256')).sort();
+    expect(await store.evict(`sha256:${'0'.repeat(64)}`)).toEqual({ roots: [], layers: [] });
+    await expect(store.evict('sha256:../../etc')).rejects.toThrow(/image id/);
+    await expect(store.evict('../../rootfs')).rejects.toThrow(/image id/);
+    expect(readdirSync(join(store.dir, 'layers/sha256')).sort()).toEqual(before);
+    expect(await releaseImageRestoreRoot(binds(), await store.rootfs(b.id, UID))).toBeNull();
+    expect(await releaseImageRestoreRoot(binds(), join(work, 'no-such-root'))).toBeNull();
+  });
+
   test('a re-deploy within the grace cancels the eviction: roots and layers stay', async () => {
     const rootB = await store.rootfs(b.id, UID);
     const inode = statSync(rootB).ino;
