@@ -16,7 +16,7 @@ APT_PACKAGES=(
   ffmpeg                                            # video functions and inputs
   chromium fonts-dejavu-core                        # dashboard browser tests, plot text
   fio                                               # disk baselines
-  mmdebstrap runc                                   # hivelab build: Debian base root file systems; images run under runc in tests
+  mmdebstrap runc crun                              # hivelab build: Debian base root file systems; images run under runc and crun in tests
   build-essential pkg-config                        # native builds
   docker-registry apache2-utils busybox-static      # image tests: a real registry, htpasswd, a static test rootfs
   # CRIU 4.1.1 build dependencies

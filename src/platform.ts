@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { statePaths, type StatePaths } from './config/state.js';
 import { DEFAULTS } from './config/defaults.js';
 import type { ColdStartMode } from './manifest/schema.js';
-import { ControlPlane, type PlatformBusEvent } from './control/control-plane.js';
+import { ControlPlane, type ControlPlaneOptions, type PlatformBusEvent } from './control/control-plane.js';
 import { createGateway, type RouteHandler } from './gateway/server.js';
 import { loadOrCreateTokens, type Tokens } from './gateway/tokens.js';
 import { writeFileAtomic } from './core/atomic-write.js';
@@ -39,6 +39,8 @@ export interface PlatformOptions {
   coldStart?: ColdStartMode;
   /** Folders to deploy at start (the examples, for `npm start`). */
   deploy?: string[];
+  /** When an image no function uses leaves the store (docs/IMAGES.md; tests drive its clock). */
+  imageEviction?: ControlPlaneOptions['imageEviction'];
   quiet?: boolean;
   /** Fraction of invocations traced (0 turns tracing off); default 1. */
   traceSampleRate?: number;
@@ -141,6 +143,7 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
     queueProxyQueueFactor: DEFAULTS.queueProxyQueueFactor,
     defaultColdStart: o.coldStart ?? 'boot',
     snapshots,
+    ...(o.imageEviction ? { imageEviction: o.imageEviction } : {}),
     placement: o.placement ?? 'least-loaded',
     gatewayUrl: () => url,
     transfers: {

@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { imageRecordFile } from '../image/store.js';
+import { ImageStore, imageRecordFile } from '../image/store.js';
+import { KERNDAT_DIR } from '../snapshot/criu.js';
+import { releaseImageRestoreRoot } from '../snapshot/mounts.js';
+import { ImageEviction, type EvictionTimers } from './image-eviction.js';
 import { join } from 'node:path';
 import type { StatePaths } from '../config/state.js';
 import type { ColdStartMode, FunctionManifest } from '../manifest/schema.js';
@@ -44,6 +47,8 @@ export interface ControlPlaneOptions {
   log(level: 'info' | 'warn' | 'error', msg: string): void;
   emit(event: PlatformBusEvent): void;
   onDecision(functionName: string, decision: ScalingDecision, ready: number): void;
+  /** When an image no function uses any more leaves the store (default: after 10 minutes, real timers). */
+  imageEviction?: { graceMs?: number; timers?: EvictionTimers };
 }
 
 /** Delay before a dead worker is replaced (avoids a hot crash loop). */
@@ -66,10 +71,19 @@ export class ControlPlane {
   private readonly respawning = new Set<string>();
   /** Retrievals of inline and storage references, counted once for the whole platform. */
   private readonly ledger = new MemoryLedger();
+  /** Removes what an image no function uses any more holds in the store, after a grace. */
+  readonly imageEviction: ImageEviction;
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.deployments = new DeploymentStore(opts.paths.functions, opts.paths.deployments);
     this.placement = getPlacement(opts.placement);
+    this.imageEviction = new ImageEviction({
+      store: new ImageStore(join(opts.paths.root, 'images')),
+      inUse: (id) => this.deployments.list().some((d) => d.manifest.image?.id === id),
+      releaseRoot: (root) => releaseImageRestoreRoot(KERNDAT_DIR, root),
+      log: (level, msg) => opts.log(level, msg),
+      ...opts.imageEviction,
+    });
   }
 
   async start(): Promise<void> {
@@ -242,6 +256,9 @@ export class ControlPlane {
       this.checkImage(m);
     };
     const r = await this.deployments.deploy(path, { settings: opts.settings, replace: opts.replace, check });
+    // a re-deploy within the grace keeps the image's roots and layers
+    const image = r.deployment.manifest.image?.id;
+    if (image) this.imageEviction.cancel(image);
     const existing = this.controllers.get(r.deployment.name);
     if (!existing) this.controllers.set(r.deployment.name, this.newController(r.deployment));
     else if (r.changed) existing.redeploy(r.deployment);
@@ -279,9 +296,12 @@ export class ControlPlane {
   async remove(name: string, graceMs?: number): Promise<boolean> {
     const c = this.controllers.get(name);
     if (!c) return false;
+    const image = this.deployments.get(name)?.manifest.image?.id;
     this.controllers.delete(name);
     await c.shutdown(undefined, graceMs);
     await this.deployments.remove(name);
+    // the last function of its image: the image's roots and unshared layers go after the grace
+    if (image) this.imageEviction.schedule(image);
     return true;
   }
 
@@ -307,6 +327,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.imageEviction.stop();
     await Promise.allSettled([...this.controllers.values()].map((c) => c.shutdown('the platform is shutting down', 2000)));
     await Promise.allSettled(this.workers.map((w) => w.shutdown()));
     // A worker stops the instances it runs, not one still starting (a first cold start being booted

@@ -8,12 +8,14 @@ import { checkDigest, sha256 } from './digest.js';
 import { ImageError, pairLayers, type ResolvedImage } from './image-source.js';
 import { resolveLayout } from './layout-source.js';
 import { checkConfig, parseJson } from './oci-types.js';
+import { byteCap, describeBytes } from './unpack-limits.js';
 
 /**
  * Image tarballs: an `oci-archive` (a tar of an OCI layout) or a `docker-archive` (`docker save`:
  * `manifest.json`, the config as `<hex>.json`, one `layer.tar` per layer, possibly gzip'd; Docker 25+
  * writes an OCI layout beside its manifest.json, read the same way). A gzip'd archive is first
- * decompressed into `tmpDir` (removed by `close`).
+ * decompressed into `tmpDir` (removed by `close`), stopping at `maxBytes`: the archive is a gzip
+ * bomb vector of its own, before any layer is looked at.
  */
 
 interface DockerManifestEntry {
@@ -34,7 +36,14 @@ async function isGzip(file: string): Promise<boolean> {
 }
 
 /** `kind`: what the reference said, or `auto` (a manifest.json means docker-archive). */
-export async function resolveArchive(file: string, ref: string, tag: string | undefined, kind: 'oci-archive' | 'docker-archive' | 'auto', tmpDir: string): Promise<ResolvedImage> {
+export async function resolveArchive(
+  file: string,
+  ref: string,
+  tag: string | undefined,
+  kind: 'oci-archive' | 'docker-archive' | 'auto',
+  tmpDir: string,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Promise<ResolvedImage> {
   let tarFile = file;
   let cleanup = async () => undefined as void;
   if (await isGzip(file)) {
@@ -43,9 +52,10 @@ export async function resolveArchive(file: string, ref: string, tag: string | un
     const made = tarFile;
     cleanup = async () => rm(made, { force: true });
     try {
-      await pipeline(createReadStream(file), createGunzip(), createWriteStream(tarFile, { mode: 0o600 }));
+      await pipeline(createReadStream(file), createGunzip(), byteCap(maxBytes, () => new ImageError(`${ref}: the gzip'd archive decompresses to more than ${describeBytes(maxBytes)} (the image size limit; --max-image-mb)`, 413)), createWriteStream(tarFile, { mode: 0o600 }));
     } catch (err) {
       await cleanup();
+      if (err instanceof ImageError) throw err;
       throw new ImageError(`${ref}: cannot decompress: ${(err as Error).message}`);
     }
   }

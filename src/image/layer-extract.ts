@@ -3,6 +3,7 @@ import { lchown, link, lstat, mkdir, open, rm, symlink, chmod, chown, unlink } f
 import { join } from 'node:path';
 import { HostileLayerError, entryComponents } from './entry-name.js';
 import type { TarEntry } from './tar-stream.js';
+import { UnpackBudget } from './unpack-limits.js';
 
 /**
  * Unpacks one layer's tar entries into an empty folder of the layer cache, as untrusted input:
@@ -16,6 +17,9 @@ import type { TarEntry } from './tar-stream.js';
  *     assembly (rootfs-assemble.ts) to apply against the layers below;
  *   - ownership is kept as the layer's numbers (the cache is root's); assembly maps it.
  * Files are opened O_CREAT|O_EXCL|O_NOFOLLOW after whatever was at the path is removed.
+ * The image's budget (unpack-limits.ts) is charged before anything is made: an entry before it is
+ * created, a file's declared size before it is opened and each chunk before it is written, so a
+ * gzip or inode bomb stops at the limit (the caller then deletes the half-made layer).
  */
 
 export interface ExtractStats {
@@ -61,10 +65,11 @@ async function clear(path: string, keepDir = false): Promise<void> {
   } else await unlink(path);
 }
 
-export async function extractLayer(entries: AsyncIterable<TarEntry>, dest: string): Promise<ExtractStats> {
+export async function extractLayer(entries: AsyncIterable<TarEntry>, dest: string, budget = new UnpackBudget()): Promise<ExtractStats> {
   const stats: ExtractStats = { entries: 0, bytes: 0, skipped: 0 };
   for await (const entry of entries) {
     const h = entry.header;
+    budget.chargeEntries();
     stats.entries++;
     const parts = entryComponents(h.name);
     if (parts === null) continue; // the layer's own root folder
@@ -83,10 +88,12 @@ export async function extractLayer(entries: AsyncIterable<TarEntry>, dest: strin
         break;
       }
       case 'file': {
+        budget.checkBytes(h.size); // a header that already says too much fails before anything is opened
         await clear(path);
         const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
           for await (const chunk of entry.body()) {
+            budget.chargeBytes(chunk.length);
             await fh.write(chunk);
             stats.bytes += chunk.length;
           }

@@ -23,6 +23,8 @@ export interface ResolveOptions {
   insecure?: boolean;
   /** Where a gzip'd archive is decompressed. */
   tmpDir: string;
+  /** Bytes a gzip'd archive may decompress to in tmpDir (default: unbounded); past it, HTTP 413. */
+  maxArchiveBytes?: number;
 }
 
 /** Splits `PATH[:TAG]` where PATH may itself hold colons: the tag is taken only if PATH then exists. */
@@ -49,5 +51,5 @@ export async function resolveImage(ref: string, opts: ResolveOptions): Promise<R
     return resolveLayout(folderFiles(abs), ref, tag);
   }
   if (kind === 'oci') throw new ImageError(`${ref}: ${abs} is a file; oci: names a layout folder (use oci-archive: for a tarball)`);
-  return resolveArchive(abs, ref, tag, (kind as 'oci-archive' | 'docker-archive' | undefined) ?? 'auto', opts.tmpDir);
+  return resolveArchive(abs, ref, tag, (kind as 'oci-archive' | 'docker-archive' | undefined) ?? 'auto', opts.tmpDir, opts.maxArchiveBytes);
 }

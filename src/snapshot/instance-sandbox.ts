@@ -13,7 +13,7 @@ import { CRIU_WORK_SUFFIX, makeNetns, mountCloneTmpfs, mountSharedDev, unmountRu
 import { ensureKerndatDir, KERNDAT_DIR } from './criu.js';
 import { InstanceCgroup, type CgroupLimits } from '../sandbox/cgroup.js';
 import { LISTENER_NAME, ReadyCriu } from './ready-criu.js';
-import { ensureRestoreRoot, externalMounts, mountName, sweepDeletedImageRoots, type DumpedMount, type ExternalMount } from './mounts.js';
+import { ensureRestoreRoot, externalMounts, imageRestoreRootPoint, mountName, sweepDeletedImageRoots, type DumpedMount, type ExternalMount } from './mounts.js';
 
 /**
  * The host side of a snapshot instance's sandbox, per worker: the skeleton root, the read-only
@@ -97,17 +97,15 @@ export class InstanceSandboxes {
   async restoreRootFor(spec: InstanceSpec): Promise<string> {
     if (!spec.rootfs) return this.restoreRoot();
     const real = await realpath(spec.rootfs);
-    let p = this.imageRoots.get(real);
-    if (!p) {
-      // beside the skeleton's, in CRIU's root-only folder: no state folder ever holds a mount;
-      // those of roots deleted since (a removed state folder) are released on the way
-      ensureKerndatDir();
-      const name = createHash('sha256').update(real).digest('hex').slice(0, 16);
-      const swept = (this.swept ??= sweepDeletedImageRoots(KERNDAT_DIR).catch(() => []));
-      p = swept.then(() => ensureRestoreRoot(real, path.join(KERNDAT_DIR, `image-root-${name}.criu`)));
-      this.imageRoots.set(real, p);
-      p.catch(() => this.imageRoots.delete(real));
-    }
+    // beside the skeleton's, in CRIU's root-only folder: no state folder ever holds a mount; those
+    // of roots deleted since (a removed state folder) are released on the way. Checked on every
+    // restore (two stats), one at a time per root: an evicted root (docs/IMAGES.md) and its bind go,
+    // and a re-assembled one needs a new bind.
+    ensureKerndatDir();
+    const swept = (this.swept ??= sweepDeletedImageRoots(KERNDAT_DIR).catch(() => []));
+    const before = this.imageRoots.get(real) ?? swept;
+    const p = before.catch(() => undefined).then(() => ensureRestoreRoot(real, imageRestoreRootPoint(KERNDAT_DIR, real)));
+    this.imageRoots.set(real, p);
     return p;
   }
 

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rmdir, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, realpath, rmdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 /**
@@ -77,6 +79,35 @@ export function restoreExternals(dumped: DumpedMount[], clone: ExternalMount[]):
 }
 
 const run = promisify(execFile);
+
+/** Pure: where the restore bind of an image's assembled root (by its real path) lives in `dir`. */
+export function imageRestoreRootPoint(dir: string, realRoot: string): string {
+  return join(dir, `image-root-${createHash('sha256').update(realRoot).digest('hex').slice(0, 16)}.criu`);
+}
+
+/** Mount points in this mount namespace (mountinfo's field 5, with its octal escapes undone). */
+async function mountPoints(): Promise<Set<string>> {
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  return new Set(mountinfo.split('\n').map((l) => (l.split(' ')[4] ?? '').replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))));
+}
+
+/**
+ * Unmounts and removes the restore bind of an image's assembled root (before the root is deleted:
+ * a bind of a deleted folder would outlive it). Returns the mount point, or null when the root had
+ * none. Every bind stacked there goes (a worker re-made it after a root was replaced).
+ */
+export async function releaseImageRestoreRoot(dir: string, root: string): Promise<string | null> {
+  const real = await realpath(root).catch(() => null);
+  if (!real) return null;
+  const point = imageRestoreRootPoint(dir, real);
+  let released = false;
+  for (let i = 0; i < 8 && (await mountPoints()).has(point); i++) {
+    await run('umount', ['-l', point], { timeout: 10_000 });
+    released = true;
+  }
+  await rmdir(point).catch(() => undefined);
+  return released ? point : null;
+}
 
 /**
  * Unmounts the restore roots of image instances (`<dir>/image-root-*.criu`) whose assembled root was

@@ -14,11 +14,45 @@ import type { ImageConfig } from '../../src/image-build/oci.js';
  * runtime brings loopback up); the test reaches it by running its client inside that namespace
  * (`nsenter --net`), so no port of the host is taken and vSwarm's fixed 50051 cannot collide.
  * Each container uses a private runtime state folder; `stop()` always deletes it with `delete -f`.
+ *
+ * crun on this host: bookworm's crun 1.8 refuses a hybrid cgroup layout whose cgroup v2 hierarchy
+ * has a controller ("cgroups in hybrid mode not supported, drop all controllers from cgroupv2";
+ * here the v2 hierarchy at /sys/fs/cgroup/unified holds hugetlb, which no v1 hierarchy mounts).
+ * So every crun command runs in a private mount namespace in which that cgroup2 mount is
+ * unmounted: crun sees a pure cgroup v1 layout, as runc uses it. The host's mounts are untouched
+ * (the namespace's propagation is private) and the container inherits the namespace.
  */
 
 const run = promisify(execFile);
 
 export type OciRuntime = 'runc' | 'crun';
+
+/** Where a hybrid layout mounts its cgroup v2 hierarchy (systemd's name for it). */
+const UNIFIED = '/sys/fs/cgroup/unified';
+
+/**
+ * Pure: the command line that runs `rt args…` here. runc as it is; crun, on a hybrid layout, inside
+ * `unshare --mount --propagation private` after unmounting the cgroup2 hierarchy (see above).
+ */
+export function runtimeCommand(rt: OciRuntime, args: string[], hybrid: boolean): [string, string[]] {
+  if (rt === 'runc' || !hybrid) return [rt, args];
+  return ['unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', `umount ${UNIFIED} && exec crun "$@"`, 'crun', ...args]];
+}
+
+/** Whether /sys/fs/cgroup is a cgroup v1 tmpfs with a cgroup2 hierarchy mounted beside it (hybrid). */
+async function hybridCgroups(): Promise<boolean> {
+  const mounts = await readFile('/proc/self/mounts', 'utf8');
+  return mounts.split('\n').some((l) => {
+    const [, point, type] = l.split(' ');
+    return point === UNIFIED && type === 'cgroup2';
+  });
+}
+
+/** Runs the runtime (through runtimeCommand) with a deadline; resolves to its stdout. */
+async function runtime(rt: OciRuntime, args: string[]): Promise<{ stdout: string }> {
+  const [cmd, argv] = runtimeCommand(rt, args, await hybridCgroups());
+  return run(cmd, argv, { timeout: 60_000 });
+}
 
 export async function ociRuntimeUnavailable(rt: OciRuntime = 'runc'): Promise<string | null> {
   if (process.getuid?.() !== 0) return 'not root';
@@ -74,12 +108,13 @@ export async function runImage(archive: string, o: { rt?: OciRuntime; env?: Reco
   const id = `hivelab-test-${process.pid}-${++seq}`;
   let created = false;
   const stop = async () => {
-    if (created) await run(rt, ['--root', state, 'delete', '-f', id]).catch(() => undefined);
+    if (created) await runtime(rt, ['--root', state, 'delete', '-f', id]).catch(() => undefined);
     await rm(bundle, { recursive: true, force: true });
   };
   try {
     const image = await unpackImage(archive, bundle);
-    await run(rt, ['spec', '--bundle', bundle]);
+    const hybrid = await hybridCgroups();
+    await runtime(rt, ['spec', '--bundle', bundle]);
     const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as {
       process: Record<string, unknown>;
       root: Record<string, unknown>;
@@ -101,7 +136,8 @@ export async function runImage(archive: string, o: { rt?: OciRuntime; env?: Reco
     try {
       created = true;
       await new Promise<void>((resolve, reject) => {
-        const p = spawn(rt, ['--root', state, 'run', '--detach', '--bundle', bundle, id], { stdio: ['ignore', fd, fd] });
+        const [cmd, argv] = runtimeCommand(rt, ['--root', state, 'run', '--detach', '--bundle', bundle, id], hybrid);
+        const p = spawn(cmd, argv, { stdio: ['ignore', fd, fd], timeout: 120_000 });
         p.once('error', reject);
         p.once('close', (code) => {
           if (code === 0) resolve();
@@ -111,7 +147,7 @@ export async function runImage(archive: string, o: { rt?: OciRuntime; env?: Reco
     } finally {
       closeSync(fd);
     }
-    const st = JSON.parse((await run(rt, ['--root', state, 'state', id])).stdout) as { pid: number; status: string };
+    const st = JSON.parse((await runtime(rt, ['--root', state, 'state', id])).stdout) as { pid: number; status: string };
     const log = async () => (existsSync(logPath) ? readFile(logPath, 'utf8') : '');
     const inNetns = async (script: string, timeoutMs = 60_000) => {
       const { stdout } = await run('nsenter', [`--net=/proc/${st.pid}/ns/net`, process.execPath, '--input-type=module', '-e', script], {

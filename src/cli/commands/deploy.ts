@@ -9,6 +9,7 @@ import { ImageStore, type PullEvent } from '../../image/store.js';
 import { imageSettings } from '../../image/image-config.js';
 import { credentialsFrom } from '../../image/registry-auth.js';
 import { ImageError } from '../../image/image-source.js';
+import { unpackLimits, type UnpackLimits } from '../../image/unpack-limits.js';
 
 const usage = `
 usage: hivelab deploy DIR [DIR ...] [--replace] [options]
@@ -49,6 +50,9 @@ store and runs under Knative's contract (PORT, HTTP/1.1 or h2c, ready when it li
                               exposed tcp port, else 8080)
   --protocol http|grpc        what the program speaks (default http)
   --insecure                  plain HTTP to the registry
+  --max-image-mb N            refuse an image whose layers unpack to more than N MB together
+                              (default 8192); a bomb stops at the limit, nothing is kept
+  --max-image-entries N       likewise for tar entries (default 1000000)
   --registry-user U           registry credentials (or HIVELAB_REGISTRY_AUTH=user:password;
   --registry-password P        never printed)
 `;
@@ -115,6 +119,8 @@ const command: Command = {
         port: { type: 'string' },
         protocol: { type: 'string' },
         insecure: { type: 'boolean', default: false },
+        'max-image-mb': { type: 'string' },
+        'max-image-entries': { type: 'string' },
         'registry-user': { type: 'string' },
         'registry-password': { type: 'string' },
       },
@@ -172,7 +178,22 @@ function progressPrinter(): (e: PullEvent) => void {
   };
 }
 
+/** The unpack limits from --max-image-mb / --max-image-entries (each a positive number). */
+export function limitsFromFlags(v: Record<string, unknown>): UnpackLimits {
+  const num = (flag: string): number | undefined => {
+    const value = v[flag];
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`--${flag} must be a positive number, got "${String(value)}"`);
+    return n;
+  };
+  const maxMB = num('max-image-mb');
+  const maxEntries = num('max-image-entries');
+  return unpackLimits({ ...(maxMB !== undefined ? { maxMB } : {}), ...(maxEntries !== undefined ? { maxEntries } : {}) });
+}
+
 async function deployImage(ref: string, values: Record<string, unknown>): Promise<number> {
+  const limits = limitsFromFlags(values);
   const c = await connect(values.state as string | undefined);
   let credentials;
   try {
@@ -195,12 +216,12 @@ async function deployImage(ref: string, values: Record<string, unknown>): Promis
   const store = new ImageStore(join(c.stateDir, 'images'));
   let fromImage;
   try {
-    const rec = await store.pull(ref, { ...(credentials ? { credentials } : {}), insecure: values.insecure === true }, progressPrinter());
+    const rec = await store.pull(ref, { ...(credentials ? { credentials } : {}), insecure: values.insecure === true, limits }, progressPrinter());
     fromImage = await imageSettings(store, rec);
   } catch (err) {
     if (err instanceof ImageError) {
       console.error(`cannot deploy image ${ref}: ${err.message}`);
-      return err.status === 401 ? 3 : err.status === 404 ? 4 : 1;
+      return err.status === 401 ? 3 : err.status === 404 ? 4 : err.status === 413 ? 5 : 1;
     }
     throw err;
   }
