@@ -141,7 +141,7 @@ export class SnapshotLifecycle {
       const snap = await this.dumpWithRetry(spec, version, launched.pid, await sandboxes.dumpMounts(launchSpec, launched.pid));
       this.opts.log('info', `${fn}@${version}: snapshot ${snap.dir} (${(snap.meta.imageBytes / 1048576).toFixed(1)} MB, dump ${snap.meta.dumpMs.toFixed(0)} ms)`);
       instance.timings.snapshotMs = Date.now() - tReady;
-      return { instance, mode: 'boot', phases, stats: { snapshotBytes: snap.meta.imageBytes, memoryBytes: snap.meta.files[snap.meta.pagesFile]?.size } };
+      return { instance, mode: 'boot', phases, stats: { snapshotBytes: snap.meta.imageBytes, memoryBytes: snap.memoryBytes } };
     } catch (err) {
       if (err instanceof CriuDeadlineError) {
         // The dump froze the instance and was killed with it (src/snapshot/dump.ts): no instance to

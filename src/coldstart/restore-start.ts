@@ -108,7 +108,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
         ...base,
         mode: monitorMode,
         pageMapIndex: snap.pageMapIndex,
-        pagesFile: snap.pagesFile,
+        imagesDir: snap.imagesDir,
         ...(monitorMode === 'lazy' ? {} : { traceFile: snap.traceFile, wsFile: snap.wsFile }),
         ...(monitorMode === 'prefetch' && existsSync(filePages) ? { filePagesFile: filePages } : {}),
       });
@@ -192,7 +192,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   const current = await deps.lifecycle.current(snap);
   const stats: SnapshotStats = {
     snapshotBytes: snap.meta.imageBytes,
-    memoryBytes: snap.meta.files[snap.meta.pagesFile]?.size,
+    memoryBytes: snap.memoryBytes,
     workingSetPages: current.meta.workingSet?.wsPages,
     workingSetBytes: current.meta.workingSet ? current.meta.workingSet.wsPages * 4096 : undefined,
     pagesPrefetched: c.prefetched,

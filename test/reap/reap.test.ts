@@ -87,7 +87,6 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
       imageMounts: snapshot.meta.mounts,
       mounts: sbx.mounts(run),
       pageMapIndex: snapshot.pageMapIndex,
-      pagesFile: snapshot.pagesFile,
       traceFile: snapshot.traceFile,
       wsFile: extra.wsFile ?? snapshot.wsFile,
       filePagesFile: extra.filePagesFile,
@@ -153,9 +152,11 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
     expect(recorded.wsPages).toBeGreaterThan(100);
     expect((await stat(snapshot.wsFile)).size).toBe(recorded.wsPages * 4096);
     const trace = await readFile(snapshot.traceFile);
-    expect(trace.subarray(0, 8).toString('latin1')).toBe('HLTRACE1');
+    expect(trace.subarray(0, 8).toString('latin1')).toBe('HLTRACE2');
     expect(Number(trace.readBigUInt64LE(8))).toBe(recorded.wsPages); // each page once, in fault order
-    expect(trace.length).toBe(64 + recorded.wsPages * 16);
+    // {address, pages-image offset, task PID in the dump}: one process here, PID 1
+    expect(trace.length).toBe(64 + recorded.wsPages * 24);
+    for (let i = 0; i < recorded.wsPages; i++) expect(Number(trace.readBigUInt64LE(64 + i * 24 + 16))).toBe(1);
     // file-backed pages the first invocation touched, by host path: at least the node binary's
     const ranges = await recordFilePages(inst.pid, sbx.mounts(path.join(tmp, `r${restoreSeq}`)));
     expect(ranges.some((r) => r.path === '/usr/bin/node')).toBe(true);
@@ -232,7 +233,6 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
       imageMounts: snapshot.meta.mounts,
       mounts: sbx.mounts(run),
       pageMapIndex: snapshot.pageMapIndex,
-      pagesFile: snapshot.pagesFile,
       // the moment CRIU has handed over the userfaultfd, before the restore has finished
       onMonitor: (m) => m.onEvent((e) => {
         if (e === 'task' && !killedAt) {
