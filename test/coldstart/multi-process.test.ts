@@ -55,13 +55,14 @@ function tracePids(file: string): Set<number> {
 
 describe.skipIf(unavailable !== null).each(['lazy', 'reap'] as const)('a multi-process command function in cold-start mode %s', (mode) => {
   const name = `mproc-${mode}`;
-  const cold = async () => {
-    await stopInstances(t, name);
+  const call = async (fresh: boolean) => {
+    if (fresh) await stopInstances(t, name);
     const r = await t.invoke(name, { n: 1 });
     expect(r.status, r.body.toString()).toBe(200);
     const id = r.headers['x-hivelab-instance-id']!;
     return { a: r.json() as Answer, id, mode: instanceRecord(t, name, id)?.mode };
   };
+  const cold = () => call(true);
 
   test('each process gets back its own memory; the clone stays in its mode', async () => {
     const dir = join(work, name);
@@ -70,8 +71,9 @@ describe.skipIf(unavailable !== null).each(['lazy', 'reap'] as const)('a multi-p
     writeFileSync(join(dir, 'function.json'), JSON.stringify({ ...manifest, name, coldStart: mode, scaling: { maxScale: 1 } }));
     expect((await t.deploy(dir)).status).toBe(201);
 
-    const booted = await cold();
-    expect(booted.mode).toBe('boot'); // the first cold start boots and is dumped after its warm-up
+    // the deploy's first instance (initial scale 1, maxScale 1) boots and is dumped after its warm-up
+    const booted = await call(false);
+    expect(booted.mode).toBe('boot');
     const version = t.platform.control.controller(name)!.deployment.version;
     const snapDir = join(t.stateDir, 'snapshots', name, version);
     const meta = JSON.parse(readFileSync(join(snapDir, 'meta.json'), 'utf8'));
@@ -79,15 +81,17 @@ describe.skipIf(unavailable !== null).each(['lazy', 'reap'] as const)('a multi-p
     expect(meta.pagesFiles.length).toBe(3);
 
     const restores = mode === 'reap' ? [await cold(), await cold()] : [await cold()];
-    for (const r of restores) {
+    for (const [i, r] of restores.entries()) {
       expect(r.mode).toBe(mode);
+      // REAP's record phase (its first restore) sends the warm-up event once more before handing out
+      const recordCalls = mode === 'reap' && i === 0 ? 1 : 0;
       for (const who of ['server', 'worker'] as const) {
         const f = r.a[who];
         expect(f.digestNow, `${who}'s memory`).toBe(f.digestAtStart);
         expect(f.digestAtStart, `${who}'s memory is the dumped one`).toBe(booted.a[who].digestAtStart);
         expect(f.note, `${who} noted the warm-up before the dump`).toBe('warm-up before the dump');
         // the snapshot was taken after the warm-up, as the booted instance answered after it
-        expect(f.calls).toBe(booted.a[who].calls);
+        expect(f.calls).toBe(booted.a[who].calls + recordCalls);
         expect(f.pid).toBe(booted.a[who].pid);
       }
       expect(r.a.server.digestAtStart).not.toBe(r.a.worker.digestAtStart);
