@@ -10,15 +10,30 @@ import { grpcUnaryOverUnix } from '../grpc/unix-unary.js';
  * so no user request waits on this bookkeeping; the price is that the working set is that of the
  * warm-up event.
  *
- * A gRPC function (`protocol: grpc`) speaks h2c, not the shim's `POST /invoke`: its warm-up is the
- * standard health check, `grpc.health.v1.Health/Check` with an empty request (any service). A
- * server that does not implement it (vSwarm's examples do not) answers UNIMPLEMENTED, which is a
- * whole gRPC round trip still: HTTP/2, the server's dispatch, its status path. So any grpc-status
- * counts as warm; only a broken or silent connection fails.
+ * A gRPC function (`protocol: grpc`) speaks h2c, not the shim's `POST /invoke`. Its warm-up is the
+ * call in the folder's `sample-input.grpc.json` (`{"method": "/pkg.Service/Method", "message":
+ * "<base64 of one serialized request>"}`), or else the standard health check,
+ * `grpc.health.v1.Health/Check` with an empty request. A server that does not implement the health
+ * service (vSwarm's do not) answers UNIMPLEMENTED, which is a whole gRPC round trip still (HTTP/2,
+ * the server's dispatch, its status path), so any grpc-status counts as warm; only a broken or
+ * silent connection fails. For REAP the sample call matters: the working set recorded from a
+ * health check misses the method's own pages (vSwarm's fibonacci: a misprediction on every prefetch).
  */
 
 export const GRPC_WARM_UP_METHOD = '/grpc.health.v1.Health/Check';
+export const GRPC_SAMPLE_FILE = 'sample-input.grpc.json';
 const GRPC_UNIMPLEMENTED = 12;
+
+/** The gRPC warm-up call: the folder's sample call, or the health check. */
+export async function grpcWarmUpCall(functionDir: string): Promise<{ method: string; message: Buffer }> {
+  const text = await readFile(join(functionDir, GRPC_SAMPLE_FILE), 'utf8').catch(() => null);
+  if (text === null) return { method: GRPC_WARM_UP_METHOD, message: Buffer.alloc(0) };
+  const sample = JSON.parse(text) as { method?: unknown; message?: unknown };
+  if (typeof sample.method !== 'string' || !/^\/[\w.]+\/\w+$/.test(sample.method) || (sample.message !== undefined && typeof sample.message !== 'string')) {
+    throw new Error(`${GRPC_SAMPLE_FILE}: wants {"method": "/pkg.Service/Method", "message": "<base64>"}`);
+  }
+  return { method: sample.method, message: Buffer.from(sample.message ?? '', 'base64') };
+}
 
 export async function warmUpEvent(functionDir: string): Promise<Buffer> {
   return readFile(join(functionDir, 'sample-input.json')).catch(() => Buffer.from('{}'));
@@ -32,8 +47,11 @@ export async function invokeWarmUp(
   timeoutMs = Math.max(spec.manifest.timeoutMs, 10_000),
 ): Promise<void> {
   if (spec.manifest.protocol === 'grpc') {
-    const r = await grpcUnaryOverUnix(socketPath, GRPC_WARM_UP_METHOD, Buffer.alloc(0), timeoutMs);
-    if (r.grpcStatus !== 0 && r.grpcStatus !== GRPC_UNIMPLEMENTED) log('warn', `${spec.manifest.name}: warm-up health check answered grpc-status ${r.grpcStatus}: ${r.grpcMessage.slice(0, 200)}`);
+    const { method, message } = await grpcWarmUpCall(spec.functionDir);
+    const r = await grpcUnaryOverUnix(socketPath, method, message, timeoutMs);
+    if (r.grpcStatus !== 0 && !(r.grpcStatus === GRPC_UNIMPLEMENTED && method === GRPC_WARM_UP_METHOD)) {
+      log('warn', `${spec.manifest.name}: warm-up call ${method} answered grpc-status ${r.grpcStatus}: ${r.grpcMessage.slice(0, 200)}`);
+    }
     return;
   }
   const r = await unixRequest(socketPath, 'POST', '/invoke', await warmUpEvent(spec.functionDir), timeoutMs);

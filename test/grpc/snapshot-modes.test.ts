@@ -4,15 +4,16 @@ import { join, resolve } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { removeState, startTestPlatform, type TestPlatform } from '../platform/harness.js';
-import { instanceRecord, snapshotsUnavailable, stopInstances } from '../coldstart/helpers.js';
+import { instanceRecord, snapshotsUnavailable, stopInstances, workerInstanceStats } from '../coldstart/helpers.js';
+import { isMisprediction } from '../../src/coldstart/policy.js';
 import { greeterClient, unary } from './helpers.js';
 
 /**
  * vSwarm's fibonacci (Python, gRPC) in the snapshot modes. Its instance is two processes (the port
- * bridge and the server), it speaks h2c only, and it implements no health service: the first
- * snapshot waits for the bridge to accept (not `GET /healthz`), its warm-up is
- * `grpc.health.v1.Health/Check` (answered UNIMPLEMENTED, a whole gRPC round trip still), and a
- * clone is ready when its bridge accepts. Each later cold start must stay in its mode and answer.
+ * bridge and the server) and speaks h2c only: the first snapshot waits for the bridge to accept (not
+ * `GET /healthz`), its warm-up is the folder's `sample-input.grpc.json` call (SayHello over h2c, not
+ * an HTTP POST), and a clone is ready when its bridge accepts. Each later cold start must stay in
+ * its mode and answer; REAP's prefetch, recorded from that sample call, must not mispredict.
  */
 
 const VSWARM = resolve(import.meta.dirname, '../../examples/vswarm');
@@ -56,10 +57,10 @@ describe.skipIf(unavailable !== null).each(MODES)("vSwarm's fibonacci-python in 
       if (fresh) await stopInstances(t, name);
       const r = await unary(c, 'SayHello', { name: x }, auth);
       expect(r.err?.details).toBeUndefined();
-      return { message: r.reply!.message, mode: instanceRecord(t, name, r.headers['x-hivelab-instance-id']!)?.mode };
+      return { message: r.reply!.message, id: r.headers['x-hivelab-instance-id']!, mode: instanceRecord(t, name, r.headers['x-hivelab-instance-id']!)?.mode };
     };
     const booted = await call(false, '10'); // the deploy's instance: booted, warmed up, dumped
-    expect(booted).toEqual({ message: 'fn: Fib: y = fib(x) | x: 10 y: 55 | runtime: python', mode: 'boot' });
+    expect(booted).toMatchObject({ message: 'fn: Fib: y = fib(x) | x: 10 y: 55 | runtime: python', mode: 'boot' });
     const version = t.platform.control.controller(name)!.deployment.version;
     expect(JSON.parse(readFileSync(join(t.stateDir, 'snapshots', name, version, 'meta.json'), 'utf8')).pagesFiles.length).toBe(2);
     // reap: the record phase, then the prefetch
@@ -67,6 +68,11 @@ describe.skipIf(unavailable !== null).each(MODES)("vSwarm's fibonacci-python in 
       const restored = await call(true, x);
       expect(restored.mode).toBe(mode);
       expect(restored.message).toMatch(new RegExp(`^fn: Fib: y = fib\\(x\\) \\| x: ${x} y: \\d+ \\| runtime: python$`));
+      if (mode === 'reap' && x === '30') {
+        const monitor = (await workerInstanceStats(t, restored.id))?.monitor;
+        expect(monitor?.wsInstalled).toBe(true);
+        expect(isMisprediction(monitor!), JSON.stringify(monitor)).toBe(false);
+      }
     }
   }, 300_000);
 });
