@@ -11,7 +11,8 @@ import { instanceRecord, snapshotsUnavailable, stopInstances, workerInstanceStat
  * server never reaps. Every live process filled 4 MiB with random bytes of its own before the dump
  * and noted the warm-up event: a restore that served one task's faults from another's pages (what
  * the REAP monitor did when it knew PID 1's page map only) changes a digest, loses a note or kills
- * the program, and the cold start would boot instead.
+ * the program, and the cold start would boot instead. Each request forks one more child after the
+ * restore, which hashes the server's memory through its own uffd and exits.
  */
 
 const unavailable = await snapshotsUnavailable('multi-process restore tests');
@@ -27,6 +28,8 @@ interface Answer {
   server: Facts;
   worker: Facts;
   zombie: { pid: number; state: string };
+  /** The server's memory as a child forked for the request (before the server read it) hashed it. */
+  forkedDigest: string;
 }
 
 let t: TestPlatform;
@@ -80,8 +83,10 @@ describe.skipIf(unavailable !== null).each(['lazy', 'reap'] as const)('a multi-p
     // the bridge, the server and its worker have page maps; the zombie has no memory
     expect(meta.pagesFiles.length).toBe(3);
 
-    const restores = mode === 'reap' ? [await cold(), await cold()] : [await cold()];
-    for (const [i, r] of restores.entries()) {
+    const restores: Awaited<ReturnType<typeof cold>>[] = [];
+    for (let i = 0; i < (mode === 'reap' ? 2 : 1); i++) {
+      const r = await cold();
+      restores.push(r);
       expect(r.mode).toBe(mode);
       // REAP's record phase (its first restore) sends the warm-up event once more before handing out
       const recordCalls = mode === 'reap' && i === 0 ? 1 : 0;
@@ -96,6 +101,14 @@ describe.skipIf(unavailable !== null).each(['lazy', 'reap'] as const)('a multi-p
       }
       expect(r.a.server.digestAtStart).not.toBe(r.a.worker.digestAtStart);
       expect(r.a.zombie).toEqual({ pid: booted.a.zombie.pid, state: 'Z' });
+      // a child forked after the restore is served from its parent's pages (UFFD_EVENT_FORK) ...
+      expect(r.a.forkedDigest).toBe(r.a.server.digestAtStart);
+      // ... and once it exited, its uffd is dropped while every other task is served on
+      const again = await call(false);
+      expect(again.id).toBe(r.id);
+      expect(again.a.forkedDigest).toBe(r.a.server.digestAtStart);
+      expect(again.a.worker.digestNow).toBe(r.a.worker.digestAtStart);
+      expect(again.a.server.calls).toBe(r.a.server.calls + 1);
     }
     if (mode === 'reap') {
       // the record phase traced pages of more than one task, and the prefetch installed them
