@@ -41,6 +41,10 @@ export interface MonitorStats {
   fileRanges: number;
   fileBytes: number;
   fileMs: number;
+  /** Userfaultfds served now (one per live address space: restored tasks, children forked since). */
+  spaces: number;
+  /** Userfaultfds dropped because their task exited (the others are served on). */
+  spacesGone: number;
 }
 
 export interface MonitorOptions {
@@ -96,6 +100,8 @@ function toStats(e: MonitorEvent): MonitorStats {
     fileRanges: n('fileRanges'),
     fileBytes: n('fileBytes'),
     fileMs: n('fileUs') / 1000,
+    spaces: n('spaces'),
+    spacesGone: n('spacesGone'),
   };
 }
 

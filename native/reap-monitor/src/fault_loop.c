@@ -30,12 +30,17 @@
  */
 #define RESTORE_FINISHED 0x52535446u
 #define MAX_SPACES 256
+/* with this many spaces, a new one first has the dead ones swept out (see space_alive) */
+#define SWEEP_AT 16
+/* any page-aligned user address: the liveness probe never copies anything there */
+#define PROBE_ADDR (1UL << 24)
 
 struct loop {
 	struct monitor *m;
 	int listen_fd, client_fd, pidfd, stdin_open;
 	struct space spaces[MAX_SPACES];
 	size_t nr_spaces;
+	int installing; /* the prefetch holds a space: the array must not be swept meanwhile */
 	int finished;
 	uint8_t page[PAGE_SZ] __attribute__((aligned(4096)));
 	char line[256];
@@ -60,10 +65,42 @@ static struct space *space_of(struct loop *l, int uffd)
 	return NULL;
 }
 
+static void sweep_spaces(struct loop *l);
+static void space_gone(struct loop *l, struct space *sp);
+
+/*
+ * Is the space's task still there? The kernel tells a userfaultfd's reader nothing when its mm goes
+ * away: a forked child that exits leaves its uffd silent for good, and a server forking a child per
+ * request would fill the table. A write-protecting UFFDIO_COPY is refused before anything is
+ * copied: ENOENT where this uffd has no area, EINVAL where it registered missing pages only (CRIU
+ * never registers write-protection), and ESRCH (or ENOSPC) once the mm is gone.
+ */
+static int space_alive(struct loop *l, const struct space *sp)
+{
+	struct uffdio_copy c = {
+		.dst = PROBE_ADDR,
+		.src = (uint64_t)(uintptr_t)l->page,
+		.len = PAGE_SZ,
+		.mode = UFFDIO_COPY_MODE_DONTWAKE | UFFDIO_COPY_MODE_WP,
+	};
+	return !(ioctl(sp->uffd, UFFDIO_COPY, &c) < 0 && (errno == ESRCH || errno == ENOSPC));
+}
+
+/* Drops the spaces whose task exited. Moves spaces in the array: callers look them up again by fd. */
+static void sweep_dead_spaces(struct loop *l)
+{
+	for (size_t i = 0; i < l->nr_spaces; i++)
+		if (l->spaces[i].uffd >= 0 && !space_alive(l, &l->spaces[i]))
+			space_gone(l, &l->spaces[i]);
+	sweep_spaces(l);
+}
+
 static struct space *add_space(struct loop *l, int uffd, struct task *task)
 {
 	struct space *sp;
 
+	if (l->nr_spaces >= SWEEP_AT && !l->installing)
+		sweep_dead_spaces(l);
 	if (l->nr_spaces == MAX_SPACES) {
 		emit("{\"event\":\"error\",\"message\":\"more than %d address spaces to serve\"}", MAX_SPACES);
 		close(uffd);
@@ -72,16 +109,26 @@ static struct space *add_space(struct loop *l, int uffd, struct task *task)
 	fcntl(uffd, F_SETFL, fcntl(uffd, F_GETFL) | O_NONBLOCK);
 	sp = &l->spaces[l->nr_spaces++];
 	*sp = (struct space){ .uffd = uffd, .task = task };
+	l->m->st.spaces++;
 	return sp;
 }
 
-/* The task behind a space is gone: close its uffd now, compact the array at the loop's top. */
-static void space_gone(struct space *sp)
+/* The task behind a space is gone: close its uffd now (and forget its put-aside faults: a new uffd
+ * may get the same number), compact the array later (sweep_spaces). */
+static void space_gone(struct loop *l, struct space *sp)
 {
+	size_t k = 0;
+
 	if (sp->uffd < 0)
 		return;
+	for (size_t i = 0; i < l->deferred_nr; i++)
+		if (l->deferred[i].uffd != sp->uffd)
+			l->deferred[k++] = l->deferred[i];
+	l->deferred_nr = k;
 	close(sp->uffd);
 	sp->uffd = -1;
+	l->m->st.spaces--;
+	l->m->st.spaces_gone++;
 }
 
 static void sweep_spaces(struct loop *l)
@@ -179,10 +226,13 @@ static int handle_client(struct loop *l)
 			l->fetching = 0;
 		}
 		/* every task CRIU restored gets its own pages of the working set, before any of them runs */
-		if (m->mode == MODE_PREFETCH && m->ws_ok)
+		if (m->mode == MODE_PREFETCH && m->ws_ok) {
+			l->installing = 1;
 			for (size_t i = 0; i < l->nr_spaces; i++)
 				if (!l->spaces[i].forked && l->spaces[i].uffd >= 0)
 					working_set_install(m, &l->spaces[i], err, sizeof(err));
+			l->installing = 0;
+		}
 		working_set_release(m);
 		emit_stats(m, "restored");
 		return 0;
@@ -227,7 +277,6 @@ static uint64_t unremap(const struct space *sp, uint64_t addr)
 static void drain_events(struct loop *l, int uffd)
 {
 	struct uffd_msg msgs[16];
-	struct space *sp = space_of(l, uffd);
 
 	for (;;) {
 		ssize_t r = read(uffd, msgs, sizeof(msgs));
@@ -237,7 +286,9 @@ static void drain_events(struct loop *l, int uffd)
 			return;
 		for (size_t k = 0; k < (size_t)r / sizeof(msgs[0]); k++) {
 			if (msgs[k].event != UFFD_EVENT_PAGEFAULT) {
-				if (sp && sp->uffd >= 0)
+				/* looked up per event: a fork's new space may have had the array swept */
+				struct space *sp = space_of(l, uffd);
+				if (sp)
 					handle_event(l, sp, &msgs[k]);
 				continue;
 			}
@@ -294,7 +345,9 @@ static void serve_fault(struct loop *l, int uffd, uint64_t addr)
 		}
 	}
 	if (r < 0 && task_gone(errno)) {
-		space_gone(sp);
+		/* drain_events may have moved the spaces (a fork swept the array): look it up again */
+		if ((sp = space_of(l, uffd)))
+			space_gone(l, sp);
 	} else if (r < 0 && errno == EEXIST) {
 		/* installed meanwhile (prefetch raced with this fault): just wake the faulting thread */
 		struct uffdio_range w = { .start = addr, .len = PAGE_SZ };
@@ -348,7 +401,7 @@ static void handle_event(struct loop *l, struct space *sp, const struct uffd_msg
 		/* madvise(DONTNEED): later faults there must see zeros, not the snapshot's data */
 		struct uffdio_range rg = { .start = msg->arg.remove.start, .len = msg->arg.remove.end - msg->arg.remove.start };
 		if (ioctl(sp->uffd, UFFDIO_UNREGISTER, &rg) && task_gone(errno))
-			space_gone(sp);
+			space_gone(l, sp);
 		break;
 	}
 	case UFFD_EVENT_UNMAP:
@@ -370,7 +423,7 @@ static void handle_uffd(struct loop *l, int uffd)
 		if (r < 0 && errno == EAGAIN)
 			return;
 		if (r <= 0) {
-			space_gone(sp);
+			space_gone(l, sp);
 			return;
 		}
 		for (size_t k = 0; k < (size_t)r / sizeof(msgs[0]); k++) {
@@ -394,6 +447,8 @@ static int handle_command(struct loop *l, const char *cmd)
 	char err[512] = "";
 
 	if (!strcmp(cmd, "stats")) {
+		if (!l->installing)
+			sweep_dead_spaces(l); /* count live spaces, not silent ones */
 		emit_stats(m, "stats");
 	} else if (!strcmp(cmd, "record-done")) {
 		if (m->mode != MODE_RECORD) {

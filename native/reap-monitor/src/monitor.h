@@ -61,6 +61,8 @@ struct stats {
 	uint64_t read_us;
 	uint64_t faults;
 	uint64_t file_ranges, file_bytes, file_us;
+	/* userfaultfds served now (one per live address space), and those dropped as their task exited */
+	uint64_t spaces, spaces_gone;
 };
 
 /* A recorded page: its task, its address and where its contents are in that task's pages image. */
