@@ -41,6 +41,10 @@ struct loop {
 	struct space spaces[MAX_SPACES];
 	size_t nr_spaces;
 	int installing; /* the prefetch holds a space: the array must not be swept meanwhile */
+	/* uffds of spaces gone during the prefetch: closed after it, so no new uffd takes the number
+	 * the install is still copying through */
+	int late_close[MAX_SPACES];
+	size_t late_close_nr;
 	int finished;
 	uint8_t page[PAGE_SZ] __attribute__((aligned(4096)));
 	char line[256];
@@ -125,7 +129,10 @@ static void space_gone(struct loop *l, struct space *sp)
 		if (l->deferred[i].uffd != sp->uffd)
 			l->deferred[k++] = l->deferred[i];
 	l->deferred_nr = k;
-	close(sp->uffd);
+	if (l->installing && l->late_close_nr < MAX_SPACES)
+		l->late_close[l->late_close_nr++] = sp->uffd;
+	else
+		close(sp->uffd);
 	sp->uffd = -1;
 	l->m->st.spaces--;
 	l->m->st.spaces_gone++;
@@ -232,6 +239,8 @@ static int handle_client(struct loop *l)
 				if (!l->spaces[i].forked && l->spaces[i].uffd >= 0)
 					working_set_install(m, &l->spaces[i], err, sizeof(err));
 			l->installing = 0;
+			while (l->late_close_nr > 0)
+				close(l->late_close[--l->late_close_nr]);
 		}
 		working_set_release(m);
 		emit_stats(m, "restored");

@@ -334,7 +334,7 @@ int working_set_install(struct monitor *m, struct space *sp, char *err, size_t e
 		i++;
 	for (end = i; end < m->ws_nr && m->ws_pages[end].pid == pid;)
 		end++;
-	while (i < end) {
+	while (i < end && sp->uffd >= 0) { /* a space whose task went meanwhile is closed: stop */
 		uint64_t dst = redo_remap(sp, m->ws_pages[i].vaddr);
 		size_t j = i + 1;
 		while (j < end && redo_remap(sp, m->ws_pages[j].vaddr) == dst + (j - i) * PAGE_SZ)
@@ -347,7 +347,7 @@ int working_set_install(struct monitor *m, struct space *sp, char *err, size_t e
 			hi = dst + (j - i) * PAGE_SZ;
 		i = j;
 	}
-	if (hi > lo) {
+	if (hi > lo && sp->uffd >= 0) {
 		/* one wake for every thread that faulted while we were installing */
 		struct uffdio_range wake = { .start = lo, .len = hi - lo };
 		ioctl(sp->uffd, UFFDIO_WAKE, &wake);
