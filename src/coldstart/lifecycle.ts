@@ -10,7 +10,7 @@ import type { InstanceSandboxes } from '../snapshot/instance-sandbox.js';
 import type { DumpedMount } from '../snapshot/mounts.js';
 import { createSnapshot, invalidateSnapshots, openSnapshot, snapshotDir, type Snapshot } from '../snapshot/store.js';
 import { CriuInstance } from './criu-instance.js';
-import { waitHealthy } from '../snapshot/invoke.js';
+import { waitAccepting, waitHealthy } from '../snapshot/invoke.js';
 import { CriuDeadlineError } from '../snapshot/deadline.js';
 import { runtimeVersion } from './runtime-version.js';
 import { invokeWarmUp } from './warm-up.js';
@@ -128,7 +128,10 @@ export class SnapshotLifecycle {
       afterExit: () => void releaseRunDir(),
     });
     try {
-      await waitHealthy(socketPath, () => gone, this.opts.startTimeoutMs ?? Math.max(spec.manifest.timeoutMs, 30_000));
+      const startTimeoutMs = this.opts.startTimeoutMs ?? Math.max(spec.manifest.timeoutMs, 30_000);
+      // a command instance is ready when its bridge accepts (src/snapshot/invoke.ts), as when booted
+      if (spec.manifest.command) await waitAccepting(socketPath, () => gone, startTimeoutMs);
+      else await waitHealthy(socketPath, () => gone, startTimeoutMs);
     } catch (err) {
       await instance.stop(0);
       throw new SandboxStartError(`instance ${spec.instanceId} (${spec.manifest.runtime}): ${(err as Error).message}; log tail:\n${(await instance.exited).detail ?? ''}`);
@@ -141,7 +144,7 @@ export class SnapshotLifecycle {
       const snap = await this.dumpWithRetry(spec, version, launched.pid, await sandboxes.dumpMounts(launchSpec, launched.pid));
       this.opts.log('info', `${fn}@${version}: snapshot ${snap.dir} (${(snap.meta.imageBytes / 1048576).toFixed(1)} MB, dump ${snap.meta.dumpMs.toFixed(0)} ms)`);
       instance.timings.snapshotMs = Date.now() - tReady;
-      return { instance, mode: 'boot', phases, stats: { snapshotBytes: snap.meta.imageBytes, memoryBytes: snap.meta.files[snap.meta.pagesFile]?.size } };
+      return { instance, mode: 'boot', phases, stats: { snapshotBytes: snap.meta.imageBytes, memoryBytes: snap.memoryBytes } };
     } catch (err) {
       if (err instanceof CriuDeadlineError) {
         // The dump froze the instance and was killed with it (src/snapshot/dump.ts): no instance to

@@ -9,7 +9,7 @@ import { Attr, SpanNames, type PhaseTiming } from '../observability/semantic.js'
 import { restoreInstance, type RestoredInstance } from '../snapshot/restore.js';
 import { commitWorkingSet, dropWorkingSet, type Snapshot } from '../snapshot/store.js';
 import { CriuInstance } from './criu-instance.js';
-import { unixRequest } from '../snapshot/invoke.js';
+import { unixRequest, waitAccepting } from '../snapshot/invoke.js';
 import { startCriuLazyPages } from '../snapshot/criu-lazy.js';
 import { restoreWithMonitor, type MonitoredInstance } from '../reap/lazy-restore.js';
 import type { MonitorMode } from '../reap/monitor.js';
@@ -103,7 +103,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
         ...base,
         mode: monitorMode,
         pageMapIndex: snap.pageMapIndex,
-        pagesFile: snap.pagesFile,
+        imagesDir: snap.imagesDir,
         ...(monitorMode === 'lazy' ? {} : { traceFile: snap.traceFile, wsFile: snap.wsFile }),
         ...(monitorMode === 'prefetch' && existsSync(filePages) ? { filePagesFile: filePages } : {}),
       });
@@ -149,12 +149,21 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
     await instance.stop(0);
     throw new Error(`${what}: ${(err as Error).message}`);
   };
-  // Clones of one snapshot must not share random state or the original's identity.
+  // Clones of one snapshot must not share random state or the original's identity: the shims
+  // reseed and adopt the clone's id. A command instance has no shim: the bridge passes every byte
+  // to the program, which knows no such route (a gRPC server cannot even read it), so it is ready
+  // when its bridge accepts, as a booted one is; its program keeps the snapshot's random state.
   try {
-    const r = await unixRequest(socketPath, 'POST', '/_hivelab/restored', JSON.stringify({ seed: randomBytes(32).toString('hex'), instanceId: spec.instanceId, sidecar: `${SANDBOX_RUN_DIR}/qp.sock` }), 10_000);
-    if (r.status !== 200) throw new Error(`answered ${r.status}: ${r.body.toString('utf8').slice(0, 200)}`);
+    if (spec.manifest.command) {
+      let exited = false;
+      void restored.exited.then(() => (exited = true));
+      await waitAccepting(socketPath, () => exited, 10_000);
+    } else {
+      const r = await unixRequest(socketPath, 'POST', '/_hivelab/restored', JSON.stringify({ seed: randomBytes(32).toString('hex'), instanceId: spec.instanceId, sidecar: `${SANDBOX_RUN_DIR}/qp.sock` }), 10_000);
+      if (r.status !== 200) throw new Error(`answered ${r.status}: ${r.body.toString('utf8').slice(0, 200)}`);
+    }
   } catch (err) {
-    await fail('POST /_hivelab/restored', err);
+    await fail(spec.manifest.command ? 'restored command instance' : 'POST /_hivelab/restored', err);
   }
   const tReseeded = Date.now();
   const rs = m?.restoreStats;
@@ -187,7 +196,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   const current = await deps.lifecycle.current(snap);
   const stats: SnapshotStats = {
     snapshotBytes: snap.meta.imageBytes,
-    memoryBytes: snap.meta.files[snap.meta.pagesFile]?.size,
+    memoryBytes: snap.memoryBytes,
     workingSetPages: current.meta.workingSet?.wsPages,
     workingSetBytes: current.meta.workingSet ? current.meta.workingSet.wsPages * 4096 : undefined,
     pagesPrefetched: c.prefetched,

@@ -17,7 +17,6 @@ export interface MonitoredRestoreOptions extends Omit<RestoreOptions, 'lazyPages
   mode: MonitorMode;
   /** The page-map index (src/snapshot/images.ts `writePageMapIndex`). */
   pageMapIndex: string;
-  pagesFile: string;
   traceFile?: string;
   wsFile?: string;
   filePagesFile?: string;
@@ -38,7 +37,7 @@ export async function restoreWithMonitor(opts: MonitoredRestoreOptions): Promise
     mode: opts.mode,
     workDir: opts.workDir,
     pageMapIndex: opts.pageMapIndex,
-    pagesFile: opts.pagesFile,
+    imagesDir: opts.imagesDir,
     traceFile: opts.traceFile,
     wsFile: opts.wsFile,
     filePagesFile: opts.filePagesFile,

@@ -41,6 +41,10 @@ export interface MonitorStats {
   fileRanges: number;
   fileBytes: number;
   fileMs: number;
+  /** Userfaultfds served now (one per live address space: restored tasks, children forked since). */
+  spaces: number;
+  /** Userfaultfds dropped because their task exited (the others are served on). */
+  spacesGone: number;
 }
 
 export interface MonitorOptions {
@@ -49,8 +53,8 @@ export interface MonitorOptions {
   workDir: string;
   /** The page-map index (src/snapshot/images.ts `writePageMapIndex`). */
   pageMapIndex: string;
-  /** The snapshot's pages-N.img. */
-  pagesFile: string;
+  /** The snapshot's CRIU images: each task's pages-N.img (the index names N per task). */
+  imagesDir: string;
   /** record: written; prefetch: read. */
   traceFile?: string;
   wsFile?: string;
@@ -96,6 +100,8 @@ function toStats(e: MonitorEvent): MonitorStats {
     fileRanges: n('fileRanges'),
     fileBytes: n('fileBytes'),
     fileMs: n('fileUs') / 1000,
+    spaces: n('spaces'),
+    spacesGone: n('spacesGone'),
   };
 }
 
@@ -138,7 +144,7 @@ export class ReapMonitor {
       throw new Error(`REAP monitor: mode ${options.mode} needs traceFile and wsFile`);
     }
     await mkdir(options.workDir, { recursive: true });
-    const args = ['--socket', path.join(options.workDir, LAZY_PAGES_SOCKET), '--page-map', options.pageMapIndex, '--pages', options.pagesFile, '--mode', options.mode];
+    const args = ['--socket', path.join(options.workDir, LAZY_PAGES_SOCKET), '--page-map', options.pageMapIndex, '--images', options.imagesDir, '--mode', options.mode];
     if (options.traceFile) args.push('--trace', options.traceFile);
     if (options.wsFile) args.push('--ws', options.wsFile);
     if (options.filePagesFile) args.push('--file-pages', options.filePagesFile);

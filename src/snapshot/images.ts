@@ -141,7 +141,7 @@ export function parsePagemap(buf: Buffer, name = 'pagemap'): { pagesId: number; 
   return { pagesId, runs };
 }
 
-/** The page map of one task in an images directory (pid: its PID in the dump, 1 for our instances). */
+/** The page map of one task in an images directory (pid: its PID in the dump; 1 is the instance's main process). */
 export async function readPageMap(imagesDir: string, pid = 1): Promise<PageMap> {
   const file = path.join(imagesDir, `pagemap-${pid}.img`);
   const { pagesId, runs } = parsePagemap(await readFile(file), file);
@@ -153,24 +153,52 @@ export function lazyRuns(map: PageMap): PageRun[] {
   return map.runs.filter((r) => (r.flags & PE_LAZY) !== 0);
 }
 
+/** One dumped task's page map, named by its PID in the dump (what CRIU's lazy-pages handshake sends). */
+export interface TaskPageMap extends PageMap {
+  pid: number;
+}
+
+/** The page-map index's magic; the digit is its version (the monitor refuses any other). */
+export const PAGE_MAP_INDEX_MAGIC = 'HLPGMAP2';
+
 /**
- * The page-map index the native REAP monitor reads (it never parses protobuf): magic `HLPGMAP1`,
- * u64 count, then per lazy run u64 vaddr, u64 page count, u64 pages-image offset (all ones: no data,
- * serve a zero page). Little-endian.
+ * The page-map index the native REAP monitor reads (it never parses protobuf), one section per
+ * dumped task, because CRIU hands the monitor one userfaultfd per restored task and each task's
+ * lazy pages live in its own pages-N.img. Little-endian: magic `HLPGMAP2`, u64 task count; per task
+ * u64 PID (in the dump's namespace), u64 N of its pages-N.img, u64 run count, then per lazy run u64
+ * vaddr, u64 page count, u64 offset in that pages image (all ones: no data, serve a zero page).
+ * Returns the number of lazy runs over all tasks.
  */
-export async function writePageMapIndex(map: PageMap, file: string): Promise<number> {
-  const runs = lazyRuns(map);
-  const buf = Buffer.alloc(16 + runs.length * 24);
-  buf.write('HLPGMAP1', 0, 'latin1');
-  buf.writeBigUInt64LE(BigInt(runs.length), 8);
-  runs.forEach((r, i) => {
-    const o = 16 + i * 24;
-    buf.writeBigUInt64LE(r.vaddr, o);
-    buf.writeBigUInt64LE(BigInt(r.nrPages), o + 8);
-    buf.writeBigUInt64LE(r.pagesOffset === null ? 0xffffffffffffffffn : BigInt(r.pagesOffset), o + 16);
-  });
+export async function writePageMapIndex(maps: TaskPageMap[], file: string): Promise<number> {
+  const sections = maps.map((m) => ({ m, runs: lazyRuns(m) }));
+  const total = sections.reduce((n, s) => n + s.runs.length, 0);
+  const buf = Buffer.alloc(16 + sections.length * 24 + total * 24);
+  buf.write(PAGE_MAP_INDEX_MAGIC, 0, 'latin1');
+  buf.writeBigUInt64LE(BigInt(sections.length), 8);
+  let o = 16;
+  for (const { m, runs } of sections) {
+    const pagesId = /pages-(\d+)\.img$/.exec(m.pagesFile)?.[1];
+    if (pagesId === undefined) throw new Error(`page map of task ${m.pid}: ${m.pagesFile} is not a pages-N.img`);
+    buf.writeBigUInt64LE(BigInt(m.pid), o);
+    buf.writeBigUInt64LE(BigInt(pagesId), o + 8);
+    buf.writeBigUInt64LE(BigInt(runs.length), o + 16);
+    o += 24;
+    for (const r of runs) {
+      buf.writeBigUInt64LE(r.vaddr, o);
+      buf.writeBigUInt64LE(BigInt(r.nrPages), o + 8);
+      buf.writeBigUInt64LE(r.pagesOffset === null ? 0xffffffffffffffffn : BigInt(r.pagesOffset), o + 16);
+      o += 24;
+    }
+  }
   await writeFile(file, buf);
-  return runs.length;
+  return total;
+}
+
+/** Every dumped task's page map (the instance's whole process tree). */
+export async function readTaskPageMaps(imagesDir: string): Promise<TaskPageMap[]> {
+  const pids = await dumpedPids(imagesDir);
+  if (pids.length === 0) throw new Error(`${imagesDir}: no pagemap-N.img (not a CRIU dump?)`);
+  return Promise.all(pids.map(async (pid) => ({ pid, ...(await readPageMap(imagesDir, pid)) })));
 }
 
 /** The task PIDs (in the dump's namespace) that have page maps in an images directory. */

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -50,6 +51,42 @@ export async function waitHealthy(socketPath: string, gone: () => boolean, timeo
       /* not listening yet */
     }
     if (Date.now() > until) throw new Error(`the runtime did not become ready within ${timeoutMs} ms`);
+    await sleep(3);
+  }
+}
+
+/** One attempt: does anything accept a connection on the socket now? */
+function accepts(socketPath: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(socketPath);
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => {
+      clearTimeout(t);
+      resolve(false);
+    });
+  });
+}
+
+/**
+ * Readiness of a `command` instance (the port bridge and its program): its socket accepts. The
+ * bridge binds it only once the program accepts on $PORT, so this is the booted instance's readiness
+ * too, and it holds whatever the program speaks (HTTP/1.1, h2c, gRPC): a `GET /healthz` would be the
+ * program's to answer, and a gRPC server cannot.
+ */
+export async function waitAccepting(socketPath: string, gone: () => boolean, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (gone()) throw new Error('the instance exited before becoming ready');
+    if (await accepts(socketPath, 2000)) return;
+    if (Date.now() > until) throw new Error(`the instance did not accept on its socket within ${timeoutMs} ms`);
     await sleep(3);
   }
 }

@@ -4,7 +4,7 @@ import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { criuVersion } from './criu.js';
 import { dumpInstance, type ExternalFd } from './dump.js';
-import { readPageMap, writePageMapIndex } from './images.js';
+import { readTaskPageMaps, writePageMapIndex } from './images.js';
 import type { DumpedMount } from './mounts.js';
 
 /**
@@ -39,10 +39,14 @@ export interface WorkingSetMeta {
 /**
  * 3: the instance ran in the sandbox (mount namespace, unprivileged uid), `mounts` lists its
  * external mounts, and its network namespace is external too (each restore brings a fresh one).
+ * 4: `pagemap.idx` has one section per dumped task (`HLPGMAP2`), so lazy and REAP restores serve
+ * a multi-process instance (a `command` function: the port bridge and its program) each task's own
+ * pages; the working set records the task of each page (`HLTRACE2`).
  * An older snapshot (format 1: taken in the host's mount namespace, as root; format 2: its netns
- * saved in the images) is refused, so the platform deletes it and snapshots the version anew.
+ * saved in the images; format 3: PID 1's page map only) is refused, so the platform deletes it and
+ * snapshots the version anew.
  */
-export const SNAPSHOT_FORMAT = 3;
+export const SNAPSHOT_FORMAT = 4;
 
 export interface SnapshotMeta {
   format: typeof SNAPSHOT_FORMAT;
@@ -55,8 +59,10 @@ export interface SnapshotMeta {
   dumpMs: number;
   /** Sum of the images' sizes. */
   imageBytes: number;
-  /** Relative to the snapshot folder, e.g. `images/pages-1.img`. */
+  /** PID 1's pages image, relative to the snapshot folder, e.g. `images/pages-1.img`. */
   pagesFile: string;
+  /** Every dumped task's pages image (PID 1's first), relative to the snapshot folder. */
+  pagesFiles: string[];
   /** Descriptors a restore must supply (`--inherit-fd`). */
   externalFds: ExternalFd[];
   /** The sandbox's bind mounts, declared external on dump: a restore maps each name to a host folder. */
@@ -91,6 +97,11 @@ export class Snapshot {
   }
   get pagesFile(): string {
     return path.join(this.dir, this.meta.pagesFile);
+  }
+  /** The instance's memory: every dumped task's pages image, in bytes. */
+  get memoryBytes(): number | undefined {
+    const sizes = this.meta.pagesFiles.map((f) => this.meta.files[f]?.size);
+    return sizes.some((s) => s === undefined) ? undefined : sizes.reduce((a, b) => a! + b!, 0);
   }
   get pageMapIndex(): string {
     return path.join(this.dir, PAGE_MAP_INDEX);
@@ -155,8 +166,8 @@ export async function createSnapshot(opts: CreateSnapshotOptions): Promise<Snaps
   await mkdir(scratch, { recursive: true });
   try {
     const dump = await dumpInstance({ pid: opts.pid, imagesDir: path.join(scratch, IMAGES_DIR), socketPath: opts.socketPath, mounts: opts.mounts, leaveRunning: opts.leaveRunning });
-    const map = await readPageMap(path.join(scratch, IMAGES_DIR));
-    await writePageMapIndex(map, path.join(scratch, PAGE_MAP_INDEX));
+    const maps = await readTaskPageMaps(path.join(scratch, IMAGES_DIR));
+    await writePageMapIndex(maps, path.join(scratch, PAGE_MAP_INDEX));
     const files: Record<string, FileRecord> = {};
     let imageBytes = 0;
     for (const rel of await listFiles(scratch)) {
@@ -173,7 +184,8 @@ export async function createSnapshot(opts: CreateSnapshotOptions): Promise<Snaps
       createdAt: new Date().toISOString(),
       dumpMs: dump.durationMs,
       imageBytes,
-      pagesFile: path.relative(scratch, map.pagesFile),
+      pagesFile: path.relative(scratch, maps[0]!.pagesFile),
+      pagesFiles: maps.map((m) => path.relative(scratch, m.pagesFile)),
       externalFds: dump.externalFds,
       mounts: dump.mounts,
       files,

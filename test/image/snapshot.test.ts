@@ -56,17 +56,13 @@ describe.skipIf(unavailable !== null).each(MODES)('an image function in cold-sta
     const restored = await cold(['/etc/shadow', '/work', t.stateDir, join(t.stateDir, 'tokens.json'), '/app/handler.sh'].join(' '));
     // the clone serves and keeps every wall, whichever way it came to be
     expect(restored.json).toMatchObject({ cwd: '/app', greeting: 'from-image', secret: 'owned-by-app', seen: ['/app/handler.sh'] });
+    // lazy and reap restores serve each task (the bridge, PID 1, and the image's program, its child)
+    // from its own page map: the clone stays in its mode instead of booting
+    expect(restored.mode).toBe(mode);
     if (mode === 'snapshot') {
-      expect(restored.mode).toBe('snapshot');
       // restore roots of image roots deleted since (earlier runs' state folders) were released
       const stale = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('/image-root-') && l.split(' ')[3]?.endsWith('//deleted'));
       expect(stale).toEqual([]);
-    }
-    else {
-      // Known limit (docs/IMAGES.md, "Snapshots"): the lazy path serves every restored task's faults
-      // from PID 1's page map, so the image's program (the bridge's child) gets the bridge's pages,
-      // jumps to address 0 and dies; the coordinator boots instead. Pinned so a fix shows up here.
-      expect(restored.mode).toBe('boot');
     }
   }, 600_000);
 });

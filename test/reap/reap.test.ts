@@ -5,13 +5,14 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restoreWithMonitor, type MonitoredInstance } from '../../src/reap/lazy-restore.js';
 import { FILE_PAGES_FILE, mergeRanges, parseFileMappings, recordFilePages, totalBytes, writeFilePages } from '../../src/reap/file-pages.js';
-import { type MonitorMode, type MonitorStats } from '../../src/reap/monitor.js';
+import { ReapMonitor, type MonitorMode, type MonitorStats } from '../../src/reap/monitor.js';
 import { snapshotsUnavailable } from '../helpers/snapshots.js';
 import type { LaunchedInstance } from '../../src/snapshot/launcher.js';
 import { commitWorkingSet, createSnapshot, dropWorkingSet, verifyWorkingSet, SnapshotCorruptError, type Snapshot } from '../../src/snapshot/store.js';
 import { getState, isAlive, waitForState, type FixtureState } from '../fixtures/snapshot-server/harness.js';
 import { SANDBOX_SOCKET, SANDBOXED, SandboxFixture, sandboxFacts } from '../fixtures/snapshot-server/sandbox.js';
 import { writeFile } from 'node:fs/promises';
+import { PE_LAZY, PE_PRESENT, dumpedPids, writePageMapIndex, type TaskPageMap } from '../../src/snapshot/images.js';
 
 const TAG = 'hivelab-reap-test';
 
@@ -60,6 +61,38 @@ describe('file-backed page ranges', () => {
   });
 });
 
+describe('the page-map index (one section per dumped task)', () => {
+  it('names each task by its PID in the dump and its own pages image, lazy runs only', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hivelab-pgmap-'));
+    try {
+      const maps: TaskPageMap[] = [
+        { pid: 1, pagesFile: '/x/images/pages-1.img', runs: [
+          { vaddr: 0x400000n, nrPages: 2, flags: PE_PRESENT, pagesOffset: 0 }, // not lazy: CRIU restores it
+          { vaddr: 0x7f0000000000n, nrPages: 3, flags: PE_PRESENT | PE_LAZY, pagesOffset: 8192 },
+        ] },
+        { pid: 9, pagesFile: '/x/images/pages-4.img', runs: [
+          { vaddr: 0x7f0000000000n, nrPages: 1, flags: PE_LAZY, pagesOffset: null }, // the same address, another task
+        ] },
+      ];
+      const file = path.join(dir, 'pagemap.idx');
+      expect(await writePageMapIndex(maps, file)).toBe(2);
+      const b = await readFile(file);
+      const u = (o: number) => b.readBigUInt64LE(o);
+      expect(b.subarray(0, 8).toString('latin1')).toBe('HLPGMAP2');
+      expect(u(8)).toBe(2n);
+      // task 1: PID, pages-1.img, one lazy run
+      expect([u(16), u(24), u(32)]).toEqual([1n, 1n, 1n]);
+      expect([u(40), u(48), u(56)]).toEqual([0x7f0000000000n, 3n, 8192n]);
+      // task 9: PID, pages-4.img, one run with no data (a zero page)
+      expect([u(64), u(72), u(80)]).toEqual([9n, 4n, 1n]);
+      expect([u(88), u(96), u(104)]).toEqual([0x7f0000000000n, 1n, 0xffffffffffffffffn]);
+      expect(b.length).toBe(112);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 const unavailable = await snapshotsUnavailable('REAP monitor tests');
 
 describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userfaultfd', () => {
@@ -85,7 +118,6 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
       imageMounts: snapshot.meta.mounts,
       mounts: sbx.mounts(run),
       pageMapIndex: snapshot.pageMapIndex,
-      pagesFile: snapshot.pagesFile,
       traceFile: snapshot.traceFile,
       wsFile: extra.wsFile ?? snapshot.wsFile,
       filePagesFile: extra.filePagesFile,
@@ -129,6 +161,23 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
 
   let lazyOnDemand = 0;
 
+  it('the snapshot indexes every dumped task (the fixture is one process: PID 1)', async () => {
+    expect(await dumpedPids(snapshot.imagesDir)).toEqual([1]);
+    expect(snapshot.meta.pagesFiles).toEqual([snapshot.meta.pagesFile]);
+    const idx = await readFile(snapshot.pageMapIndex);
+    expect(idx.subarray(0, 8).toString('latin1')).toBe('HLPGMAP2');
+    expect(idx.readBigUInt64LE(8)).toBe(1n);
+    expect(idx.readBigUInt64LE(16)).toBe(1n);
+  });
+
+  it('the monitor refuses an index of another format (an older snapshot) instead of serving wrong pages', async () => {
+    const old = path.join(tmp, 'pagemap-v1.idx');
+    const v1 = Buffer.alloc(16);
+    v1.write('HLPGMAP1', 0, 'latin1');
+    await writeFile(old, v1);
+    await expect(ReapMonitor.start({ mode: 'lazy', workDir: path.join(tmp, 'work-old'), pageMapIndex: old, imagesDir: snapshot.imagesDir })).rejects.toThrow(/page-map index/);
+  });
+
   it('lazy: serves every page on demand and the instance keeps its state', async () => {
     const { inst, socketPath, first } = await restore('lazy');
     expect(first.counter).toBe(originalState.counter + 1);
@@ -152,9 +201,11 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
     expect(recorded.wsPages).toBeGreaterThan(100);
     expect((await stat(snapshot.wsFile)).size).toBe(recorded.wsPages * 4096);
     const trace = await readFile(snapshot.traceFile);
-    expect(trace.subarray(0, 8).toString('latin1')).toBe('HLTRACE1');
+    expect(trace.subarray(0, 8).toString('latin1')).toBe('HLTRACE2');
     expect(Number(trace.readBigUInt64LE(8))).toBe(recorded.wsPages); // each page once, in fault order
-    expect(trace.length).toBe(64 + recorded.wsPages * 16);
+    // {address, pages-image offset, task PID in the dump}: one process here, PID 1
+    expect(trace.length).toBe(64 + recorded.wsPages * 24);
+    for (let i = 0; i < recorded.wsPages; i++) expect(Number(trace.readBigUInt64LE(64 + i * 24 + 16))).toBe(1);
     // file-backed pages the first invocation touched, by host path: at least the node binary's
     const ranges = await recordFilePages(inst.pid, sbx.mounts(path.join(tmp, `r${restoreSeq}`)));
     expect(ranges.some((r) => r.path === '/usr/bin/node')).toBe(true);
@@ -229,7 +280,6 @@ describe.skipIf(unavailable !== null)('REAP monitor with the real CRIU and userf
       imageMounts: snapshot.meta.mounts,
       mounts: sbx.mounts(run),
       pageMapIndex: snapshot.pageMapIndex,
-      pagesFile: snapshot.pagesFile,
       // the moment CRIU has handed over the userfaultfd, before the restore has finished
       onMonitor: (m) => m.onEvent((e) => {
         if (e === 'task' && !killedAt) {

@@ -185,8 +185,14 @@ describe.skipIf(unavailable !== null)('snapshot store with the real CRIU, instan
     expect(meta.files['pagemap.idx'].sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(meta.externalFds.map((f: { role: string }) => f.role).sort()).toEqual(['listener', 'output']);
     expect(meta.mounts.map((m: { target: string }) => m.target)).toContain('/run/hivelab');
-    expect(meta.format).toBe(3);
+    expect(meta.format).toBe(4);
+    expect(meta.pagesFiles).toEqual(['images/pages-1.img']); // every dumped task's (one here)
     expect(await openSnapshot(path.join(tmp, 'state'), 'fixture', 'v1', { verify: true })).not.toBeNull();
+    // format 3 indexed PID 1's pages only: refused, so the platform deletes it and dumps anew
+    const old = path.join(tmp, 'state', 'snapshots', 'fixture-old', 'v1');
+    await mkdir(old, { recursive: true });
+    await writeFile(path.join(old, 'meta.json'), JSON.stringify({ ...meta, function: 'fixture-old', format: 3 }));
+    await expect(openSnapshot(path.join(tmp, 'state'), 'fixture-old', 'v1')).rejects.toThrow(/format 3/);
     expect(isAlive(original.pid)).toBe(false); // dumped without --leave-running
   });
 

@@ -36,10 +36,10 @@ void emit_stats(const struct monitor *m, const char *event)
 	const struct stats *s = &m->st;
 	emit("{\"event\":\"%s\",\"wsPages\":%llu,\"prefetched\":%llu,\"onDemand\":%llu,\"zeroPages\":%llu,"
 	     "\"faults\":%llu,\"bytesRead\":%llu,\"fetchUs\":%llu,\"installUs\":%llu,\"wsInstalled\":%s,"
-	     "\"fileRanges\":%llu,\"fileBytes\":%llu,\"fileUs\":%llu,\"readUs\":%llu}",
+	     "\"fileRanges\":%llu,\"fileBytes\":%llu,\"fileUs\":%llu,\"readUs\":%llu,\"spaces\":%llu,\"spacesGone\":%llu}",
 	     event, (unsigned long long)s->ws_pages, (unsigned long long)s->prefetched, (unsigned long long)s->on_demand,
 	     (unsigned long long)s->zero_pages, (unsigned long long)s->faults, (unsigned long long)s->bytes_read,
 	     (unsigned long long)s->fetch_us, (unsigned long long)s->install_us, m->ws_installed ? "true" : "false",
 	     (unsigned long long)s->file_ranges, (unsigned long long)s->file_bytes, (unsigned long long)s->file_us,
-	     (unsigned long long)s->read_us);
+	     (unsigned long long)s->read_us, (unsigned long long)s->spaces, (unsigned long long)s->spaces_gone);
 }

@@ -17,19 +17,34 @@
 
 /*
  * The exchange with `criu restore --lazy-pages` (see criu/uffd.c): CRIU connects to our stream
- * socket and, per restored task, sends an int PID and then that task's userfaultfd as SCM_RIGHTS
- * (a negative PID is a zombie and comes without a descriptor). When the whole tree is restored it
- * sends the u32 "restore finished" marker; the tasks resume right after. Lazy areas are registered
- * in MISSING mode and CRIU asked for fork/remap/remove/unmap events, so those arrive on the uffd too.
+ * socket and, per restored task, sends an int PID (the task's PID in the dump, which names its
+ * pagemap-PID.img) and then that task's userfaultfd as SCM_RIGHTS (a negative PID is a zombie and
+ * comes without a descriptor). When the whole tree is restored it sends the u32 "restore finished"
+ * marker; the tasks resume right after. Lazy areas are registered in MISSING mode and CRIU asked for
+ * fork/remap/remove/unmap events, so those arrive on the uffd too.
+ *
+ * Each uffd is one address space (struct space) tied to the task whose pages serve it: a fault is
+ * answered from that task's own pages image, never another's (a command instance's program is the
+ * port bridge's child: its memory is not the bridge's). A task that exits leaves its uffd silent or
+ * answering ESRCH; that space alone is dropped and the others are served on.
  */
 #define RESTORE_FINISHED 0x52535446u
-#define MAX_UFFDS 32
+#define MAX_SPACES 256
+/* with this many spaces, a new one first has the dead ones swept out (see space_alive) */
+#define SWEEP_AT 16
+/* any page-aligned user address: the liveness probe never copies anything there */
+#define PROBE_ADDR (1UL << 24)
 
 struct loop {
 	struct monitor *m;
 	int listen_fd, client_fd, pidfd, stdin_open;
-	int uffds[MAX_UFFDS];
-	size_t nr_uffds;
+	struct space spaces[MAX_SPACES];
+	size_t nr_spaces;
+	int installing; /* the prefetch holds a space: the array must not be swept meanwhile */
+	/* uffds of spaces gone during the prefetch: closed after it, so no new uffd takes the number
+	 * the install is still copying through */
+	int late_close[MAX_SPACES];
+	size_t late_close_nr;
 	int finished;
 	uint8_t page[PAGE_SZ] __attribute__((aligned(4096)));
 	char line[256];
@@ -44,7 +59,97 @@ struct loop {
 	size_t deferred_nr, deferred_cap;
 };
 
-static void handle_event(struct loop *l, int uffd, const struct uffd_msg *msg);
+static void handle_event(struct loop *l, struct space *sp, const struct uffd_msg *msg);
+
+static struct space *space_of(struct loop *l, int uffd)
+{
+	for (size_t i = 0; i < l->nr_spaces; i++)
+		if (l->spaces[i].uffd == uffd)
+			return &l->spaces[i];
+	return NULL;
+}
+
+static void sweep_spaces(struct loop *l);
+static void space_gone(struct loop *l, struct space *sp);
+
+/*
+ * Is the space's task still there? The kernel tells a userfaultfd's reader nothing when its mm goes
+ * away: a forked child that exits leaves its uffd silent for good, and a server forking a child per
+ * request would fill the table. A write-protecting UFFDIO_COPY is refused before anything is
+ * copied: ENOENT where this uffd has no area, EINVAL where it registered missing pages only (CRIU
+ * never registers write-protection), and ESRCH (or ENOSPC) once the mm is gone.
+ */
+static int space_alive(struct loop *l, const struct space *sp)
+{
+	struct uffdio_copy c = {
+		.dst = PROBE_ADDR,
+		.src = (uint64_t)(uintptr_t)l->page,
+		.len = PAGE_SZ,
+		.mode = UFFDIO_COPY_MODE_DONTWAKE | UFFDIO_COPY_MODE_WP,
+	};
+	return !(ioctl(sp->uffd, UFFDIO_COPY, &c) < 0 && (errno == ESRCH || errno == ENOSPC));
+}
+
+/* Drops the spaces whose task exited. Moves spaces in the array: callers look them up again by fd. */
+static void sweep_dead_spaces(struct loop *l)
+{
+	for (size_t i = 0; i < l->nr_spaces; i++)
+		if (l->spaces[i].uffd >= 0 && !space_alive(l, &l->spaces[i]))
+			space_gone(l, &l->spaces[i]);
+	sweep_spaces(l);
+}
+
+static struct space *add_space(struct loop *l, int uffd, struct task *task)
+{
+	struct space *sp;
+
+	if (l->nr_spaces >= SWEEP_AT && !l->installing)
+		sweep_dead_spaces(l);
+	if (l->nr_spaces == MAX_SPACES) {
+		emit("{\"event\":\"error\",\"message\":\"more than %d address spaces to serve\"}", MAX_SPACES);
+		close(uffd);
+		return NULL;
+	}
+	fcntl(uffd, F_SETFL, fcntl(uffd, F_GETFL) | O_NONBLOCK);
+	sp = &l->spaces[l->nr_spaces++];
+	*sp = (struct space){ .uffd = uffd, .task = task };
+	l->m->st.spaces++;
+	return sp;
+}
+
+/* The task behind a space is gone: close its uffd now (and forget its put-aside faults: a new uffd
+ * may get the same number), compact the array later (sweep_spaces). */
+static void space_gone(struct loop *l, struct space *sp)
+{
+	size_t k = 0;
+
+	if (sp->uffd < 0)
+		return;
+	for (size_t i = 0; i < l->deferred_nr; i++)
+		if (l->deferred[i].uffd != sp->uffd)
+			l->deferred[k++] = l->deferred[i];
+	l->deferred_nr = k;
+	if (l->installing && l->late_close_nr < MAX_SPACES)
+		l->late_close[l->late_close_nr++] = sp->uffd;
+	else
+		close(sp->uffd);
+	sp->uffd = -1;
+	l->m->st.spaces--;
+	l->m->st.spaces_gone++;
+}
+
+static void sweep_spaces(struct loop *l)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < l->nr_spaces; i++) {
+		if (l->spaces[i].uffd >= 0)
+			l->spaces[k++] = l->spaces[i];
+		else
+			free(l->spaces[i].remaps);
+	}
+	l->nr_spaces = k;
+}
 
 /* The prefetch phase's fetch: file-page readahead, then the one O_DIRECT read of the working set. */
 static void *fetch_thread(void *arg)
@@ -127,8 +232,17 @@ static int handle_client(struct loop *l)
 			pthread_join(l->fetcher, NULL);
 			l->fetching = 0;
 		}
-		if (m->mode == MODE_PREFETCH && m->ws_ok && l->nr_uffds > 0)
-			working_set_install(m, l->uffds[0], err, sizeof(err));
+		/* every task CRIU restored gets its own pages of the working set, before any of them runs */
+		if (m->mode == MODE_PREFETCH && m->ws_ok) {
+			l->installing = 1;
+			for (size_t i = 0; i < l->nr_spaces; i++)
+				if (!l->spaces[i].forked && l->spaces[i].uffd >= 0)
+					working_set_install(m, &l->spaces[i], err, sizeof(err));
+			l->installing = 0;
+			while (l->late_close_nr > 0)
+				close(l->late_close[--l->late_close_nr]);
+		}
+		working_set_release(m);
 		emit_stats(m, "restored");
 		return 0;
 	}
@@ -139,20 +253,23 @@ static int handle_client(struct loop *l)
 		emit("{\"event\":\"error\",\"message\":\"no userfaultfd received for task %d\"}", word);
 		return -1;
 	}
-	if (l->nr_uffds == MAX_UFFDS) {
-		emit("{\"event\":\"error\",\"message\":\"too many tasks\"}");
+	struct task *task = task_by_pid(m, word);
+	if (!task) {
+		/* serving it another task's pages would corrupt it: fail the restore instead */
+		emit("{\"event\":\"error\",\"message\":\"task %d has no page map in the snapshot's index\"}", word);
+		close(fd);
 		return -1;
 	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	l->uffds[l->nr_uffds++] = fd;
+	if (!add_space(l, fd, task))
+		return -1;
 	emit("{\"event\":\"task\",\"pid\":%d}", word);
 	return 0;
 }
 
-static uint64_t unremap(const struct monitor *m, uint64_t addr)
+static uint64_t unremap(const struct space *sp, uint64_t addr)
 {
-	for (size_t i = m->remaps_nr; i-- > 0;) {
-		const struct remap *r = &m->remaps[i];
+	for (size_t i = sp->remaps_nr; i-- > 0;) {
+		const struct remap *r = &sp->remaps[i];
 		if (addr >= r->to && addr < r->to + r->len)
 			addr = r->from + (addr - r->to);
 	}
@@ -178,7 +295,10 @@ static void drain_events(struct loop *l, int uffd)
 			return;
 		for (size_t k = 0; k < (size_t)r / sizeof(msgs[0]); k++) {
 			if (msgs[k].event != UFFD_EVENT_PAGEFAULT) {
-				handle_event(l, uffd, &msgs[k]);
+				/* looked up per event: a fork's new space may have had the array swept */
+				struct space *sp = space_of(l, uffd);
+				if (sp)
+					handle_event(l, sp, &msgs[k]);
 				continue;
 			}
 			if (l->deferred_nr == l->deferred_cap) {
@@ -194,14 +314,25 @@ static void drain_events(struct loop *l, int uffd)
 	}
 }
 
+static int task_gone(int err)
+{
+	return err == ESRCH || err == ENOSPC; /* the space's mm is gone (or exiting) */
+}
+
 static void serve_fault(struct loop *l, int uffd, uint64_t addr)
 {
 	struct monitor *m = l->m;
-	uint64_t orig = unremap(m, addr), off;
+	struct space *sp = space_of(l, uffd);
+	struct task *t;
+	uint64_t orig, off;
 	int r;
 
+	if (!sp || sp->uffd < 0)
+		return; /* its task exited meanwhile */
+	t = sp->task;
+	orig = unremap(sp, addr);
 	m->st.faults++;
-	page_map_lookup(&m->map, orig, &off);
+	page_map_lookup(&t->map, orig, &off);
 	if (off == NO_DATA) {
 		struct uffdio_zeropage z = { .range = { .start = addr, .len = PAGE_SZ } };
 		while ((r = ioctl(uffd, UFFDIO_ZEROPAGE, &z)) < 0 && errno == EAGAIN) {
@@ -210,9 +341,9 @@ static void serve_fault(struct loop *l, int uffd, uint64_t addr)
 		}
 		m->st.zero_pages++;
 	} else {
-		if (pread(m->pages_fd, l->page, PAGE_SZ, (off_t)off) != (ssize_t)PAGE_SZ) {
-			emit("{\"event\":\"error\",\"message\":\"cannot read page at offset %llu of the pages image\"}",
-			     (unsigned long long)off);
+		if (pread(t->pages_fd, l->page, PAGE_SZ, (off_t)off) != (ssize_t)PAGE_SZ) {
+			emit("{\"event\":\"error\",\"message\":\"cannot read page at offset %llu of task %d's pages image\"}",
+			     (unsigned long long)off, t->pid);
 			memset(l->page, 0, PAGE_SZ);
 		}
 		__atomic_fetch_add(&m->st.bytes_read, PAGE_SZ, __ATOMIC_RELAXED);
@@ -222,43 +353,64 @@ static void serve_fault(struct loop *l, int uffd, uint64_t addr)
 			c.copy = 0;
 		}
 	}
-	if (r < 0 && errno == EEXIST) {
+	if (r < 0 && task_gone(errno)) {
+		/* drain_events may have moved the spaces (a fork swept the array): look it up again */
+		if ((sp = space_of(l, uffd)))
+			space_gone(l, sp);
+	} else if (r < 0 && errno == EEXIST) {
 		/* installed meanwhile (prefetch raced with this fault): just wake the faulting thread */
 		struct uffdio_range w = { .start = addr, .len = PAGE_SZ };
 		ioctl(uffd, UFFDIO_WAKE, &w);
 	} else {
 		m->st.on_demand++;
 		if (m->mode == MODE_RECORD)
-			trace_record(m, orig, off);
+			trace_record(m, t->pid, orig, off);
 	}
 }
 
 /* A non-cooperative event: fork (a new uffd to serve), remap, remove, unmap. */
-static void handle_event(struct loop *l, int uffd, const struct uffd_msg *msg)
+static void handle_event(struct loop *l, struct space *sp, const struct uffd_msg *msg)
 {
-	struct monitor *m = l->m;
-
 	switch (msg->event) {
-	case UFFD_EVENT_FORK:
-		/* a child shares the not-yet-served pages: serve its faults from the same image */
-		if (l->nr_uffds < MAX_UFFDS) {
-			int fd = (int)msg->arg.fork.ufd;
-			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-			l->uffds[l->nr_uffds++] = fd;
+	case UFFD_EVENT_FORK: {
+		/*
+		 * A child shares its parent's not-yet-served pages: serve its faults from the parent's task,
+		 * through the parent's remaps (copied: from now on each space moves on its own). `sp` may
+		 * move when the array grows: copy what we need first.
+		 */
+		struct task *task = sp->task;
+		size_t nr = sp->remaps_nr;
+		struct remap *copy = nr ? malloc(nr * sizeof(*copy)) : NULL;
+		if (nr && !copy) {
+			close((int)msg->arg.fork.ufd);
+			emit("{\"event\":\"error\",\"message\":\"out of memory on a fork\"}");
+			break;
 		}
+		if (nr)
+			memcpy(copy, sp->remaps, nr * sizeof(*copy));
+		struct space *child = add_space(l, (int)msg->arg.fork.ufd, task);
+		if (!child) {
+			free(copy);
+			break;
+		}
+		child->remaps = copy;
+		child->remaps_nr = nr;
+		child->forked = 1;
 		break;
+	}
 	case UFFD_EVENT_REMAP: {
-		struct remap *nr = realloc(m->remaps, (m->remaps_nr + 1) * sizeof(*nr));
+		struct remap *nr = realloc(sp->remaps, (sp->remaps_nr + 1) * sizeof(*nr));
 		if (nr) {
-			m->remaps = nr;
-			m->remaps[m->remaps_nr++] = (struct remap){ msg->arg.remap.from, msg->arg.remap.to, msg->arg.remap.len };
+			sp->remaps = nr;
+			sp->remaps[sp->remaps_nr++] = (struct remap){ msg->arg.remap.from, msg->arg.remap.to, msg->arg.remap.len };
 		}
 		break;
 	}
 	case UFFD_EVENT_REMOVE: {
 		/* madvise(DONTNEED): later faults there must see zeros, not the snapshot's data */
 		struct uffdio_range rg = { .start = msg->arg.remove.start, .len = msg->arg.remove.end - msg->arg.remove.start };
-		ioctl(uffd, UFFDIO_UNREGISTER, &rg);
+		if (ioctl(sp->uffd, UFFDIO_UNREGISTER, &rg) && task_gone(errno))
+			space_gone(l, sp);
 		break;
 	}
 	case UFFD_EVENT_UNMAP:
@@ -266,34 +418,30 @@ static void handle_event(struct loop *l, int uffd, const struct uffd_msg *msg)
 	}
 }
 
-static void drop_uffd(struct loop *l, size_t i)
-{
-	close(l->uffds[i]);
-	l->uffds[i] = l->uffds[--l->nr_uffds];
-}
-
-static void handle_uffd(struct loop *l, size_t i)
+static void handle_uffd(struct loop *l, int uffd)
 {
 	struct uffd_msg msgs[64];
-	int uffd = l->uffds[i];
 
 	for (;;) {
+		struct space *sp = space_of(l, uffd);
+		if (!sp || sp->uffd < 0)
+			return;
 		ssize_t r = read(uffd, msgs, sizeof(msgs));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && errno == EAGAIN)
 			return;
 		if (r <= 0) {
-			drop_uffd(l, i);
+			space_gone(l, sp);
 			return;
 		}
 		for (size_t k = 0; k < (size_t)r / sizeof(msgs[0]); k++) {
 			struct uffd_msg *msg = &msgs[k];
 			if (msg->event == UFFD_EVENT_PAGEFAULT)
 				serve_fault(l, uffd, msg->arg.pagefault.address & ~(PAGE_SZ - 1));
-			else
-				handle_event(l, uffd, msg);
-			/* faults put aside while an event was drained (the uffd index may have moved: by fd) */
+			else if ((sp = space_of(l, uffd)) && sp->uffd >= 0)
+				handle_event(l, sp, msg);
+			/* faults put aside while an event was drained (spaces may have moved: by fd) */
 			while (l->deferred_nr > 0) {
 				struct deferred_fault d = l->deferred[--l->deferred_nr];
 				serve_fault(l, d.uffd, d.addr);
@@ -308,6 +456,8 @@ static int handle_command(struct loop *l, const char *cmd)
 	char err[512] = "";
 
 	if (!strcmp(cmd, "stats")) {
+		if (!l->installing)
+			sweep_dead_spaces(l); /* count live spaces, not silent ones */
 		emit_stats(m, "stats");
 	} else if (!strcmp(cmd, "record-done")) {
 		if (m->mode != MODE_RECORD) {
@@ -382,14 +532,16 @@ int monitor_run(struct monitor *m)
 		l.fetching = 1;
 
 	for (;;) {
-		struct pollfd p[MAX_UFFDS + 4];
+		struct pollfd p[MAX_SPACES + 4];
+		int fds[MAX_SPACES];
 
 		/* faults read while the install drained events: serve them before waiting again */
 		while (l.deferred_nr > 0) {
 			struct deferred_fault d = l.deferred[--l.deferred_nr];
 			serve_fault(&l, d.uffd, d.addr);
 		}
-		size_t n = 0, base;
+		sweep_spaces(&l);
+		size_t n = 0, base, nr = l.nr_spaces;
 		int quit = 0;
 
 		p[n++] = (struct pollfd){ .fd = l.stdin_open ? 0 : -1, .events = POLLIN };
@@ -397,17 +549,19 @@ int monitor_run(struct monitor *m)
 		p[n++] = (struct pollfd){ .fd = l.client_fd, .events = POLLIN };
 		p[n++] = (struct pollfd){ .fd = l.pidfd, .events = POLLIN };
 		base = n;
-		for (size_t i = 0; i < l.nr_uffds; i++)
-			p[n++] = (struct pollfd){ .fd = l.uffds[i], .events = POLLIN };
+		for (size_t i = 0; i < nr; i++) {
+			fds[i] = l.spaces[i].uffd;
+			p[n++] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+		}
 		if (poll(p, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return 1;
 		}
 		/* faults first: a blocked instance thread is the thing to avoid */
-		for (size_t i = l.nr_uffds; i-- > 0;)
+		for (size_t i = 0; i < nr; i++)
 			if (p[base + i].revents)
-				handle_uffd(&l, i);
+				handle_uffd(&l, fds[i]);
 		if (p[1].revents & POLLIN) {
 			l.client_fd = accept4(l.listen_fd, NULL, NULL, SOCK_CLOEXEC);
 			close(l.listen_fd);

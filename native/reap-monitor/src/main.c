@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 /*
- * reap-monitor --socket PATH --page-map FILE --pages FILE --mode lazy|record|prefetch
+ * reap-monitor --socket PATH --page-map FILE --images DIR --mode lazy|record|prefetch
  *              [--trace FILE --ws FILE] [--file-pages FILE]
  * Commands on stdin, one per line: `stats`, `record-done`, `watch <host pid>`, `exit`.
  * Events on stdout, one JSON object per line. Exits when told, when stdin closes (the worker died)
@@ -34,8 +34,8 @@ int main(int argc, char **argv)
 			m.socket_path = v;
 		else if (!strcmp(k, "--page-map"))
 			m.page_map_path = v;
-		else if (!strcmp(k, "--pages"))
-			m.pages_path = v;
+		else if (!strcmp(k, "--images"))
+			m.images_dir = v;
 		else if (!strcmp(k, "--mode"))
 			mode = v;
 		else if (!strcmp(k, "--trace"))
@@ -47,8 +47,8 @@ int main(int argc, char **argv)
 		else
 			usage("unknown option");
 	}
-	if (!m.socket_path || !m.page_map_path || !m.pages_path || !mode)
-		usage("--socket, --page-map, --pages and --mode are required");
+	if (!m.socket_path || !m.page_map_path || !m.images_dir || !mode)
+		usage("--socket, --page-map, --images and --mode are required");
 	if (!strcmp(mode, "lazy"))
 		m.mode = MODE_LAZY;
 	else if (!strcmp(mode, "record"))
@@ -59,10 +59,7 @@ int main(int argc, char **argv)
 		usage("--mode must be lazy, record or prefetch");
 	if (m.mode != MODE_LAZY && (!m.trace_path || !m.ws_path))
 		usage("record and prefetch need --trace and --ws");
-	if (page_map_load(m.page_map_path, &m.map))
-		usage("cannot load the page-map index");
-	m.pages_fd = open(m.pages_path, O_RDONLY | O_CLOEXEC);
-	if (m.pages_fd < 0)
-		usage("cannot open the pages image");
+	if (page_map_load(&m))
+		usage("cannot load the page-map index (HLPGMAP2) or open its tasks' pages images");
 	return monitor_run(&m);
 }

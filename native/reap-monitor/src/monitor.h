@@ -1,8 +1,9 @@
 /*
  * The REAP monitor: a lazy-pages daemon for one restoring instance (thesis ch. 5).
- * CRIU's `restore --lazy-pages` connects to our socket and hands over the instance's userfaultfd;
- * we serve its page faults from the snapshot's pages image (lazy), record them (record phase), or
- * install the recorded working set in one go before the instance runs (prefetch phase).
+ * CRIU's `restore --lazy-pages` connects to our socket and hands over one userfaultfd per restored
+ * task (an instance may be a process tree: the port bridge and its program); we serve each task's
+ * page faults from that task's own pages image (lazy), record them with the task's PID (record
+ * phase), or install each task's recorded working set in one go before the instance runs (prefetch).
  */
 #ifndef REAP_MONITOR_H
 #define REAP_MONITOR_H
@@ -27,9 +28,30 @@ struct page_map {
 	size_t nr;
 };
 
+/* One dumped task: its PID in the dump (what CRIU's handshake names it by) and its own pages. */
+struct task {
+	int32_t pid;
+	uint64_t pages_id; /* its pages-N.img */
+	struct page_map map;
+	int pages_fd;
+};
+
 /* mremap() moved a range after the snapshot: faults in [to, to+len) are pages from `from`. */
 struct remap {
 	uint64_t from, to, len;
+};
+
+/*
+ * One userfaultfd, i.e. one address space: a restored task's (sent by CRIU), or that of a child one
+ * forked after the restore (UFFD_EVENT_FORK), which is served from its parent's task and starts
+ * with its parent's remaps (fork copies the layout).
+ */
+struct space {
+	int uffd;
+	struct task *task;
+	struct remap *remaps;
+	size_t remaps_nr;
+	int forked;
 };
 
 struct stats {
@@ -39,31 +61,32 @@ struct stats {
 	uint64_t read_us;
 	uint64_t faults;
 	uint64_t file_ranges, file_bytes, file_us;
+	/* userfaultfds served now (one per live address space), and those dropped as their task exited */
+	uint64_t spaces, spaces_gone;
 };
 
-/* A recorded page: its address and where its contents are in the pages image. */
+/* A recorded page: its task, its address and where its contents are in that task's pages image. */
 struct trace_entry {
 	uint64_t vaddr;
 	uint64_t pages_off;
+	uint64_t pid;
 };
 
 struct monitor {
 	enum mode mode;
-	const char *socket_path, *page_map_path, *pages_path, *trace_path, *ws_path, *file_pages_path;
-	struct page_map map;
-	int pages_fd;
+	const char *socket_path, *page_map_path, *images_dir, *trace_path, *ws_path, *file_pages_path;
+	struct task *tasks;
+	size_t nr_tasks;
 	struct stats st;
 	/* record phase */
 	struct trace_entry *trace;
 	size_t trace_nr, trace_cap;
 	/* prefetch phase: the working set read before the instance runs */
 	uint8_t *ws_buf;
-	struct trace_entry *ws_pages; /* sorted by address, unique; ws_buf holds them back to back */
+	struct trace_entry *ws_pages; /* sorted by task, then address, unique; ws_buf holds them back to back */
 	size_t ws_nr;
 	int ws_ok;            /* read and checksum verified */
 	int ws_installed;
-	struct remap *remaps;
-	size_t remaps_nr;
 	/* reads pending non-cooperative events off a uffd (a copy answered EAGAIN); set by the fault loop */
 	void (*drain)(void *ctx, int uffd);
 	void *drain_ctx;
@@ -73,15 +96,20 @@ struct monitor {
 uint64_t ws_checksum(const void *buf, size_t len);
 
 /* page_map.c */
-int page_map_load(const char *path, struct page_map *map);
+/* Loads the index (every task's runs) and opens each task's pages image in `images_dir`. */
+int page_map_load(struct monitor *m);
+/* The task CRIU names by `pid`; NULL when the dump has no pages for it. */
+struct task *task_by_pid(struct monitor *m, int64_t pid);
 /* Offset of the page at `addr` in the pages image; NO_DATA for a zero page; 0 return = found in map. */
 int page_map_lookup(const struct page_map *map, uint64_t addr, uint64_t *pages_off);
 
 /* working_set.c */
-int trace_record(struct monitor *m, uint64_t vaddr, uint64_t pages_off);
+int trace_record(struct monitor *m, int32_t pid, uint64_t vaddr, uint64_t pages_off);
 int working_set_write(struct monitor *m, char *err, size_t errlen);
 int working_set_read(struct monitor *m, char *err, size_t errlen);
-int working_set_install(struct monitor *m, int uffd, char *err, size_t errlen);
+/* Installs the working set's pages of the space's task; the last call frees the buffer. */
+int working_set_install(struct monitor *m, struct space *sp, char *err, size_t errlen);
+void working_set_release(struct monitor *m);
 
 /* file_pages.c */
 void file_pages_readahead(struct monitor *m);

@@ -11,14 +11,15 @@
 #include <unistd.h>
 
 /*
- * Trace file: a 64-byte header ("HLTRACE1", u64 entries, u64 working-set pages, u64 working-set
+ * Trace file: a 64-byte header ("HLTRACE2", u64 entries, u64 working-set pages, u64 working-set
  * checksum, u64 entries checksum, u64 page size, zero padding) then, in first-fault order, one
- * {u64 address, u64 pages-image offset} per page. Working-set file: the same pages sorted by address,
- * contents back to back, so that contiguous runs install with one UFFDIO_COPY each.
+ * {u64 address, u64 offset in the task's pages image, u64 task PID in the dump} per page (version 1
+ * had no PID: one task). Working-set file: the same pages sorted by task, then address, contents
+ * back to back, so that contiguous runs of a task install with one UFFDIO_COPY each.
  */
 #define TRACE_HDR 64
 
-int trace_record(struct monitor *m, uint64_t vaddr, uint64_t pages_off)
+int trace_record(struct monitor *m, int32_t pid, uint64_t vaddr, uint64_t pages_off)
 {
 	if (m->trace_nr == m->trace_cap) {
 		size_t cap = m->trace_cap ? m->trace_cap * 2 : 4096;
@@ -28,13 +29,15 @@ int trace_record(struct monitor *m, uint64_t vaddr, uint64_t pages_off)
 		m->trace = t;
 		m->trace_cap = cap;
 	}
-	m->trace[m->trace_nr++] = (struct trace_entry){ vaddr, pages_off };
+	m->trace[m->trace_nr++] = (struct trace_entry){ vaddr, pages_off, (uint64_t)(uint32_t)pid };
 	return 0;
 }
 
 static int cmp_entry(const void *a, const void *b)
 {
 	const struct trace_entry *x = a, *y = b;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
 	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
 }
 
@@ -49,7 +52,7 @@ static struct trace_entry *sorted_unique(const struct trace_entry *in, size_t n,
 	memcpy(s, in, n * sizeof(*s));
 	qsort(s, n, sizeof(*s), cmp_entry);
 	for (size_t i = 0; i < n; i++)
-		if (k == 0 || s[k - 1].vaddr != s[i].vaddr)
+		if (k == 0 || cmp_entry(&s[k - 1], &s[i]))
 			s[k++] = s[i];
 	*out_n = k;
 	return s;
@@ -131,9 +134,10 @@ int working_set_write(struct monitor *m, char *err, size_t errlen)
 	for (i = 0; i < nr_unique; i++) {
 		if (ws[i].pages_off == NO_DATA)
 			continue; /* zero page: calloc'ed */
-		ssize_t r = pread(m->pages_fd, buf + i * PAGE_SZ, PAGE_SZ, (off_t)ws[i].pages_off);
+		struct task *t = task_by_pid(m, (int64_t)ws[i].pid);
+		ssize_t r = t ? pread(t->pages_fd, buf + i * PAGE_SZ, PAGE_SZ, (off_t)ws[i].pages_off) : -1;
 		if (r != (ssize_t)PAGE_SZ) {
-			snprintf(err, errlen, "reading page at offset %llu of %s failed", (unsigned long long)ws[i].pages_off, m->pages_path);
+			snprintf(err, errlen, "reading page at offset %llu of task %llu's pages image failed", (unsigned long long)ws[i].pages_off, (unsigned long long)ws[i].pid);
 			ret = -EIO;
 			goto out;
 		}
@@ -152,7 +156,7 @@ int working_set_write(struct monitor *m, char *err, size_t errlen)
 	memcpy(hdr + TRACE_HDR, order, nr_order * sizeof(struct trace_entry));
 	uint64_t h[5] = { nr_order, nr_unique, ws_checksum(buf, nr_unique * PAGE_SZ),
 			  ws_checksum(hdr + TRACE_HDR, nr_order * sizeof(struct trace_entry)), PAGE_SZ };
-	memcpy(hdr, "HLTRACE1", 8);
+	memcpy(hdr, "HLTRACE2", 8);
 	memcpy(hdr + 8, h, sizeof(h));
 	ret = write_durably(m->trace_path, hdr, TRACE_HDR + nr_order * sizeof(struct trace_entry));
 	if (ret)
@@ -182,7 +186,7 @@ int working_set_read(struct monitor *m, char *err, size_t errlen)
 		snprintf(err, errlen, "opening trace file %s: %s", m->trace_path, strerror(errno));
 		return -errno;
 	}
-	if (pread(fd, hdr, TRACE_HDR, 0) != TRACE_HDR || memcmp(hdr, "HLTRACE1", 8)) {
+	if (pread(fd, hdr, TRACE_HDR, 0) != TRACE_HDR || memcmp(hdr, "HLTRACE2", 8)) {
 		snprintf(err, errlen, "trace file %s: bad header", m->trace_path);
 		goto out;
 	}
@@ -257,7 +261,7 @@ out:
  * failed call is retried with half the length until it fits; a single page that still fails
  * (EEXIST: faulted in meanwhile; ENOENT: no longer registered) is skipped.
  */
-static void copy_range(struct monitor *m, int uffd, uint64_t dst, const uint8_t *src, uint64_t n)
+static int copy_range(struct monitor *m, int uffd, uint64_t dst, const uint8_t *src, uint64_t n)
 {
 	uint64_t done = 0, len = n;
 
@@ -283,6 +287,8 @@ static void copy_range(struct monitor *m, int uffd, uint64_t dst, const uint8_t 
 				m->drain(m->drain_ctx, uffd);
 			continue;
 		}
+		if (r < 0 && (errno == ESRCH || errno == ENOSPC))
+			return -errno; /* the task is gone (or going): nothing of its space is left to fill */
 		if (len > 1) {
 			len /= 2;
 			continue;
@@ -292,6 +298,7 @@ static void copy_range(struct monitor *m, int uffd, uint64_t dst, const uint8_t 
 		done += 1;
 		len = n - done;
 	}
+	return 0;
 }
 
 /*
@@ -300,48 +307,58 @@ static void copy_range(struct monitor *m, int uffd, uint64_t dst, const uint8_t 
  * (UFFD_EVENT_REMAP, each one waited for by the kernel, so all are known once the restore has
  * finished): install at the final address, replaying the remaps in order.
  */
-static uint64_t redo_remap(const struct monitor *m, uint64_t addr)
+static uint64_t redo_remap(const struct space *sp, uint64_t addr)
 {
-	for (size_t i = 0; i < m->remaps_nr; i++) {
-		const struct remap *r = &m->remaps[i];
+	for (size_t i = 0; i < sp->remaps_nr; i++) {
+		const struct remap *r = &sp->remaps[i];
 		if (addr >= r->from && addr < r->from + r->len)
 			addr = r->to + (addr - r->from);
 	}
 	return addr;
 }
 
-int working_set_install(struct monitor *m, int uffd, char *err, size_t errlen)
+int working_set_install(struct monitor *m, struct space *sp, char *err, size_t errlen)
 {
-	uint64_t t0 = now_us(), lo = UINT64_MAX, hi = 0;
-	size_t i = 0;
+	uint64_t t0 = now_us(), lo = UINT64_MAX, hi = 0, pid = (uint64_t)(uint32_t)sp->task->pid;
+	size_t i = 0, end;
 
 	(void)err;
 	(void)errlen;
 	if (getenv("REAP_DEBUG")) {
-		fprintf(stderr, "reap-monitor: install %zu pages, %zu remaps\n", m->ws_nr, m->remaps_nr);
-		for (size_t k = 0; k < m->remaps_nr; k++)
-			fprintf(stderr, "reap-monitor: remap %#llx -> %#llx len %#llx\n", (unsigned long long)m->remaps[k].from, (unsigned long long)m->remaps[k].to, (unsigned long long)m->remaps[k].len);
+		fprintf(stderr, "reap-monitor: install task %llu, %zu remaps\n", (unsigned long long)pid, sp->remaps_nr);
+		for (size_t k = 0; k < sp->remaps_nr; k++)
+			fprintf(stderr, "reap-monitor: remap %#llx -> %#llx len %#llx\n", (unsigned long long)sp->remaps[k].from, (unsigned long long)sp->remaps[k].to, (unsigned long long)sp->remaps[k].len);
 	}
-	while (i < m->ws_nr) {
-		uint64_t dst = redo_remap(m, m->ws_pages[i].vaddr);
+	/* this task's pages: a contiguous stretch of the (task, address)-sorted working set */
+	while (i < m->ws_nr && m->ws_pages[i].pid < pid)
+		i++;
+	for (end = i; end < m->ws_nr && m->ws_pages[end].pid == pid;)
+		end++;
+	while (i < end && sp->uffd >= 0) { /* a space whose task went meanwhile is closed: stop */
+		uint64_t dst = redo_remap(sp, m->ws_pages[i].vaddr);
 		size_t j = i + 1;
-		while (j < m->ws_nr && redo_remap(m, m->ws_pages[j].vaddr) == dst + (j - i) * PAGE_SZ)
+		while (j < end && redo_remap(sp, m->ws_pages[j].vaddr) == dst + (j - i) * PAGE_SZ)
 			j++;
-		copy_range(m, uffd, dst, m->ws_buf + i * PAGE_SZ, j - i);
+		if (copy_range(m, sp->uffd, dst, m->ws_buf + i * PAGE_SZ, j - i))
+			break;
 		if (dst < lo)
 			lo = dst;
 		if (dst + (j - i) * PAGE_SZ > hi)
 			hi = dst + (j - i) * PAGE_SZ;
 		i = j;
 	}
-	if (hi > lo) {
+	if (hi > lo && sp->uffd >= 0) {
 		/* one wake for every thread that faulted while we were installing */
 		struct uffdio_range wake = { .start = lo, .len = hi - lo };
-		ioctl(uffd, UFFDIO_WAKE, &wake);
+		ioctl(sp->uffd, UFFDIO_WAKE, &wake);
 	}
 	m->ws_installed = 1;
-	m->st.install_us = now_us() - t0;
+	m->st.install_us += now_us() - t0;
+	return 0;
+}
+
+void working_set_release(struct monitor *m)
+{
 	free(m->ws_buf);
 	m->ws_buf = NULL;
-	return 0;
 }
