@@ -113,9 +113,12 @@ export class InstanceCgroup {
   async setLimits(limits: CgroupLimits): Promise<void> {
     const bytes = Math.round(limits.memoryMB * 1024 * 1024);
     const mem = this.dir('memory');
+    // memsw (absent without swap accounting) must stay ≥ the memory limit at every step: raising a
+    // limit set before (a group made ahead of demand) needs memsw first, lowering it memory first
+    const memsw = join(mem, 'memory.memsw.limit_in_bytes');
+    await writeFile(memsw, String(bytes)).catch(() => undefined);
     await tryWrite(join(mem, 'memory.limit_in_bytes'), String(bytes), 'memory limit');
-    // memsw must be ≥ the memory limit; absent when the kernel has no swap accounting.
-    await writeFile(join(mem, 'memory.memsw.limit_in_bytes'), String(bytes)).catch(() => undefined);
+    await writeFile(memsw, String(bytes)).catch(() => undefined);
     // No swapping: a function over its memory must be OOM-killed, not slowed down.
     await writeFile(join(mem, 'memory.swappiness'), '0').catch(() => undefined);
     await tryWrite(join(this.dir('cpu'), 'cpu.shares'), String(limits.cpuShares ?? cpuSharesFor(limits.memoryMB)), 'cpu shares');

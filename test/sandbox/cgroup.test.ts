@@ -28,6 +28,22 @@ describe('instance cgroup', () => {
     await cg.remove(); // idempotent
   });
 
+  test('a group made ahead of demand takes a higher and then a lower memory limit, memsw following', async () => {
+    // a ready CRIU's group is limited for whatever start comes first, then claimed by another
+    const cg = await InstanceCgroup.make(`cgtest-limits-${process.pid}`);
+    const mem = (f: string) => Number(readFileSync(`${cg.dir('memory')}/${f}`, 'utf8'));
+    const swap = existsSync(`${cg.dir('memory')}/memory.memsw.limit_in_bytes`);
+    try {
+      for (const mb of [256, 384, 128]) {
+        await cg.setLimits({ memoryMB: mb });
+        expect(mem('memory.limit_in_bytes')).toBe(mb * 1024 * 1024);
+        if (swap) expect(mem('memory.memsw.limit_in_bytes')).toBe(mb * 1024 * 1024);
+      }
+    } finally {
+      await cg.remove();
+    }
+  });
+
   test('re-creating a group left behind by a crashed worker empties it first', async () => {
     const name = `cgtest-stale-${process.pid}`;
     const first = await InstanceCgroup.create(name, { memoryMB: 64 });
