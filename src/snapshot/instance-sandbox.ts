@@ -275,11 +275,18 @@ export class InstanceSandboxes {
 
   private async startCriu(cgroup: InstanceCgroup, listenerPath: string): Promise<ReadyCriu> {
     const netns = await this.netns();
+    let criu: ReadyCriu;
     try {
-      return ReadyCriu.start({ cgroupProcs: cgroup.procsFiles, netns, listenerPath });
+      criu = ReadyCriu.start({ cgroupProcs: cgroup.procsFiles, netns, listenerPath });
     } finally {
       closeSync(netns); // the relay holds its own copy
     }
+    // handed out only once its socket is bound (a claim renames it at once)
+    await criu.ready().catch((err: Error) => {
+      criu.kill();
+      throw err;
+    });
+    return criu;
   }
 
   /** Tops the ready CRIUs up in the background (their groups get limits only when claimed). */

@@ -57,6 +57,9 @@ export class ReadyCriu {
   private stderr = '';
   private restoredPid = 0;
   private relayEnded = false;
+  /** Settles when the relay says it is set up (its socket bound), or rejects when it ends first. */
+  private readonly isReady: Promise<void>;
+  private readonly outcome: Promise<CriuOutcome>;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -79,6 +82,51 @@ export class ReadyCriu {
       this.output.once('error', () => resolve());
     });
     this.exited = Promise.all([this.relayExit, outputEnd]).then(([r]) => r);
+    // the response stream: an empty frame (set up), then CRIU's criu_resp, then 0xffffffff and
+    // CRIU's wait status
+    let markReady!: () => void;
+    let notReady!: (err: Error) => void;
+    this.isReady = new Promise((resolve, reject) => ((markReady = resolve), (notReady = reject)));
+    this.isReady.catch(() => undefined);
+    this.outcome = new Promise((resolve) => {
+      const responses = (child.stdio as unknown as Readable[])[5]!;
+      let buf = Buffer.alloc(0);
+      let response: CriuResponse | null = null;
+      const finish = (waitStatus: number | null) => {
+        if (response?.pid) this.restoredPid = response.pid;
+        resolve({ response, waitStatus });
+      };
+      responses.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        while (buf.length >= 4) {
+          const len = buf.readUInt32LE(0);
+          if (len === 0xffffffff) {
+            if (buf.length >= 8) finish(buf.readInt32LE(4));
+            return;
+          }
+          if (buf.length < 4 + len) return;
+          if (len === 0) markReady();
+          else {
+            try {
+              response = decodeResponse(buf.subarray(4, 4 + len));
+            } catch {
+              response = null;
+            }
+          }
+          buf = buf.subarray(4 + len);
+        }
+      });
+      responses.once('error', () => finish(null));
+      void this.relayExit.then(async () => {
+        notReady(new Error(await this.failure()));
+        finish(null);
+      });
+    });
+  }
+
+  /** Resolves once the relay is set up (cgroups joined, socket bound, CRIU forked); rejects with why it ended first. */
+  ready(): Promise<void> {
+    return this.isReady;
   }
 
   static start(opts: ReadyCriuOptions): ReadyCriu {
@@ -112,8 +160,8 @@ export class ReadyCriu {
   }
 
   /**
-   * Sends the restore request and resolves with CRIU's answer and exit status once CRIU has exited;
-   * never rejects (the caller judges the outcome; `kill` ends a restore that takes too long).
+   * Sends the restore request and resolves with CRIU's answer and exit status once CRIU has exited
+   * (or with nothing once the relay has ended); never rejects (the caller judges the outcome; `kill` ends a restore that takes too long).
    */
   restore(dirs: { workDir: string; imagesDir: string }, req: Omit<CriuRestoreRequest, 'workDirFd' | 'imagesDirFd'>): Promise<CriuOutcome> {
     if (this.used) throw new Error('a ready CRIU restores once');
@@ -121,39 +169,7 @@ export class ReadyCriu {
     const frame = (b: Buffer) => Buffer.concat([u32(b.length), b]);
     const paths = Buffer.from(`${dirs.workDir}\0${dirs.imagesDir}`);
     this.child.stdin!.end(Buffer.concat([frame(paths), frame(encodeRestoreRequest({ ...req, workDirFd: CRIU_FD.workDir, imagesDirFd: CRIU_FD.imagesDir }))]));
-    return new Promise((resolve) => {
-      const responses = (this.child.stdio as unknown as Readable[])[5]!;
-      let buf = Buffer.alloc(0);
-      let response: CriuResponse | null = null;
-      let settled = false;
-      const finish = (waitStatus: number | null) => {
-        if (settled) return;
-        settled = true;
-        if (response?.pid) this.restoredPid = response.pid;
-        resolve({ response, waitStatus });
-      };
-      responses.on('data', (d: Buffer) => {
-        buf = Buffer.concat([buf, d]);
-        for (;;) {
-          if (buf.length < 4) return;
-          const len = buf.readUInt32LE(0);
-          if (len === 0xffffffff) {
-            if (buf.length < 8) return;
-            finish(buf.readInt32LE(4));
-            return;
-          }
-          if (buf.length < 4 + len) return;
-          try {
-            response = decodeResponse(buf.subarray(4, 4 + len));
-          } catch {
-            response = null;
-          }
-          buf = buf.subarray(4 + len);
-        }
-      });
-      responses.once('error', () => finish(null));
-      void this.relayExit.then(() => finish(null));
-    });
+    return this.outcome;
   }
 
   /** What the relay and CRIU printed (CRIU's own complaints before its log is open). */

@@ -112,10 +112,13 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
   const external = restoreExternals(opts.imageMounts, opts.mounts);
   const criu = opts.ready ?? (await readyNow(opts));
   const listenerPath = path.join(opts.workDir, LISTENER_NAME);
-  if (criu.listenerPath !== listenerPath) await criu.moveListener(listenerPath).catch((err: Error) => {
+  try {
+    await criu.ready();
+    if (criu.listenerPath !== listenerPath) await criu.moveListener(listenerPath);
+  } catch (err) {
     criu.kill();
-    throw err;
-  });
+    throw new CriuError(`criu restore from ${opts.imagesDir}: no CRIU ready: ${(err as Error).message}`, '');
+  }
 
   const t0 = performance.now();
   let aborted: string | null = null;

@@ -66,8 +66,9 @@ describe.skipIf(root !== null)('a CRIU kept ready', () => {
 
   it('binds the clone\'s socket and waits; a CRIU that dies before any request ends it, saying so', async () => {
     const r = start(await standIn('criu-dies', 'sleep 0.3; exit 3'));
-    const sock = r.listenerPath;
-    await expect.poll(async () => (await stat(sock).catch(() => null))?.isSocket(), { timeout: 10_000 }).toBe(true);
+    // ready means the socket exists: a claim moves it at once
+    await r.ready();
+    expect((await stat(r.listenerPath)).isSocket()).toBe(true);
     await r.relayExit;
     expect(r.ended).toBe(true);
     expect(await r.failure()).toMatch(/the CRIU relay lost its CRIU: .*CRIU ended before any request/);
@@ -122,6 +123,7 @@ describe.skipIf(root !== null)('a CRIU kept ready', () => {
 
   it('fails to start on a socket path too long to bind, naming it', async () => {
     const r = start(await standIn('criu-never', 'exec sleep 87665'), { listenerPath: join(dir, 'x'.repeat(120)) });
+    await expect(r.ready()).rejects.toThrow(/could not be set up: .*listener path: File name too long/);
     const { code } = await r.relayExit;
     expect(code).toBe(120);
     expect(await r.failure()).toMatch(/could not be set up: .*listener path: File name too long/);

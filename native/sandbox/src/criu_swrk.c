@@ -18,7 +18,8 @@
  * work folder and the images folder (NUL between), then the encoded `criu_req`. The relay opens
  * them at descriptors 6 and 7 (CRIU reads them as /proc/<relay>/fd/N: the request's work_dir_fd and
  * images_dir_fd; 4.1.1 fails on an images_dir path), sends the request, and writes back CRIU's
- * `criu_resp` framed the same way, then 0xffffffff and CRIU's wait status (i32).
+ * `criu_resp` framed the same way, then 0xffffffff and CRIU's wait status (i32). Before all that,
+ * once set up, it writes an empty frame: ready (the socket exists from then on).
  *
  * The request asks for rst_sibling: the restored tree becomes the relay's child, so the relay lives
  * exactly as long as the clone, reaps it and exits with its status; the worker's SIGKILL of the
@@ -195,6 +196,8 @@ int criu_swrk_main(int argc, char **argv) {
   close(out[1]);
   close(FD_LISTENER);
   close(FD_NETNS);
+  /* ready: the socket is bound, the cgroups joined, CRIU forked (an empty frame says so) */
+  write_u32(FD_RESP, 0);
 
   /* Wait for the request, or for CRIU to die first (then the pair's end hangs up). */
   struct pollfd p[2] = {{.fd = FD_REQ, .events = POLLIN}, {.fd = sv[0], .events = POLLIN}};
