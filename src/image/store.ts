@@ -5,6 +5,7 @@ import { PassThrough, pipeline, Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { writeFileAtomic } from '../core/atomic-write.js';
+import type { ImageOrigin } from '../manifest/schema.js';
 import { prepareRootfs } from '../sandbox/root.js';
 import { DigestMismatchError, HashTap, checkDigest, hexOf } from './digest.js';
 import { HostileLayerError } from './entry-name.js';
@@ -20,7 +21,7 @@ import { TarFormatError } from './tar-header.js';
  * The image store under the state folder (`<state>/images`, root's, mode 0700):
  *   layers/sha256/<diffid hex>/     one unpacked layer, content-addressed by its uncompressed digest
  *                                   and shared by every image that has it
- *   images/sha256/<id hex>.json     what was pulled: the reference, manifest digest, config, diff ids
+ *   images/sha256/<id hex>.json     what was pulled: the reference, manifest digest, origin, config, diff ids
  *   rootfs/<id hex>-<uid>/          an image's assembled root for one function uid (ownership is
  *                                   mapped to that uid), shared by that function's instances
  *   tmp/                            work in progress; everything is made beside its place and renamed in
@@ -32,6 +33,8 @@ export interface ImageRecord {
   id: string;
   ref: string;
   manifestDigest?: string;
+  /** Where this pull read it from (a record is rewritten by each pull of its image). */
+  origin?: ImageOrigin;
   diffIds: string[];
   config: ImageConfig;
   pulledAt: string;
@@ -131,6 +134,7 @@ export class ImageStore {
         id: image.id,
         ref,
         ...(image.manifestDigest ? { manifestDigest: image.manifestDigest } : {}),
+        ...(image.origin ? { origin: image.origin } : {}),
         diffIds: image.layers.map((l) => l.diffId),
         config: image.config,
         pulledAt: new Date().toISOString(),
