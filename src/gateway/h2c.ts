@@ -78,8 +78,8 @@ export const H2C_CLOSE_GRACE_MS = 2000;
  * Closing: neither server knows the connections still being sniffed, and the HTTP/1.1 server does
  * not know the HTTP/2 sessions, yet `server.close()` waits for every connection. So `close()` ends
  * them itself: sniffed connections are dropped (they have asked for nothing), each session gets a
- * GOAWAY (an idle one then closes at once; open streams may finish) and whatever is still open after
- * `closeGraceMs` is destroyed; a connection whose preface arrives while closing is dropped too.
+ * GOAWAY (open streams may finish) and the sessions' sockets still open after `closeGraceMs` are
+ * destroyed; a connection whose preface arrives while closing is dropped too.
  * `closeAllConnections()` destroys them all at once. A silent client, or one that keeps a stream
  * open, cannot hold the gateway's stop.
  */
@@ -101,6 +101,12 @@ export function acceptH2c(
   const sessions = new Set<Http2Session>();
   /** Connections whose first bytes are still awaited: known to neither server. */
   const sniffing = new Set<Socket>();
+  /**
+   * The sockets under the HTTP/2 sessions. A session that closes only ends its socket (FIN) and
+   * waits for the peer's: a client that does not read or answer keeps it open for ever, so a stop
+   * cuts these sockets themselves.
+   */
+  const h2Sockets = new Set<Socket>();
   let closing = false;
   let grace: NodeJS.Timeout | undefined;
   h2.on('session', (s: Http2Session) => {
@@ -136,6 +142,8 @@ export function acceptH2c(
       }
       socket.pause();
       if (isH2) {
+        h2Sockets.add(socket);
+        socket.once('close', () => h2Sockets.delete(socket));
         h2.emit('connection', new ReplayingSocket(socket, seen));
       } else {
         socket.unshift(seen);
@@ -148,23 +156,25 @@ export function acceptH2c(
     socket.on('error', () => undefined); // each server attaches its own handling once it owns the socket
   });
 
+  const cutH2 = (): void => {
+    for (const s of sessions) s.destroy();
+    for (const socket of h2Sockets) socket.destroy();
+  };
   const close = server.close.bind(server);
   server.close = ((cb?: (err?: Error) => void) => {
     closing = true;
     for (const socket of sniffing) socket.destroy();
-    for (const s of sessions) if (!s.closed) s.close(); // GOAWAY; destroyed once its streams are done
-    if (sessions.size > 0 && grace === undefined) {
-      grace = setTimeout(() => {
-        for (const s of sessions) s.destroy();
-      }, closeGraceMs);
-      grace.unref(); // the sessions' own sockets keep the process up until it fires
+    for (const s of sessions) if (!s.closed) s.close(); // GOAWAY; ends its socket once its streams are done
+    if (h2Sockets.size > 0 && grace === undefined) {
+      grace = setTimeout(cutH2, closeGraceMs);
+      grace.unref(); // the sockets themselves keep the process up until it fires
     }
     return close(cb);
   }) as typeof server.close;
   const closeAll = server.closeAllConnections.bind(server);
   server.closeAllConnections = () => {
     for (const socket of sniffing) socket.destroy();
-    for (const s of sessions) s.destroy();
+    cutH2();
     closeAll();
   };
 }

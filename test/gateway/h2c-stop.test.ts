@@ -1,6 +1,8 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { acceptH2c } from '../../src/gateway/h2c.js';
 import { removeState, startTestPlatform, type TestPlatform } from '../platform/harness.js';
@@ -8,10 +10,23 @@ import { removeState, startTestPlatform, type TestPlatform } from '../platform/h
 /**
  * Stopping the gateway with h2c clients that say nothing, or keep a stream open: the HTTP/1.1
  * server knows neither the connections still being sniffed nor the HTTP/2 sessions, and
- * `server.close()` waits for every connection, so these clients used to keep `hivelab down` from
- * finishing. No timing is asserted: each test only needs the stop to end, and the client to see its
- * connection closed.
+ * `server.close()` waits for every connection; a closing HTTP/2 session only ends its socket and
+ * waits for the client's end, which a client that does not read never sends. These clients used to
+ * keep `hivelab down` from finishing (it killed the platform after 20 s, orphaning its services).
+ * No timing is asserted: each test only needs the stop to end, and the client's connection closed.
  */
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+/** An empty SETTINGS frame: with the preface, all an HTTP/2 client must send to open its connection. */
+const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+
+/** The frame types in a byte stream of HTTP/2 frames (9-byte headers). */
+function frameTypes(bytes: Buffer): number[] {
+  const types: number[] = [];
+  for (let at = 0; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3)) types.push(bytes[at + 3]!);
+  return types;
+}
+const GOAWAY = 7;
 
 function h2Client(url: string): { session: ClientHttp2Session; closed: Promise<void>; goaway: () => boolean } {
   const session = connect(url);
@@ -62,6 +77,26 @@ describe('acceptH2c: server.close() ends its HTTP/2 sessions and sniffed connect
     expect(c.session.destroyed).toBe(true);
   }, 60_000);
 
+  it('a client that sends its preface and SETTINGS, then neither reads nor answers: close() finishes, the connection is cut after a GOAWAY', async () => {
+    await start();
+    const socket = tcpConnect((server.address() as AddressInfo).port, '127.0.0.1');
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(Buffer.concat([PREFACE, EMPTY_SETTINGS]));
+    // the server's SETTINGS: it holds a session; from now on the client reads nothing (so it never
+    // sees the GOAWAY, nor answers it by closing) and sends nothing (not even the SETTINGS ack)
+    const got: Buffer[] = [await new Promise<Buffer>((r) => socket.once('data', r))];
+    socket.pause();
+    await close();
+    // what the client would have read: SETTINGS, then a GOAWAY, then the end
+    socket.on('data', (d: Buffer) => got.push(d));
+    const ended = new Promise((r) => socket.once('close', r));
+    socket.resume();
+    await ended;
+    expect(frameTypes(Buffer.concat(got))).toContain(GOAWAY);
+  }, 60_000);
+
   it('a client whose preface arrives while the server closes: dropped, close() finishes', async () => {
     await start();
     const c = h2Client(url);
@@ -106,9 +141,39 @@ describe('the platform stops with silent and stream-holding h2c clients connecte
     t = undefined;
   }, 120_000);
 
+  let child: ChildProcess | undefined;
+  afterEach(() => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    child = undefined;
+  });
+
   it('platform.stop() (`hivelab down`) finishes; every client session is closed', async () => {
     t = await startTestPlatform();
     const url = t.platform.url;
+    // a client in a process that is stopped once connected: it neither reads nor answers the GOAWAY
+    child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const s = require('node:http2').connect(${JSON.stringify(url)});
+         s.on('error', () => {});
+         s.once('remoteSettings', () => console.log('ready'));
+         s.once('goaway', () => console.log('goaway'));
+         s.once('close', () => { console.log('closed'); process.exit(0); });`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const lines: string[] = [];
+    const childSaid = (word: string) =>
+      new Promise<void>((resolve) => {
+        if (lines.includes(word)) return resolve();
+        const each = (l: string) => l === word && (rl.off('line', each), resolve());
+        rl.on('line', each);
+      });
+    const rl = createInterface({ input: child.stdout! });
+    rl.on('line', (l) => lines.push(l));
+    await childSaid('ready');
+    child.kill('SIGSTOP');
     // one that sent its preface and then nothing, with its session established…
     const silent = h2Client(url);
     await established(silent.session);
@@ -128,9 +193,11 @@ describe('the platform stops with silent and stream-holding h2c clients connecte
     const late = h2Client(url);
     await new Promise((r) => late.session.once('connect', r));
 
-    const stopping = t.stop();
-    await stopping;
+    await t.stop();
     await Promise.all([silent.closed, holding.closed, late.closed]);
+    // the stopped client, woken up, finds its connection gone
+    child.kill('SIGCONT');
+    await childSaid('closed');
     for (const c of [silent, holding, late]) expect(c.session.destroyed).toBe(true);
     // told before being cut: GOAWAY first (the late one may have been refused before it had a session)
     expect(silent.goaway() && holding.goaway()).toBe(true);
