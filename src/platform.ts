@@ -7,6 +7,7 @@ import { DEFAULTS } from './config/defaults.js';
 import type { ColdStartMode } from './manifest/schema.js';
 import { ControlPlane, type ControlPlaneOptions, type PlatformBusEvent } from './control/control-plane.js';
 import { createGateway, type RouteHandler } from './gateway/server.js';
+import { H2C_CLOSE_GRACE_MS } from './gateway/h2c.js';
 import { loadOrCreateTokens, type Tokens } from './gateway/tokens.js';
 import { writeFileAtomic } from './core/atomic-write.js';
 import { randomBytes } from 'node:crypto';
@@ -229,9 +230,14 @@ export async function startPlatform(o: PlatformOptions = {}): Promise<Platform> 
       if (stopped) return;
       stopped = true;
       local.close();
+      // Idle connections close at once (HTTP/1.1 keep-alive; h2c sessions after a GOAWAY, src/gateway/h2c.ts);
+      // requests and streams still open get a short grace to finish, then everything is cut.
       await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
+        const cut = setTimeout(() => server.closeAllConnections(), H2C_CLOSE_GRACE_MS);
+        server.close(() => {
+          clearTimeout(cut);
+          r();
+        });
       });
       await rm(socket, { force: true });
       dashboard.close();

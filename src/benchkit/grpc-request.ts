@@ -1,24 +1,16 @@
-import { connect, constants, type ClientHttp2Session } from 'node:http2';
-import * as loader from '@grpc/proto-loader';
+import { H2Sessions, loadUnaryMethod, startUnaryCall } from '../grpc/unary.js';
 import type { Http1Handler } from '../net/http1-pool.js';
 
 /**
  * The kit's gRPC side: a sub-experiment with `grpc` sends one unary call per request instead of
  * an HTTP POST. The message is encoded once from the experiment's proto and JSON request; URLs use
  * the `grpc://host:port/<package.Service>/<Method>` form, so the open-loop client can tell them apart.
+ * The framing and the call itself are the suite's too (src/grpc/unary.ts).
  */
 
 /** A length-prefixed gRPC message (uncompressed) of the method's request type. */
 export function grpcRequestBody(protoFile: string, method: string, request: Record<string, unknown>): Buffer {
-  const [service, name] = method.split('/') as [string, string];
-  const def = loader.loadSync(protoFile, { keepCase: true })[service] as Record<string, { requestSerialize(v: unknown): Buffer }> | undefined;
-  const m = def?.[name];
-  if (!m?.requestSerialize) throw new Error(`${protoFile} has no method ${method}`);
-  const msg = m.requestSerialize(request);
-  const frame = Buffer.alloc(5 + msg.length);
-  frame.writeUInt32BE(msg.length, 1);
-  msg.copy(frame, 5);
-  return frame;
+  return loadUnaryMethod(protoFile, method).encode(request);
 }
 
 /**
@@ -33,18 +25,7 @@ export function grpcTarget(endpoint: string, method: string): { url: string; hea
 
 /** One HTTP/2 session per origin, each call a stream; reports through the client's request handler. */
 export class GrpcSender {
-  private readonly sessions = new Map<string, ClientHttp2Session>();
-
-  private session(origin: string): ClientHttp2Session {
-    let s = this.sessions.get(origin);
-    if (!s || s.closed || s.destroyed) {
-      s = connect(`http://${origin}`);
-      s.on('error', () => undefined);
-      s.once('close', () => this.sessions.get(origin) === s && this.sessions.delete(origin));
-      this.sessions.set(origin, s);
-    }
-    return s;
-  }
+  private readonly sessions = new H2Sessions();
 
   /**
    * Sends a call and reports it as an HTTP-like response: 200 when grpc-status is 0, else 500 with
@@ -52,53 +33,21 @@ export class GrpcSender {
    */
   request(url: string, headers: Record<string, string>, body: Buffer, handler: Http1Handler, timeoutMs: number): void {
     const u = new URL(url);
-    const stream = this.session(u.host).request({
-      [constants.HTTP2_HEADER_METHOD]: 'POST',
-      [constants.HTTP2_HEADER_PATH]: u.pathname,
-      [constants.HTTP2_HEADER_AUTHORITY]: u.host,
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      ...headers,
-    });
-    handler.onStart?.();
-    let head: string[] = [];
-    let grpcStatus: string | undefined;
-    let grpcMessage = '';
-    const chunks: Buffer[] = [];
-    let done = false;
-    const timer = setTimeout(() => {
-      stream.close(constants.NGHTTP2_CANCEL);
-      finish(new Error(`no response within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const finish = (err?: Error) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (err) return handler.onError(err);
-      const ok = grpcStatus === '0';
-      handler.onHead(ok ? 200 : 500, head);
-      if (!ok) handler.onBody(Buffer.from(`grpc-status ${grpcStatus ?? '(none)'}: ${decodeURIComponent(grpcMessage)}`));
-      else for (const c of chunks) handler.onBody(c);
-      handler.onEnd();
-    };
-    const note = (h: Record<string, unknown>) => {
-      for (const [k, v] of Object.entries(h)) if (!k.startsWith(':') && v !== undefined) head.push(k, String(v));
-      if (h['grpc-status'] !== undefined) grpcStatus = String(h['grpc-status']);
-      if (h['grpc-message'] !== undefined) grpcMessage = String(h['grpc-message']);
-    };
-    stream.once('response', (h) => {
-      head = [];
-      note(h);
-    });
-    stream.once('trailers', (t) => note(t));
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.once('close', () => (grpcStatus === undefined && stream.rstCode ? finish(new Error(`stream reset (HTTP/2 error ${stream.rstCode})`)) : finish()));
-    stream.on('error', () => undefined);
-    stream.end(body);
+    startUnaryCall(
+      this.sessions.get(u.host),
+      { path: u.pathname, headers: { ':authority': u.host, ...headers }, body, timeoutMs, onSent: () => handler.onStart?.() },
+      (err, outcome) => {
+        if (err || !outcome) return handler.onError(err ?? new Error('no outcome'));
+        const ok = outcome.status === 0;
+        handler.onHead(ok ? 200 : 500, outcome.rawHeaders);
+        if (!ok) handler.onBody(Buffer.from(`grpc-status ${outcome.status ?? '(none)'}: ${outcome.message}`));
+        else for (const c of outcome.data) handler.onBody(c);
+        handler.onEnd();
+      },
+    );
   }
 
   close(): void {
-    for (const s of this.sessions.values()) s.destroy();
-    this.sessions.clear();
+    this.sessions.close();
   }
 }

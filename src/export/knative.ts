@@ -1,4 +1,4 @@
-import type { FunctionManifest } from '../manifest/schema.js';
+import type { FunctionManifest, ImageOrigin } from '../manifest/schema.js';
 
 /**
  * A deployed Hivelab function as a Knative Service (serving.knative.dev/v1), so the same function
@@ -13,11 +13,15 @@ import type { FunctionManifest } from '../manifest/schema.js';
  *   scaling.scaleToZeroGraceS → …/scale-to-zero-pod-retention-period
  *   protocol grpc        → the container port is named h2c (Knative then speaks HTTP/2 to it), port → containerPort
  *   env                  → env
+ *   the image            → `knativeImageFor` below
  * A scaling policy other than Knative's own (KPA) has no Knative equivalent: it is kept as a
  * hivelab.dev/scaling-policy annotation and reported in `warnings`.
  */
 export interface KnativeExportOptions {
-  /** Image reference prefix, e.g. `registry.example.com/lab` → `<registry>/<name>:<version>`. */
+  /**
+   * Image reference prefix, e.g. `registry.example.com/lab`: a function folder's image is
+   * `<registry>/<name>:<version>`, a locally loaded image's `<registry>/<name>:<12 hex of its id>`.
+   */
   registry: string;
   namespace: string;
 }
@@ -25,6 +29,51 @@ export interface KnativeExportOptions {
 export interface ExportedService {
   service: Record<string, unknown>;
   warnings: string[];
+  /** What the user has to do for the Service to run (push an image where it names it). */
+  notes: string[];
+}
+
+/** `'…'` around a shell word that needs it. */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The image as skopeo names a local source: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]`. */
+export function skopeoSource(origin: Exclude<ImageOrigin, { transport: 'registry' }>): string {
+  return `${origin.transport}:${origin.path}${origin.tag !== undefined ? `:${origin.tag}` : ''}`;
+}
+
+/** A registry host a cluster's nodes cannot reach under that name (it is the exporting machine's). */
+function isLoopbackHost(repository: string): boolean {
+  const host = repository.slice(0, repository.indexOf('/')).replace(/:\d+$/, '');
+  return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
+}
+
+/**
+ * The container image of a deployed function's Service:
+ * - deployed with `--image` from a registry: that image, pinned by the digest of the manifest that
+ *   ran here (`<host>/<repo>@sha256:…`), so the cluster runs the same bytes;
+ * - deployed with `--image` from a local layout or archive: `<registry>/<name>:<first 12 hex of the
+ *   image id>`, and a note with the `skopeo copy` that pushes the archive there;
+ * - a function folder: `<registry>/<name>:<version>`, the image `hivelab build --tag <version>` makes.
+ */
+export function knativeImageFor(m: FunctionManifest, version: string, registry: string): { image: string; notes: string[]; warnings: string[] } {
+  const prefix = registry.replace(/\/+$/, '');
+  const img = m.image;
+  if (!img) return { image: `${prefix}/${m.name}:${version}`, notes: [], warnings: [] };
+  const origin = img.origin;
+  if (origin?.transport === 'registry' && img.digest) {
+    const warnings = isLoopbackHost(origin.repository)
+      ? [`${m.name}: its image is in ${origin.repository.split('/')[0]}, this machine's registry: a cluster's nodes will not reach it there (push it elsewhere and edit the image)`]
+      : [];
+    return { image: `${origin.repository}@${img.digest}`, notes: [], warnings };
+  }
+  const target = `${prefix}/${m.name}:${img.id.slice('sha256:'.length, 'sha256:'.length + 12)}`;
+  const source = origin && origin.transport !== 'registry' ? skopeoSource(origin) : undefined;
+  const note = source
+    ? `${m.name}: push its image there first: skopeo copy ${shellWord(source)} ${shellWord(`docker://${target}`)}`
+    : `${m.name}: push its image (deployed from ${img.ref}) to ${target} first: skopeo copy <transport>:${shellWord(img.ref)} ${shellWord(`docker://${target}`)}`;
+  return { image: target, notes: [note], warnings: [] };
 }
 
 export function knativeServiceFor(m: FunctionManifest, version: string, o: KnativeExportOptions): ExportedService {
@@ -49,9 +98,10 @@ export function knativeServiceFor(m: FunctionManifest, version: string, o: Knati
   }
   if (s.keepAliveS !== undefined) warnings.push(`${m.name}: scaling.keepAliveS has no per-service Knative setting; not exported`);
   if (m.coldStart && m.coldStart !== 'boot') warnings.push(`${m.name}: cold-start mode "${m.coldStart}" is Hivelab's own; Knative boots containers`);
-  const registry = o.registry.replace(/\/+$/, '');
+  const image = knativeImageFor(m, version, o.registry);
+  warnings.push(...image.warnings);
   const container: Record<string, unknown> = {
-    image: `${registry}/${m.name}:${version}`,
+    image: image.image,
     ports: [{ name: m.protocol === 'grpc' ? 'h2c' : 'http1', containerPort: m.command ? m.port : 8080 }],
     resources: { requests: { memory: `${m.memoryMB}Mi` }, limits: { memory: `${m.memoryMB}Mi` } },
   };
@@ -59,6 +109,7 @@ export function knativeServiceFor(m: FunctionManifest, version: string, o: Knati
   if (env.length) container.env = env;
   return {
     warnings,
+    notes: image.notes,
     service: {
       apiVersion: 'serving.knative.dev/v1',
       kind: 'Service',

@@ -64,6 +64,9 @@ export type H2RequestHandler = (req: Http2ServerRequest, res: Http2ServerRespons
 type CompatRequestCtor = new (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, options: undefined, rawHeaders: string[]) => Http2ServerRequest;
 type CompatResponseCtor = new (stream: ServerHttp2Stream) => Http2ServerResponse;
 
+/** How long `server.close()` lets the HTTP/2 sessions' open streams finish before it destroys them. */
+export const H2C_CLOSE_GRACE_MS = 2000;
+
 /**
  * Makes an HTTP/1.1 server also accept h2c with prior knowledge on the same port: each new
  * connection's first bytes are compared with the HTTP/2 preface (a request line can never match it)
@@ -71,6 +74,14 @@ type CompatResponseCtor = new (stream: ServerHttp2Stream) => Http2ServerResponse
  * server. The cost is one look at the first packet per connection; kept-alive HTTP/1.1 requests
  * pay nothing. A connection that sends nothing is closed after `sniffTimeoutMs`. Streams `isRaw`
  * picks (gRPC calls) go to `onStream` as they are; others get Node's request/response objects.
+ *
+ * Closing: neither server knows the connections still being sniffed, and the HTTP/1.1 server does
+ * not know the HTTP/2 sessions, yet `server.close()` waits for every connection. So `close()` ends
+ * them itself: sniffed connections are dropped (they have asked for nothing), each session gets a
+ * GOAWAY (open streams may finish) and the sessions' sockets still open after `closeGraceMs` are
+ * destroyed; a connection whose preface arrives while closing is dropped too.
+ * `closeAllConnections()` destroys them all at once. A silent client, or one that keeps a stream
+ * open, cannot hold the gateway's stop.
  */
 export function acceptH2c(
   server: HttpServer,
@@ -78,6 +89,7 @@ export function acceptH2c(
   onStream: H2StreamHandler,
   onRequest: H2RequestHandler,
   sniffTimeoutMs: number,
+  closeGraceMs = H2C_CLOSE_GRACE_MS,
 ): void {
   const h1 = server.listeners('connection') as Array<(socket: Socket) => void>;
   server.removeAllListeners('connection');
@@ -87,6 +99,16 @@ export function acceptH2c(
     else onRequest(new (Http2ServerRequest as unknown as CompatRequestCtor)(stream, headers, undefined, rawHeaders), new (Http2ServerResponse as unknown as CompatResponseCtor)(stream));
   });
   const sessions = new Set<Http2Session>();
+  /** Connections whose first bytes are still awaited: known to neither server. */
+  const sniffing = new Set<Socket>();
+  /**
+   * The sockets under the HTTP/2 sessions. A session that closes only ends its socket (FIN) and
+   * waits for the peer's: a client that does not read or answer keeps it open for ever, so a stop
+   * cuts these sockets themselves.
+   */
+  const h2Sockets = new Set<Socket>();
+  let closing = false;
+  let grace: NodeJS.Timeout | undefined;
   h2.on('session', (s: Http2Session) => {
     sessions.add(s);
     s.once('close', () => sessions.delete(s));
@@ -94,11 +116,17 @@ export function acceptH2c(
   h2.on('sessionError', () => undefined);
 
   server.on('connection', (socket: Socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
     let seen: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => socket.destroy(), sniffTimeoutMs);
     timer.unref();
+    sniffing.add(socket);
     const stop = () => {
       clearTimeout(timer);
+      sniffing.delete(socket);
       socket.off('data', onData);
       socket.off('close', stop);
     };
@@ -108,8 +136,14 @@ export function acceptH2c(
       const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (isH2 && seen.length < PREFACE.length) return; // a prefix so far: wait for more
       stop();
+      if (closing) {
+        socket.destroy(); // the server is going away: no new session or request starts
+        return;
+      }
       socket.pause();
       if (isH2) {
+        h2Sockets.add(socket);
+        socket.once('close', () => h2Sockets.delete(socket));
         h2.emit('connection', new ReplayingSocket(socket, seen));
       } else {
         socket.unshift(seen);
@@ -122,15 +156,25 @@ export function acceptH2c(
     socket.on('error', () => undefined); // each server attaches its own handling once it owns the socket
   });
 
-  // Closing the gateway closes its HTTP/2 sessions too (GOAWAY; open streams finish).
+  const cutH2 = (): void => {
+    for (const s of sessions) s.destroy();
+    for (const socket of h2Sockets) socket.destroy();
+  };
   const close = server.close.bind(server);
   server.close = ((cb?: (err?: Error) => void) => {
-    for (const s of sessions) s.close();
+    closing = true;
+    for (const socket of sniffing) socket.destroy();
+    for (const s of sessions) if (!s.closed) s.close(); // GOAWAY; ends its socket once its streams are done
+    if (h2Sockets.size > 0 && grace === undefined) {
+      grace = setTimeout(cutH2, closeGraceMs);
+      grace.unref(); // the sockets themselves keep the process up until it fires
+    }
     return close(cb);
   }) as typeof server.close;
   const closeAll = server.closeAllConnections.bind(server);
   server.closeAllConnections = () => {
-    for (const s of sessions) s.destroy();
+    for (const socket of sniffing) socket.destroy();
+    cutH2();
     closeAll();
   };
 }

@@ -38,7 +38,8 @@ export function linger(socket: Socket, ms = LINGER_MS, bytes = LINGER_BYTES): vo
  * time is answered at once (best effort: that client may see the reset).
  */
 export function answerAfterDrain(req: IncomingMessage, res: ServerResponse, send: () => void, ms = LINGER_MS, capBytes = LINGER_BYTES): void {
-  res.setHeader('connection', 'close');
+  // HTTP/2 (h2c) has no connection header: the refused stream ends, its connection stays
+  if (req.httpVersionMajor < 2) res.setHeader('connection', 'close');
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (req.complete || req.destroyed || declared > capBytes) {
     send();

@@ -277,7 +277,7 @@ export function createGateway(opts: GatewayOptions): Server {
       // answer rather than a reset. A body too slow to wait for (408) is answered at once.
       if (!req.complete && e.status !== 408) answerAfterDrain(req, res, () => sendJson(res, e.status, e.toJSON()));
       else {
-        if (!req.complete) res.setHeader('connection', 'close');
+        if (!req.complete && req.httpVersionMajor < 2) res.setHeader('connection', 'close');
         sendJson(res, e.status, e.toJSON());
       }
     }

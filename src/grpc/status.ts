@@ -8,13 +8,24 @@ export const GrpcStatus = {
   INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
   PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  DATA_LOSS: 15,
   UNAUTHENTICATED: 16,
 } as const;
+
+/** A status code's name (`3` → `INVALID_ARGUMENT`), or `CODE <n>` for one gRPC does not define. */
+export function grpcStatusName(code: number): string {
+  for (const [name, value] of Object.entries(GrpcStatus)) if (value === code) return name;
+  return `CODE ${code}`;
+}
 
 /**
  * The gRPC status a platform-side failure is reported with. It follows gRPC's HTTP-to-gRPC mapping

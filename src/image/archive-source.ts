@@ -62,10 +62,11 @@ export async function resolveArchive(
   try {
     const index = await ArchiveIndex.build(tarFile);
     const docker = kind === 'docker-archive' || (kind === 'auto' && index.has('manifest.json'));
+    const origin = { transport: docker ? ('docker-archive' as const) : ('oci-archive' as const), path: file, ...(tag !== undefined ? { tag } : {}) };
     if (!docker) {
-      return await resolveLayout({ read: (rel) => index.read(rel), open: (rel) => index.open(rel) }, ref, tag, cleanup);
+      return { ...(await resolveLayout({ read: (rel) => index.read(rel), open: (rel) => index.open(rel) }, ref, tag, cleanup)), origin };
     }
-    return await resolveDocker(index, ref, tag, cleanup);
+    return { ...(await resolveDocker(index, ref, tag, cleanup)), origin };
   } catch (err) {
     await cleanup();
     throw err;

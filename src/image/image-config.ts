@@ -1,3 +1,4 @@
+import type { ImageOrigin } from '../manifest/schema.js';
 import { ImageError } from './image-source.js';
 import type { ImageRecord, ImageStore } from './store.js';
 
@@ -17,7 +18,7 @@ export interface ImageSettings {
   port?: number;
   /** How to run it, from the image's own label (`hivelab build` writes it): below --manifest and flags. */
   settings: Record<string, unknown>;
-  image: { id: string; ref: string; workingDir: string; env: Record<string, string>; user?: string };
+  image: { id: string; ref: string; digest?: string; origin?: ImageOrigin; workingDir: string; env: Record<string, string>; user?: string };
 }
 
 /** `KEY=VALUE` strings as a record (a bare `KEY` means empty, as Docker reads it). */
@@ -85,7 +86,15 @@ export async function imageSettings(store: ImageStore, rec: ImageRecord): Promis
     command,
     ...(port !== undefined ? { port } : {}),
     settings: labelSettings(c.Labels, rec.ref),
-    image: { id: rec.id, ref: rec.ref, workingDir, env, ...(user ? { user } : {}) },
+    image: {
+      id: rec.id,
+      ref: rec.ref,
+      ...(rec.manifestDigest ? { digest: rec.manifestDigest } : {}),
+      ...(rec.origin ? { origin: rec.origin } : {}),
+      workingDir,
+      env,
+      ...(user ? { user } : {}),
+    },
   };
 }
 

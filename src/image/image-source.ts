@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ImageOrigin } from '../manifest/schema.js';
 import type { ImageConfig } from './oci-types.js';
 
 /**
@@ -25,6 +26,8 @@ export interface ResolvedImage {
   ref: string;
   /** The manifest's digest, where the image has a manifest (not docker-archive). */
   manifestDigest?: string;
+  /** Where it was read from: the registry's repository, or the local layout or archive (set by `resolveImage`). */
+  origin?: ImageOrigin;
   /** The image id: the config's digest (Docker's image id), what the caches are keyed by. */
   id: string;
   config: ImageConfig;

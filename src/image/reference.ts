@@ -4,7 +4,7 @@ import { resolveArchive } from './archive-source.js';
 import { ImageError, type ResolvedImage } from './image-source.js';
 import { folderFiles, resolveLayout } from './layout-source.js';
 import type { RegistryCredentials } from './registry-auth.js';
-import { looksLikeRegistryRef, parseRegistryRef } from './registry-ref.js';
+import { looksLikeRegistryRef, parseRegistryRef, type RegistryRef } from './registry-ref.js';
 import { resolveRegistry } from './registry-source.js';
 
 /**
@@ -35,11 +35,16 @@ async function pathAndTag(spec: string): Promise<{ path: string; tag?: string }>
   return { path: spec };
 }
 
+/** The image of `ref`, with where it was read from (`origin`: what `hivelab export knative` names it by). */
 export async function resolveImage(ref: string, opts: ResolveOptions): Promise<ResolvedImage> {
   const transport = /^(oci|oci-archive|docker-archive|docker):(.*)$/.exec(ref);
-  if (transport?.[1] === 'docker') return resolveRegistry(parseRegistryRef(transport[2]!.replace(/^\/\//, ''), opts.insecure), opts.credentials);
+  const fromRegistry = async (r: RegistryRef): Promise<ResolvedImage> => ({
+    ...(await resolveRegistry(r, opts.credentials)),
+    origin: { transport: 'registry', repository: `${r.host}/${r.name}` },
+  });
+  if (transport?.[1] === 'docker') return fromRegistry(parseRegistryRef(transport[2]!.replace(/^\/\//, ''), opts.insecure));
   if (!transport && looksLikeRegistryRef(ref) && !(await stat(ref).catch(() => null))) {
-    return resolveRegistry(parseRegistryRef(ref, opts.insecure), opts.credentials);
+    return fromRegistry(parseRegistryRef(ref, opts.insecure));
   }
   const { path, tag } = await pathAndTag(transport ? transport[2]! : ref);
   const abs = resolve(path);
@@ -48,7 +53,7 @@ export async function resolveImage(ref: string, opts: ResolveOptions): Promise<R
   const kind = transport?.[1];
   if (st.isDirectory()) {
     if (kind && kind !== 'oci') throw new ImageError(`${ref}: ${abs} is a folder, not a ${kind} tarball`);
-    return resolveLayout(folderFiles(abs), ref, tag);
+    return { ...(await resolveLayout(folderFiles(abs), ref, tag)), origin: { transport: 'oci', path: abs, ...(tag !== undefined ? { tag } : {}) } };
   }
   if (kind === 'oci') throw new ImageError(`${ref}: ${abs} is a file; oci: names a layout folder (use oci-archive: for a tarball)`);
   return resolveArchive(abs, ref, tag, (kind as 'oci-archive' | 'docker-archive' | undefined) ?? 'auto', opts.tmpDir, opts.maxArchiveBytes);

@@ -5,6 +5,7 @@ import { PassThrough, pipeline, Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { writeFileAtomic } from '../core/atomic-write.js';
+import type { ImageOrigin } from '../manifest/schema.js';
 import { prepareRootfs } from '../sandbox/root.js';
 import { DigestMismatchError, HashTap, checkDigest, hexOf } from './digest.js';
 import { HostileLayerError } from './entry-name.js';
@@ -23,7 +24,7 @@ import { DEFAULT_UNPACK_LIMITS, UnpackBudget, byteCap, UnpackLimitError, type Un
  *                                   and shared by every image that has it
  *   layers/sha256/<diffid hex>.json what it unpacked to (bytes, entries): a cached layer counts
  *                                   against the next image's limits without being walked
- *   images/sha256/<id hex>.json     what was pulled: the reference, manifest digest, config, diff ids
+ *   images/sha256/<id hex>.json     what was pulled: the reference, manifest digest, origin, config, diff ids
  *   rootfs/<id hex>-<uid>/          an image's assembled root for one function uid (ownership is
  *                                   mapped to that uid), shared by that function's instances
  *   tmp/                            work in progress; everything is made beside its place and renamed in
@@ -36,6 +37,8 @@ export interface ImageRecord {
   id: string;
   ref: string;
   manifestDigest?: string;
+  /** Where this pull read it from (a record is rewritten by each pull of its image). */
+  origin?: ImageOrigin;
   diffIds: string[];
   config: ImageConfig;
   pulledAt: string;
@@ -166,6 +169,7 @@ export class ImageStore {
         id: image.id,
         ref,
         ...(image.manifestDigest ? { manifestDigest: image.manifestDigest } : {}),
+        ...(image.origin ? { origin: image.origin } : {}),
         diffIds: image.layers.map((l) => l.diffId),
         config: image.config,
         pulledAt: new Date().toISOString(),

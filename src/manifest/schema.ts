@@ -30,6 +30,33 @@ export type HttpEventFormat = (typeof HTTP_EVENT_FORMATS)[number];
 
 const FUNCTION_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
+const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/**
+ * Where an image function's image was read from (`hivelab deploy --image`): a registry repository,
+ * or a local layout or archive under the transport skopeo reads it with. `hivelab export knative`
+ * names the image by it: a registry's by digest, a local one by where it is to be pushed.
+ */
+export const imageOriginSchema = z.discriminatedUnion('transport', [
+  z
+    .object({
+      transport: z.literal('registry'),
+      /** `host[:port]/name`, e.g. `registry.example.com/lab/hello`: what a pull spec names, without tag or digest. */
+      repository: z.string().regex(/^[^\s@]+\/[^\s@:]+$/, 'must be host[:port]/name').max(1024),
+    })
+    .strict(),
+  z
+    .object({
+      transport: z.enum(['oci', 'oci-archive', 'docker-archive']),
+      /** The folder or file, absolute. */
+      path: z.string().regex(/^\//, 'must be an absolute path').max(4096),
+      /** The tag it was picked by, where the reference named one. */
+      tag: z.string().min(1).max(256).optional(),
+    })
+    .strict(),
+]);
+export type ImageOrigin = z.infer<typeof imageOriginSchema>;
+
 export { MAX_SCALE_FLOOR } from '../autoscaler/spec.js';
 
 export const manifestSchema = z
@@ -84,9 +111,16 @@ export const manifestSchema = z
     image: z
       .object({
         /** The image id: its config's digest. */
-        id: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256:<64 hex digits>'),
+        id: z.string().regex(SHA256_DIGEST, 'must be sha256:<64 hex digits>'),
         /** The reference it was deployed from (display only). */
         ref: z.string().min(1).max(4096),
+        /**
+         * The digest of the manifest that was run (for a multi-platform index, this host's
+         * platform's manifest), where the image has one: not a docker-archive's.
+         */
+        digest: z.string().regex(SHA256_DIGEST, 'must be sha256:<64 hex digits>').optional(),
+        /** Where it was read from (docs/IMAGES.md); absent in deployments made before it was recorded. */
+        origin: imageOriginSchema.optional(),
         workingDir: z.string().regex(/^\//, 'must be an absolute path').max(4096).default('/'),
         /**
          * The image's Env: reaches only the image's program (not the platform's bridge), so the

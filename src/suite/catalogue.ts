@@ -6,6 +6,7 @@ import { validateChameleon, validateFibonacci, validateHelloworld, validateJsonS
 import { validateAes, validateAuth } from './validators/crypto.js';
 import { validateImageRotate, validateVideo } from './validators/media.js';
 import { validateCnnServing, validateLrServing, validateLrTraining, validateRnnServing } from './validators/ml.js';
+import { validateHelloworldGrpc, validateVswarmAes, validateVswarmAuth, validateVswarmFibonacci } from './validators/vswarm.js';
 import type { SuiteEvent, SuiteFunction, Validator } from './types.js';
 
 /**
@@ -13,8 +14,13 @@ import type { SuiteEvent, SuiteFunction, Validator } from './types.js';
  * so `suite check` reports the quick ones before the model-loading ones.
  */
 
-/** The repository's functions/ folder (this file is src/suite/ or dist/suite/: two levels below the root). */
-export const FUNCTIONS_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../functions');
+/** The repository's root (this file is src/suite/ or dist/suite/: two levels below it). */
+const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
+/** The repository's functions/ folder: the HTTP functions. */
+export const FUNCTIONS_DIR = join(ROOT, 'functions');
+/** vSwarm's gRPC functions (examples/vswarm/README.md) and the protos their calls are encoded with. */
+export const VSWARM_DIR = join(ROOT, 'examples/vswarm');
+export const VSWARM_PROTOS = join(ROOT, 'protos/vswarm/proto');
 
 const ENTRIES: Array<[name: string, runtime: Runtime, validate: Validator, needsData: boolean]> = [
   ['helloworld-node', 'node', validateHelloworld, false],
@@ -37,8 +43,23 @@ const ENTRIES: Array<[name: string, runtime: Runtime, validate: Validator, needs
   ['cnn-serving', 'node', validateCnnServing, true],
 ];
 
+/**
+ * The gRPC functions: vSwarm's servers, deployed as they are (a folder each, `protocol: "grpc"`) under
+ * a `vswarm-` name (two share their folder's name with an HTTP function above), and the kit's
+ * helloworld greeter. Each sample is the request message; the reply is decoded from protobuf.
+ */
+const GRPC_ENTRIES: Array<[name: string, dir: string, runtime: Runtime, proto: string, method: string, sample: SuiteEvent, validate: Validator]> = [
+  ['grpc-echo', join(ROOT, 'bench/functions/grpc-echo'), 'node', join(VSWARM_PROTOS, 'helloworld/helloworld.proto'), 'helloworld.Greeter/SayHello', { name: 'suite' }, validateHelloworldGrpc],
+  ['vswarm-fibonacci-python', join(VSWARM_DIR, 'fibonacci-python'), 'python', join(VSWARM_PROTOS, 'fibonacci/fibonacci.proto'), 'fibonacci.Greeter/SayHello', { name: '90' }, validateVswarmFibonacci],
+  ['vswarm-fibonacci-nodejs', join(VSWARM_DIR, 'fibonacci-nodejs'), 'node', join(VSWARM_PROTOS, 'fibonacci/fibonacci.proto'), 'fibonacci.Greeter/SayHello', { name: '90' }, validateVswarmFibonacci],
+  ['vswarm-aes-python', join(VSWARM_DIR, 'aes-python'), 'python', join(VSWARM_PROTOS, 'aes/aes.proto'), 'aes.Aes/ShowEncryption', { plaintext_message: 'A unique message for the suite' }, validateVswarmAes],
+  ['vswarm-auth-python', join(VSWARM_DIR, 'auth-python'), 'python', join(VSWARM_PROTOS, 'auth/auth.proto'), 'auth.Greeter/SayHello', { name: 'allow' }, validateVswarmAuth],
+  ['vswarm-auth-nodejs', join(VSWARM_DIR, 'auth-nodejs'), 'node', join(VSWARM_PROTOS, 'auth/auth.proto'), 'auth.Greeter/SayHello', { name: 'allow' }, validateVswarmAuth],
+];
+
+/** The HTTP functions of `functionsDir` (default functions/), then the gRPC ones. */
 export function catalogue(functionsDir = FUNCTIONS_DIR): SuiteFunction[] {
-  return ENTRIES.map(([name, runtime, validate, needsData]) => ({
+  const http = ENTRIES.map(([name, runtime, validate, needsData]): SuiteFunction => ({
     name,
     runtime,
     dir: join(functionsDir, name),
@@ -46,6 +67,16 @@ export function catalogue(functionsDir = FUNCTIONS_DIR): SuiteFunction[] {
     needsData,
     validate,
   }));
+  const grpc = GRPC_ENTRIES.map(([name, dir, runtime, proto, method, sample, validate]): SuiteFunction => ({
+    name,
+    runtime,
+    dir,
+    sample,
+    needsData: false,
+    validate,
+    grpc: { proto, method },
+  }));
+  return [...http, ...grpc];
 }
 
 /** Looks functions up by name; throws on an unknown name so a typo in `--only` is not silently skipped. */
@@ -60,5 +91,7 @@ export function selectFunctions(names: string[] | undefined, functionsDir = FUNC
 }
 
 export async function sampleInput(fn: SuiteFunction): Promise<SuiteEvent> {
+  if (fn.sample) return structuredClone(fn.sample);
+  if (!fn.sampleInputPath) throw new Error(`${fn.name} has no sample input`);
   return JSON.parse(await readFile(fn.sampleInputPath, 'utf8')) as SuiteEvent;
 }

@@ -8,6 +8,8 @@ import type { SuiteFunction } from './types.js';
 export interface CheckResult {
   name: string;
   runtime: string;
+  /** How the suite called it: `http` (POST /invoke/<name>) or `grpc` (one unary call). */
+  protocol: 'http' | 'grpc';
   ok: boolean;
   coldMs?: number;
   warmMs?: number;
@@ -22,7 +24,7 @@ export interface CheckResult {
  * both outputs, read the instance's resident memory. Never throws: failures land in `error`.
  */
 export async function checkFunction(fn: SuiteFunction, invoker: Invoker): Promise<CheckResult> {
-  const result: CheckResult = { name: fn.name, runtime: fn.runtime, ok: false };
+  const result: CheckResult = { name: fn.name, runtime: fn.runtime, protocol: fn.grpc ? 'grpc' : 'http', ok: false };
   try {
     if (fn.needsData) {
       await access(join(fn.dir, 'data')).catch(() => {

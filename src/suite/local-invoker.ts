@@ -74,6 +74,7 @@ export class LocalInvoker implements Invoker {
   }
 
   async invoke(fn: SuiteFunction, event: SuiteEvent): Promise<Invocation> {
+    if (fn.grpc) throw new Error(`${fn.name}: a gRPC function (a server program) runs on the platform only; the local invoker calls handlers`);
     const manifest = this.manifests.get(fn.name) ?? (await loadManifest(fn.dir));
     this.manifests.set(fn.name, manifest);
     if (!manifest.handler) throw new Error(`${fn.name}: the local invoker runs handlers; a server program ("command") needs the platform`);

@@ -1,7 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FUNCTION_HEADER } from '../grpc/route.js';
+import { grpcStatusName } from '../grpc/status.js';
+import { H2Sessions, grpcMessages, loadUnaryMethod, startUnaryCall, type UnaryMethod, type UnaryOutcome } from '../grpc/unary.js';
 import type { Invocation, Invoker } from './invoker.js';
 import type { SuiteEvent, SuiteFunction } from './types.js';
+
+/** How long the suite waits for a gRPC call's answer (a cold start of a Python server included). */
+export const GRPC_CALL_TIMEOUT_MS = 300_000;
 
 /** What the suite needs from a running platform's state folder (docs/CONTRACTS.md, "State folder"). */
 export interface PlatformEndpoint {
@@ -37,9 +43,24 @@ export class PlatformError extends Error {
   }
 }
 
+/** A gRPC call that ended with a status other than OK (or none): the status, its name and message. */
+export class GrpcCallError extends Error {
+  constructor(
+    readonly path: string,
+    readonly status: number | undefined,
+    readonly grpcMessage: string,
+  ) {
+    super(`${path}: ${status === undefined ? 'the call ended without a grpc-status' : `grpc-status ${status} ${grpcStatusName(status)}`}${grpcMessage ? `: ${grpcMessage}` : ''}`);
+    this.name = 'GrpcCallError';
+  }
+}
+
 /**
  * Reaches suite functions through the platform's HTTP API. `prepare` deletes then deploys the
- * function, so the next invocation has no instance to reuse and is a cold (boot) start.
+ * function, so the next invocation has no instance to reuse and is a cold (boot) start. A gRPC
+ * function is deployed under the suite's name for it and invoked with one unary call through the
+ * gateway (h2c, on the same port), naming the function with `x-hivelab-function`; its reply is
+ * decoded with the method's proto.
  *
  * Resident memory assumption: `GET /v1/functions/<name>` returns `{instances: [{id, memoryBytes}]}`
  * (`id` may also be spelled `instanceId`); the suite reads the instance that served the invocation
@@ -47,6 +68,8 @@ export class PlatformError extends Error {
  */
 export class PlatformInvoker implements Invoker {
   readonly kind = 'platform';
+  private readonly h2 = new H2Sessions();
+  private readonly methods = new Map<string, UnaryMethod>();
   constructor(private readonly endpoint: PlatformEndpoint) {}
 
   async prepare(fn: SuiteFunction): Promise<void> {
@@ -55,7 +78,8 @@ export class PlatformInvoker implements Invoker {
   }
 
   async deploy(fn: SuiteFunction): Promise<unknown> {
-    const res = await this.request('POST', '/v1/functions', this.endpoint.adminToken, { path: fn.dir });
+    // A gRPC folder's own name may be an HTTP suite function's (vSwarm's fibonacci-python): it is renamed.
+    const res = await this.request('POST', '/v1/functions', this.endpoint.adminToken, { path: fn.dir, ...(fn.grpc ? { manifest: { name: fn.name } } : {}) });
     return res.body;
   }
 
@@ -68,6 +92,7 @@ export class PlatformInvoker implements Invoker {
   }
 
   async invoke(fn: SuiteFunction, event: SuiteEvent): Promise<Invocation> {
+    if (fn.grpc) return this.invokeGrpc(fn, event);
     const started = performance.now();
     const res = await this.request('POST', `/invoke/${encodeURIComponent(fn.name)}`, this.endpoint.invokeToken, event);
     const ms = performance.now() - started;
@@ -84,7 +109,33 @@ export class PlatformInvoker implements Invoker {
     return bytes === undefined ? undefined : bytes / 2 ** 20;
   }
 
-  async close(): Promise<void> {}
+  /** One unary call with `event` as the request message; rejects with a GrpcCallError unless the status is OK. */
+  private async invokeGrpc(fn: SuiteFunction, event: SuiteEvent): Promise<Invocation> {
+    const { proto, method } = fn.grpc!;
+    const key = `${proto}\0${method}`;
+    let m = this.methods.get(key);
+    if (!m) this.methods.set(key, (m = loadUnaryMethod(proto, method)));
+    const body = m.encode(event ?? {});
+    const origin = new URL(this.endpoint.url).host;
+    const started = performance.now();
+    const outcome = await new Promise<UnaryOutcome>((resolve, reject) =>
+      startUnaryCall(
+        this.h2.get(origin),
+        { path: m.path, headers: { authorization: `Bearer ${this.endpoint.invokeToken}`, [FUNCTION_HEADER]: fn.name }, body, timeoutMs: GRPC_CALL_TIMEOUT_MS },
+        (err, out) => (err ? reject(new Error(`${m.path}: ${err.message}`)) : resolve(out!)),
+      ),
+    );
+    const ms = performance.now() - started;
+    if (outcome.status !== 0) throw new GrpcCallError(m.path, outcome.status, outcome.message);
+    const messages = grpcMessages(Buffer.concat(outcome.data));
+    if (messages.length !== 1) throw new Error(`${m.path}: a unary call answered ${messages.length} messages`);
+    const cold = outcome.metadata['x-hivelab-cold'];
+    return { output: m.decode(messages[0]!), ms, cold: cold === undefined ? undefined : cold === '1', instanceId: outcome.metadata['x-hivelab-instance-id'] };
+  }
+
+  async close(): Promise<void> {
+    this.h2.close();
+  }
 
   private async request(method: string, path: string, token: string, body?: unknown): Promise<{ body: unknown; headers: Headers }> {
     const res = await fetch(`${this.endpoint.url}${path}`, {

@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
@@ -9,6 +10,9 @@ import { checkStructural, checkObjectMeta, type StructuralSchema } from '../../s
 import { parseManifest } from '../../src/manifest/validate.js';
 import { startTestPlatform, removeState, FIXTURES, type TestPlatform } from '../platform/harness.js';
 import { grpcFunctionDir } from '../grpc/helpers.js';
+import { hivelab } from '../image/cli.js';
+import { busyboxLayer, makeTar, ociBlobs, serverConfig, writeDockerArchive, writeOciArchive } from '../image/image-builder.js';
+import { pushImage, registryUnavailableReason, startRegistry, type TestRegistry } from '../image/registry.js';
 
 const run = promisify(execFile);
 const BIN = resolve(import.meta.dirname, '../../bin/hivelab.js');
@@ -68,6 +72,43 @@ describe('hivelab export knative', () => {
     expect((service as any).spec.template.spec.containers[0].ports).toEqual([{ name: 'http1', containerPort: 8080 }]);
   });
 
+  describe('an image function names the image it was deployed from', () => {
+    const id = `sha256:${'ab12cd34ef56'.padEnd(64, '7')}`;
+    const digest = `sha256:${'9'.repeat(64)}`;
+    const imageFn = (image: Record<string, unknown>) =>
+      parseManifest({ name: 'img', runtime: 'node', command: ['/bin/sh', '-c', 'serve'], port: 9090, image: { id, ref: 'whatever', ...image } });
+
+    it('from a registry: its repository pinned by the manifest digest; no note', () => {
+      const m = imageFn({ ref: 'registry.example.com/lab/hello:v1', digest, origin: { transport: 'registry', repository: 'registry.example.com/lab/hello' } });
+      const { service, warnings, notes } = knativeServiceFor(m, 'v7', opts);
+      expect(validate(service)).toEqual([]);
+      const c = (service as any).spec.template.spec.containers[0];
+      expect(c.image).toBe(`registry.example.com/lab/hello@${digest}`);
+      expect(c.ports).toEqual([{ name: 'http1', containerPort: 9090 }]);
+      expect(warnings).toEqual([]);
+      expect(notes).toEqual([]);
+      // this machine's own registry is not the cluster's: said, not hidden
+      const local = knativeServiceFor(imageFn({ digest, origin: { transport: 'registry', repository: 'localhost:5000/hello' } }), 'v7', opts);
+      expect((local.service as any).spec.template.spec.containers[0].image).toBe(`localhost:5000/hello@${digest}`);
+      expect(local.warnings.join()).toMatch(/localhost:5000, this machine's registry/);
+    });
+
+    it('from a local archive or layout: <registry>/<name>:<12 hex of the image id>, and how to push it there', () => {
+      const archive = knativeServiceFor(imageFn({ digest, origin: { transport: 'oci-archive', path: '/tmp/hello.tar', tag: 'v1' } }), 'v7', opts);
+      expect(validate(archive.service)).toEqual([]);
+      expect((archive.service as any).spec.template.spec.containers[0].image).toBe('registry.example.com/lab/img:ab12cd34ef56');
+      expect(archive.notes).toEqual(['img: push its image there first: skopeo copy oci-archive:/tmp/hello.tar:v1 docker://registry.example.com/lab/img:ab12cd34ef56']);
+      const docker = knativeServiceFor(imageFn({ origin: { transport: 'docker-archive', path: "/tmp/my images/it's.tar" } }), 'v7', opts);
+      expect(docker.notes).toEqual([`img: push its image there first: skopeo copy 'docker-archive:/tmp/my images/it'\\''s.tar' docker://registry.example.com/lab/img:ab12cd34ef56`]);
+      const layout = knativeServiceFor(imageFn({ digest, origin: { transport: 'oci', path: '/srv/layout' } }), 'v7', opts);
+      expect(layout.notes.join()).toMatch(/skopeo copy oci:\/srv\/layout docker:\/\/registry\.example\.com\/lab\/img:ab12cd34ef56$/);
+      // deployed before the origin was recorded: the reference it was deployed from is all there is
+      const old = knativeServiceFor(imageFn({ ref: '/srv/hello.tar' }), 'v7', opts);
+      expect((old.service as any).spec.template.spec.containers[0].image).toBe('registry.example.com/lab/img:ab12cd34ef56');
+      expect(old.notes.join()).toMatch(/deployed from \/srv\/hello\.tar\) to registry\.example\.com\/lab\/img:ab12cd34ef56/);
+    });
+  });
+
   it('the schema check catches what the API server would refuse', () => {
     const m = parseManifest({ name: 'h', runtime: 'node', handler: 'index.handler' });
     const good = knativeServiceFor(m, 'v1', opts).service as any;
@@ -109,5 +150,57 @@ describe('hivelab export knative', () => {
       const target = await run(process.execPath, [BIN, 'export', 'openwhisk', '--state', t.stateDir], { timeout: 30_000 }).catch((e) => e);
       expect(target.code).toBe(2);
     }, 60_000);
+  });
+
+  describe('from a running platform: functions deployed with --image', () => {
+    const skip = registryUnavailableReason() ?? (existsSync('/bin/busybox') ? undefined : 'busybox-static is not installed');
+    let t: TestPlatform;
+    let reg: TestRegistry;
+    let work: string;
+    let manifestDigest: string;
+    let archive: string;
+    let archiveId: string;
+    let ociArchive: string;
+    beforeAll(async () => {
+      if (skip) return;
+      work = mkdtempSync(join(tmpdir(), 'hivelab-export-images-'));
+      const spec = { layers: [busyboxLayer(), makeTar([{ name: 'app/', type: 'dir' as const }, { name: 'app/exported', body: 'yes' }])], config: serverConfig() };
+      reg = await startRegistry(join(work, 'registry'), 'researcher', 's3cret-pass');
+      manifestDigest = await pushImage(reg, 'lab/hello', 'v1', ociBlobs(spec));
+      archive = join(work, 'hello.docker.tar');
+      archiveId = writeDockerArchive(archive, spec, 'hello:1');
+      ociArchive = join(work, 'hello.oci.tar');
+      writeOciArchive(ociArchive, spec, 'v2');
+      t = await startTestPlatform();
+    }, 120_000);
+    afterAll(async () => {
+      await t?.stop();
+      if (t) await removeState(t.stateDir);
+      await reg?.stop();
+      if (work) rmSync(work, { recursive: true, force: true });
+    });
+
+    it.skipIf(skip)('a registry image by its digest, a local archive by <registry>/<name>:<id> with the skopeo copy that puts it there', async () => {
+      const auth = { HIVELAB_REGISTRY_AUTH: 'researcher:s3cret-pass' };
+      for (const [ref, name] of [[`${reg.host}/lab/hello:v1`, 'from-registry'], [`docker-archive:${archive}`, 'from-archive'], [`oci-archive:${ociArchive}:v2`, 'from-oci-archive']] as const) {
+        const d = await hivelab(['deploy', '--image', ref, '--name', name, '--insecure', '--timeout', '60', '--state', t.stateDir], auth);
+        expect(d.code, d.stderr).toBe(0);
+      }
+      const out = await hivelab(['export', 'knative', '--state', t.stateDir, '--registry', 'reg.example/lab']);
+      expect(out.code, out.stderr).toBe(0);
+      const docs = parseAllDocuments(out.stdout).map((d) => d.toJS() as any);
+      for (const d of docs) expect(validate(d), d.metadata.name).toEqual([]);
+      const imageOf = (name: string) => docs.find((d) => d.metadata.name === name).spec.template.spec.containers[0].image as string;
+      // the registry's own reference, pinned: the cluster pulls the bytes that ran here
+      expect(imageOf('from-registry')).toBe(`${reg.host}/lab/hello@${manifestDigest}`);
+      expect(out.stderr).toMatch(new RegExp(`warning: from-registry: its image is in ${reg.host.replace(/[.]/g, '\\.')}, this machine's registry`));
+      // a local archive: named by its image id under --registry, and how to push it there
+      const idTag = archiveId.slice('sha256:'.length, 'sha256:'.length + 12);
+      expect(imageOf('from-archive')).toBe(`reg.example/lab/from-archive:${idTag}`);
+      expect(out.stderr).toContain(`note: from-archive: push its image there first: skopeo copy docker-archive:${archive} docker://reg.example/lab/from-archive:${idTag}`);
+      expect(imageOf('from-oci-archive')).toBe(`reg.example/lab/from-oci-archive:${idTag}`); // the same image: the same id
+      expect(out.stderr).toContain(`note: from-oci-archive: push its image there first: skopeo copy oci-archive:${ociArchive}:v2 docker://reg.example/lab/from-oci-archive:${idTag}`);
+      expect(out.stderr).not.toMatch(/note: from-registry/);
+    }, 240_000);
   });
 });

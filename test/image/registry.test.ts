@@ -43,6 +43,7 @@ describe.skipIf(skip)('a registry with auth', () => {
     const store = new ImageStore(join(work, 'store-a'));
     const rec = await store.pull(`${reg.host}/lab/hello:v1`, { credentials: creds, insecure: true });
     expect(rec.manifestDigest).toBe(manifestDigest);
+    expect(rec.origin).toEqual({ transport: 'registry', repository: `${reg.host}/lab/hello` });
     expect(rec.diffIds).toHaveLength(2);
     const root = await store.rootfs(rec.id, 100_001);
     expect(readFileSync(join(root, 'app/from-registry'), 'utf8')).toBe('yes');

@@ -33,6 +33,9 @@ describe('reference formats', () => {
     const events: string[] = [];
     const rec = await store.pull(`oci:${layout('layout', spec, 'v1')}:v1`, {}, (e) => events.push(e.type === 'layer' ? `layer-${e.state}` : e.type));
     expect(rec.diffIds).toHaveLength(2);
+    // where it came from, as skopeo would name it (`hivelab export knative` prints how to push it)
+    expect(rec.origin).toEqual({ transport: 'oci', path: join(work, 'layout'), tag: 'v1' });
+    expect(rec.manifestDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(events).toEqual(['resolved', 'layer-pulling', 'layer-done', 'layer-pulling', 'layer-done']);
     const root = await store.rootfs(rec.id, UID, '/app');
     expect(root).toBe(join(work, 'state/images/rootfs', `${rec.id.slice(7)}-${UID}`));
@@ -56,6 +59,7 @@ describe('reference formats', () => {
     expect(s.command).toEqual(['/bin/sh', '-c', expect.stringContaining('nc -ll -p "$PORT"')]);
     expect(s.port).toBe(7000);
     expect(s.image).toMatchObject({ id: rec.id, workingDir: '/app', user: 'app', env: { GREETING: 'from-image', PATH: '/bin', HOME: '/home/app' } });
+    expect(s.image).toMatchObject({ digest: rec.manifestDigest, origin: { transport: 'oci', path: join(work, 'cfg') } });
     const unknownUser = await store.pull(layout('cfg-user', { ...spec, config: serverConfig({ User: 'nobody-here' }) }), {});
     await expect(imageSettings(store, unknownUser)).rejects.toThrow(/User "nobody-here" is not in its \/etc\/passwd/);
     const nothing = await store.pull(layout('cfg-empty', { ...spec, config: { Env: ['A=1'] } }), {});
@@ -67,8 +71,11 @@ describe('reference formats', () => {
     writeOciArchive(file, spec, 'v2');
     const rec = await store.pull(`oci-archive:${file}:v2`, {});
     expect(rec.diffIds).toEqual(spec.layers.map((l) => sha(l)));
+    expect(rec.origin).toEqual({ transport: 'oci-archive', path: file, tag: 'v2' });
     writeFileSync(`${file}.gz`, gzipSync(readFileSync(file)));
-    expect((await store.pull(`${file}.gz`, {})).id).toBe(rec.id);
+    const gz = await store.pull(`${file}.gz`, {});
+    expect(gz.id).toBe(rec.id);
+    expect(gz.origin).toEqual({ transport: 'oci-archive', path: `${file}.gz` });
     await expect(store.pull(`oci-archive:${file}:nope`, {})).rejects.toThrow(/no image tagged "nope" \(tags: v2\)/);
   });
 
@@ -78,6 +85,7 @@ describe('reference formats', () => {
     const rec = await store.pull(`docker-archive:${file}`, {});
     expect(rec.id).toBe(id);
     expect(rec.manifestDigest).toBeUndefined();
+    expect(rec.origin).toEqual({ transport: 'docker-archive', path: file });
     const root = await store.rootfs(rec.id, UID);
     expect(existsSync(join(root, 'bin/busybox'))).toBe(true);
     const gz = join(work, 'img-gz.docker.tar');

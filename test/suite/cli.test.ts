@@ -47,10 +47,12 @@ beforeAll(async () => {
       }
       if (token !== ADMIN) return send(403, { error: { type: 'forbidden', message: 'admin token required' } });
       if (a === 'v1' && b === 'functions' && !name && req.method === 'POST') {
-        const { path } = (await body(req)) as { path: string };
-        deployed.set(basename(path), { dir: path, invocations: 0 });
-        await local.prepare(selectFunctions([basename(path)])[0]!);
-        return send(201, { name: basename(path), version: 'v1' });
+        const { path, manifest } = (await body(req)) as { path: string; manifest?: { name?: string } };
+        const deployedName = manifest?.name ?? basename(path);
+        deployed.set(deployedName, { dir: path, invocations: 0 });
+        const fn = selectFunctions([deployedName])[0]!;
+        if (!fn.grpc) await local.prepare(fn);
+        return send(201, { name: deployedName, version: 'v1' });
       }
       if (a === 'v1' && b === 'functions' && name && req.method === 'DELETE') {
         if (!deployed.delete(name)) return send(404, { error: { type: 'not-found', message: name } });
@@ -125,6 +127,21 @@ describe('hivelab suite', () => {
     expect(code).toBe(0);
     expect((JSON.parse(out) as { functions: unknown[] }).functions).toHaveLength(selectFunctions(undefined).length);
     expect([...deployed.values()].every((d) => d.dir.startsWith('/'))).toBe(true);
+    // vSwarm's gRPC folders go by path too, renamed to the suite's names (two share an HTTP function's folder name)
+    expect(deployed.get('vswarm-fibonacci-python')?.dir).toMatch(/examples\/vswarm\/fibonacci-python$/);
+    expect(deployed.get('fibonacci-python')?.dir).toMatch(/functions\/fibonacci-python$/);
+  });
+
+  it('list names each function\'s protocol; check --local leaves the gRPC servers out unless asked', async () => {
+    const { out } = await run(['list', '--json']);
+    const listed = (JSON.parse(out) as { functions: Array<{ name: string; protocol: string }> }).functions;
+    expect(listed.find((f) => f.name === 'vswarm-aes-python')?.protocol).toBe('grpc');
+    expect(listed.find((f) => f.name === 'aes')?.protocol).toBe('http');
+    const asked = await run(['check', '--local', '--only', 'vswarm-aes-python', '--json']);
+    expect(asked.code).toBe(1);
+    const [r] = (JSON.parse(asked.out) as { functions: Array<Record<string, unknown>> }).functions;
+    expect(r).toMatchObject({ name: 'vswarm-aes-python', protocol: 'grpc', ok: false });
+    expect(String(r!.error)).toMatch(/runs on the platform only/);
   });
 
   it('check --local runs without a platform', async () => {

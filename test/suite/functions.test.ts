@@ -4,11 +4,11 @@ import { useSuiteInvoker } from './harness.js';
 
 const POOL_SIZE = 4; // functions/_shared/inputmode.*
 
-// Every suite function, run for real with its sample input, cold then warm; outputs checked by the
-// same validators `hivelab suite check` uses.
+// Every HTTP suite function, run for real with its sample input, cold then warm; outputs checked by
+// the same validators `hivelab suite check` uses. The gRPC ones: test/suite/grpc.test.ts.
 const invoker = useSuiteInvoker();
 
-describe.each(catalogue().map((fn) => [fn.name, fn] as const))('%s', (_name, fn) => {
+describe.each(catalogue().filter((fn) => !fn.grpc).map((fn) => [fn.name, fn] as const))('%s', (_name, fn) => {
   it('produces a valid output for its sample input, cold and warm', async () => {
     const event = await sampleInput(fn);
     await invoker().prepare(fn);

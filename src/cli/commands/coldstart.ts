@@ -28,7 +28,9 @@ Options:
 Needs root (page-cache drops, CRIU). Progress goes to stderr.`;
 
 function resolveFunctions(list: string | undefined): StudyFunction[] {
-  const suite = catalogue();
+  // the study invokes over HTTP (POST /invoke/<name>): the suite's gRPC functions are not its
+  const all = catalogue();
+  const suite = all.filter((f) => !f.grpc);
   if (!list) return suite.map((f) => ({ name: f.name, dir: f.dir, runtime: f.runtime }));
   return list
     .split(',')
@@ -37,6 +39,7 @@ function resolveFunctions(list: string | undefined): StudyFunction[] {
     .map((item) => {
       const known = suite.find((f) => f.name === item);
       if (known) return { name: known.name, dir: known.dir, runtime: known.runtime };
+      if (all.some((f) => f.name === item)) throw new UsageError(`"${item}" is a gRPC suite function: the cold-start study invokes functions over HTTP`);
       const dir = resolve(item);
       const manifest = join(dir, 'function.json');
       if (!existsSync(manifest)) throw new UsageError(`"${item}" is neither a suite function nor a function folder`);

@@ -10,9 +10,15 @@ usage: hivelab export knative [--registry REF] [--namespace NS] [--out FILE] [--
 
 Writes one Knative Service (serving.knative.dev/v1) per deployed function, as multi-document YAML
 (stdout, or FILE), ready for \`kubectl apply -f\`: scaling → autoscaling.knative.dev/* annotations,
-concurrency → containerConcurrency, memoryMB → resources, timeoutMs → timeoutSeconds. Each service's
-image is REF/<name>:<version> (default registry: registry.local/hivelab), the image \`hivelab build\`
-is to make of the function folder. Settings Knative cannot express are reported on stderr.
+concurrency → containerConcurrency, memoryMB → resources, timeoutMs → timeoutSeconds.
+
+Each service's image:
+  a function folder                  REF/<name>:<version>, the image \`hivelab build --tag <version>\`
+                                     is to make of the folder (default REF: registry.local/hivelab)
+  deploy --image from a registry     that image pinned by digest: HOST/REPO@sha256:<manifest digest>
+  deploy --image from a local        REF/<name>:<first 12 hex of the image id>; a note on stderr
+  layout or archive                  gives the \`skopeo copy\` that pushes it there
+Settings Knative cannot express are reported on stderr as warnings.
 `;
 
 interface Listed {
@@ -46,8 +52,9 @@ const command: Command = {
     }
     const docs: string[] = [];
     for (const f of functions) {
-      const { service, warnings } = knativeServiceFor(f.manifest, f.version, { registry: values.registry, namespace: values.namespace });
+      const { service, warnings, notes } = knativeServiceFor(f.manifest, f.version, { registry: values.registry, namespace: values.namespace });
       for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+      for (const n of notes) process.stderr.write(`note: ${n}\n`);
       docs.push(stringify(service));
     }
     const text = docs.join('---\n');
