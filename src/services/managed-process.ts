@@ -5,6 +5,7 @@
  * what `hivelab status` and the dashboard show for the data services.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { restartDelayMs } from './backoff.js';
 
 export class ServiceCrashedError extends Error {
@@ -59,8 +60,18 @@ interface Run {
   printedReady: () => boolean;
 }
 
+/**
+ * util-linux's setpriv sets a parent-death signal and execs the service (same PID): a platform
+ * killed with SIGKILL takes its services with it instead of leaving them running with their
+ * passwords and data. Node cannot set one itself.
+ */
+const SETPRIV = '/usr/bin/setpriv';
+const withParentDeath = (command: string, args: string[]): [string, string[]] =>
+  existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
+
 function launch(opts: ManagedProcessOptions, onExit: (code: number | null, signal: string | null) => void): Run {
-  const child = spawn(opts.command, opts.args, { stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...opts.spawn });
+  const [command, args] = withParentDeath(opts.command, opts.args);
+  const child = spawn(command, args, { stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...opts.spawn });
   if (opts.stdin !== undefined) {
     child.stdin?.on('error', () => {}); // a child that dies at once: its exit is reported below
     child.stdin?.end(opts.stdin);

@@ -117,3 +117,23 @@ it('another server answering on the port does not make a service ready: only its
   });
   await expect(start).rejects.toThrow(/silent crashed: not ready after 500 ms/);
 });
+
+it('a platform killed with SIGKILL takes its services with it (a parent-death signal)', async () => {
+  // the platform's stand-in: a process that starts one managed service and is then killed outright
+  const script = `
+    const { startManagedProcess } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '../../dist/services/managed-process.js'))});
+    const svc = await startManagedProcess({ name: 'doomed', command: '/bin/sleep', args: ['87671'], probe: async () => true });
+    process.stdout.write(svc.child.pid + '\\n');
+    setInterval(() => {}, 1 << 30);
+  `;
+  const { spawn } = await import('node:child_process');
+  const parent = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const pid = await new Promise<number>((resolve, reject) => {
+    parent.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    parent.once('exit', () => reject(new Error('the stand-in platform exited early')));
+  });
+  const alive = async () => (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('87671');
+  expect(await alive()).toBe(true);
+  parent.kill('SIGKILL');
+  await expect.poll(alive, { timeout: 10_000 }).toBe(false);
+}, 30_000);
