@@ -1,4 +1,4 @@
-import { execFile, spawn, type StdioOptions } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,19 +96,6 @@ export function run(args: string[], opts: { timeoutMs?: number } = {}): Promise<
       else resolve({ stdout, stderr });
     });
   });
-}
-
-/**
- * Spawns CRIU with extra file descriptors (restore hands pipes and the invocation socket to the
- * restored process through `--inherit-fd`). Resolves with the exit code.
- */
-export function spawnCriu(args: string[], stdio: StdioOptions): { child: ReturnType<typeof spawn>; done: Promise<number> } {
-  const child = spawn(criuBinary(), args, { stdio, env: cleanEnv() });
-  const done = new Promise<number>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-  });
-  return { child, done };
 }
 
 /**
