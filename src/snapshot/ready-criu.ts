@@ -161,7 +161,8 @@ export class ReadyCriu {
 
   /**
    * Sends the restore request and resolves with CRIU's answer and exit status once CRIU has exited
-   * (or with nothing once the relay has ended); never rejects (the caller judges the outcome; `kill` ends a restore that takes too long).
+   * (or with nothing once the relay has ended); never rejects: the caller judges the outcome, and
+   * `kill` ends a restore that takes too long.
    */
   restore(dirs: { workDir: string; imagesDir: string }, req: Omit<CriuRestoreRequest, 'workDirFd' | 'imagesDirFd'>): Promise<CriuOutcome> {
     if (this.used) throw new Error('a ready CRIU restores once');
@@ -179,9 +180,11 @@ export class ReadyCriu {
 
   /** Why the relay failed, from its exit and messages, for errors a person can act on. */
   async failure(): Promise<string> {
-    const { code, signal } = await Promise.race([this.relayExit, new Promise<{ code: null; signal: null }>((r) => setTimeout(() => r({ code: null, signal: null }), 1000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const { code, signal } = await Promise.race([this.relayExit, new Promise<{ code: null; signal: null }>((r) => (timer = setTimeout(() => r({ code: null, signal: null }), 1000)))]);
+    clearTimeout(timer);
     const what = code !== null ? (RELAY_EXIT[code] ?? `exited ${code}`) : signal ? `was killed (${signal})` : 'is still running';
-    return `the CRIU relay ${what}${this.stderr.trim() ? `: ${this.stderr.trim()}` : ''}`;
+    return `the CRIU relay ${what}${this.messages ? `: ${this.messages}` : ''}`;
   }
 
   /** SIGKILLs the relay, CRIU and every task restored so far (the PID namespace dies with its PID 1). */
