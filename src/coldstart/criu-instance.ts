@@ -21,8 +21,8 @@ export interface CriuInstanceParts {
   /** Settles when the instance is gone; `monitor-died` when its REAP monitor died first. */
   gone: Promise<'exited' | 'monitor-died'>;
   kill(): void;
-  /** Runs before the instance is killed on stop (e.g. the misprediction check needs a live monitor). */
-  beforeStop?: () => Promise<void>;
+  /** Runs once the instance has answered its first invocation (REAP's misprediction check). */
+  afterFirstInvocation?: () => Promise<void>;
   /** Runs once the instance is gone (stop the lazy-pages daemon, note a monitor death). */
   afterExit?: (reason: ExitReason) => void;
   /** Live figures of the monitor serving this instance's memory (lazy and reap modes). */
@@ -38,6 +38,7 @@ export class CriuInstance implements SandboxInstance {
   readonly exited: Promise<ExitInfo>;
   private stopping = false;
   private isExited = false;
+  private firstServedSeen = false;
 
   constructor(private readonly parts: CriuInstanceParts) {
     this.instanceId = parts.instanceId;
@@ -81,15 +82,19 @@ export class CriuInstance implements SandboxInstance {
     return stats;
   }
 
+  /** Once, after the first invocation; bounded: a monitor that no longer answers must not hold it. */
+  async firstServed(): Promise<void> {
+    const hook = this.parts.afterFirstInvocation;
+    if (!hook || this.firstServedSeen || this.isExited) return;
+    this.firstServedSeen = true;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([hook().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 1000)))]);
+    clearTimeout(timer);
+  }
+
   async stop(graceMs = 1000): Promise<ExitInfo> {
     if (this.isExited || this.stopping) return this.exited;
     this.stopping = true;
-    // Bounded: a monitor that no longer answers must not keep the instance from stopping.
-    if (this.parts.beforeStop) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.parts.beforeStop().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 1000)))]);
-      clearTimeout(timer);
-    }
     if (graceMs > 0) {
       try {
         process.kill(this.pid, 'SIGTERM'); // the shims handle SIGTERM even as PID 1

@@ -133,7 +133,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
     gone: m ? m.exitReason : restored.exited.then(() => 'exited' as const),
     kill: () => restored.kill(),
     monitorStats: m ? () => m.monitor.stats() : undefined,
-    beforeStop: m && reapPhase === 'prefetch' ? () => checkPrediction(log, fn, snap, m) : undefined,
+    afterFirstInvocation: m && reapPhase === 'prefetch' ? () => checkPrediction(log, fn, snap, m) : undefined,
     afterExit: (reason) => {
       stopDaemon?.();
       void releaseMounts().then(() => sandboxes.cleanup(spec));
@@ -221,7 +221,12 @@ async function record(log: RestoreDeps['log'], spec: InstanceSpec, snap: Snapsho
   log('info', `${spec.manifest.name}: recorded a working set of ${recorded.wsPages} pages (${((recorded.wsPages * 4096) / 1048576).toFixed(1)} MB)`);
 }
 
-/** Thesis 5.4.1: too many faults outside the prefetched working set → record again next time. */
+/**
+ * Thesis 5.4.1: too many faults outside the prefetched working set during the first invocation →
+ * record again next time. Checked when the first invocation is answered: an instance that went on
+ * serving other requests touches pages the recorded one never did, which says nothing about the
+ * prediction.
+ */
 async function checkPrediction(log: RestoreDeps['log'], fn: string, snap: Snapshot, m: MonitoredInstance): Promise<void> {
   const s = await m.monitor.stats();
   if (isMisprediction(s)) {

@@ -146,6 +146,7 @@ export class FunctionController {
     try {
       const result = await qp.invoke(inv);
       inst.served++;
+      if (inst.served === 1) void inst.worker.firstServed(inst.id).catch(() => undefined);
       return result;
     } catch (err) {
       if (!(err instanceof InstanceFailure)) throw err;

@@ -132,6 +132,10 @@ export class WorkerHandle extends EventEmitter {
     return this.request<ExitInfo | null>({ op: 'stop', instanceId, force });
   }
 
+  firstServed(instanceId: string): Promise<void> {
+    return this.request<void>({ op: 'first-served', instanceId });
+  }
+
   stats(): Promise<WorkerStats> {
     return this.request<WorkerStats>({ op: 'stats' });
   }

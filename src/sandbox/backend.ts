@@ -70,6 +70,8 @@ export interface SandboxInstance {
   memoryUsage(): Promise<number>;
   /** Stops the instance (SIGKILL after `graceMs`) and releases its cgroup; idempotent. */
   stop(graceMs?: number): Promise<ExitInfo>;
+  /** Told once, when the instance has answered its first invocation (a REAP prefetch checks its prediction). */
+  firstServed?(): Promise<void>;
 }
 
 export interface SandboxBackend {

@@ -36,6 +36,8 @@ interface Running {
   functionName: string;
   memoryMB: number;
   runDir: string;
+  /** The control plane reported its first invocation answered, and the instance acted on it. */
+  firstServed?: boolean;
 }
 
 /**
@@ -221,6 +223,14 @@ export class InstanceManager {
    * Stops an instance. An object an instance produced lives only as long as the instance (XDT), so
    * unless forced, the stop waits until its objects were retrieved or expired.
    */
+  /** The instance answered its first invocation (the control plane says so); gone already is fine. */
+  async firstServed(instanceId: string): Promise<void> {
+    const r = this.running.get(instanceId);
+    if (!r) return;
+    await r.instance.firstServed?.();
+    r.firstServed = true;
+  }
+
   async stop(instanceId: string, force = false): Promise<ExitInfo | undefined> {
     // a start still waiting for a slot is no longer wanted: it leaves the queue without running
     if (this.admission.cancel(instanceId)) return undefined;
@@ -249,6 +259,7 @@ export class InstanceManager {
         functionName: r.functionName,
         memoryBytes: await r.instance.memoryUsage().catch(() => 0),
         ...(r.monitorStats ? { monitor: await r.monitorStats() } : {}),
+        ...(r.firstServed ? { firstServed: true } : {}),
       })),
     );
     return {

@@ -107,6 +107,8 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       return manager.start(req);
     case 'stop':
       return manager.stop(req.instanceId, req.force);
+    case 'first-served':
+      return manager.firstServed(req.instanceId);
     case 'stats':
       return manager.stats();
   }

@@ -37,6 +37,17 @@ export interface StopRequest {
   force: boolean;
 }
 
+/**
+ * An instance answered its first invocation. A REAP-prefetched instance checks its working set's
+ * prediction then (thesis §5.4.1): the faults the first invocation took outside it, not those of
+ * every later request.
+ */
+export interface FirstServedRequest {
+  op: 'first-served';
+  reqId: number;
+  instanceId: string;
+}
+
 export interface StatsRequest {
   op: 'stats';
   reqId: number;
@@ -49,7 +60,7 @@ export interface LedgerReply {
   ok: boolean;
 }
 
-export type WorkerRequest = StartRequest | StopRequest | StatsRequest;
+export type WorkerRequest = StartRequest | StopRequest | FirstServedRequest | StatsRequest;
 
 export interface StartedInstance {
   instanceId: string;
@@ -71,6 +82,8 @@ export interface InstanceStats {
   memoryBytes: number;
   /** Lazily restored instances (lazy, reap): the REAP monitor's figures so far (faults served on demand, ...). */
   monitor?: MonitorStats;
+  /** Its first invocation was reported and what follows it (REAP's misprediction check) is done. */
+  firstServed?: boolean;
 }
 
 export interface WorkerStats {
