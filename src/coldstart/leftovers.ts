@@ -7,9 +7,10 @@ import { monitorBinary } from '../reap/monitor.js';
 import { killPids } from '../snapshot/deadline.js';
 
 /**
- * What a killed worker or platform leaves running, found and killed. CRIU restores instances
- * detached (they are nobody's children), a dump in progress holds its tracee frozen, and CRIU and
- * the REAP monitor are children of a worker that may have died with SIGKILL.
+ * What a killed worker or platform leaves running, found and killed. A restored instance is its
+ * CRIU relay's child, and the relay dies with the worker while the instance runs on (it has no
+ * parent-death signal); a dump in progress holds its tracee frozen; and CRIU and the REAP monitor
+ * are children of a worker that may have died with SIGKILL.
  *
  * How they are found without touching anything else on the host (tests run several platforms at
  * once, each with its own state folder):

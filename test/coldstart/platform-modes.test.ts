@@ -155,7 +155,7 @@ describe.skipIf(unavailable !== null)('REAP monitor death in the live platform',
 });
 
 describe.skipIf(unavailable !== null)('a worker that dies', () => {
-  it('takes its restored instances with it (CRIU restores them detached: they are not its children)', async () => {
+  it('takes its restored instances with it (they are not its children: they outlive their CRIU relay)', async () => {
     const tp = await startTestPlatform({ coldStart: 'snapshot', workers: 1 });
     try {
       expect((await tp.deploy(join(FIXTURES, 'snap-python'))).status).toBe(201);
