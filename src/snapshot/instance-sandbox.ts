@@ -238,8 +238,9 @@ export class InstanceSandboxes {
 
   /**
    * A CRIU ready to restore `spec`'s clone into its sandbox, its groups named after the instance and
-   * limited: one made ahead of demand when there is one (then another is made for the next start),
-   * else one made now. The clone's socket is at `<workDir>/fn.sock` either way.
+   * limited: one made ahead of demand when there is one, else one made now. The clone's socket is at
+   * `<workDir>/fn.sock` either way. The next one is made by `refillCriu` once this start is done, not
+   * during it: on 2 cores, starting a CRIU competes with the restore for the CPU.
    */
   async claimCriu(spec: InstanceSpec, limits: CgroupLimits): Promise<ClaimedCriu> {
     const listenerPath = path.join(this.workDir(spec), LISTENER_NAME);
@@ -250,7 +251,6 @@ export class InstanceSandboxes {
       if (next && !next.criu.ended) pooled = next;
       else if (next) void next.cgroup.remove().catch(() => undefined);
     }
-    this.refillCriu(limits);
     if (pooled) {
       try {
         const cgroup = await pooled.cgroup.renameTo(spec.instanceId);
@@ -289,8 +289,8 @@ export class InstanceSandboxes {
     return criu;
   }
 
-  /** Tops the ready CRIUs up in the background (their groups get limits only when claimed). */
-  private refillCriu(limits: CgroupLimits): void {
+  /** Tops the ready CRIUs up in the background (their groups get their real limits when claimed). */
+  refillCriu(limits: CgroupLimits): void {
     while (this.readyCriu.length < CRIU_READY) {
       const n = this.readyCriuCount++;
       const next = (async () => {
