@@ -50,7 +50,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   const key = `${fn}/${snap.meta.version}`;
   const t0 = Date.now();
   const sandboxes = deps.sandboxes;
-  // CRIU's log, pidfile and lazy-pages socket: never in the run folder, which the clone can write
+  // CRIU's log, the clone's socket and the lazy-pages socket: never in the run folder, which the clone can write
   const workDir = sandboxes.workDir(spec);
   const releaseRunDir = await sandboxes.prepareRunDir(spec, await sandboxes.ids(spec));
   const root = await sandboxes.restoreRootFor(spec);

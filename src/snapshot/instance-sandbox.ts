@@ -127,7 +127,7 @@ export class InstanceSandboxes {
     return { uid, gid: spec.gid ?? uid };
   }
 
-  /** Where CRIU keeps this instance's log, pidfile and lazy-pages socket: root's, outside the instance's reach. */
+  /** Where CRIU keeps this instance's log, socket and lazy-pages socket: root's, outside the instance's reach. */
   workDir(spec: InstanceSpec): string {
     return `${spec.runDir}${CRIU_WORK_SUFFIX}`;
   }
@@ -275,18 +275,12 @@ export class InstanceSandboxes {
 
   private async startCriu(cgroup: InstanceCgroup, listenerPath: string): Promise<ReadyCriu> {
     const netns = await this.netns();
-    let criu: ReadyCriu;
     try {
-      criu = ReadyCriu.start({ cgroupProcs: cgroup.procsFiles, netns, listenerPath });
+      // handed out only once its socket is bound (a claim renames it at once)
+      return await ReadyCriu.started({ cgroupProcs: cgroup.procsFiles, netns, listenerPath });
     } finally {
       closeSync(netns); // the relay holds its own copy
     }
-    // handed out only once its socket is bound (a claim renames it at once)
-    await criu.ready().catch((err: Error) => {
-      criu.kill();
-      throw err;
-    });
-    return criu;
   }
 
   /** Tops the ready CRIUs up in the background (their groups get their real limits when claimed). */

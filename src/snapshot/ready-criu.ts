@@ -56,7 +56,6 @@ export class ReadyCriu {
   private used = false;
   private stderr = '';
   private restoredPid = 0;
-  private relayEnded = false;
   /** Settles when the relay says it is set up (its socket bound), or rejects when it ends first. */
   private readonly isReady: Promise<void>;
   private readonly outcome: Promise<CriuOutcome>;
@@ -70,12 +69,7 @@ export class ReadyCriu {
     child.stderr!.on('data', (d: Buffer) => {
       if (this.stderr.length < 8192) this.stderr += d.toString();
     });
-    this.relayExit = new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        this.relayEnded = true;
-        resolve({ code, signal });
-      }),
-    );
+    this.relayExit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const outputEnd = new Promise<void>((resolve) => {
       this.output.once('end', resolve);
       this.output.once('close', resolve);
@@ -139,9 +133,19 @@ export class ReadyCriu {
     return new ReadyCriu(child, opts.listenerPath);
   }
 
+  /** `start`, resolved once the relay is set up (its socket bound); killed and rejected if it is not. */
+  static async started(opts: ReadyCriuOptions): Promise<ReadyCriu> {
+    const criu = ReadyCriu.start(opts);
+    await criu.ready().catch((err: Error) => {
+      criu.kill();
+      throw err;
+    });
+    return criu;
+  }
+
   /** The relay has exited: a ready CRIU that ended before its request is of no use. */
   get ended(): boolean {
-    return this.relayEnded;
+    return this.child.exitCode !== null || this.child.signalCode !== null;
   }
 
   get pid(): number | undefined {

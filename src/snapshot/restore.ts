@@ -24,11 +24,12 @@ import { CRIU_FD, LISTENER_NAME, ReadyCriu } from './ready-criu.js';
 
 export interface RestoreOptions {
   imagesDir: string;
-  /** Private to this restore: CRIU's log, the pidfile and (lazy) `lazy-pages.socket`. */
+  /** Private to this restore: CRIU's log, the clone's socket and (lazy) `lazy-pages.socket`. */
   workDir: string;
   /**
    * A CRIU made ready for this clone (its cgroups joined, its socket bound, its network namespace
-   * held); without one, one is made now from `cgroupProcs` and `netns`.
+   * held; InstanceSandboxes.claimCriu); without one, one is made now from `cgroupProcs` and `netns`,
+   * with the clone's socket at `<workDir>/fn.sock`.
    */
   ready?: ReadyCriu;
   /** CRIU's `--root`: a read-only mount of the sandbox's skeleton (mounts.ts `ensureRestoreRoot`). */
@@ -98,7 +99,7 @@ async function keepLog(workDir: string): Promise<void> {
 async function readyNow(opts: RestoreOptions): Promise<ReadyCriu> {
   const netns = opts.netns ?? (await makeNetns());
   try {
-    return ReadyCriu.start({ cgroupProcs: opts.cgroupProcs ?? [], netns, listenerPath: path.join(opts.workDir, LISTENER_NAME) });
+    return await ReadyCriu.started({ cgroupProcs: opts.cgroupProcs ?? [], netns, listenerPath: path.join(opts.workDir, LISTENER_NAME) });
   } finally {
     if (opts.netns === undefined) closeSync(netns);
   }
@@ -110,15 +111,15 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
   if (!listener) throw new Error('snapshot has no invocation-socket listener recorded');
   const outputs = opts.externalFds.filter((f) => f.role === 'output');
   const external = restoreExternals(opts.imageMounts, opts.mounts);
-  const criu = opts.ready ?? (await readyNow(opts));
-  const listenerPath = path.join(opts.workDir, LISTENER_NAME);
+  let made: ReadyCriu | undefined = opts.ready;
   try {
-    await criu.ready();
-    if (criu.listenerPath !== listenerPath) await criu.moveListener(listenerPath);
+    made ??= await readyNow(opts);
+    await made.ready();
   } catch (err) {
-    criu.kill();
+    made?.kill();
     throw new CriuError(`criu restore from ${opts.imagesDir}: no CRIU ready: ${(err as Error).message}`, '');
   }
+  const criu = made;
 
   const t0 = performance.now();
   let aborted: string | null = null;
@@ -172,7 +173,7 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
   return {
     pid,
     restoreMs,
-    socketPath: listenerPath,
+    socketPath: criu.listenerPath,
     output: criu.output,
     exited: criu.exited,
     kill: () => criu.kill(),

@@ -8,9 +8,9 @@
  *   - it joins the instance's cgroups first, so CRIU and every task it restores are charged to the
  *     instance from their first page (cgroup v1 does not move charges), and the first move's RCU
  *     grace period is paid here, not by the restore;
- *   - it binds the clone's invocation socket at LISTEN_PATH (a scratch name the worker links to the
- *     clone's real path once the restore is done) and hands it to CRIU as descriptor 3, with the
- *     clone's network namespace (4) and output pipe (1) it was given;
+ *   - it binds the clone's invocation socket at LISTEN_PATH (a scratch name the worker renames into
+ *     CRIU's work folder when a start claims this CRIU) and hands it to CRIU as descriptor 3, with
+ *     the clone's network namespace (4) and a pipe of its own for the clone's output (1);
  *   - it forks `CRIU swrk 5`, connected by a SOCK_SEQPACKET pair (5 in CRIU), which blocks in recv.
  *
  * Descriptors from the worker: 0 requests, 1 the clone's output pipe, 2 messages, 4 the clone's
