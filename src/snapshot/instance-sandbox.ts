@@ -12,6 +12,7 @@ import { SandboxUids } from '../sandbox/uids.js';
 import { CRIU_WORK_SUFFIX, makeNetns, mountCloneTmpfs, mountSharedDev, unmountRunDir } from '../sandbox/run-dir.js';
 import { ensureKerndatDir, KERNDAT_DIR } from './criu.js';
 import { InstanceCgroup, type CgroupLimits } from '../sandbox/cgroup.js';
+import { processExists } from '../core/process-exists.js';
 import { LISTENER_NAME, ReadyCriu } from './ready-criu.js';
 import { ensureRestoreRoot, externalMounts, imageRestoreRootPoint, mountName, sweepDeletedImageRoots, type DumpedMount, type ExternalMount } from './mounts.js';
 
@@ -322,14 +323,5 @@ export class InstanceSandboxes {
   /** Removes CRIU's work folder of an instance that is gone. */
   async cleanup(spec: InstanceSpec): Promise<void> {
     await rm(this.workDir(spec), { recursive: true, force: true });
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

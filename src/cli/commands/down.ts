@@ -2,21 +2,13 @@ import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import type { Command } from '../command.js';
 import { statePaths } from '../../config/state.js';
+import { processExists } from '../../core/process-exists.js';
 
 const usage = `
 usage: hivelab down [--state DIR]
 
 Stops the platform that runs with this state folder (its instances stop with it).
 `;
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const command: Command = {
   summary: 'stop the platform',
@@ -31,14 +23,14 @@ const command: Command = {
       console.error(`hivelab down: no platform is running with state ${paths.root}`);
       return 1;
     }
-    if (!alive(pid)) {
+    if (!processExists(pid)) {
       console.log(`hivelab down: the platform (pid ${pid}) was not running any more`);
       return 0;
     }
     process.kill(pid, 'SIGTERM');
     const until = Date.now() + 20_000;
-    while (alive(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-    if (alive(pid)) {
+    while (processExists(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    if (processExists(pid)) {
       process.kill(pid, 'SIGKILL');
       console.log(`hivelab down: the platform (pid ${pid}) did not stop in 20 s and was killed`);
     } else console.log(`Hivelab (pid ${pid}) stopped`);

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { statePaths } from '../../config/state.js';
+import { processExists } from '../../core/process-exists.js';
 import { COLD_START_MODES, type ColdStartMode } from '../../manifest/schema.js';
 import { policyNames } from '../../autoscaler/registry.js';
 import { placementNames } from '../../placement/registry.js';
@@ -52,8 +53,7 @@ function int(name: string, v: string | undefined, min: number): number | undefin
 async function runningPid(platformFile: string): Promise<number | undefined> {
   try {
     const { pid } = JSON.parse(await readFile(platformFile, 'utf8')) as { pid: number };
-    process.kill(pid, 0);
-    return pid;
+    return processExists(pid) ? pid : undefined;
   } catch {
     return undefined;
   }
@@ -71,11 +71,7 @@ async function waitForReady(platformFile: string, child: number, timeoutMs: numb
     } catch {
       // not yet
     }
-    try {
-      process.kill(child, 0);
-    } catch {
-      throw new Error('the platform exited during start-up; see its log');
-    }
+    if (!processExists(child)) throw new Error('the platform exited during start-up; see its log');
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`the platform did not become ready within ${timeoutMs / 1000} s`);
