@@ -146,7 +146,8 @@ export class FunctionController {
     try {
       const result = await qp.invoke(inv);
       inst.served++;
-      if (inst.served === 1) void inst.worker.firstServed(inst.id).catch(() => undefined);
+      // only a REAP-restored instance acts on it (its misprediction check): no message for the rest
+      if (inst.served === 1 && inst.mode === 'reap') void inst.worker.firstServed(inst.id).catch(() => undefined);
       return result;
     } catch (err) {
       if (!(err instanceof InstanceFailure)) throw err;
