@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InstanceSpec } from '../sandbox/backend.js';
-import { SANDBOX_RUN_DIR } from '../sandbox/launch.js';
+import { SANDBOX_RUN_DIR, sandboxHostname } from '../sandbox/launch.js';
 import type { ClaimedCriu, InstanceSandboxes } from '../snapshot/instance-sandbox.js';
 import type { ExternalMount } from '../snapshot/mounts.js';
 import { Attr, SpanNames, type PhaseTiming } from '../observability/semantic.js';
@@ -79,6 +79,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
     ready: claimed.criu,
     imagesDir: snap.imagesDir,
     workDir,
+    hostname: sandboxHostname(spec.instanceId),
     externalFds: snap.meta.externalFds,
     root,
     imageMounts: snap.meta.mounts,

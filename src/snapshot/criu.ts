@@ -88,10 +88,14 @@ export function criuLogTail(logFile: string, lines = 12): string {
   return (errors.length ? errors : all).slice(-lines).join('\n');
 }
 
-/** Runs CRIU to completion (dump, check, --version). */
-export function run(args: string[], opts: { timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+/**
+ * Runs CRIU to completion (dump, check, --version); with `namespacesOf`, inside that process's IPC
+ * and UTS namespaces (nsenter execs CRIU in its own place: a deadline's SIGKILL still reaches CRIU).
+ */
+export function run(args: string[], opts: { timeoutMs?: number; namespacesOf?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+  const [file, argv] = opts.namespacesOf ? ['nsenter', [`--target=${opts.namespacesOf}`, '--ipc', '--uts', '--', criuBinary(), ...args]] : [criuBinary(), args];
   return new Promise((resolve, reject) => {
-    execFile(criuBinary(), args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 << 20, env: cleanEnv(), killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    execFile(file, argv, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 << 20, env: cleanEnv(), killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       if (err) reject(Object.assign(err, { stdout, stderr }));
       else resolve({ stdout, stderr });
     });

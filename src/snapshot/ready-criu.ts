@@ -12,6 +12,9 @@ import { killTree } from './deadline.js';
  * pipe, and has forked `criu swrk`, which waits for the request. A restore then costs one RPC
  * instead of a shell, an exec of CRIU and its start-up.
  *
+ * The relay holds the clone's IPC and UTS namespaces too (CRIU and the restored tree inherit them;
+ * a request sets the clone's hostname in the latter).
+ *
  * The relay's descriptors: 0 requests, 1 the clone's output (read here as `output`), 2 messages,
  * 4 the network namespace, 5 responses. After the restore the relay is the restored tree's parent
  * and exits with it; `exited` settles once the relay has exited and the output has ended (the clone
@@ -168,11 +171,11 @@ export class ReadyCriu {
    * (or with nothing once the relay has ended); never rejects: the caller judges the outcome, and
    * `kill` ends a restore that takes too long.
    */
-  restore(dirs: { workDir: string; imagesDir: string }, req: Omit<CriuRestoreRequest, 'workDirFd' | 'imagesDirFd'>): Promise<CriuOutcome> {
+  restore(clone: { workDir: string; imagesDir: string; hostname: string }, req: Omit<CriuRestoreRequest, 'workDirFd' | 'imagesDirFd'>): Promise<CriuOutcome> {
     if (this.used) throw new Error('a ready CRIU restores once');
     this.used = true;
     const frame = (b: Buffer) => Buffer.concat([u32(b.length), b]);
-    const paths = Buffer.from(`${dirs.workDir}\0${dirs.imagesDir}`);
+    const paths = Buffer.from(`${clone.workDir}\0${clone.imagesDir}\0${clone.hostname}`);
     this.child.stdin!.end(Buffer.concat([frame(paths), frame(encodeRestoreRequest({ ...req, workDirFd: CRIU_FD.workDir, imagesDirFd: CRIU_FD.imagesDir }))]));
     return this.outcome;
   }

@@ -15,7 +15,7 @@ import { CRIU_FD, LISTENER_NAME, ReadyCriu } from './ready-criu.js';
  * the lazy areas empty and hands their userfaultfd to the lazy-pages daemon listening in `workDir`).
  *
  * Each restore gets: a new PID namespace (the runtime is PID 1 again, so clones of one image run
- * side by side), a fresh output pipe in place of the dumped one, and its own invocation socket,
+ * side by side), new IPC and UTS namespaces (the relay's, made ahead), a fresh output pipe in place of the dumped one, and its own invocation socket,
  * grafted in place of the dumped listener. CRIU is one made ready ahead of demand (ready-criu.ts: a
  * `criu swrk` behind a small relay that joined the clone's cgroups and bound its socket), asked by
  * RPC; without one, one is made on the spot. The relay becomes the restored tree's parent: its exit
@@ -32,6 +32,11 @@ export interface RestoreOptions {
    * with the clone's socket at `<workDir>/fn.sock`.
    */
   ready?: ReadyCriu;
+  /**
+   * The clone's hostname (sandboxHostname of its instance id), set in the UTS namespace the relay
+   * made for it: snapshots do not carry one (dump.ts).
+   */
+  hostname: string;
   /** CRIU's `--root`: a read-only mount of the sandbox's skeleton (mounts.ts `ensureRestoreRoot`). */
   root: string;
   /** The snapshot's external mounts (meta.json `mounts`). */

@@ -42,11 +42,14 @@ export interface WorkingSetMeta {
  * 4: `pagemap.idx` has one section per dumped task (`HLPGMAP2`), so lazy and REAP restores serve
  * a multi-process instance (a `command` function: the port bridge and its program) each task's own
  * pages; the working set records the task of each page (`HLTRACE2`).
+ * 5: dumped from inside the instance's IPC and UTS namespaces, so the images hold neither: a
+ * restore inherits fresh ones made ahead of demand (dump.ts, criu_swrk.c).
  * An older snapshot (format 1: taken in the host's mount namespace, as root; format 2: its netns
- * saved in the images; format 3: PID 1's page map only) is refused, so the platform deletes it and
+ * saved in the images; format 3: PID 1's page map only; format 4: its IPC and UTS namespaces in
+ * the images) is refused, so the platform deletes it and
  * snapshots the version anew.
  */
-export const SNAPSHOT_FORMAT = 4;
+export const SNAPSHOT_FORMAT = 5;
 
 export interface SnapshotMeta {
   format: typeof SNAPSHOT_FORMAT;

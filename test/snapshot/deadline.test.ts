@@ -52,6 +52,7 @@ describe('a restore whose CRIU never returns (stand-in)', () => {
     const err = await restoreInstance({
       imagesDir: join(dir, 'images'),
       workDir: join(dir, 'work'),
+      hostname: 'deadline',
       externalFds: [{ fd: 3, resource: 'socket:[1]', role: 'listener' }],
       root: dir,
       imageMounts: [],

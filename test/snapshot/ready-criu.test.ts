@@ -1,5 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -73,7 +73,7 @@ describe.skipIf(root !== null)('a CRIU kept ready', () => {
     expect(r.ended).toBe(true);
     expect(await r.failure()).toMatch(/the CRIU relay lost its CRIU: .*CRIU ended before any request/);
     // a restore on it answers at once, with nothing
-    const out = await r.restore({ workDir: dir, imagesDir: dir }, { logFile: 'x.log', logLevel: 2, root: '/', external: [], inheritFds: [], lazyPages: false });
+    const out = await r.restore({ workDir: dir, imagesDir: dir, hostname: 'h' }, { logFile: 'x.log', logLevel: 2, root: '/', external: [], inheritFds: [], lazyPages: false });
     expect(out).toEqual({ response: null, waitStatus: null });
   });
 
@@ -97,10 +97,33 @@ describe.skipIf(root !== null)('a CRIU kept ready', () => {
 
   it('refuses a request naming a work folder that does not exist, and says which', async () => {
     const r = start(await standIn('criu-waits-3', 'exec sleep 87663'));
-    const out = await r.restore({ workDir: join(dir, 'nowhere'), imagesDir: dir }, { logFile: 'x.log', logLevel: 2, root: '/', external: [], inheritFds: [], lazyPages: false });
+    const out = await r.restore({ workDir: join(dir, 'nowhere'), imagesDir: dir, hostname: 'h' }, { logFile: 'x.log', logLevel: 2, root: '/', external: [], inheritFds: [], lazyPages: false });
     expect(out.response).toBeNull();
     expect(await r.failure()).toMatch(/got a request it could not use: .*nowhere: No such file or directory/);
     await expect.poll(() => running('sleep 87663'), { timeout: 10_000 }).toEqual([]);
+  });
+
+  it('runs CRIU in IPC and UTS namespaces of the clone\'s own and names the clone before CRIU reads the request', async () => {
+    const seen = join(dir, 'seen');
+    // the stand-in tells where it runs, reads the request (by then the relay has named the clone),
+    // then tells the name it sees
+    const r = start(await standIn('criu-names', `readlink /proc/self/ns/ipc /proc/self/ns/uts > ${seen}.ns; head -c 1 <&5 >/dev/null; cat /proc/sys/kernel/hostname > ${seen}; exec sleep 87665`));
+    await r.ready();
+    await expect.poll(() => readFile(`${seen}.ns`, 'utf8').catch(() => ''), { timeout: 10_000 }).toMatch(/uts/);
+    const [ipc, uts] = (await readFile(`${seen}.ns`, 'utf8')).trim().split('\n');
+    expect(ipc).not.toBe(await readlink('/proc/self/ns/ipc'));
+    expect(uts).not.toBe(await readlink('/proc/self/ns/uts'));
+    void r.restore({ workDir: dir, imagesDir: dir, hostname: 'clone-7' }, { logFile: 'x.log', logLevel: 2, root: '/', external: [], inheritFds: [], lazyPages: false });
+    await expect.poll(() => readFile(seen, 'utf8').catch(() => ''), { timeout: 10_000 }).toBe('clone-7\n');
+    expect(await readFile('/proc/sys/kernel/hostname', 'utf8')).not.toBe('clone-7\n'); // the host keeps its name
+  });
+
+  it('refuses a request that names no hostname (the clone would see the host\'s) and ends with its CRIU', async () => {
+    const r = start(await standIn('criu-waits-5', 'exec sleep 87666'));
+    const out = await r.restore({ workDir: dir, imagesDir: dir, hostname: '' }, { logFile: 'x.log', logLevel: 2, root: '/', external: [], inheritFds: [], lazyPages: false });
+    expect(out.response).toBeNull();
+    expect(await r.failure()).toMatch(/got a request it could not use: .*names no hostname/);
+    await expect.poll(() => running('sleep 87666'), { timeout: 10_000 }).toEqual([]);
   });
 
   it('runs CRIU in the clone\'s cgroups from the start, and they keep it when renamed for the instance', async () => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, open, readFile, rm, mkdir } from 'node:fs/promises';
+import { mkdtemp, open, readFile, readlink, rm, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,7 +185,7 @@ describe.skipIf(unavailable !== null)('snapshot store with the real CRIU, instan
     expect(meta.files['pagemap.idx'].sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(meta.externalFds.map((f: { role: string }) => f.role).sort()).toEqual(['listener', 'output']);
     expect(meta.mounts.map((m: { target: string }) => m.target)).toContain('/run/hivelab');
-    expect(meta.format).toBe(4);
+    expect(meta.format).toBe(5);
     expect(meta.pagesFiles).toEqual(['images/pages-1.img']); // every dumped task's (one here)
     expect(await openSnapshot(path.join(tmp, 'state'), 'fixture', 'v1', { verify: true })).not.toBeNull();
     // format 3 indexed PID 1's pages only: refused, so the platform deletes it and dumps anew
@@ -203,6 +203,7 @@ describe.skipIf(unavailable !== null)('snapshot store with the real CRIU, instan
         restoreInstance({
           imagesDir: snapshot.imagesDir,
           workDir: path.join(tmp, `restore-${i + 1}`),
+          hostname: `clone-${i + 1}`,
           externalFds: snapshot.meta.externalFds,
           root: sbx.restoreRoot,
           imageMounts: snapshot.meta.mounts,
@@ -222,6 +223,14 @@ describe.skipIf(unavailable !== null)('snapshot store with the real CRIU, instan
       expect(state.counter).toBe(originalState.counter + 1); // the counter survived, per clone
       expect(state.pid).toBe(1); // PID 1 of a fresh PID namespace
       expect(state.checksum).toBe(originalState.initialChecksum); // all 20 MB came back intact
+    }
+    // IPC and UTS namespaces of each clone's own (made by its CRIU relay, not recorded in the
+    // snapshot), named after the clone, not the original
+    const ids = await Promise.all(clones.map(async (c) => (await probe(c.socketPath, 'identity')).value as { hostname: string; ipc: string; uts: string }));
+    expect(ids.map((i) => i.hostname)).toEqual(['clone-1', 'clone-2']);
+    for (const kind of ['ipc', 'uts'] as const) {
+      expect(await readlink(`/proc/${clones[1]!.pid}/ns/${kind}`)).toBe(ids[1]![kind]); // what it sees is where it is
+      expect(new Set([await readlink(`/proc/self/ns/${kind}`), ids[0]![kind], ids[1]![kind]]).size).toBe(3);
     }
     // the instance's stdout reaches us through the pipe grafted in at restore
     await expect.poll(() => outputs[0]!(), { timeout: 10_000 }).toContain('request 2');

@@ -11,11 +11,15 @@
  *   - it binds the clone's invocation socket at LISTEN_PATH (a scratch name the worker renames into
  *     CRIU's work folder when a start claims this CRIU) and hands it to CRIU as descriptor 3, with
  *     the clone's network namespace (4) and a pipe of its own for the clone's output (1);
+ *   - it unshares the clone's IPC and UTS namespaces: snapshots are dumped from inside the
+ *     instance's own (src/snapshot/dump.ts), so CRIU records neither and restores the clone into
+ *     the ones it inherits from here instead of creating and refilling them per restore;
  *   - it forks `CRIU swrk 5`, connected by a SOCK_SEQPACKET pair (5 in CRIU), which blocks in recv.
  *
  * Descriptors from the worker: 0 requests, 1 the clone's output pipe, 2 messages, 4 the clone's
  * network namespace, 5 responses. A request is two frames (u32 little-endian length, bytes): CRIU's
- * work folder and the images folder (NUL between), then the encoded `criu_req`. The relay opens
+ * work folder, the images folder and the clone's hostname (NUL between), then the encoded
+ * `criu_req`. The relay sets the hostname (the clone's own, not the snapshotted one), opens
  * them at descriptors 6 and 7 (CRIU reads them as /proc/<relay>/fd/N: the request's work_dir_fd and
  * images_dir_fd; 4.1.1 fails on an images_dir path), sends the request, and writes back CRIU's
  * `criu_resp` framed the same way, then 0xffffffff and CRIU's wait status (i32). Before all that,
@@ -33,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -165,6 +170,8 @@ int criu_swrk_main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   join_cgroups(argc - 4, argv + 4);
   bind_listener(argv[3]);
+  /* made here, ahead of demand: creating an IPC namespace alone took ~1 ms of a restore */
+  if (unshare(CLONE_NEWIPC | CLONE_NEWUTS)) fail(EX_RELAY_SETUP, "unshare IPC and UTS namespaces");
 
   /* CRIU reopens an inherited pipe through /proc/self/fd: it must be a real pipe, not the socket
    * Node gives us, so the clone writes into ours and we pass its output on */
@@ -227,6 +234,13 @@ int criu_swrk_main(int argc, char **argv) {
   close(FD_REQ);
   const char *images = dir + strlen(dir) + 1;
   if (images > dir + dir_len) images = "";
+  const char *hostname = images + strlen(images) + 1;
+  if (hostname > dir + dir_len || !*hostname) {
+    /* without one the clone would see the host's name (copied by unshare) */
+    errno = EINVAL;
+    give_up(criu_pid, EX_RELAY_REQUEST, "the request names no hostname");
+  }
+  if (sethostname(hostname, strlen(hostname))) give_up(criu_pid, EX_RELAY_REQUEST, "sethostname");
   const char *paths[2] = {dir, images};
   const int at[2] = {FD_WORKDIR, FD_IMAGES};
   for (int i = 0; i < 2; i++) {
