@@ -186,7 +186,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   const tReady = Date.now();
   // the next start's CRIU, made now that this one no longer needs the CPU (claimCriu says why)
   sandboxes.refillCriu({ memoryMB: spec.manifest.memoryMB });
-  instance.timings = { startMs: tReady - t0, restoreMs: restored.restoreMs, reseedMs: tReseeded - tRestored, ...(reapPhase === 'record' ? { recordMs: tReady - tReseeded } : {}) };
+  instance.timings = { startMs: tReady - t0, restoreMs: restored.restoreMs, criuMs: restored.criuMs, reseedMs: tReseeded - tRestored, ...(reapPhase === 'record' ? { recordMs: tReady - tReseeded } : {}) };
   const pageAttrs: Record<string, number> = rs ? { [Attr.pagesPrefetched]: rs.prefetched, [Attr.faultsOnDemand]: rs.onDemand, [Attr.wsBytes]: rs.wsPages * 4096 } : {};
   const phases: PhaseTiming[] = [{ name: SpanNames.sandboxRestore, startEpochMs: t0, endEpochMs: tRestored, attributes: { 'hivelab.coldstart.restore_mode': reapPhase ?? mode, ...pageAttrs } }];
   if (rs && reapPhase === 'prefetch') {

@@ -32,9 +32,14 @@ export const CPU_PERIOD_US = 100_000;
  */
 export const DEFAULT_CPU_QUOTA_FLOOR_VCPUS = 1;
 
-/** cfs_quota_us for one period: the Lambda share of a vCPU for `memoryMB`, at least `floorVcpus`. */
+/** The vCPUs an instance of `memoryMB` may use: the Lambda share, at least `floorVcpus`. */
+export function instanceVcpus(memoryMB: number, floorVcpus = DEFAULT_CPU_QUOTA_FLOOR_VCPUS): number {
+  return Math.max(floorVcpus, memoryMB / MB_PER_VCPU);
+}
+
+/** cfs_quota_us for one period: `instanceVcpus` of a period. */
 export function cpuQuotaFor(memoryMB: number, floorVcpus = DEFAULT_CPU_QUOTA_FLOOR_VCPUS, periodUs = CPU_PERIOD_US): number {
-  const vcpus = Math.max(floorVcpus, memoryMB / MB_PER_VCPU);
+  const vcpus = instanceVcpus(memoryMB, floorVcpus);
   return Math.max(1000, Math.round(vcpus * periodUs)); // the kernel's minimum quota is 1 ms
 }
 

@@ -2,6 +2,7 @@ import { lambdaEnv } from './lambda-env.js';
 import { lstatSync, readlinkSync } from 'node:fs';
 import type { FunctionManifest, Runtime } from '../manifest/schema.js';
 import type { InstanceSpec } from './backend.js';
+import { instanceVcpus } from './cgroup.js';
 
 /**
  * How an instance's process tree is launched, as pure data. The tree on the host is:
@@ -105,14 +106,25 @@ export function probeSystemRoots(paths = ['/usr', '/bin', '/sbin', '/lib', '/lib
  * runtime: /opt/hivelab/runtime inside the sandbox; a launcher without a mount namespace
  * passes the host's `dist/runtime`.
  */
-export function runtimeArgvFor(runtime: Runtime, runtimeDir = SANDBOX_RUNTIME_DIR): string[] {
+export function runtimeArgvFor(runtime: Runtime, runtimeDir = SANDBOX_RUNTIME_DIR, vcpus = 1): string[] {
   switch (runtime) {
     case 'node':
-      return ['/usr/bin/node', `${runtimeDir}/node/shim.cjs`];
+      return ['/usr/bin/node', v8PoolFlag(vcpus), `${runtimeDir}/node/shim.cjs`];
     case 'python':
       // Debian's interpreter (with python3-numpy etc.), not a pyenv shim.
       return ['/usr/bin/python3', `${runtimeDir}/python/shim.py`];
   }
+}
+
+/**
+ * V8's worker pool (concurrent GC and compilation) sized to the vCPUs of the instance's CPU quota.
+ * Node's default is 4 workers whatever the quota; an instance capped at one vCPU cannot run them
+ * beside its main thread, and each costs a thread to create at boot and to restore from a snapshot
+ * (its registers, CRIU's syscall stops): 11 → 8 threads took ~1 ms off CRIU's fixed part of a
+ * helloworld-node restore here (BENCHMARKS.md). libuv's pool (blocking I/O, not CPU) keeps its 4.
+ */
+export function v8PoolFlag(vcpus: number): string {
+  return `--v8-pool-size=${Math.max(1, Math.ceil(vcpus))}`;
 }
 
 /**
@@ -124,10 +136,11 @@ export function instanceArgvFor(manifest: FunctionManifest, runtimeDir = SANDBOX
   // an image brings its own /usr (maybe without node, maybe another libc): the bridge runs the
   // host's node through the host's loader, both in the bundle, never touching the image's libraries
   if (manifest.command && manifest.image) {
-    return [`${SANDBOX_HOST_NODE}/ld.so`, '--library-path', SANDBOX_HOST_NODE, `${SANDBOX_HOST_NODE}/node`, `${runtimeDir}/port/bridge.cjs`];
+    return [`${SANDBOX_HOST_NODE}/ld.so`, '--library-path', SANDBOX_HOST_NODE, `${SANDBOX_HOST_NODE}/node`, v8PoolFlag(1), `${runtimeDir}/port/bridge.cjs`];
   }
-  if (manifest.command) return ['/usr/bin/node', `${runtimeDir}/port/bridge.cjs`];
-  return runtimeArgvFor(manifest.runtime, runtimeDir);
+  // the bridge only passes bytes on
+  if (manifest.command) return ['/usr/bin/node', v8PoolFlag(1), `${runtimeDir}/port/bridge.cjs`];
+  return runtimeArgvFor(manifest.runtime, runtimeDir, instanceVcpus(manifest.memoryMB));
 }
 
 /** Where the runtime finds its task root and run folder (sandbox paths unless a launcher says otherwise). */

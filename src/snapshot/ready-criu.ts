@@ -47,6 +47,8 @@ export interface CriuOutcome {
   response: CriuResponse | null;
   /** CRIU's wait status, or null when the relay ended without reporting one. */
   waitStatus: number | null;
+  /** CRIU's time from the request to its answer, measured by the relay (ms); null without an answer. */
+  criuMs: number | null;
 }
 
 export class ReadyCriu {
@@ -79,8 +81,8 @@ export class ReadyCriu {
       this.output.once('error', () => resolve());
     });
     this.exited = Promise.all([this.relayExit, outputEnd]).then(([r]) => r);
-    // the response stream: an empty frame (set up), then CRIU's criu_resp, then 0xffffffff and
-    // CRIU's wait status
+    // the response stream: an empty frame (set up), then CRIU's criu_resp, then 0xffffffff, CRIU's
+    // wait status and its time in µs
     let markReady!: () => void;
     let notReady!: (err: Error) => void;
     this.isReady = new Promise((resolve, reject) => ((markReady = resolve), (notReady = reject)));
@@ -89,16 +91,16 @@ export class ReadyCriu {
       const responses = (child.stdio as unknown as Readable[])[5]!;
       let buf = Buffer.alloc(0);
       let response: CriuResponse | null = null;
-      const finish = (waitStatus: number | null) => {
+      const finish = (waitStatus: number | null, criuUs: number | null = null) => {
         if (response?.pid) this.restoredPid = response.pid;
-        resolve({ response, waitStatus });
+        resolve({ response, waitStatus, criuMs: criuUs === null ? null : criuUs / 1000 });
       };
       responses.on('data', (d: Buffer) => {
         buf = Buffer.concat([buf, d]);
         while (buf.length >= 4) {
           const len = buf.readUInt32LE(0);
           if (len === 0xffffffff) {
-            if (buf.length >= 8) finish(buf.readInt32LE(4));
+            if (buf.length >= 12) finish(buf.readInt32LE(4), buf.readUInt32LE(8));
             return;
           }
           if (buf.length < 4 + len) return;

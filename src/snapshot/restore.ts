@@ -69,6 +69,8 @@ export interface RestoredInstance {
   pid: number;
   /** Wall time of the restore request, ms. */
   restoreMs: number;
+  /** CRIU's own part of it (request to answer, measured by the relay), ms. */
+  criuMs: number;
   /** The clone's invocation socket (root's, in CRIU's work folder: `<workDir>/fn.sock`). */
   socketPath: string;
   /** The instance's stdout and stderr, interleaved. */
@@ -166,7 +168,7 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
     if (expired) throw new CriuDeadlineError('restore', deadlineMs, `criu restore from ${opts.imagesDir} and every task it created were killed\n${logTail()}`);
     throw new CriuError(`criu restore from ${opts.imagesDir}: ${aborted}`, logTail());
   }
-  const { response, waitStatus } = outcome;
+  const { response, waitStatus, criuMs } = outcome;
   if (!response?.success || waitStatus !== 0 || !response.pid) {
     criu.kill();
     const why = !response
@@ -178,6 +180,7 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
   return {
     pid,
     restoreMs,
+    criuMs: criuMs ?? restoreMs,
     socketPath: criu.listenerPath,
     output: criu.output,
     exited: criu.exited,

@@ -22,7 +22,7 @@ describe('cold-start study reporting', () => {
           concurrency: 1,
           iterations: 5,
           latencyMs: { median: 150, p99: 180, mean: 155 },
-          breakdownMs: { restore: 110, connect: 30, processing: 5, fetchWs: 4, installWs: 1 },
+          breakdownMs: { restore: 110, criu: 12.3, connect: 30, processing: 5, fetchWs: 4, installWs: 1 },
           pages: { ws: 838, prefetched: 827, onDemand: 11 },
           wsBytes: 3432448,
           wsReadMBps: 800,
@@ -37,6 +37,8 @@ describe('cold-start study reporting', () => {
     expect(csv).toHaveLength(2);
     expect(csv[0]).toMatch(/^function,mode,cache,conc,n,median_ms/);
     expect(csv[1]).toContain('helloworld-node,reap,host-cold,1,5,150.0');
+    expect(csv[0]).toContain('restore_ms,criu_ms,connect_ms');
+    expect(csv[1]).toContain(',110.0,12.3,30.0,');
     expect(toTable(report)).toContain('disk: one O_DIRECT read 1900 MB/s');
   });
 });

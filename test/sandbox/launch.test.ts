@@ -72,7 +72,8 @@ describe('sandbox spec (pure)', () => {
     expect(s.keepFd).toBe(3);
     expect(s.cwd).toBe('/var/task');
     expect(s.hostname).toBe('hello-node-3f9a1c');
-    expect(s.argv).toEqual(['/usr/bin/node', '/opt/hivelab/runtime/node/shim.cjs']);
+    // V8's worker pool sized to the quota: 128 MB gets one vCPU
+    expect(s.argv).toEqual(['/usr/bin/node', '--v8-pool-size=1', '/opt/hivelab/runtime/node/shim.cjs']);
     expect(s.rlimits.core).toBe(0);
   });
 
@@ -96,7 +97,7 @@ describe('sandbox spec (pure)', () => {
     });
     const s = buildSandboxSpec({ spec: spec({ manifest, rootfs: '/images/rootfs/ab-100007', version: 'v1' }), layout: { ...layout, hostNodeDir: '/var/lib/hn' }, cgroupProcsFiles: [] }, '/skel');
     expect(s.binds.map((b) => `${b.src}:${b.dst}`)).toEqual(['/repo/dist/runtime:/opt/hivelab/runtime', '/var/lib/hn:/opt/hivelab/node', '/state/run/hello-node-3f9a1c:/run/hivelab']);
-    expect(s.argv).toEqual(['/opt/hivelab/node/ld.so', '--library-path', '/opt/hivelab/node', '/opt/hivelab/node/node', '/opt/hivelab/runtime/port/bridge.cjs']);
+    expect(s.argv).toEqual(['/opt/hivelab/node/ld.so', '--library-path', '/opt/hivelab/node', '/opt/hivelab/node/node', '--v8-pool-size=1', '/opt/hivelab/runtime/port/bridge.cjs']);
     expect(s.cwd).toBe('/app');
     // the image's LD_PRELOAD/NODE_OPTIONS reach its program only, never the bridge
     expect(s.env.LD_PRELOAD).toBeUndefined();
@@ -189,7 +190,9 @@ describe('sandbox spec (pure)', () => {
 
 describe('launch plan for launchers without a mount namespace', () => {
   test('host paths for the shim, task root and sockets', () => {
-    expect(runtimeArgvFor('node', '/repo/dist/runtime')).toEqual(['/usr/bin/node', '/repo/dist/runtime/node/shim.cjs']);
+    expect(runtimeArgvFor('node', '/repo/dist/runtime')).toEqual(['/usr/bin/node', '--v8-pool-size=1', '/repo/dist/runtime/node/shim.cjs']);
+    // 3 GB is 1.7 vCPUs of quota: two workers
+    expect(runtimeArgvFor('node', '/repo/dist/runtime', 3072 / 1769)).toContain('--v8-pool-size=2');
     expect(runtimeArgvFor('python', '/repo/dist/runtime')).toEqual(['/usr/bin/python3', '/repo/dist/runtime/python/shim.py']);
     const env = runtimeEnv(spec(), { taskRoot: '/state/functions/hello/abc', runDir: '/state/run/x' });
     expect(env.HIVELAB_TASK_ROOT).toBe('/state/functions/hello/abc');

@@ -22,7 +22,9 @@
  * `criu_req`. The relay sets the hostname (the clone's own, not the snapshotted one), opens
  * them at descriptors 6 and 7 (CRIU reads them as /proc/<relay>/fd/N: the request's work_dir_fd and
  * images_dir_fd; 4.1.1 fails on an images_dir path), sends the request, and writes back CRIU's
- * `criu_resp` framed the same way, then 0xffffffff and CRIU's wait status (i32). Before all that,
+ * `criu_resp` framed the same way, then 0xffffffff, CRIU's wait status (i32) and how long CRIU took
+ * from the request to its answer, in microseconds (u32: CRIU's own time, without the worker's event
+ * loop or the hand-over through our pipes; bench/criu-fixed-ab.sh). Before all that,
  * once set up, it writes an empty frame: ready (the socket exists from then on).
  *
  * The request asks for rst_sibling: the restored tree becomes the relay's child, so the relay lives
@@ -42,6 +44,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "criu_swrk.h"
@@ -103,6 +106,12 @@ static char *read_frame(int fd, uint32_t *len, int *eof) {
   if (!buf || read_full(fd, buf, *len)) return NULL;
   buf[*len] = '\0';
   return buf;
+}
+
+static uint64_t monotonic_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 }
 
 static void write_u32(int fd, uint32_t v) {
@@ -248,11 +257,13 @@ int criu_swrk_main(int argc, char **argv) {
     if (fd < 0 || dup2(fd, at[i]) < 0) give_up(criu_pid, EX_RELAY_REQUEST, paths[i]);
     if (fd != at[i]) close(fd);
   }
+  uint64_t sent_us = monotonic_us();
   if (send(sv[0], req, req_len, MSG_NOSIGNAL) != (ssize_t)req_len) give_up(criu_pid, EX_RELAY_CRIU_GONE, "sending the request to CRIU");
   char *resp = malloc(MAX_FRAME);
   ssize_t n;
   do n = recv(sv[0], resp, MAX_FRAME, 0);
   while (n < 0 && errno == EINTR);
+  uint64_t criu_us = monotonic_us() - sent_us;
   if (n > 0) {
     write_u32(FD_RESP, (uint32_t)n);
     (void)write_full(FD_RESP, resp, (size_t)n);
@@ -263,6 +274,7 @@ int criu_swrk_main(int argc, char **argv) {
   }
   write_u32(FD_RESP, 0xffffffffu);
   write_u32(FD_RESP, (uint32_t)status);
+  write_u32(FD_RESP, criu_us > UINT32_MAX ? UINT32_MAX : (uint32_t)criu_us);
   close(FD_RESP);
   close(FD_WORKDIR);
   close(FD_IMAGES);

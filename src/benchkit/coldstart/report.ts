@@ -12,6 +12,7 @@ const COLUMNS: Array<[string, (r: StudyResult) => string]> = [
   ['p99_ms', (r) => r.latencyMs.p99.toFixed(1)],
   ['mean_ms', (r) => r.latencyMs.mean.toFixed(1)],
   ['restore_ms', (r) => r.breakdownMs.restore.toFixed(1)],
+  ['criu_ms', (r) => r.breakdownMs.criu.toFixed(1)],
   ['connect_ms', (r) => r.breakdownMs.connect.toFixed(1)],
   ['processing_ms', (r) => r.breakdownMs.processing.toFixed(1)],
   ['fetch_ws_ms', (r) => r.breakdownMs.fetchWs.toFixed(1)],

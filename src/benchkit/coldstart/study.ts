@@ -46,7 +46,8 @@ export interface StudyResult {
   concurrency: number;
   iterations: number;
   latencyMs: Summary;
-  breakdownMs: { restore: number; connect: number; processing: number; fetchWs: number; installWs: number };
+  /** `criu`: CRIU's own part of `restore` (request to answer, timed by the relay that keeps it ready). */
+  breakdownMs: { restore: number; criu: number; connect: number; processing: number; fetchWs: number; installWs: number };
   pages: { ws: number; prefetched: number; onDemand: number };
   wsBytes: number;
   wsReadMBps: number;
@@ -71,6 +72,7 @@ interface Sample {
   latencyMs: number;
   startMs: number;
   restore: number;
+  criu: number;
   fetchWs: number;
   installWs: number;
   ws: number;
@@ -138,6 +140,7 @@ async function round(p: Platform, fn: StudyFunction, body: Buffer, concurrency: 
       latencyMs: r.ms,
       startMs: inst?.readyAt ? inst.readyAt - inst.createdAt : t.startMs,
       restore: t.restoreMs ?? phaseMs(inst?.phases, SpanNames.sandboxStart) ?? t.startMs,
+      criu: t.criuMs ?? 0,
       fetchWs,
       installWs: phaseMs(inst?.phases, SpanNames.wsInstall),
       ws: m?.wsPages ?? 0,
@@ -232,6 +235,7 @@ export async function runStudy(opts: StudyOptions): Promise<StudyReport> {
               latencyMs: summarize(latency),
               breakdownMs: {
                 restore: mean(known.map((s) => s.restore)),
+                criu: mean(known.map((s) => s.criu)),
                 connect: mean(known.map((s) => Math.max(0, s.startMs - s.restore))),
                 processing: mean(known.map((s) => Math.max(0, s.latencyMs - s.startMs))),
                 fetchWs: fetchMs,
