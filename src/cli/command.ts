@@ -22,6 +22,16 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * Whether a command's failure is the user's wrong usage (exit code 2, with the usage) rather than a
+ * failure of the work (exit code 1). `code` is not always a string: a child process's failure
+ * carries its exit status there.
+ */
+export function isUsageError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'));
+}
+
 /** `parseArgs` whose errors (unknown option, missing value) are usage errors, also when a command is run directly. */
 export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {

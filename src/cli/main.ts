@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Command } from './command.js';
-import { UsageError } from './command.js';
+import { isUsageError } from './command.js';
 
 /**
  * `hivelab <command> [args]`. Commands are files in ./commands, loaded on demand, so `hivelab
@@ -48,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(rest);
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (isUsageError(err)) {
       console.error(`hivelab ${name}: ${(err as Error).message}\n\n${cmd.usage.trim()}`);
       return 2;
     }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ColdStartMode, Runtime } from '../../manifest/schema.js';
@@ -167,6 +167,7 @@ export async function runStudy(opts: StudyOptions): Promise<StudyReport> {
   if (modes.length === 0) return { results, disk: { directReadMBps: 0 }, snapshots, skippedModes };
   const own = !opts.stateDir;
   const root = opts.stateDir ?? (await mkdtemp(join(tmpdir(), 'hivelab-coldstart-')));
+  await mkdir(root, { recursive: true }); // a --state folder that does not exist yet is made
   try {
     progress('measuring the disk: one 256 MiB O_DIRECT read');
     const disk = { directReadMBps: await directReadMBps(join(root, 'disk-probe.bin')) };
