@@ -73,6 +73,9 @@ async function tryWrite(file: string, value: string, what: string): Promise<void
 }
 
 export class InstanceCgroup {
+  /** The limits this object last wrote (setLimits), so the same limits again cost no writes. */
+  private applied: string | undefined;
+
   private constructor(
     readonly name: string,
     private readonly root: string,
@@ -116,6 +119,11 @@ export class InstanceCgroup {
   }
 
   async setLimits(limits: CgroupLimits): Promise<void> {
+    // A group made ahead of demand for the next start of the same function has them already: eight
+    // writes (~1 ms here) saved on the restore path.
+    const key = JSON.stringify([limits.memoryMB, limits.cpuShares, limits.cpuQuotaFloorVcpus, limits.pidsMax]);
+    if (key === this.applied) return;
+    this.applied = undefined; // a write that fails half-way leaves them unknown
     const bytes = Math.round(limits.memoryMB * 1024 * 1024);
     const mem = this.dir('memory');
     // memsw (absent without swap accounting) must stay ≥ the memory limit at every step: raising a
@@ -130,6 +138,7 @@ export class InstanceCgroup {
     await tryWrite(join(this.dir('cpu'), 'cpu.cfs_period_us'), String(CPU_PERIOD_US), 'cpu period');
     await tryWrite(join(this.dir('cpu'), 'cpu.cfs_quota_us'), String(cpuQuotaFor(limits.memoryMB, limits.cpuQuotaFloorVcpus)), 'cpu quota');
     await tryWrite(join(this.dir('pids'), 'pids.max'), String(limits.pidsMax ?? DEFAULT_PIDS_MAX), 'pids limit');
+    this.applied = key;
   }
 
   /**
@@ -145,6 +154,7 @@ export class InstanceCgroup {
         throw new CgroupError(`cannot rename cgroup ${this.dir(c)} to ${to.dir(c)}: ${(err as Error).message}`);
       }
     }
+    to.applied = this.applied;
     return to;
   }
 

@@ -41,6 +41,11 @@ const NETNS_READY = 2;
  * one, so a lone cold start never waits for one; a burst beyond it makes its own on the spot.
  */
 const CRIU_READY = 1;
+/**
+ * The least memory a ready CRIU's groups allow before a claim sets the instance's own: the relay and
+ * an idle `criu swrk` hold a few MB; a function's 128 MB (the suite's usual size) fits exactly.
+ */
+const READY_MEMORY_MB = 128;
 /** Where the ready CRIUs bind their clones' sockets: in the run root, one file system with CRIU's work folders. */
 const CRIU_READY_DIR = '.criu-ready';
 
@@ -292,9 +297,10 @@ export class InstanceSandboxes {
         const dir = await this.criuReadyDir();
         const cgroup = await InstanceCgroup.make(`ready-${process.pid}-${n}`);
         try {
-          // the groups' limits come with the claim; until then a generous cap on what the relay and
-          // CRIU's start-up may hold
-          await cgroup.setLimits({ ...limits, memoryMB: Math.max(limits.memoryMB, 256) });
+          // the limits of the start just done: the next claim, likely by the same function, then
+          // has them already (a claim by another sets its own); at least READY_MEMORY_MB for what
+          // the relay and CRIU's start-up hold before any claim
+          await cgroup.setLimits({ ...limits, memoryMB: Math.max(limits.memoryMB, READY_MEMORY_MB) });
           return { criu: await this.startCriu(cgroup, path.join(dir, `${n}.sock`)), cgroup };
         } catch (err) {
           await cgroup.remove().catch(() => undefined);

@@ -44,6 +44,32 @@ describe('instance cgroup', () => {
     }
   });
 
+  test('the same limits again cost no writes, also after a rename; other limits and failed writes are written again', async () => {
+    // a ready CRIU's groups carry the last start's limits; the next claim by that function skips them
+    let cg = await InstanceCgroup.make(`cgtest-same-${process.pid}`);
+    const limit = () => Number(readFileSync(`${cg.dir('memory')}/memory.limit_in_bytes`, 'utf8'));
+    try {
+      await cg.setLimits({ memoryMB: 128 });
+      writeFileSync(`${cg.dir('memory')}/memory.limit_in_bytes`, String(100 * 1024 * 1024)); // a mark (below memsw): not written over
+      cg = await cg.renameTo(`cgtest-same-renamed-${process.pid}`);
+      await cg.setLimits({ memoryMB: 128 });
+      expect(limit()).toBe(100 * 1024 * 1024);
+      await cg.setLimits({ memoryMB: 256 });
+      expect(limit()).toBe(256 * 1024 * 1024);
+      await cg.setLimits({ memoryMB: 128, pidsMax: 64 });
+      expect(limit()).toBe(128 * 1024 * 1024);
+      expect(readFileSync(`${cg.dir('pids')}/pids.max`, 'utf8').trim()).toBe('64');
+      // a failure half-way leaves the limits unknown: the next call writes them all again
+      await expect(cg.setLimits({ memoryMB: 64, cpuShares: -5 })).rejects.toThrow(/cpu shares/);
+      await expect(cg.setLimits({ memoryMB: 64, cpuShares: -5 })).rejects.toThrow(/cpu shares/);
+      writeFileSync(`${cg.dir('memory')}/memory.limit_in_bytes`, String(32 * 1024 * 1024));
+      await cg.setLimits({ memoryMB: 128, pidsMax: 64 });
+      expect(limit()).toBe(128 * 1024 * 1024);
+    } finally {
+      await cg.remove();
+    }
+  });
+
   test('re-creating a group left behind by a crashed worker empties it first', async () => {
     const name = `cgtest-stale-${process.pid}`;
     const first = await InstanceCgroup.create(name, { memoryMB: 64 });
