@@ -168,7 +168,9 @@ export class InstanceSandboxes {
   /** The launcher spec of the instance a snapshot is taken of (launcher.ts drops its readiness pipe). */
   async launchSpec(spec: InstanceSpec, ids: { uid: number; gid: number }, cgroupProcsFiles: string[]): Promise<SandboxSpec> {
     await this.restoreRoot();
-    return this.sandboxSpec(spec, ids, cgroupProcsFiles);
+    const s = await this.sandboxSpec(spec, ids, cgroupProcsFiles);
+    // the runtime prepares what every clone needs after a restore (src/runtime/node/reseed.cts)
+    return { ...s, env: { ...s.env, HIVELAB_SNAPSHOT: '1' } };
   }
 
   /**

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildRuntime, makeTempDir, removeDir } from '../sandbox/helpers.js';
@@ -97,6 +98,16 @@ describe('reseeding clones of one snapshot', () => {
     expect((a.after.fillSyncRegion as string).slice(0, 4)).toBe('0000');
     expect((a.after.fillSyncRegion as string).slice(12)).toBe('0000');
     expect(a.after.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  test('node: an instance to be snapshotted loads crypto before the dump; any other only when its handler does', () => {
+    // a script file, not -e: node -e loads crypto itself
+    const script = join(work, 'loads-crypto.cjs');
+    writeFileSync(script, `require(process.argv[2] + '/node/reseed.cjs').wrapCryptoIfLoaded(process.argv[3] === 'true'); console.log(process.moduleLoadList.includes('NativeModule internal/crypto/random'))`);
+    const loads = (forSnapshot: boolean) =>
+      execFileSync(process.execPath, [script, runtimeDir, String(forSnapshot)], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin' } }).trim();
+    expect(loads(false)).toBe('false'); // a booted instance does not pay for crypto it never uses
+    expect(loads(true)).toBe('true');
   });
 
   test('python: random diverges after restores with different seeds', () => {

@@ -125,9 +125,14 @@ function cryptoLoaded(): boolean {
   return list === undefined || list.includes('NativeModule internal/crypto/random');
 }
 
-/** Call once the handler has loaded: wraps crypto now if the handler pulled it in. */
-export function wrapCryptoIfLoaded(): void {
-  if (!cryptoWrapped && cryptoLoaded()) wrapCrypto();
+/**
+ * Call once the handler has loaded: wraps crypto now if the handler pulled it in, or anyway in an
+ * instance that is about to be snapshotted (`forSnapshot`): every clone reseeds through node:crypto,
+ * and loading it once before the dump spares each restore loading it (and REAP a working set that
+ * varies with it).
+ */
+export function wrapCryptoIfLoaded(forSnapshot = false): void {
+  if (!cryptoWrapped && (forSnapshot || cryptoLoaded())) wrapCrypto();
 }
 
 function wrapCrypto(): void {

@@ -211,7 +211,8 @@ async function main(): Promise<void> {
     process.stderr.write(`hivelab node shim: ${e instanceof HandlerLoadError ? e.message : (e.stack ?? e.message)}\n`);
     process.exit(1);
   }
-  wrapCryptoIfLoaded();
+  // HIVELAB_SNAPSHOT: the platform snapshots this instance after its warm-up (coldstart/lifecycle.ts)
+  wrapCryptoIfLoaded(env.HIVELAB_SNAPSHOT === '1');
 
   const server = createServer((req, res) => {
     const route = `${req.method} ${req.url}`;
