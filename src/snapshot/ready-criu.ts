@@ -43,10 +43,10 @@ export interface ReadyCriuOptions {
   listenerPath: string;
 }
 
-export interface CriuOutcome {
+/** CRIU's answer to the request: the restored tree runs from then on. */
+export interface CriuAnswer {
+  /** null when the relay ended without one. */
   response: CriuResponse | null;
-  /** CRIU's wait status, or null when the relay ended without reporting one. */
-  waitStatus: number | null;
   /** CRIU's time from the request to its answer, measured by the relay (ms); null without an answer. */
   criuMs: number | null;
 }
@@ -63,7 +63,9 @@ export class ReadyCriu {
   private restoredPid = 0;
   /** Settles when the relay says it is set up (its socket bound), or rejects when it ends first. */
   private readonly isReady: Promise<void>;
-  private readonly outcome: Promise<CriuOutcome>;
+  private readonly answer: Promise<CriuAnswer>;
+  /** CRIU's wait status once it has exited after its answer; null when the relay ended without one. */
+  readonly criuExit: Promise<number | null>;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -81,45 +83,53 @@ export class ReadyCriu {
       this.output.once('error', () => resolve());
     });
     this.exited = Promise.all([this.relayExit, outputEnd]).then(([r]) => r);
-    // the response stream: an empty frame (set up), then CRIU's criu_resp, then 0xffffffff, CRIU's
-    // wait status and its time in µs
+    // the response stream: an empty frame (set up); a frame with CRIU's time in µs and its
+    // criu_resp; once CRIU has exited, 0xffffffff and its wait status
     let markReady!: () => void;
     let notReady!: (err: Error) => void;
     this.isReady = new Promise((resolve, reject) => ((markReady = resolve), (notReady = reject)));
     this.isReady.catch(() => undefined);
-    this.outcome = new Promise((resolve) => {
-      const responses = (child.stdio as unknown as Readable[])[5]!;
-      let buf = Buffer.alloc(0);
-      let response: CriuResponse | null = null;
-      const finish = (waitStatus: number | null, criuUs: number | null = null) => {
-        if (response?.pid) this.restoredPid = response.pid;
-        resolve({ response, waitStatus, criuMs: criuUs === null ? null : criuUs / 1000 });
-      };
-      responses.on('data', (d: Buffer) => {
-        buf = Buffer.concat([buf, d]);
-        while (buf.length >= 4) {
-          const len = buf.readUInt32LE(0);
-          if (len === 0xffffffff) {
-            if (buf.length >= 12) finish(buf.readInt32LE(4), buf.readUInt32LE(8));
-            return;
-          }
-          if (buf.length < 4 + len) return;
-          if (len === 0) markReady();
-          else {
-            try {
-              response = decodeResponse(buf.subarray(4, 4 + len));
-            } catch {
-              response = null;
-            }
-          }
-          buf = buf.subarray(4 + len);
+    let answered!: (a: CriuAnswer) => void;
+    let exited!: (status: number | null) => void;
+    this.answer = new Promise((resolve) => (answered = resolve));
+    this.criuExit = new Promise((resolve) => (exited = resolve));
+    const responses = (child.stdio as unknown as Readable[])[5]!;
+    let buf = Buffer.alloc(0);
+    const answer = (response: CriuResponse | null, criuUs: number | null) => {
+      if (response?.pid) this.restoredPid = response.pid;
+      answered({ response, criuMs: criuUs === null ? null : criuUs / 1000 });
+    };
+    responses.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 4) {
+        const len = buf.readUInt32LE(0);
+        if (len === 0xffffffff) {
+          if (buf.length >= 8) exited(buf.readInt32LE(4));
+          return;
         }
-      });
-      responses.once('error', () => finish(null));
-      void this.relayExit.then(async () => {
-        notReady(new Error(await this.failure()));
-        finish(null);
-      });
+        if (buf.length < 4 + len) return;
+        if (len === 0) markReady();
+        else if (len < 4) answer(null, null);
+        else {
+          let response: CriuResponse | null = null;
+          try {
+            response = decodeResponse(buf.subarray(8, 4 + len));
+          } catch {
+            // reported as no answer
+          }
+          answer(response, buf.readUInt32LE(4));
+        }
+        buf = buf.subarray(4 + len);
+      }
+    });
+    const ended = () => {
+      answer(null, null);
+      exited(null);
+    };
+    responses.once('error', ended);
+    void this.relayExit.then(async () => {
+      notReady(new Error(await this.failure()));
+      ended();
     });
   }
 
@@ -169,17 +179,17 @@ export class ReadyCriu {
   }
 
   /**
-   * Sends the restore request and resolves with CRIU's answer and exit status once CRIU has exited
-   * (or with nothing once the relay has ended); never rejects: the caller judges the outcome, and
-   * `kill` ends a restore that takes too long.
+   * Sends the restore request and resolves with CRIU's answer (or with none once the relay has
+   * ended); never rejects: the caller judges the answer, and `kill` ends a restore that takes too
+   * long. CRIU's exit follows (`criuExit`).
    */
-  restore(clone: { workDir: string; imagesDir: string; hostname: string }, req: Omit<CriuRestoreRequest, 'workDirFd' | 'imagesDirFd'>): Promise<CriuOutcome> {
+  restore(clone: { workDir: string; imagesDir: string; hostname: string }, req: Omit<CriuRestoreRequest, 'workDirFd' | 'imagesDirFd'>): Promise<CriuAnswer> {
     if (this.used) throw new Error('a ready CRIU restores once');
     this.used = true;
     const frame = (b: Buffer) => Buffer.concat([u32(b.length), b]);
     const paths = Buffer.from(`${clone.workDir}\0${clone.imagesDir}\0${clone.hostname}`);
     this.child.stdin!.end(Buffer.concat([frame(paths), frame(encodeRestoreRequest({ ...req, workDirFd: CRIU_FD.workDir, imagesDirFd: CRIU_FD.imagesDir }))]));
-    return this.outcome;
+    return this.answer;
   }
 
   /** What the relay and CRIU printed (CRIU's own complaints before its log is open). */

@@ -67,7 +67,7 @@ export interface RestoreOptions {
 export interface RestoredInstance {
   /** Host PID of the restored runtime. */
   pid: number;
-  /** Wall time of the restore request, ms. */
+  /** Wall time of the restore request up to CRIU's answer, ms. */
   restoreMs: number;
   /** CRIU's own part of it (request to answer, measured by the relay), ms. */
   criuMs: number;
@@ -144,7 +144,7 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
     expired = true;
     abort(`restore timed out after ${deadlineMs} ms`);
   }, deadlineMs);
-  const outcome = await criu.restore(opts, {
+  const answer = await criu.restore(opts, {
     logFile: 'restore.log',
     logLevel: criuLogLevel(),
     // the clone's root: the sandbox's read-only skeleton; its binds are the external mounts
@@ -168,8 +168,10 @@ export async function restoreInstance(opts: RestoreOptions): Promise<RestoredIns
     if (expired) throw new CriuDeadlineError('restore', deadlineMs, `criu restore from ${opts.imagesDir} and every task it created were killed\n${logTail()}`);
     throw new CriuError(`criu restore from ${opts.imagesDir}: ${aborted}`, logTail());
   }
-  const { response, waitStatus, criuMs } = outcome;
-  if (!response?.success || waitStatus !== 0 || !response.pid) {
+  const { response, criuMs } = answer;
+  if (!response?.success || !response.pid) {
+    // CRIU exits right after a failed answer: its status and last words make the error
+    const waitStatus = response ? await Promise.race([criu.criuExit, new Promise<null>((r) => setTimeout(() => r(null), 1000).unref())]) : null;
     criu.kill();
     const why = !response
       ? await criu.failure()

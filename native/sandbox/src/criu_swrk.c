@@ -22,9 +22,11 @@
  * `criu_req`. The relay sets the hostname (the clone's own, not the snapshotted one), opens
  * them at descriptors 6 and 7 (CRIU reads them as /proc/<relay>/fd/N: the request's work_dir_fd and
  * images_dir_fd; 4.1.1 fails on an images_dir path), sends the request, and writes back CRIU's
- * `criu_resp` framed the same way, then 0xffffffff, CRIU's wait status (i32) and how long CRIU took
- * from the request to its answer, in microseconds (u32: CRIU's own time, without the worker's event
- * loop or the hand-over through our pipes; bench/criu-fixed-ab.sh). Before all that,
+ * answer framed the same way: how long CRIU took from the request to its answer, in microseconds
+ * (u32: CRIU's own time, without the worker's event loop or the hand-over through our pipes;
+ * bench/criu-fixed-ab.sh), then CRIU's `criu_resp`; once CRIU has exited, 0xffffffff and its wait
+ * status (i32). The answer comes first: the restored tree runs from then on, and CRIU's exit
+ * (freeing its memory) is nothing the worker needs to wait for. Before all that,
  * once set up, it writes an empty frame: ready (the socket exists from then on).
  *
  * The request asks for rst_sibling: the restored tree becomes the relay's child, so the relay lives
@@ -265,7 +267,8 @@ int criu_swrk_main(int argc, char **argv) {
   while (n < 0 && errno == EINTR);
   uint64_t criu_us = monotonic_us() - sent_us;
   if (n > 0) {
-    write_u32(FD_RESP, (uint32_t)n);
+    write_u32(FD_RESP, (uint32_t)n + 4);
+    write_u32(FD_RESP, criu_us > UINT32_MAX ? UINT32_MAX : (uint32_t)criu_us);
     (void)write_full(FD_RESP, resp, (size_t)n);
   }
   close(sv[0]);
@@ -274,7 +277,6 @@ int criu_swrk_main(int argc, char **argv) {
   }
   write_u32(FD_RESP, 0xffffffffu);
   write_u32(FD_RESP, (uint32_t)status);
-  write_u32(FD_RESP, criu_us > UINT32_MAX ? UINT32_MAX : (uint32_t)criu_us);
   close(FD_RESP);
   close(FD_WORKDIR);
   close(FD_IMAGES);
