@@ -22,7 +22,8 @@ log() { echo "[setup-criu] $*"; }
 # Marker strings of our patches (section 3): a binary built before one of them is rebuilt.
 RLIMITS_MARK="hivelab /proc fallback"
 KERNDAT_AHEAD_MARK="hivelab kerndat ahead"
-if [[ -x "$BIN" ]] && "$BIN" --version 2>/dev/null | grep -q "Version: $CRIU_VERSION" && grep -qa "$KERNDAT_DIR" "$BIN" && grep -qa "$RLIMITS_MARK" "$BIN" && grep -qa "$KERNDAT_AHEAD_MARK" "$BIN"; then
+NO_CGROUPD_MARK="hivelab no cgroupd"
+if [[ -x "$BIN" ]] && "$BIN" --version 2>/dev/null | grep -q "Version: $CRIU_VERSION" && grep -qa "$KERNDAT_DIR" "$BIN" && grep -qa "$RLIMITS_MARK" "$BIN" && grep -qa "$KERNDAT_AHEAD_MARK" "$BIN" && grep -qa "$NO_CGROUPD_MARK" "$BIN"; then
   log "CRIU $CRIU_VERSION already built: $BIN"
   exit 0
 fi
@@ -211,6 +212,32 @@ if src.count(old) != 1:
     sys.exit("patch site cr_service_work not found in cr-service.c")
 src = src.replace(old, "\tutil_init();\n\n\tif (opts.swrk_restore && kerndat_init() == 0) {\n\t\tkerndat_ahead = true;\n\t\tpr_debug(\"hivelab kerndat ahead\\n\");\n\t}\n\nmore:")
 open(path, "w").write(src)
+PY
+fi
+
+# A restore forks a helper daemon (cgroupd) that moves threads into cgroup sets other than their
+# task's, and kills it at the end, even when told to leave cgroups alone (--manage-cgroups=ignore,
+# as every restore of ours is: the relay put CRIU in the instance's groups already). Our change:
+# under `ignore` no cgroupd is started, and no thread asks for one (a thread in a set of its own
+# is left where the task is, as the task itself is).
+CGROUP_C="$SRC/criu/cgroup.c"
+if ! grep -q "$NO_CGROUPD_MARK" "$CGROUP_C"; then
+  log "patching $CGROUP_C and cr-restore.c (no cgroupd when cgroups are ignored)"
+  /usr/bin/python3 - "$CGROUP_C" "$SRC/criu/cr-restore.c" "$NO_CGROUPD_MARK" <<'PY'
+import sys
+cgroup_c, restore_c, mark = sys.argv[1:4]
+src = open(cgroup_c).read()
+old = "\t\tret = prepare_cgroup_thread_sfd();"
+if src.count(old) != 1:
+    sys.exit("patch site prepare_cgroup_thread_sfd not found in cgroup.c")
+src = src.replace(old, "\t\tif (opts.manage_cgroups == CG_MODE_IGNORE) {\n\t\t\tpr_debug(\"" + mark + "\\n\");\n\t\t\tret = 0;\n\t\t} else\n\t\t\tret = prepare_cgroup_thread_sfd();")
+open(cgroup_c, "w").write(src)
+src = open(restore_c).read()
+old = "\t\tif (tcore->thread_core->has_cg_set && rsti(current)->cg_set != tcore->thread_core->cg_set) {"
+if src.count(old) != 1:
+    sys.exit("patch site thread cg_set not found in cr-restore.c")
+src = src.replace(old, "\t\tif (opts.manage_cgroups != CG_MODE_IGNORE && tcore->thread_core->has_cg_set &&\n\t\t    rsti(current)->cg_set != tcore->thread_core->cg_set) {")
+open(restore_c, "w").write(src)
 PY
 fi
 
