@@ -198,23 +198,25 @@ export class InstanceSandboxes {
     const release = async () => {
       await Promise.all(own.map((dir) => unmountRunDir(dir)));
     };
-    try {
-      for (const m of imageMounts) {
-        if (m.target === SANDBOX_DEV) {
-          mounts.push({ ...m, source: await this.sharedDev() });
-        } else if ((CLONE_TMPFS as readonly string[]).includes(m.target)) {
-          const source = path.join(this.workDir(spec), m.name);
-          const t = m.target === '/tmp' ? sandbox.tmpfs.find((x) => x.dst === '/tmp') : { sizeBytes: sandbox.shmBytes, mode: 0o1777, noexec: true };
-          if (!t) throw new Error(`the sandbox of ${spec.instanceId} has no /tmp`);
-          await mountCloneTmpfs(source, t.sizeBytes, t.mode, !t.noexec);
-          own.push(source);
-          mounts.push({ ...m, source });
-        }
-      }
-    } catch (err) {
+    // side by side: the mounter takes requests in a row, so the second waits for no round trip
+    const made = await Promise.allSettled(
+      imageMounts.map(async (m): Promise<ExternalMount | undefined> => {
+        if (m.target === SANDBOX_DEV) return { ...m, source: await this.sharedDev() };
+        if (!(CLONE_TMPFS as readonly string[]).includes(m.target)) return undefined;
+        const source = path.join(this.workDir(spec), m.name);
+        const t = m.target === '/tmp' ? sandbox.tmpfs.find((x) => x.dst === '/tmp') : { sizeBytes: sandbox.shmBytes, mode: 0o1777, noexec: true };
+        if (!t) throw new Error(`the sandbox of ${spec.instanceId} has no /tmp`);
+        await mountCloneTmpfs(source, t.sizeBytes, t.mode, !t.noexec);
+        own.push(source);
+        return { ...m, source };
+      }),
+    );
+    const failed = made.find((r) => r.status === 'rejected');
+    if (failed) {
       await release();
-      throw err;
+      throw failed.reason;
     }
+    for (const r of made) if (r.status === 'fulfilled' && r.value) mounts.push(r.value);
     return { mounts, release };
   }
 
