@@ -54,26 +54,25 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   const workDir = sandboxes.workDir(spec);
   const releaseRunDir = await sandboxes.prepareRunDir(spec, await sandboxes.ids(spec));
   const root = await sandboxes.restoreRootFor(spec);
-  let clone: Awaited<ReturnType<typeof sandboxes.cloneMounts>>;
-  try {
-    clone = await sandboxes.cloneMounts(spec, snap.meta.mounts);
-  } catch (err) {
+  // the clone's mounts and a CRIU made ready ahead of demand (in groups renamed after this instance
+  // and limited): independent, so side by side
+  const [cloned, claim] = await Promise.allSettled([
+    sandboxes.cloneMounts(spec, snap.meta.mounts),
+    sandboxes.claimCriu(spec, { memoryMB: spec.manifest.memoryMB }),
+  ]);
+  if (cloned.status === 'rejected' || claim.status === 'rejected') {
+    if (claim.status === 'fulfilled') await releaseClaim(claim.value);
+    if (cloned.status === 'fulfilled') await cloned.value.release();
     await releaseRunDir();
-    throw err;
+    throw cloned.status === 'rejected' ? cloned.reason : (claim as PromiseRejectedResult).reason;
   }
+  const clone = cloned.value;
+  const claimed: ClaimedCriu = claim.value;
   const { mounts } = clone;
   const releaseMounts = async () => {
     await clone.release();
     await releaseRunDir();
   };
-  let claimed: ClaimedCriu;
-  try {
-    // a CRIU made ready ahead of demand, in groups renamed after this instance and limited
-    claimed = await sandboxes.claimCriu(spec, { memoryMB: spec.manifest.memoryMB });
-  } catch (err) {
-    await releaseMounts();
-    throw err;
-  }
   const { cgroup } = claimed;
   const base = {
     ready: claimed.criu,
@@ -113,9 +112,7 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   } catch (err) {
     stopDaemon?.();
     if (reapPhase === 'record') policy.releaseRecording(key);
-    claimed.criu.kill();
-    await cgroup.killAll('SIGKILL').catch(() => 0);
-    await cgroup.remove().catch(() => undefined);
+    await releaseClaim(claimed);
     await releaseMounts();
     await sandboxes.cleanup(spec);
     throw err;
@@ -208,6 +205,13 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
     lastRestoreMs: restored.restoreMs,
   };
   return { instance, mode, phases, stats, ...(m ? { monitorStats: () => instance.monitorStats() } : {}) };
+}
+
+/** A claimed CRIU that will not restore: it, and whatever it started, go with its groups. */
+async function releaseClaim(claimed: ClaimedCriu): Promise<void> {
+  claimed.criu.kill();
+  await claimed.cgroup.killAll('SIGKILL').catch(() => 0);
+  await claimed.cgroup.remove().catch(() => undefined);
 }
 
 /** Record phase: one invocation served lazily; its faults become the working set. */
