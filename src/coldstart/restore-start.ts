@@ -193,7 +193,8 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
   }
   instance.phases = phases;
   const c = deps.counters.add(key, { prefetched: rs?.prefetched, onDemand: rs?.onDemand });
-  const current = await deps.lifecycle.current(snap);
+  // opened for this start; read again only when this start has just recorded its working set
+  const current = reapPhase === 'record' ? await deps.lifecycle.current(snap) : snap;
   const stats: SnapshotStats = {
     snapshotBytes: snap.meta.imageBytes,
     memoryBytes: snap.memoryBytes,
