@@ -108,6 +108,28 @@ describe('reseeding clones of one snapshot', () => {
       execFileSync(process.execPath, [script, runtimeDir, String(forSnapshot)], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin' } }).trim();
     expect(loads(false)).toBe('false'); // a booted instance does not pay for crypto it never uses
     expect(loads(true)).toBe('true');
+    // its rehearsal of the reseed is undone: until a real restore, crypto's output passes through
+    const rehearsal = join(work, 'rehearsal.cjs');
+    writeFileSync(
+      rehearsal,
+      `const crypto = require('node:crypto');
+      let n = 0;
+      const det = (len) => { const b = Buffer.alloc(len); for (let i = 0; i < len; i++) b[i] = (n++ * 31 + 7) & 255; return b; };
+      crypto.randomBytes = (len) => det(len);
+      const r = require(process.argv[2] + '/node/reseed.cjs');
+      r.wrapCryptoIfLoaded(true);
+      const n0 = n;
+      const got = crypto.randomBytes(8).toString('hex');
+      n = n0;
+      const plain = det(8).toString('hex');
+      r.reseedAll(Buffer.alloc(32, 1));
+      const n1 = n;
+      const masked = crypto.randomBytes(8).toString('hex');
+      n = n1;
+      console.log(JSON.stringify({ passesThrough: got === plain, maskedAfterRestore: masked !== det(8).toString('hex') }));`,
+    );
+    const out = JSON.parse(execFileSync(process.execPath, [rehearsal, runtimeDir], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin' } }));
+    expect(out).toEqual({ passesThrough: true, maskedAfterRestore: true });
   });
 
   test('python: random diverges after restores with different seeds', () => {

@@ -128,11 +128,17 @@ function cryptoLoaded(): boolean {
 /**
  * Call once the handler has loaded: wraps crypto now if the handler pulled it in, or anyway in an
  * instance that is about to be snapshotted (`forSnapshot`): every clone reseeds through node:crypto,
- * and loading it once before the dump spares each restore loading it (and REAP a working set that
- * varies with it).
+ * so loading it once before the dump spares each restore loading it. Such an instance also
+ * rehearses the reseed once and undoes it: its first run compiles V8's lazy functions of the hash,
+ * cipher and random paths, 2-4 ms of every restore's reseed here, which the snapshot then holds.
  */
 export function wrapCryptoIfLoaded(forSnapshot = false): void {
   if (!cryptoWrapped && (forSnapshot || cryptoLoaded())) wrapCrypto();
+  if (forSnapshot) {
+    reseedAll(crypto.randomBytes(32));
+    keystream = null; // not restored yet: crypto passes through untouched again
+    seedMathRandomFromKernel();
+  }
 }
 
 function wrapCrypto(): void {
