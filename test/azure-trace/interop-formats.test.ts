@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readAzureTrace, UnknownTraceError } from '../../src/azure-trace/index.js';
 import { simulateTrace } from '../../src/simulator/simulate.js';
 import { planReplay } from '../../src/benchkit/replay/planner.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 /**
  * Traces as published and as In-Vitro ships them (test/fixtures/invitro, unmodified), each read,
@@ -63,7 +63,7 @@ describe('In-Vitro trace folders (Azure 2019 format, In-Vitro file names)', () =
   });
 
   it('no Trigger column and shuffled key columns read too', async () => {
-    const d = await mkdtemp(join(tmpdir(), 'hivelab-invitro-'));
+    const d = await scratchDir('hivelab-invitro-');
     await writeFile(join(d, 'invocations.csv'), 'HashFunction,HashApp,HashOwner,1,2,3\nf,a,o,1,0,2\n');
     const t = await readAzureTrace(d);
     expect(t.functions[0]).toMatchObject({ hashOwner: 'o', hashApp: 'a', hashFunction: 'f', trigger: 'unknown', perMinute: [1, 0, 2] });
@@ -99,7 +99,7 @@ describe('Azure Functions 2021 invocation log', () => {
   });
 
   it('an invocation that would start before the trace is refused at its cell', async () => {
-    const d = await mkdtemp(join(tmpdir(), 'hivelab-2021-'));
+    const d = await scratchDir('hivelab-2021-');
     const f = join(d, 'trace.txt');
     await writeFile(f, 'app,func,end_timestamp,duration\na,f,1.0,2.5\n');
     await expect(readAzureTrace(f)).rejects.toThrow(/trace\.txt:2:\d+: duration 2\.5 s is longer than end_timestamp 1 s/);
@@ -108,7 +108,7 @@ describe('Azure Functions 2021 invocation log', () => {
 
 describe('an unknown trace', () => {
   it('names the files and columns it expected', async () => {
-    const d = await mkdtemp(join(tmpdir(), 'hivelab-unknown-'));
+    const d = await scratchDir('hivelab-unknown-');
     await writeFile(join(d, 'calls.csv'), 'when,who\n1,2\n');
     const err = await readAzureTrace(d).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnknownTraceError);

@@ -1,8 +1,8 @@
 import { describe, expect, it, beforeAll } from 'vitest';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readAzureTrace, readInvocations, readTraceDay, TraceFormatError } from '../../src/azure-trace/index.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 let dir: string;
 
@@ -20,7 +20,7 @@ o1,a1,42,170,120,130,150,168,190,210,220,230
 `;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hivelab-trace-'));
+  dir = await scratchDir('hivelab-trace-');
   await writeFile(join(dir, 'invocations_per_function_md.anon.d01.csv'), INV);
   await writeFile(join(dir, 'function_durations_percentiles.anon.d01.csv'), DUR);
   await writeFile(join(dir, 'app_memory_percentiles.anon.d01.csv'), MEM);
@@ -90,7 +90,7 @@ describe('Azure trace reader', () => {
   });
 
   it('accepts real-data number styles and a per-function memory file (In-Vitro variant)', async () => {
-    const d = await mkdtemp(join(tmpdir(), 'hivelab-trace-'));
+    const d = await scratchDir('hivelab-trace-');
     await writeFile(join(d, 'invocations_per_function_md.anon.d03.csv'), 'HashOwner,HashApp,HashFunction,Trigger,1\no,a,f,http,4\no,a,g,http,1\n');
     // as in the published files: float minimum/maximum, zero percentiles, p100 below Maximum
     await writeFile(join(d, 'function_durations_percentiles.anon.d03.csv'), DUR.split('\n')[0] + '\no,a,f,100,2880,0.0,2595.0,0,0,0,1,1,1376,2595\n');

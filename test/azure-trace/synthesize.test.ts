@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readAzureTrace, readTraceDay, runTraceSynth, synthesizeTrace } from '../../src/azure-trace/index.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 describe('trace synthesiser', () => {
   it('writes files the reader accepts, deterministic from the seed, with heavy-tailed rates', async () => {
-    const a = await mkdtemp(join(tmpdir(), 'hivelab-synth-'));
-    const b = await mkdtemp(join(tmpdir(), 'hivelab-synth-'));
+    const a = await scratchDir('hivelab-synth-');
+    const b = await scratchDir('hivelab-synth-');
     const s = await synthesizeTrace({ functions: 400, days: 2, seed: 7, outDir: a });
     await synthesizeTrace({ functions: 400, days: 2, seed: 7, outDir: b });
     expect(s.files).toHaveLength(6);
@@ -41,12 +41,12 @@ describe('trace synthesiser', () => {
       }
       expect(f.memory!.averageMB).toBeGreaterThan(0);
     }
-    const c = await synthesizeTrace({ functions: 400, days: 1, seed: 8, outDir: await mkdtemp(join(tmpdir(), 'hivelab-synth-')) });
+    const c = await synthesizeTrace({ functions: 400, days: 1, seed: 8, outDir: await scratchDir('hivelab-synth-') });
     expect(c.invocations).not.toBe(s.invocations);
   });
 
   it('CLI entry: writes the files and reports usage errors with exit code 2', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'hivelab-synth-'));
+    const out = await scratchDir('hivelab-synth-');
     let text = '';
     expect(await runTraceSynth(['--functions', '20', '--days', '1', '--out', out, '--seed', '3'], (s) => (text += s))).toBe(0);
     expect(text).toMatch(/wrote 3 files .*20 functions/);

@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExperimentError, loadExperiment, parseExperiment, resolvePathsFrom } from '../../src/benchkit/experiment.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const ok = { provider: 'endpoints', subExperiments: [{ title: 'warm', bursts: 3, iatSeconds: 1, endpoints: ['http://127.0.0.1:1/'] }] };
 
@@ -40,7 +40,7 @@ describe('experiment files', () => {
   });
 
   it('loads YAML and JSON, and names the file on syntax errors', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'bk-exp-'));
+    const dir = await scratchDir('bk-exp-');
     await writeFile(join(dir, 'a.yaml'), 'provider: endpoints\nsubExperiments:\n  - title: warm\n    bursts: 2\n    iatSeconds: 0.5\n    endpoints: [http://127.0.0.1:9/]\n');
     expect((await loadExperiment(join(dir, 'a.yaml'))).subExperiments[0]!.bursts).toBe(2);
     await writeFile(join(dir, 'b.json'), JSON.stringify(ok));
@@ -59,7 +59,7 @@ describe('experiment files', () => {
   });
 
   it("a gRPC sub-experiment's proto is relative to the file, for `hivelab bench` as for loadExperiment", async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'bk-exp-grpc-'));
+    const dir = await scratchDir('bk-exp-grpc-');
     const raw = { provider: 'endpoints', subExperiments: [{ ...ok.subExperiments[0], grpc: { proto: 'p/x.proto', method: 'a.B/C' } }] };
     await writeFile(join(dir, 'e.json'), JSON.stringify(raw));
     expect((await loadExperiment(join(dir, 'e.json'))).subExperiments[0]!.grpc!.proto).toBe(join(dir, 'p/x.proto'));

@@ -1,12 +1,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseExperiment } from '../../src/benchkit/experiment.js';
 import { HivelabProvider, readPlatformAccess } from '../../src/benchkit/providers/hivelab.js';
 import { runExperiment } from '../../src/benchkit/runner.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 /**
  * A stand-in gateway speaking the HTTP API of docs/CONTRACTS.md (deploy, invoke, delete), so the
@@ -18,6 +19,7 @@ let server: http.Server;
 let url: string;
 const deployed = new Map<string, Deployed>();
 const deleted: string[] = [];
+const deployedFrom: string[] = [];
 const seenAuth = new Set<string>();
 
 beforeAll(async () => {
@@ -28,6 +30,7 @@ beforeAll(async () => {
       const body = Buffer.concat(chunks).toString();
       if (req.method === 'POST' && req.url === '/v1/functions') {
         const { path } = JSON.parse(body);
+        deployedFrom.push(path);
         const manifest = JSON.parse(await readFile(join(path, 'function.json'), 'utf8'));
         deployed.set(manifest.name, { manifest, invocations: 0 });
         res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ name: manifest.name }));
@@ -54,10 +57,10 @@ describe('hivelab provider against the gateway HTTP API', () => {
   });
 
   it('deploys replicas × hops with the requested settings, invokes with the invoke token, removes them', async () => {
-    const state = await mkdtemp(join(tmpdir(), 'bk-state-'));
+    const state = await scratchDir('bk-state-');
     await writeFile(join(state, 'platform.json'), JSON.stringify({ pid: 1, url }));
     await writeFile(join(state, 'tokens.json'), JSON.stringify({ admin: 'ADM', invoke: 'INV' }));
-    const out = await mkdtemp(join(tmpdir(), 'bk-hl-'));
+    const out = await scratchDir('bk-hl-');
     const provider = new HivelabProvider(await readPlatformAccess(state), { experimentDir: out, outDir: out, runId: 'ab12cd', log: () => {} });
     const exp = parseExperiment({
       provider: 'hivelab',
@@ -78,5 +81,26 @@ describe('hivelab provider against the gateway HTTP API', () => {
     expect(seenAuth).toContain('DELETE v1 Bearer ADM');
     expect(deleted.sort()).toEqual(names);
     expect(res.subs[0]!.summary.coldCount).toBe(2);
+  });
+
+  it('sub-experiments deploying at the same time copy into one folder, which teardown removes', async () => {
+    const state = await scratchDir('bk-state-');
+    await writeFile(join(state, 'platform.json'), JSON.stringify({ pid: 1, url }));
+    await writeFile(join(state, 'tokens.json'), JSON.stringify({ admin: 'ADM', invoke: 'INV' }));
+    const out = await scratchDir('bk-hl-');
+    const provider = new HivelabProvider(await readPlatformAccess(state), { experimentDir: out, outDir: out, runId: 'ef34ab', log: () => {} });
+    const exp = parseExperiment({
+      provider: 'hivelab',
+      sequential: false,
+      maxSendLagP99Ms: 1000,
+      subExperiments: [
+        { title: 'a', bursts: 1, iatSeconds: 0.01 },
+        { title: 'b', bursts: 1, iatSeconds: 0.01 },
+      ],
+    });
+    await runExperiment(exp, { outDir: out, provider, plots: false, log: () => {} });
+    const folders = [...new Set(deployedFrom.filter((p) => p.includes('ef34ab')).map((p) => dirname(p)))];
+    expect(folders).toHaveLength(1);
+    expect(existsSync(folders[0]!)).toBe(false);
   });
 });

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { grpcRequestBody } from '../../src/benchkit/grpc-request.js';
 import { resolveFunctionDir } from '../../src/benchkit/providers/function-source.js';
 import { buildBenchImage, knativeManifests, KnativeProvider, readyServiceUrls } from '../../src/benchkit/providers/knative.js';
 import { DEFAULT_BASE_CACHE } from '../../src/image-build/build.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const run = promisify(execFile);
 
@@ -59,7 +59,7 @@ describe('knative provider manifests', () => {
   });
 
   it('writes the manifests as a multi-document YAML and fails clearly without a cluster', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'bk-kn-'));
+    const out = await scratchDir('bk-kn-');
     const logs: string[] = [];
     // A kubectl that cannot reach any cluster: a path that does not exist stands in for it.
     const p = new KnativeProvider({ experimentDir: out, outDir: out, runId: 'r1', log: (l) => logs.push(l) }, { kubectl: join(out, 'no-kubectl') });
@@ -71,7 +71,7 @@ describe('knative provider manifests', () => {
   });
 
   it('without `image`, the Services run the image `hivelab build` made of the function, named by its manifest digest', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'bk-kn-img-'));
+    const out = await scratchDir('bk-kn-img-');
     const noImage = parseExperiment({ provider: 'knative', subExperiments: [{ title: 'built', bursts: 1, iatSeconds: 1, replicas: 1, chainLength: 1, memoryMB: 256 }] }).subExperiments[0]!;
     expect(noImage.image).toBeUndefined();
     expect(() => knativeManifests(noImage, 0, 'r2')).toThrow(/no image/);
@@ -102,7 +102,7 @@ describe('knative provider manifests', () => {
       expect(resolveFunctionDir(s.function, join(import.meta.dirname, '../../experiments'))).toMatch(/examples\/vswarm\//);
     }
     const node = grpcExp.subExperiments[1]!;
-    const out = await mkdtemp(join(tmpdir(), 'bk-kn-grpc-'));
+    const out = await scratchDir('bk-kn-grpc-');
     const built = await buildBenchImage(node, { experimentDir: join(import.meta.dirname, '../../experiments'), outDir: out, runId: 'r3', log: () => undefined }, 'registry.example.com/lab', DEFAULT_BASE_CACHE);
     expect(built).toMatchObject({ port: 50051, grpc: true });
     const c = (knativeManifests(node, 1, 'r3', 'default', built).services[0] as any).spec.template.spec.containers[0];

@@ -1,5 +1,4 @@
-import { readFile, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOpenLoop, type OutgoingRequest } from '../../src/benchkit/client.js';
@@ -8,6 +7,7 @@ import { EndpointsProvider } from '../../src/benchkit/providers/endpoints.js';
 import { runExperiment } from '../../src/benchkit/runner.js';
 import bench from '../../src/cli/commands/bench.js';
 import { startDelayServer, type DelayServer } from './delay-server.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 let srv: DelayServer;
 beforeAll(async () => {
@@ -93,7 +93,7 @@ describe('open-loop client against a delay server', () => {
 
 describe('an experiment over the endpoints provider', () => {
   it('writes latencies.csv, statistics.csv, summary.json, plots, report.html and table 3.1', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'bk-run-'));
+    const out = await scratchDir('bk-run-');
     const exp = parseExperiment({
       provider: 'endpoints',
       baseline: 'fast',
@@ -138,7 +138,7 @@ describe('an experiment over the endpoints provider', () => {
   });
 
   it('a sub-experiment that cannot be deployed fails the run after the earlier ones are reported', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'bk-fail-'));
+    const out = await scratchDir('bk-fail-');
     const exp = parseExperiment({
       provider: 'endpoints',
       subExperiments: [
@@ -151,7 +151,7 @@ describe('an experiment over the endpoints provider', () => {
   });
 
   it('sequential: false runs the sub-experiments at the same time', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'bk-par-'));
+    const out = await scratchDir('bk-par-');
     const exp = parseExperiment({
       provider: 'endpoints',
       sequential: false,
@@ -170,7 +170,7 @@ describe('an experiment over the endpoints provider', () => {
   });
 
   it('`hivelab bench --json` prints the per-sub-experiment summary', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'bk-cli-'));
+    const dir = await scratchDir('bk-cli-');
     const file = join(dir, 'exp.yaml');
     await writeFile(file, `provider: endpoints\nsubExperiments:\n  - title: one\n    bursts: 5\n    iatSeconds: 0.01\n`);
     await writeFile(join(dir, 'urls.json'), JSON.stringify([`${srv.url}/delay/2?cold=0`]));
@@ -191,7 +191,7 @@ describe('an experiment over the endpoints provider', () => {
   });
 
   it('`hivelab bench` rejects an invalid experiment with exit code 2 naming the field', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'bk-cli-'));
+    const dir = await scratchDir('bk-cli-');
     const file = join(dir, 'bad.yaml');
     await writeFile(file, `provider: endpoints\nsubExperiments:\n  - title: one\n    bursts: 5\n    iatSeconds: -1\n`);
     const errs: string[] = [];

@@ -1,11 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplayPlan } from '../../src/benchkit/replay/planner.js';
 import { runReplay } from '../../src/benchkit/replay/run.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 // Stands in for bench-trace: waits durationMs, reports the duration it measured.
 let server: http.Server;
@@ -38,7 +38,7 @@ describe('replay run', () => {
         { id: 3, fn: 1, scheduledMs: 60, requestedDurationMs: 20, allocMB: 0 },
       ],
     };
-    const out = await mkdtemp(join(tmpdir(), 'bk-replay-'));
+    const out = await scratchDir('bk-replay-');
     const res = await runReplay(plan, { urls: [`${url}/f0`, `${url}/f1`], headers: {} }, { outDir: out, plots: false });
     expect(res.written.summary.count).toBe(4);
     const rows = (await readFile(res.invocationsCsv, 'utf8')).trim().split('\n').map((l) => l.split(','));

@@ -1,6 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadExperiment } from '../../src/benchkit/experiment.js';
 import { HivelabProvider, readPlatformAccess } from '../../src/benchkit/providers/hivelab.js';
@@ -8,6 +7,7 @@ import { runExperiment } from '../../src/benchkit/runner.js';
 import { grpcRequestBody, grpcTarget } from '../../src/benchkit/grpc-request.js';
 import { startTestPlatform, removeState, type TestPlatform } from '../platform/harness.js';
 import { PROTOS } from './helpers.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const GRPC_ECHO = resolve(import.meta.dirname, '../../bench/functions/grpc-echo');
 
@@ -34,7 +34,7 @@ describe('the benchmark kit drives gRPC functions', () => {
   });
 
   it('an experiment file with `grpc` runs open-loop unary calls through the real platform (warmed up over gRPC first)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'bk-grpc-'));
+    const dir = await scratchDir('bk-grpc-');
     await writeFile(
       join(dir, 'exp.json'),
       JSON.stringify({
@@ -74,7 +74,7 @@ describe('the benchmark kit drives gRPC functions', () => {
   }, 90_000);
 
   it('a call the platform refuses is a failed request with the gRPC status in its error', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'bk-grpc-'));
+    const dir = await scratchDir('bk-grpc-');
     const exp = await loadExperiment(
       await (async () => {
         const f = join(dir, 'exp.json');

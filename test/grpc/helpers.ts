@@ -1,15 +1,18 @@
-import { cp, mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as loader from '@grpc/proto-loader';
 import { FIXTURES } from '../platform/harness.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 export const PROTOS = resolve(import.meta.dirname, '../../protos/vswarm/proto');
 
-/** A function folder made of a fixture plus the vSwarm protos it uses (an instance sees only its folder). */
+/**
+ * A function folder made of a fixture plus the vSwarm protos it uses (an instance sees only its folder).
+ * A scratch folder: made in a beforeAll, it is removed after the file's last afterAll has stopped the platform.
+ */
 export async function grpcFunctionDir(fixture: string, protos: string[], from = FIXTURES): Promise<string> {
-  const dir = join(await mkdtemp(join(tmpdir(), 'hivelab-grpc-fn-')), fixture);
+  const dir = join(await scratchDir('hivelab-grpc-fn-'), fixture);
   await cp(join(from, fixture), dir, { recursive: true });
   await cp(join(PROTOS, '__init__.py'), join(dir, 'proto/__init__.py'));
   for (const p of protos) await cp(join(PROTOS, p), join(dir, 'proto', p), { recursive: true });

@@ -1,10 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Http1ConnectionError, Http1Pool, Http1TimeoutError, requestHead, type Http1PoolOptions } from '../../src/net/http1-pool.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 interface Reply {
   status: number;
@@ -165,7 +164,7 @@ describe('Http1Pool against a real HTTP server', () => {
   });
 
   it('works over a Unix socket, and close() fails what is in flight', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'h1-'));
+    const dir = await scratchDir('h1-');
     const path = join(dir, 's.sock');
     const s = createServer((req, res) => void handle(req, res));
     await new Promise<void>((r) => s.listen(path, r));
@@ -180,7 +179,6 @@ describe('Http1Pool against a real HTTP server', () => {
     await expect(call(pool, '/echo')).rejects.toThrow(/closed/);
     s.closeAllConnections();
     await new Promise((r) => s.close(r));
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('refuses header values that would inject lines', () => {

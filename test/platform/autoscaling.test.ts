@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { startTestPlatform, removeState, FIXTURES, eventually } from './harness.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 describe('autoscaling the live platform', () => {
   it('a burst of 200 at a cold concurrency-1 function: all answered, several instances, back to zero when idle', async () => {
@@ -56,11 +57,10 @@ describe('autoscaling the live platform', () => {
   });
 
   it('refuses an unknown scaling policy or contradictory bounds at deploy, naming the field', async () => {
-    const { mkdtemp, writeFile } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
+    const { writeFile } = await import('node:fs/promises');
     const t = await startTestPlatform();
     try {
-      const dir = await mkdtemp(join(tmpdir(), 'hivelab-scaling-'));
+      const dir = await scratchDir('hivelab-scaling-');
       await writeFile(join(dir, 'index.mjs'), 'export async function handler() { return 1; }');
       await writeFile(join(dir, 'function.json'), JSON.stringify({ name: 'bad-scale', runtime: 'node', handler: 'index.handler', scaling: { policy: 'magic' } }));
       const r = await t.deploy(dir);

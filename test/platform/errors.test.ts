@@ -1,10 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { request } from 'undici';
 import { Readable } from 'node:stream';
 import { startTestPlatform, removeState, FIXTURES, eventually, type TestPlatform } from './harness.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 describe('errors end every request with a clear response, and the platform survives them', () => {
   let t: TestPlatform;
@@ -58,7 +58,7 @@ describe('errors end every request with a clear response, and the platform survi
   });
 
   it('a malformed manifest is refused with 400 naming the field', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'hivelab-bad-'));
+    const dir = await scratchDir('hivelab-bad-');
     await writeFile(join(dir, 'function.json'), JSON.stringify({ name: 'bad', runtime: 'ruby', handler: 'x.handler' }));
     const r = await t.deploy(dir);
     expect(r.status).toBe(400);

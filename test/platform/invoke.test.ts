@@ -1,9 +1,9 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
-import { stat, mkdtemp, writeFile, mkdir, readFile } from 'node:fs/promises';
+import { stat, writeFile, mkdir, readFile } from 'node:fs/promises';
 import { Pool } from 'undici';
-import { tmpdir } from 'node:os';
 import { startTestPlatform, removeState, FIXTURES, EXAMPLES, eventually, type TestPlatform } from './harness.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 describe('deploy and invoke sandboxed functions', () => {
   let t: TestPlatform;
@@ -93,7 +93,7 @@ describe('deploy and invoke sandboxed functions', () => {
   });
 
   it('redeploying changed code routes new invocations to the new version', async () => {
-    const src = await mkdtemp(join(tmpdir(), 'hivelab-fn-'));
+    const src = await scratchDir('hivelab-fn-');
     const write = (v: number) =>
       Promise.all([
         writeFile(join(src, 'function.json'), JSON.stringify({ name: 'versioned', runtime: 'node', handler: 'index.handler' })),
@@ -110,7 +110,7 @@ describe('deploy and invoke sandboxed functions', () => {
   });
 
   it('pads a function folder with paddingMB of random content', async () => {
-    const src = await mkdtemp(join(tmpdir(), 'hivelab-pad-'));
+    const src = await scratchDir('hivelab-pad-');
     await mkdir(src, { recursive: true });
     await writeFile(join(src, 'function.json'), JSON.stringify({ name: 'padded', runtime: 'node', handler: 'index.handler', paddingMB: 3 }));
     await writeFile(join(src, 'index.mjs'), `import { statSync } from 'node:fs'; export async function handler() { return { size: statSync('/var/task/.hivelab-padding').size }; }`);

@@ -1,14 +1,14 @@
 import { describe, expect, it, vi } from 'vitest';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { synthesizeTrace } from '../../src/azure-trace/synthesize.js';
 import command from '../../src/cli/commands/simulate.js';
 import { UsageError } from '../../src/cli/command.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 describe('hivelab simulate', () => {
   it('--json prints the documented fields; several policies give an array', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'hivelab-simcmd-'));
+    const dir = await scratchDir('hivelab-simcmd-');
     await synthesizeTrace({ functions: 30, days: 1, seed: 2, outDir: dir });
     const logs: string[] = [];
     const spy = vi.spyOn(console, 'log').mockImplementation((s: string) => void logs.push(s));

@@ -38,7 +38,9 @@ export async function readPlatformAccess(stateDir: string): Promise<PlatformAcce
 export class HivelabProvider implements Provider {
   readonly name = 'hivelab' as const;
   private readonly deployed: string[] = [];
-  private workDir: string | undefined;
+  // The promise, not the path: sub-experiments that are not sequential deploy at the same time, and
+  // each awaiting its own mkdtemp made one folder per sub of which teardown knew only the last.
+  private workDir: Promise<string> | undefined;
 
   constructor(
     private readonly access: PlatformAccess,
@@ -67,8 +69,8 @@ export class HivelabProvider implements Provider {
   async deployCopy(source: string, name: string, overrides: Record<string, unknown>, what: string): Promise<string> {
     // A folder without function.json (a Lambda function as written) takes its settings from `overrides`.
     const baseManifest = existsSync(join(source, 'function.json')) ? (JSON.parse(await readFile(join(source, 'function.json'), 'utf8')) as Record<string, unknown>) : {};
-    this.workDir ??= await mkdtemp(join(tmpdir(), 'hivelab-bench-'));
-    const dir = join(this.workDir, name);
+    this.workDir ??= mkdtemp(join(tmpdir(), 'hivelab-bench-'));
+    const dir = join(await this.workDir, name);
     await cp(source, dir, { recursive: true });
     // Nothing pre-started at deploy (Knative's initialScale 1 would make the first "cold" request
     // warm): instances exist only because the experiment's requests asked for them.
@@ -112,8 +114,10 @@ export class HivelabProvider implements Provider {
         failures.push(`${name}: ${(e as Error).message}`);
       }
     }
-    if (this.workDir) await rm(this.workDir, { recursive: true, force: true });
+    // A mkdtemp that failed made nothing to remove (and failed its deploy already).
+    const workDir = await this.workDir?.catch(() => undefined);
     this.workDir = undefined;
+    if (workDir) await rm(workDir, { recursive: true, force: true });
     if (failures.length) this.ctx.log(`could not remove: ${failures.join(', ')}`);
   }
 }
