@@ -1,8 +1,10 @@
 #define _GNU_SOURCE
 #include "fault_log.h"
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +22,8 @@ void fault_log_open(const char *mode, const char *images_dir)
 	log_file = fopen(path, "we");
 	if (log_file)
 		fault_log("start mode=%s images=%s", mode, images_dir);
+	else /* asked for and not there: say so where the worker's own log goes, and serve on */
+		fprintf(stderr, "reap-monitor: cannot write the fault log %s: %s\n", path, strerror(errno));
 }
 
 int fault_log_on(void)
