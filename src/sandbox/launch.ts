@@ -159,6 +159,27 @@ export const BASE_ENV: Readonly<Record<string, string>> = {
   PYTHONUNBUFFERED: '1',
 };
 
+/**
+ * glibc's malloc settings for the runtime.
+ *
+ * Every runtime: freed memory is kept for reuse instead of unmapped. An instance handed a 100 MB
+ * object per invocation would otherwise fault in 25 600 fresh pages for each one, half the time of
+ * an XDT get (bench/xdt-hops.mjs). The instance's memory limit still bounds it.
+ *
+ * Python handlers: one malloc arena (the main one) for every thread. The shim serves each connection
+ * on a new thread, and glibc gives a thread the arena the last exited thread left, or the next one
+ * when that is still held. A snapshot clone's first invocation then landed in whichever arena the
+ * timing gave it: under 8 and more simultaneous cold starts, the thread of the worker's
+ * `POST /_hivelab/restored` had not yet exited when the invocation's thread started, so the
+ * invocation grew another arena than the recorded one and REAP declared a misprediction
+ * (1254 faults outside the working set, json-serdes-python; BENCHMARKS.md). The GIL serialises the
+ * shim's threads anyway, so one arena costs them little.
+ */
+function mallocTunables(m: FunctionManifest): string {
+  const keep = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=268435456';
+  return m.runtime === 'python' && !m.command ? `${keep}:glibc.malloc.arena_max=1` : keep;
+}
+
 /** The runtime's environment: nothing of the host's leaks in (in particular no NODE_EXTRA_CA_CERTS). */
 export function runtimeEnv(
   spec: InstanceSpec,
@@ -167,10 +188,7 @@ export function runtimeEnv(
   const m = spec.manifest;
   const env: Record<string, string> = {
     ...BASE_ENV,
-    // glibc's malloc keeps freed memory for reuse instead of unmapping it: an instance handed a
-    // 100 MB object per invocation would otherwise fault in 25 600 fresh pages for each one, half
-    // the time of an XDT get (bench/xdt-hops.mjs). The instance's memory limit still bounds it.
-    GLIBC_TUNABLES: 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=268435456',
+    GLIBC_TUNABLES: mallocTunables(m),
     // Lambda's variables (AWS_LAMBDA_FUNCTION_NAME, LAMBDA_TASK_ROOT, …) before the manifest's env,
     // so a function may set its own AWS_REGION.
     ...lambdaEnv(m, spec.instanceId, paths.taskRoot, SANDBOX_RUNTIME_DIR),

@@ -162,6 +162,10 @@ describe('sandbox spec (pure)', () => {
     expect(env.EXTRA).toBe('y');
     expect(env.NODE_EXTRA_CA_CERTS).toBeUndefined();
     expect(env.GLIBC_TUNABLES).toContain('glibc.malloc.mmap_max=0');
+    // one arena for a Python handler's threads only (the shim's thread per connection)
+    expect(env.GLIBC_TUNABLES).not.toContain('arena_max');
+    const python = parseManifest({ name: 'hello', runtime: 'python', handler: 'main.handler', memoryMB: 256 });
+    expect(runtimeEnv(spec({ manifest: python })).GLIBC_TUNABLES).toContain('glibc.malloc.arena_max=1');
     // Lambda's reserved variables (src/sandbox/lambda-env.ts) are the platform's, not the host's.
     const lambda = /^(AWS_REGION|AWS_DEFAULT_REGION|AWS_EXECUTION_ENV|AWS_LAMBDA_[A-Z_]+|LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR|_HANDLER|TZ)$/;
     expect(Object.keys(env).filter((k) => !lambda.test(k) && !/^(HIVELAB_|PYTHON|PATH$|HOME$|TMPDIR$|LANG$|GLIBC_TUNABLES$|A$|EXTRA$)/.test(k))).toEqual([]);

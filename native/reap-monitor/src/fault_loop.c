@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "monitor.h"
 #include "events.h"
+#include "fault_log.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -228,6 +229,7 @@ static int handle_client(struct loop *l)
 		return 0;
 	if ((uint32_t)word == RESTORE_FINISHED) {
 		l->finished = 1;
+		fault_log("restore-finished spaces=%zu faults=%llu", l->nr_spaces, (unsigned long long)m->st.faults);
 		if (l->fetching) {
 			pthread_join(l->fetcher, NULL);
 			l->fetching = 0;
@@ -243,6 +245,7 @@ static int handle_client(struct loop *l)
 				close(l->late_close[--l->late_close_nr]);
 		}
 		working_set_release(m);
+		fault_log("installed prefetched=%llu onDemand=%llu", (unsigned long long)m->st.prefetched, (unsigned long long)m->st.on_demand);
 		emit_stats(m, "restored");
 		return 0;
 	}
@@ -263,6 +266,7 @@ static int handle_client(struct loop *l)
 	if (!add_space(l, fd, task))
 		return -1;
 	emit("{\"event\":\"task\",\"pid\":%d}", word);
+	fault_log("task pid=%d uffd=%d", word, fd);
 	return 0;
 }
 
@@ -363,6 +367,10 @@ static void serve_fault(struct loop *l, int uffd, uint64_t addr)
 		ioctl(uffd, UFFDIO_WAKE, &w);
 	} else {
 		m->st.on_demand++;
+		if (fault_log_on())
+			fault_log("fault pid=%d uffd=%d forked=%d addr=%#llx image=%#llx %s in-ws=%d finished=%d", t->pid, uffd, sp->forked,
+				  (unsigned long long)addr, (unsigned long long)orig, off == NO_DATA ? "zero" : "data",
+				  working_set_has(m, t->pid, orig), l->finished);
 		if (m->mode == MODE_RECORD)
 			trace_record(m, t->pid, orig, off);
 	}
@@ -396,6 +404,7 @@ static void handle_event(struct loop *l, struct space *sp, const struct uffd_msg
 		child->remaps = copy;
 		child->remaps_nr = nr;
 		child->forked = 1;
+		fault_log("fork pid=%d uffd=%d child-uffd=%d", task->pid, sp->uffd, child->uffd);
 		break;
 	}
 	case UFFD_EVENT_REMAP: {
@@ -404,16 +413,20 @@ static void handle_event(struct loop *l, struct space *sp, const struct uffd_msg
 			sp->remaps = nr;
 			sp->remaps[sp->remaps_nr++] = (struct remap){ msg->arg.remap.from, msg->arg.remap.to, msg->arg.remap.len };
 		}
+		fault_log("remap uffd=%d from=%#llx to=%#llx len=%#llx", sp->uffd, (unsigned long long)msg->arg.remap.from,
+			  (unsigned long long)msg->arg.remap.to, (unsigned long long)msg->arg.remap.len);
 		break;
 	}
 	case UFFD_EVENT_REMOVE: {
 		/* madvise(DONTNEED): later faults there must see zeros, not the snapshot's data */
 		struct uffdio_range rg = { .start = msg->arg.remove.start, .len = msg->arg.remove.end - msg->arg.remove.start };
+		fault_log("remove uffd=%d start=%#llx end=%#llx", sp->uffd, (unsigned long long)msg->arg.remove.start, (unsigned long long)msg->arg.remove.end);
 		if (ioctl(sp->uffd, UFFDIO_UNREGISTER, &rg) && task_gone(errno))
 			space_gone(l, sp);
 		break;
 	}
 	case UFFD_EVENT_UNMAP:
+		fault_log("unmap uffd=%d start=%#llx end=%#llx", sp->uffd, (unsigned long long)msg->arg.remove.start, (unsigned long long)msg->arg.remove.end);
 		break; /* the area is gone; nothing will fault there */
 	}
 }
@@ -455,6 +468,7 @@ static int handle_command(struct loop *l, const char *cmd)
 	struct monitor *m = l->m;
 	char err[512] = "";
 
+	fault_log("command %s onDemand=%llu", cmd, (unsigned long long)m->st.on_demand);
 	if (!strcmp(cmd, "stats")) {
 		if (!l->installing)
 			sweep_dead_spaces(l); /* count live spaces, not silent ones */
@@ -571,6 +585,7 @@ int monitor_run(struct monitor *m)
 		if (p[2].revents && l.client_fd >= 0 && handle_client(&l))
 			quit = 1;
 		if (p[3].revents) {
+			fault_log("instance-exited onDemand=%llu", (unsigned long long)m->st.on_demand);
 			emit_stats(m, "instance-exited");
 			quit = 1;
 		}

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "monitor.h"
 #include "events.h"
+#include "fault_log.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,7 +14,7 @@
  *              [--trace FILE --ws FILE] [--file-pages FILE]
  * Commands on stdin, one per line: `stats`, `record-done`, `watch <host pid>`, `exit`.
  * Events on stdout, one JSON object per line. Exits when told, when stdin closes (the worker died)
- * or when the watched instance exits.
+ * or when the watched instance exits. Debugging: HIVELAB_REAP_FAULT_LOG=<folder> (fault_log.h).
  */
 
 static void usage(const char *why)
@@ -61,5 +62,6 @@ int main(int argc, char **argv)
 		usage("record and prefetch need --trace and --ws");
 	if (page_map_load(&m))
 		usage("cannot load the page-map index (HLPGMAP2) or open its tasks' pages images");
+	fault_log_open(mode, m.images_dir);
 	return monitor_run(&m);
 }

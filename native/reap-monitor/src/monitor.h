@@ -110,6 +110,8 @@ int working_set_read(struct monitor *m, char *err, size_t errlen);
 /* Installs the working set's pages of the space's task; the last call frees the buffer. */
 int working_set_install(struct monitor *m, struct space *sp, char *err, size_t errlen);
 void working_set_release(struct monitor *m);
+/* Is the task's page at image address `vaddr` in the working set read for prefetch (the fault log's question)? */
+int working_set_has(const struct monitor *m, int32_t pid, uint64_t vaddr);
 
 /* file_pages.c */
 void file_pages_readahead(struct monitor *m);

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "monitor.h"
 #include "events.h"
+#include "fault_log.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -293,8 +294,7 @@ static int copy_range(struct monitor *m, int uffd, uint64_t dst, const uint8_t *
 			len /= 2;
 			continue;
 		}
-		if (getenv("REAP_DEBUG"))
-			fprintf(stderr, "reap-monitor: UFFDIO_COPY at %#llx failed: %s\n", (unsigned long long)c.dst, strerror(errno));
+		fault_log("install-skip addr=%#llx %s", (unsigned long long)c.dst, strerror(errno));
 		done += 1;
 		len = n - done;
 	}
@@ -324,11 +324,7 @@ int working_set_install(struct monitor *m, struct space *sp, char *err, size_t e
 
 	(void)err;
 	(void)errlen;
-	if (getenv("REAP_DEBUG")) {
-		fprintf(stderr, "reap-monitor: install task %llu, %zu remaps\n", (unsigned long long)pid, sp->remaps_nr);
-		for (size_t k = 0; k < sp->remaps_nr; k++)
-			fprintf(stderr, "reap-monitor: remap %#llx -> %#llx len %#llx\n", (unsigned long long)sp->remaps[k].from, (unsigned long long)sp->remaps[k].to, (unsigned long long)sp->remaps[k].len);
-	}
+	fault_log("install pid=%llu uffd=%d remaps=%zu", (unsigned long long)pid, sp->uffd, sp->remaps_nr);
 	/* this task's pages: a contiguous stretch of the (task, address)-sorted working set */
 	while (i < m->ws_nr && m->ws_pages[i].pid < pid)
 		i++;
@@ -355,6 +351,13 @@ int working_set_install(struct monitor *m, struct space *sp, char *err, size_t e
 	m->ws_installed = 1;
 	m->st.install_us += now_us() - t0;
 	return 0;
+}
+
+int working_set_has(const struct monitor *m, int32_t pid, uint64_t vaddr)
+{
+	struct trace_entry key = { .vaddr = vaddr, .pid = (uint64_t)(uint32_t)pid };
+
+	return m->ws_pages && bsearch(&key, m->ws_pages, m->ws_nr, sizeof(key), cmp_entry) != NULL;
 }
 
 void working_set_release(struct monitor *m)
