@@ -231,13 +231,17 @@ export class ReapMonitor {
 
   /** Stops serving. Call only once the instance is gone: its next missing page would never come. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.stdin!.end('exit\n');
-      const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    // A helper that is gone already died on its own, also when its 'close' (which `exited` waits
+    // for) is still to come: that stays a death (the instance's exit may be seen first).
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
       await this.exited;
-      clearTimeout(t);
+      return;
     }
+    this.stopping = true;
+    this.child.stdin!.end('exit\n');
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await this.exited;
+    clearTimeout(t);
   }
 
   /** Every event the helper reports (`task`, `restored`, `recorded`, `ws-invalid`, `error`, ...). */
