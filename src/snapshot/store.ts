@@ -44,12 +44,15 @@ export interface WorkingSetMeta {
  * pages; the working set records the task of each page (`HLTRACE2`).
  * 5: dumped from inside the instance's IPC and UTS namespaces, so the images hold neither: a
  * restore inherits fresh ones made ahead of demand (dump.ts, criu_swrk.c).
+ * 6: a `command` instance's port bridge answers the readiness probe (runtime/port/readiness.cts),
+ * which a restored one must pass before it is handed out.
  * An older snapshot (format 1: taken in the host's mount namespace, as root; format 2: its netns
  * saved in the images; format 3: PID 1's page map only; format 4: its IPC and UTS namespaces in
- * the images) is refused, so the platform deletes it and
+ * the images; format 5: a bridge that passes the probe to its program, so every restore of a
+ * command function would fail and boot) is refused, so the platform deletes it and
  * snapshots the version anew.
  */
-export const SNAPSHOT_FORMAT = 5;
+export const SNAPSHOT_FORMAT = 6;
 
 export interface SnapshotMeta {
   format: typeof SNAPSHOT_FORMAT;
