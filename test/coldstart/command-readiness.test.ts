@@ -11,7 +11,8 @@ import { instanceRecord, snapshotsUnavailable, stopInstances } from './helpers.j
  * restore (it sees the clone's own hostname): the readiness probe, which reaches the program's port
  * through the bridge, is that connection. The restore must fail before any request reaches the
  * clone, the worker log must say why, and the request must be answered by a booted instance: never
- * a 502 (the program dying under the request), never a hang.
+ * a 502 (the program dying under the request), never a hang. (In reap mode the first restore's
+ * record-phase invocation used to catch it by accident; the probe now does, before it.)
  */
 
 const unavailable = await snapshotsUnavailable('command readiness tests');
@@ -35,7 +36,7 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 }, 60_000);
 
-describe.skipIf(unavailable !== null).each(['snapshot', 'lazy'] as const)('a command function whose program dies after a restore, in cold-start mode %s', (mode) => {
+describe.skipIf(unavailable !== null).each(['snapshot', 'lazy', 'reap', 'criu-lazy'] as const)('a command function whose program dies after a restore, in cold-start mode %s', (mode) => {
   const name = `restore-dies-${mode}`;
 
   test('the restored clone is never handed out: the request is served by a boot, and the worker log says why', async () => {
