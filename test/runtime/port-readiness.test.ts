@@ -24,11 +24,16 @@ beforeAll(() => {
   bridge = join(buildRuntime(join(work, 'dist'), 'src/runtime/port/bridge.cts'), 'port', 'bridge.cjs');
 }, 120_000);
 afterEach(async () => {
+  // the bridge and its program (a process group of their own): a bridge killed alone would leave
+  // its program behind, reparented to init
   for (const p of running.splice(0)) {
-    if (p.exitCode === null && p.signalCode === null) {
-      p.kill('SIGKILL');
-      await once(p, 'exit');
+    const exited = p.exitCode === null && p.signalCode === null ? once(p, 'exit') : undefined;
+    try {
+      process.kill(-p.pid!, 'SIGKILL');
+    } catch {
+      // the group is gone already
     }
+    await exited;
   }
 });
 afterAll(() => removeDir(work));
@@ -59,6 +64,7 @@ async function startBridge(program: string): Promise<{ socket: string; port: num
   const proc = spawn(process.execPath, [bridge], {
     env: { PATH: process.env.PATH, PORT: String(port), HIVELAB_SOCKET: socket, HIVELAB_READY_FD: '3', HIVELAB_COMMAND: JSON.stringify(['/usr/bin/python3', '-u', '-c', program]) },
     stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
+    detached: true,
   });
   running.push(proc);
   expect(await firstLine(proc.stdio[3] as Readable, 10_000)).toBe('ready');
