@@ -30,7 +30,7 @@ import type { ColdStart } from './start.js';
  *   criu-lazy  CRIU's own lazy-pages daemon (peer baseline)
  *
  * Each clone gets a fresh cgroup and, once restored, `POST /_hivelab/restored` with a new random
- * seed and its own identity. Failures here throw; the coordinator boots instead. A corrupted
+ * seed and its own identity (a `command` instance: its bridge's readiness probe). Failures here throw; the coordinator boots instead. A corrupted
  * working set is served lazily and dropped (the next start records); a monitor death kills the
  * instance (`monitor-died`) and the version's next cold start boots.
  */
