@@ -79,8 +79,8 @@ function accepts(socketPath: string, timeoutMs: number): Promise<boolean> {
 /**
  * Readiness of a booted `command` instance (the port bridge and its program): its socket accepts.
  * The bridge binds it only once the program accepts on $PORT (a restored clone's socket accepts
- * whatever became of its program: `probeCommandReady`), and it holds whatever the program speaks (HTTP/1.1, h2c, gRPC): a `GET /healthz` would be the
- * program's to answer, and a gRPC server cannot.
+ * whatever became of its program: `probeCommandReady`), and it holds whatever the program speaks
+ * (HTTP/1.1, h2c, gRPC): a `GET /healthz` would be the program's to answer, and a gRPC server cannot.
  */
 export async function waitAccepting(socketPath: string, gone: () => boolean, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
