@@ -9,7 +9,7 @@ import { Attr, SpanNames, type PhaseTiming } from '../observability/semantic.js'
 import { restoreInstance, type RestoredInstance } from '../snapshot/restore.js';
 import { commitWorkingSet, dropWorkingSet, type Snapshot } from '../snapshot/store.js';
 import { CriuInstance } from './criu-instance.js';
-import { unixRequest, waitAccepting } from '../snapshot/invoke.js';
+import { probeCommandReady, unixRequest } from '../snapshot/invoke.js';
 import { startCriuLazyPages } from '../snapshot/criu-lazy.js';
 import { restoreWithMonitor, type MonitoredInstance } from '../reap/lazy-restore.js';
 import type { MonitorMode } from '../reap/monitor.js';
@@ -30,7 +30,7 @@ import type { ColdStart } from './start.js';
  *   criu-lazy  CRIU's own lazy-pages daemon (peer baseline)
  *
  * Each clone gets a fresh cgroup and, once restored, `POST /_hivelab/restored` with a new random
- * seed and its own identity. Failures here throw; the coordinator boots instead. A corrupted
+ * seed and its own identity (a `command` instance: its bridge's readiness probe). Failures here throw; the coordinator boots instead. A corrupted
  * working set is served lazily and dropped (the next start records); a monitor death kills the
  * instance (`monitor-died`) and the version's next cold start boots.
  */
@@ -148,14 +148,13 @@ export async function restoreStart(deps: RestoreDeps, spec: InstanceSpec, snap: 
     throw new Error(`${what}: ${(err as Error).message}`);
   };
   // Clones of one snapshot must not share random state or the original's identity: the shims
-  // reseed and adopt the clone's id. A command instance has no shim: the bridge passes every byte
-  // to the program, which knows no such route (a gRPC server cannot even read it), so it is ready
-  // when its bridge accepts, as a booted one is; its program keeps the snapshot's random state.
+  // reseed and adopt the clone's id. A command instance has no shim (its program keeps the
+  // snapshot's random state), and its socket accepts whatever became of its program: it is ready
+  // when its bridge answers that the program runs and its port answered (a program may not survive
+  // a restore, and would take the first request down with it).
   try {
     if (spec.manifest.command) {
-      let exited = false;
-      void restored.exited.then(() => (exited = true));
-      await waitAccepting(socketPath, () => exited, 10_000);
+      await probeCommandReady(socketPath, 10_000);
     } else {
       const r = await unixRequest(socketPath, 'POST', '/_hivelab/restored', JSON.stringify({ seed: randomBytes(32).toString('hex'), instanceId: spec.instanceId, sidecar: `${SANDBOX_RUN_DIR}/qp.sock` }), 10_000);
       if (r.status !== 200) throw new Error(`answered ${r.status}: ${r.body.toString('utf8').slice(0, 200)}`);

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PROBE_REQUEST, READY } from '../runtime/port/readiness.cjs';
 
 /**
  * The worker's own requests to an instance's runtime socket: readiness probes, the warm-up and
@@ -76,10 +77,10 @@ function accepts(socketPath: string, timeoutMs: number): Promise<boolean> {
 }
 
 /**
- * Readiness of a `command` instance (the port bridge and its program): its socket accepts. The
- * bridge binds it only once the program accepts on $PORT, so this is the booted instance's readiness
- * too, and it holds whatever the program speaks (HTTP/1.1, h2c, gRPC): a `GET /healthz` would be the
- * program's to answer, and a gRPC server cannot.
+ * Readiness of a booted `command` instance (the port bridge and its program): its socket accepts.
+ * The bridge binds it only once the program accepts on $PORT (a restored clone's socket accepts
+ * whatever became of its program: `probeCommandReady`), and it holds whatever the program speaks
+ * (HTTP/1.1, h2c, gRPC): a `GET /healthz` would be the program's to answer, and a gRPC server cannot.
  */
 export async function waitAccepting(socketPath: string, gone: () => boolean, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -89,4 +90,36 @@ export async function waitAccepting(socketPath: string, gone: () => boolean, tim
     if (Date.now() > until) throw new Error(`the instance did not accept on its socket within ${timeoutMs} ms`);
     await sleep(3);
   }
+}
+
+/**
+ * Readiness of a restored `command` instance: its bridge's answer to the readiness probe
+ * (src/runtime/port/readiness.cts), sent as a connection's first bytes. Ready means the program runs
+ * and its port accepted, and kept running through that connection. One attempt: a clone's socket
+ * was bound before the restore, so the connection is queued at once and the bridge answers as soon
+ * as it runs. Throws with the bridge's reason, when the bridge closes without an answer (it exits
+ * with its program), or at the deadline (a bridge stuck in its restore).
+ */
+export function probeCommandReady(socketPath: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = connect(socketPath);
+    const chunks: Buffer[] = [];
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`its bridge did not answer the readiness probe within ${timeoutMs} ms`));
+    }, timeoutMs);
+    s.once('connect', () => s.write(PROBE_REQUEST));
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.once('error', (err) => {
+      clearTimeout(t);
+      reject(new Error(`readiness probe: ${err.message}`));
+    });
+    s.once('close', () => {
+      clearTimeout(t);
+      const answer = Buffer.concat(chunks).toString('utf8');
+      if (answer === READY) resolve();
+      else if (answer === '') reject(new Error('the instance exited before its bridge answered the readiness probe (the bridge exits with the program)'));
+      else reject(new Error(answer.trim().slice(0, 300)));
+    });
+  });
 }

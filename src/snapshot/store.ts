@@ -46,12 +46,15 @@ export interface WorkingSetMeta {
  * restore inherits fresh ones made ahead of demand (dump.ts, criu_swrk.c).
  * 6: a Python runtime ran with one malloc arena (`mallocTunables`, src/sandbox/launch.ts), so a
  * clone's first invocation allocates where the recorded one did, whichever thread serves it.
+ * 7: a `command` instance's port bridge answers the readiness probe (runtime/port/readiness.cts),
+ * which a restored one must pass before it is handed out.
  * An older snapshot (format 1: taken in the host's mount namespace, as root; format 2: its netns
  * saved in the images; format 3: PID 1's page map only; format 4: its IPC and UTS namespaces in
- * the images; format 5: a Python runtime's arenas, one per thread that ever allocated) is
- * refused, so the platform deletes it and snapshots the version anew.
+ * the images; format 5: a Python runtime's arenas, one per thread that ever allocated; format 6: a
+ * bridge that passes the probe to its program, so every restore of a command function would fail
+ * and boot) is refused, so the platform deletes it and snapshots the version anew.
  */
-export const SNAPSHOT_FORMAT = 6;
+export const SNAPSHOT_FORMAT = 7;
 
 export interface SnapshotMeta {
   format: typeof SNAPSHOT_FORMAT;

@@ -11,15 +11,15 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const FIXTURES = join(REPO, 'test/fixtures');
 
 /**
- * Compiles the runtime shims (and whatever they import) into a private folder and adds the Python
+ * Compiles a runtime entry (the Node shim unless told, e.g. the port bridge) and whatever it imports into a private folder and adds the Python
  * files, exactly as `tsc && node scripts/copy-assets.mjs` does for dist/, without depending on (or
  * disturbing) a dist/ that other work in the tree may be rebuilding. Returns `<out>/runtime`.
  */
-export function buildRuntime(outDir: string): string {
+export function buildRuntime(outDir: string, entry = 'src/runtime/node/shim.cts'): string {
   const tsc = join(REPO, 'node_modules/typescript/bin/tsc');
   const args = [tsc, '--outDir', outDir, '--rootDir', join(REPO, 'src'), '--module', 'NodeNext', '--moduleResolution', 'NodeNext',
     '--target', 'ES2022', '--lib', 'ES2023', '--types', 'node', '--strict', '--skipLibCheck', '--esModuleInterop', '--resolveJsonModule',
-    join(REPO, 'src/runtime/node/shim.cts')];
+    join(REPO, entry)];
   try {
     execFileSync(process.execPath, args, { stdio: 'pipe' });
   } catch {

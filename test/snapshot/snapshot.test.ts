@@ -185,7 +185,7 @@ describe.skipIf(unavailable !== null)('snapshot store with the real CRIU, instan
     expect(meta.files['pagemap.idx'].sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(meta.externalFds.map((f: { role: string }) => f.role).sort()).toEqual(['listener', 'output']);
     expect(meta.mounts.map((m: { target: string }) => m.target)).toContain('/run/hivelab');
-    expect(meta.format).toBe(6);
+    expect(meta.format).toBe(7);
     expect(meta.pagesFiles).toEqual(['images/pages-1.img']); // every dumped task's (one here)
     expect(await openSnapshot(path.join(tmp, 'state'), 'fixture', 'v1', { verify: true })).not.toBeNull();
     // format 3 indexed PID 1's pages only: refused, so the platform deletes it and dumps anew

@@ -3,7 +3,9 @@
  * `command`, Knative's runtime contract). It runs the program with `PORT` set, waits until the
  * program accepts connections on 127.0.0.1:PORT (that is readiness, as for a Knative container),
  * then serves the platform's Unix socket by passing each connection's bytes through to that port
- * unchanged — HTTP/1.1, h2c/gRPC or anything else. The program's exit is the instance's exit.
+ * unchanged — HTTP/1.1, h2c/gRPC or anything else — except for the worker's readiness probe, which
+ * the bridge answers itself (readiness.cts: a restored instance's program may not have survived).
+ * The program's exit is the instance's exit: the bridge exits with it.
  *
  * Why a byte pipe and not a protocol-aware proxy: the queue-proxy already speaks the protocol on
  * the other side of the socket; here only the network namespace's wall has to be crossed (the
@@ -12,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, rmSync, writeSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
+import { answerProbe, isProbeRequest } from './readiness.cjs';
 
 const env = process.env;
 const socketPath = env.HIVELAB_SOCKET ?? '/run/hivelab/fn.sock';
@@ -66,19 +69,34 @@ function accepts(): Promise<boolean> {
   });
 }
 
-function pipeTo(client: Socket): void {
+/**
+ * One connection from the platform: the worker's readiness probe (readiness.cts) or bytes for the
+ * program. Its connection to the program's port is opened at once (no round trip added to a
+ * request); the client's first bytes say which it is, so a refused connect, and anything the
+ * program says first, wait for them (the platform's clients, HTTP/1.1 and h2c, speak first).
+ */
+function serve(client: Socket): void {
   const upstream = connect({ port, host: '127.0.0.1' });
   upstream.setNoDelay(true);
-  client.pipe(upstream);
-  upstream.pipe(client);
+  let refused: Error | undefined;
+  const early = (err: Error) => (refused = err);
+  upstream.once('error', early);
   const end = () => {
     client.destroy();
     upstream.destroy();
   };
   client.once('error', end);
-  upstream.once('error', end);
   client.once('close', end);
-  upstream.once('close', end);
+  client.once('data', (first: Buffer) => {
+    upstream.off('error', early);
+    if (isProbeRequest(first)) return answerProbe(client, upstream, refused, child, port);
+    if (refused || upstream.destroyed) return end();
+    upstream.once('error', end);
+    upstream.once('close', end);
+    upstream.write(first);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
 }
 
 async function main(): Promise<void> {
@@ -89,7 +107,7 @@ async function main(): Promise<void> {
     delay = Math.min(delay * 2, 50);
   }
   rmSync(socketPath, { force: true });
-  const server = createServer({ noDelay: true }, pipeTo);
+  const server = createServer({ noDelay: true }, serve);
   server.listen(socketPath, () => {
     if (readyFd !== undefined) {
       try {
