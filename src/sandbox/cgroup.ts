@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processExists } from '../core/process-exists.js';
 
 /**
  * One instance's cgroup (v1, as on this machine: one hierarchy per controller), at
@@ -258,14 +259,35 @@ export class InstanceCgroup {
   }
 }
 
+/** The groups of a worker's `n`-th CRIU kept ready (src/snapshot/instance-sandbox.ts), named after the worker. */
+export function readyGroupName(workerPid: number, n: number): string {
+  return `ready-${workerPid}-${n}`;
+}
+const READY_GROUP = /^ready-(\d+)-\d+$/;
+
 /**
  * Removes instance cgroups left behind by a worker that was killed before it could clean up (the
  * control plane has killed their instances). Only groups with no process and older than `minAgeMs`
  * go, so a group another worker has just created for a starting instance is never touched; rmdir
  * itself refuses a group that still has tasks.
+ *
+ * The groups of a dead worker's CRIU kept ready go with whatever is still in them, whatever their
+ * age: nobody can claim them any more. The relay and CRIU die with the worker, but a child CRIU
+ * forks to probe the kernel (kerndat) has no parent-death signal and waits on, orphaned.
  */
 export async function sweepOrphanCgroups(root = CGROUP_ROOT, minAgeMs = 60_000): Promise<number> {
   let removed = 0;
+  const readyGroups = await readdir(join(root, 'pids', CGROUP_PARENT)).catch(() => [] as string[]);
+  for (const name of readyGroups) {
+    const worker = READY_GROUP.exec(name)?.[1];
+    if (worker === undefined || processExists(Number(worker))) continue;
+    try {
+      await InstanceCgroup.of(name, root).remove();
+      removed++;
+    } catch {
+      // a member that would not die: the age-based pass below leaves it too
+    }
+  }
   for (const c of CONTROLLERS) {
     const parent = join(root, c, CGROUP_PARENT);
     const children = await readdir(parent, { withFileTypes: true }).catch(() => []);

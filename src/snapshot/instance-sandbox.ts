@@ -11,7 +11,7 @@ import { ensureHostNode, hostNodeDir } from '../sandbox/host-node.js';
 import { SandboxUids } from '../sandbox/uids.js';
 import { CRIU_WORK_SUFFIX, makeNetns, mountCloneTmpfs, mountSharedDev, unmountRunDir } from '../sandbox/run-dir.js';
 import { ensureKerndatDir, KERNDAT_DIR } from './criu.js';
-import { InstanceCgroup, type CgroupLimits } from '../sandbox/cgroup.js';
+import { InstanceCgroup, readyGroupName, type CgroupLimits } from '../sandbox/cgroup.js';
 import { processExists } from '../core/process-exists.js';
 import { LISTENER_NAME, ReadyCriu } from './ready-criu.js';
 import { ensureRestoreRoot, externalMounts, imageRestoreRootPoint, mountName, sweepDeletedImageRoots, type DumpedMount, type ExternalMount } from './mounts.js';
@@ -299,7 +299,7 @@ export class InstanceSandboxes {
       const n = this.readyCriuCount++;
       const next = (async () => {
         const dir = await this.criuReadyDir();
-        const cgroup = await InstanceCgroup.make(`ready-${process.pid}-${n}`);
+        const cgroup = await InstanceCgroup.make(readyGroupName(process.pid, n));
         try {
           // the limits of the start just done: the next claim, likely by the same function, then
           // has them already (a claim by another sets its own); at least READY_MEMORY_MB for what
