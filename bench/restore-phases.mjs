@@ -9,8 +9,10 @@
 // Per log: CRIU's whole run (its last timestamp), the time its restorer spent reading pages into the
 // tasks (from each `Preadv` line to its `returned` line: the part that grows with the image), and
 // the rest: CRIU's fixed part. Then the medians and the largest gaps between consecutive log lines
-// (what dominates the fixed part). -v4 logging itself costs time: compare fixed parts measured the
-// same way, not against a -v2 restore.
+// (what dominates the fixed part), and the median time between CRIU's landmark lines (the root
+// forked, the mount namespace, the first page read, every task restored, the final stages, the
+// syscall-stop tail). -v4 logging itself costs time: compare fixed parts measured the same way, not
+// against a -v2 restore.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -71,3 +73,32 @@ console.log(`median of ${rows.length} | | ${median(rows.map((r) => r.totalMs)).t
 console.log(`\nlargest gaps between consecutive lines (median over the logs, ms):`);
 const top = [...gaps.entries()].map(([k, v]) => [k, median(v)]).sort((x, y) => y[1] - x[1]).slice(0, Number(a.top));
 for (const [k, v] of top) console.log(`${v.toFixed(1).padStart(7)}  ${k}`);
+
+// landmarks, in the order CRIU passes them; a log that lacks one skips it
+const LANDMARKS = [
+  ['root forked', /PID: real/],
+  ['mount namespace begun', /mnt: Restoring mount namespace/],
+  ['mount namespace done', /post-setup-namespaces/],
+  ['first page read', /Preadv/],
+  ['pages read', /skip pagemap/],
+  ['every task restored', /Running post-restore scripts/],
+  ['network unlocked', /Running network-unlock scripts/],
+  ['syscall-stop tail begun', /Force no-breakpoints/],
+  ['restore finished', /Restore finished successfully/],
+];
+const phases = new Map();
+for (const f of files) {
+  const lines = readFileSync(join(dir, f), 'utf8').split('\n').map((l) => STAMP.exec(l)).filter(Boolean).map((m) => ({ t: Number(m[1]) * 1000 + Number(m[2]) / 1000, text: m[3] }));
+  let prev = { name: 'start', t: 0 };
+  for (const [name, re] of LANDMARKS) {
+    const hit = lines.find((l) => l.t >= prev.t && re.test(l.text));
+    if (!hit) continue;
+    const key = `${prev.name} → ${name}`;
+    phases.set(key, [...(phases.get(key) ?? []), hit.t - prev.t]);
+    prev = { name, t: hit.t };
+  }
+  const key = `${prev.name} → end`;
+  phases.set(key, [...(phases.get(key) ?? []), (lines.at(-1)?.t ?? prev.t) - prev.t]);
+}
+console.log(`\nbetween landmarks (median over the logs, ms):`);
+for (const [k, v] of phases) console.log(`${median(v).toFixed(2).padStart(7)}  ${k}`);
