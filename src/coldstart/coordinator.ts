@@ -5,7 +5,7 @@ import { ProcessBackend } from '../sandbox/process-backend.js';
 import { InstanceSandboxes } from '../snapshot/instance-sandbox.js';
 import { snapshotsUnavailableReason } from './availability.js';
 import { DumpAbortedError, SnapshotLifecycle } from './lifecycle.js';
-import { VersionPolicy, type SnapshotMode } from './policy.js';
+import { RESTORE_FAILURES_TO_RESNAPSHOT, VersionPolicy, type SnapshotMode } from './policy.js';
 import { restoreStart } from './restore-start.js';
 import { RestoreCounters } from './stats.js';
 import type { ColdStart, ColdStarter } from './start.js';
@@ -64,7 +64,9 @@ export class ColdStartCoordinator implements ColdStarter {
 
   private async startFromSnapshot(spec: InstanceSpec, mode: SnapshotMode, version: string): Promise<ColdStart> {
     const fn = spec.manifest.name;
-    if (this.policy.takeBootNext(`${fn}/${version}`)) {
+    const key = `${fn}/${version}`;
+    if (this.policy.bootOnly(key) !== undefined) return this.boot(spec);
+    if (this.policy.takeBootNext(key)) {
       this.log('warn', `${fn}: booting ${spec.instanceId} (the last restore's monitor died)`);
       return this.boot(spec);
     }
@@ -80,9 +82,19 @@ export class ColdStartCoordinator implements ColdStarter {
       }
     }
     try {
-      return await restoreStart({ policy: this.policy, counters: this.counters, lifecycle: this.lifecycle, sandboxes: this.sandboxes, log: this.log }, spec, snap, mode);
+      const started = await restoreStart({ policy: this.policy, counters: this.counters, lifecycle: this.lifecycle, sandboxes: this.sandboxes, log: this.log }, spec, snap, mode);
+      this.policy.restoreSucceeded(key);
+      return started;
     } catch (err) {
-      this.log('error', `${fn}: ${mode} restore of ${spec.instanceId} failed, booting instead: ${(err as Error).message}`);
+      const why = (err as Error).message;
+      this.log('error', `${fn}: ${mode} restore of ${spec.instanceId} failed, booting instead: ${why}`);
+      const next = this.policy.restoreFailed(key, why);
+      if (next === 'resnapshot') {
+        this.log('warn', `${fn}@${version}: ${RESTORE_FAILURES_TO_RESNAPSHOT} restores in a row failed; snapshot deleted, the next cold start takes a new one`);
+        await this.lifecycle.discard(fn, version);
+      } else if (next === 'boot-only') {
+        this.log('error', `${fn}@${version}: restores of its new snapshot failed ${RESTORE_FAILURES_TO_RESNAPSHOT} times in a row too; this version boots from now on (${mode} is off for it until it is deployed again or the worker restarts)`);
+      }
       return this.boot(spec);
     }
   }

@@ -74,6 +74,11 @@ export class SnapshotLifecycle {
     }
   }
 
+  /** Deletes the version's snapshot (its restores keep failing): the next cold start takes a new one. */
+  async discard(fn: string, version: string): Promise<void> {
+    await rm(snapshotDir(this.opts.stateDir, fn, version), { recursive: true, force: true });
+  }
+
   /** The snapshot as it is on disk now (its working set may have been recorded since `snap` was opened). */
   async current(snap: Snapshot): Promise<Snapshot> {
     return (await openSnapshot(this.opts.stateDir, snap.meta.function, snap.meta.version).catch(() => null)) ?? snap;

@@ -62,3 +62,40 @@ describe.skipIf(unavailable !== null).each(['snapshot', 'lazy', 'reap', 'criu-la
     expect(why, errors.join('\n')).toMatch(/failed, booting instead: restored command instance: .*the program/);
   }, 300_000);
 });
+
+describe.skipIf(unavailable !== null)('a command function no restore of which survives', () => {
+  test('its snapshot is taken anew after 3 failed restores in a row, and after 3 more the version only boots', async () => {
+    const name = 'restore-dies-always';
+    const dir = join(work, name);
+    cpSync(join(FIXTURES, 'restore-dies-python'), dir, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(dir, 'function.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'function.json'), JSON.stringify({ ...manifest, name, coldStart: 'snapshot', scaling: { maxScale: 1 } }));
+    expect((await t.deploy(dir)).status).toBe(201);
+    const logs: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void logs.push(args.join(' ')));
+    vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void logs.push(args.join(' ')));
+    const snapshots = () => readdirSync(join(t.stateDir, 'snapshots', name)).length;
+    const takenAt = () => readdirSync(join(t.stateDir, 'snapshots', name)).map((v) => (JSON.parse(readFileSync(join(t.stateDir, 'snapshots', name, v, 'meta.json'), 'utf8')) as { createdAt: string }).createdAt)[0];
+    const restores = () => logs.filter((l) => l.includes(`${name}: snapshot restore of`)).length;
+    const coldStart = async () => {
+      await stopInstances(t, name);
+      const r = await t.invoke(name, {});
+      expect(r.status, r.body.toString()).toBe(200); // every request served, by a boot
+    };
+    await coldStart(); // the first instance: booted, warmed up and dumped
+    expect(snapshots()).toBe(1);
+    const first = takenAt();
+    for (let i = 0; i < 3; i++) await coldStart();
+    expect(restores()).toBe(3);
+    await expect.poll(() => logs.some((l) => l.includes(`${name}@`) && l.includes('snapshot deleted')), { timeout: 10_000 }).toBe(true);
+    await coldStart(); // no snapshot: boots and takes a new one
+    await expect.poll(snapshots, { timeout: 30_000 }).toBe(1);
+    expect(takenAt()).not.toBe(first); // a new one, not the old one kept
+    for (let i = 0; i < 3; i++) await coldStart();
+    expect(restores()).toBe(6);
+    await expect.poll(() => logs.some((l) => l.includes('this version boots from now on')), { timeout: 10_000 }).toBe(true);
+    await coldStart();
+    await coldStart();
+    expect(restores()).toBe(6); // not tried again
+  }, 300_000);
+});

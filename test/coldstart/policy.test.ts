@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isMisprediction, monitorModeFor, VersionPolicy } from '../../src/coldstart/policy.js';
+import { afterRestoreFailure, isMisprediction, monitorModeFor, VersionPolicy } from '../../src/coldstart/policy.js';
 import { RestoreCounters } from '../../src/coldstart/stats.js';
 
 describe('cold-start policy', () => {
@@ -26,6 +26,19 @@ describe('cold-start policy', () => {
     expect(p.takeBootNext('f/2')).toBe(false);
     expect(p.takeBootNext('f/1')).toBe(true);
     expect(p.takeBootNext('f/1')).toBe(false);
+  });
+
+  it('restores that keep failing: retried twice, the snapshot taken anew on the third, boot only after three more', () => {
+    expect([1, 2, 3].map((n) => afterRestoreFailure(n, 0))).toEqual(['retry', 'retry', 'resnapshot']);
+    expect([1, 2, 3].map((n) => afterRestoreFailure(n, 1))).toEqual(['retry', 'retry', 'boot-only']);
+    const p = new VersionPolicy();
+    expect(['a', 'b'].map((w) => p.restoreFailed('f/1', w))).toEqual(['retry', 'retry']);
+    p.restoreSucceeded('f/1'); // a success in between: the count starts again
+    expect(['c', 'd', 'e'].map((w) => p.restoreFailed('f/1', w))).toEqual(['retry', 'retry', 'resnapshot']);
+    expect(p.bootOnly('f/1')).toBeUndefined();
+    expect(['f', 'g', 'h'].map((w) => p.restoreFailed('f/1', w))).toEqual(['retry', 'retry', 'boot-only']);
+    expect(p.bootOnly('f/1')).toBe('h');
+    expect(p.bootOnly('f/2')).toBeUndefined(); // per version: a redeploy starts afresh
   });
 
   it('a misprediction is more on-demand faults than 30 % of the working set', () => {
