@@ -130,7 +130,8 @@ function cryptoLoaded(): boolean {
  * instance that is about to be snapshotted (`forSnapshot`): every clone reseeds through node:crypto,
  * so loading it once before the dump spares each restore loading it. Such an instance also
  * rehearses the reseed once and undoes it: its first run compiles V8's lazy functions of the hash,
- * cipher and random paths, 2-4 ms of every restore's reseed here, which the snapshot then holds.
+ * cipher and random paths, which the snapshot then holds (the reseed of a helloworld-node clone
+ * took 0.55-0.9 ms without the rehearsal, 0.22-0.31 ms with it, here).
  */
 export function wrapCryptoIfLoaded(forSnapshot = false): void {
   if (!cryptoWrapped && (forSnapshot || cryptoLoaded())) wrapCrypto();
