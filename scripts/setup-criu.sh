@@ -83,6 +83,22 @@ if [[ ! -f "$TARBALL" ]]; then
 fi
 
 # --- 3. unpack and patch ------------------------------------------------------------------------------
+# One of our patches, unless its marker is in FILE already: the Python program on stdin edits FILE
+# (sys.argv[1]; any further arguments follow it), with `replace_once`, which stops the set-up naming
+# the site when an anchor of CRIU's source is not there exactly once (another CRIU version).
+PATCH_PRELUDE='import sys
+def replace_once(src, old, new, missing):
+    if src.count(old) != 1:
+        sys.exit(missing)
+    return src.replace(old, new)'
+patch_once() { # MARK WHAT FILE [ARGS...] <<PYTHON
+  local mark=$1 what=$2 file=$3
+  shift 2
+  grep -q "$mark" "$file" && return 0
+  log "patching $file ($what)"
+  { printf '%s\n' "$PATCH_PRELUDE"; cat; } | /usr/bin/python3 - "$@"
+}
+
 if [[ ! -d "$SRC" ]]; then
   log "unpacking into $SRC"
   tar -xJf "$TARBALL" -C "$CACHE"
@@ -92,10 +108,7 @@ fi
 # treats any getsockopt error as fatal, so dumping a TCP/UDP socket fails. Our fix: in dump_socket_opts
 # (criu/sockets.c), read those two options through a helper that maps EOPNOTSUPP to "off".
 SOCKETS_C="$SRC/criu/sockets.c"
-if ! grep -q "hivelab: EOPNOTSUPP" "$SOCKETS_C"; then
-  log "patching $SOCKETS_C (SO_PASSCRED/SO_PASSSEC EOPNOTSUPP = option off)"
-  /usr/bin/python3 - "$SOCKETS_C" <<'PY'
-import sys
+patch_once "hivelab: EOPNOTSUPP" "SO_PASSCRED/SO_PASSSEC EOPNOTSUPP = option off" "$SOCKETS_C" <<'PY'
 path = sys.argv[1]
 src = open(path).read()
 helper = """/* hivelab: EOPNOTSUPP -- kernels >= 6.16 reject SO_PASSCRED/SO_PASSSEC on inet sockets; that means off. */
@@ -115,17 +128,12 @@ static int dump_opt_or_off(int sk, int level, int name, int *val)
 
 """
 anchor = "int dump_socket_opts(int sk, SkOptsEntry *soe)"
-if src.count(anchor) != 1:
-    sys.exit("patch anchor 'dump_socket_opts' not found in sockets.c")
-src = src.replace(anchor, helper + anchor)
+src = replace_once(src, anchor, helper + anchor, "patch anchor 'dump_socket_opts' not found in sockets.c")
 for opt in ("SO_PASSCRED", "SO_PASSSEC"):
     old = "ret |= dump_opt(sk, SOL_SOCKET, %s, &val);" % opt
-    if src.count(old) != 1:
-        sys.exit("patch site for %s not found in sockets.c" % opt)
-    src = src.replace(old, "ret |= dump_opt_or_off(sk, SOL_SOCKET, %s, &val);" % opt)
+    src = replace_once(src, old, "ret |= dump_opt_or_off(sk, SOL_SOCKET, %s, &val);" % opt, "patch site for %s not found in sockets.c" % opt)
 open(path, "w").write(src)
 PY
-fi
 
 # Sandboxed instances run as an unprivileged uid, and CRIU dumps their rlimits with prlimit(2) on
 # the task, which for a task of another uid needs CAP_SYS_RESOURCE -- a capability some hosts
@@ -133,10 +141,7 @@ fi
 # EPERM, dump_task_rlimits (criu/cr-dump.c) reads the same values from /proc/PID/limits, which
 # everyone may read. (Restoring them needs nothing: the restored task lowers its own limits.)
 CR_DUMP_C="$SRC/criu/cr-dump.c"
-if ! grep -q "$RLIMITS_MARK" "$CR_DUMP_C"; then
-  log "patching $CR_DUMP_C (rlimits of another uid's task from /proc/PID/limits)"
-  /usr/bin/python3 - "$CR_DUMP_C" <<'PY'
-import sys
+patch_once "$RLIMITS_MARK" "rlimits of another uid's task from /proc/PID/limits" "$CR_DUMP_C" <<'PY'
 path = sys.argv[1]
 src = open(path).read()
 helper = """/* hivelab: rlimits from /proc -- prlimit() on a task of another uid needs CAP_SYS_RESOURCE, which some
@@ -170,9 +175,7 @@ static int rlimit_from_proc(int pid, int res, struct rlimit64 *lim)
 
 """
 anchor = "static int dump_task_rlimits(int pid, TaskRlimitsEntry *rls)"
-if src.count(anchor) != 1:
-    sys.exit("patch anchor 'dump_task_rlimits' not found in cr-dump.c")
-src = src.replace(anchor, helper + anchor)
+src = replace_once(src, anchor, helper + anchor, "patch anchor 'dump_task_rlimits' not found in cr-dump.c")
 old = """		if (syscall(__NR_prlimit64, pid, res, NULL, &lim)) {
 			pr_perror("Can't get rlimit %d", res);
 			return -1;
@@ -181,39 +184,26 @@ new = """		if (syscall(__NR_prlimit64, pid, res, NULL, &lim) && (errno != EPERM 
 			pr_perror("Can't get rlimit %d", res);
 			return -1;
 		}"""
-if src.count(old) != 1:
-    sys.exit("patch site prlimit64 not found in cr-dump.c")
-src = src.replace(old, new)
+src = replace_once(src, old, new, "patch site prlimit64 not found in cr-dump.c")
 open(path, "w").write(src)
 PY
-fi
 
 # A CRIU kept ready for a restore (`criu swrk`, src/snapshot/ready-criu.ts) still probes the kernel
 # when its request arrives: kerndat_init forks and ptraces two children on every run, cache or not
 # (the rseq and shadow-stack probes), ~4-8 ms here. Our change: a service worker started for a
 # restore (swrk) runs kerndat_init before it waits for the request, and not again after it.
 CR_SERVICE_C="$SRC/criu/cr-service.c"
-if ! grep -q "$KERNDAT_AHEAD_MARK" "$CR_SERVICE_C"; then
-  log "patching $CR_SERVICE_C (a service worker probes the kernel before its request)"
-  /usr/bin/python3 - "$CR_SERVICE_C" <<'PY'
-import sys
+patch_once "$KERNDAT_AHEAD_MARK" "a service worker probes the kernel before its request" "$CR_SERVICE_C" <<'PY'
 path = sys.argv[1]
 src = open(path).read()
 decl_anchor = "static int setup_opts_from_req(int sk, CriuOpts *req)\n{"
-if src.count(decl_anchor) != 1:
-    sys.exit("patch anchor 'setup_opts_from_req' not found in cr-service.c")
-src = src.replace(decl_anchor, "/* hivelab kerndat ahead: set once a service worker probed the kernel before its request */\nstatic bool kerndat_ahead;\n\n" + decl_anchor)
+src = replace_once(src, decl_anchor, "/* hivelab kerndat ahead: set once a service worker probed the kernel before its request */\nstatic bool kerndat_ahead;\n\n" + decl_anchor, "patch anchor 'setup_opts_from_req' not found in cr-service.c")
 old = "\tif (kerndat_init())\n\t\treturn 1;\n\n\tif (log_keep_err()) {"
-if src.count(old) != 1:
-    sys.exit("patch site kerndat_init not found in cr-service.c")
-src = src.replace(old, "\tif (!kerndat_ahead && kerndat_init())\n\t\treturn 1;\n\n\tif (log_keep_err()) {")
+src = replace_once(src, old, "\tif (!kerndat_ahead && kerndat_init())\n\t\treturn 1;\n\n\tif (log_keep_err()) {", "patch site kerndat_init not found in cr-service.c")
 old = "\tutil_init();\n\nmore:"
-if src.count(old) != 1:
-    sys.exit("patch site cr_service_work not found in cr-service.c")
-src = src.replace(old, "\tutil_init();\n\n\tif (opts.swrk_restore && kerndat_init() == 0) {\n\t\tkerndat_ahead = true;\n\t\tpr_debug(\"hivelab kerndat ahead\\n\");\n\t}\n\nmore:")
+src = replace_once(src, old, "\tutil_init();\n\n\tif (opts.swrk_restore && kerndat_init() == 0) {\n\t\tkerndat_ahead = true;\n\t\tpr_debug(\"hivelab kerndat ahead\\n\");\n\t}\n\nmore:", "patch site cr_service_work not found in cr-service.c")
 open(path, "w").write(src)
 PY
-fi
 
 # A restore forks a helper daemon (cgroupd) that moves threads into cgroup sets other than their
 # task's, and kills it at the end, even when told to leave cgroups alone (--manage-cgroups=ignore,
@@ -221,25 +211,17 @@ fi
 # under `ignore` no cgroupd is started, and no thread asks for one (a thread in a set of its own
 # is left where the task is, as the task itself is).
 CGROUP_C="$SRC/criu/cgroup.c"
-if ! grep -q "$NO_CGROUPD_MARK" "$CGROUP_C"; then
-  log "patching $CGROUP_C and cr-restore.c (no cgroupd when cgroups are ignored)"
-  /usr/bin/python3 - "$CGROUP_C" "$SRC/criu/cr-restore.c" "$NO_CGROUPD_MARK" <<'PY'
-import sys
+patch_once "$NO_CGROUPD_MARK" "no cgroupd when cgroups are ignored" "$CGROUP_C" "$SRC/criu/cr-restore.c" "$NO_CGROUPD_MARK" <<'PY'
 cgroup_c, restore_c, mark = sys.argv[1:4]
 src = open(cgroup_c).read()
 old = "\t\tret = prepare_cgroup_thread_sfd();"
-if src.count(old) != 1:
-    sys.exit("patch site prepare_cgroup_thread_sfd not found in cgroup.c")
-src = src.replace(old, "\t\tif (opts.manage_cgroups == CG_MODE_IGNORE) {\n\t\t\tpr_debug(\"" + mark + "\\n\");\n\t\t\tret = 0;\n\t\t} else\n\t\t\tret = prepare_cgroup_thread_sfd();")
+src = replace_once(src, old, "\t\tif (opts.manage_cgroups == CG_MODE_IGNORE) {\n\t\t\tpr_debug(\"" + mark + "\\n\");\n\t\t\tret = 0;\n\t\t} else\n\t\t\tret = prepare_cgroup_thread_sfd();", "patch site prepare_cgroup_thread_sfd not found in cgroup.c")
 open(cgroup_c, "w").write(src)
 src = open(restore_c).read()
 old = "\t\tif (tcore->thread_core->has_cg_set && rsti(current)->cg_set != tcore->thread_core->cg_set) {"
-if src.count(old) != 1:
-    sys.exit("patch site thread cg_set not found in cr-restore.c")
-src = src.replace(old, "\t\tif (opts.manage_cgroups != CG_MODE_IGNORE && tcore->thread_core->has_cg_set &&\n\t\t    rsti(current)->cg_set != tcore->thread_core->cg_set) {")
+src = replace_once(src, old, "\t\tif (opts.manage_cgroups != CG_MODE_IGNORE && tcore->thread_core->has_cg_set &&\n\t\t    rsti(current)->cg_set != tcore->thread_core->cg_set) {", "patch site thread cg_set not found in cr-restore.c")
 open(restore_c, "w").write(src)
 PY
-fi
 
 # --- 4. build and check ---------------------------------------------------------------------------
 log "building CRIU $CRIU_VERSION (make -j$(nproc) criu RUNDIR=$KERNDAT_DIR)"
